@@ -1,0 +1,79 @@
+"""The Broadcaster actor: numbers every event, journals it, keeps the rolling snapshot, and
+forwards events to the WebFront in batches.
+
+Each :class:`~messages.commands.Publish` becomes one journal transaction and one
+:class:`~messages.commands.EventBatch`, with each event encoded to JSON exactly once. The seq
+only ever grows, across restarts too: a new Broadcaster continues from the journal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.broadcaster.journal import EVENTS_FILE, Journal
+from actors.broadcaster.snapshot import SNAPSHOT_TYPES, Snapshot
+from actors.runtime.base import EnsembleActor, handles
+from messages.codec import CodecError, encode_json, to_wire
+from messages.commands import EventBatch, Publish, SnapshotSync
+
+__all__ = ["BroadcasterActor"]
+
+
+class BroadcasterActor(EnsembleActor):
+    role = "Broadcaster"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.journal: Journal | None = None
+        self.snapshot = Snapshot()
+        self.last_seq = 0
+        self._synced_web_front: Any = None
+
+    def on_configure(self) -> None:
+        limits = self.settings.broadcaster
+        self.journal = Journal(self.settings.data_path / EVENTS_FILE, keep=limits.journal_keep)
+        self.last_seq = self.journal.last_seq()
+        self.snapshot = Snapshot(limits.snapshot_events, limits.snapshot_trades)
+        self.snapshot.apply_all(
+            self.journal.wires_for_snapshot(
+                limits.snapshot_events, limits.snapshot_trades, SNAPSHOT_TYPES
+            )
+        )
+        self.log.info("journal open", path=str(self.journal.path), last_seq=self.last_seq)
+
+    def on_stop(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+
+    def on_peers(self) -> None:
+        web_front = self.peer("web_front")
+        if web_front is not None and web_front != self._synced_web_front:
+            self._synced_web_front = web_front
+            self.send(web_front, SnapshotSync(self.snapshot.to_dict(), self.last_seq))
+
+    @handles(Publish)
+    def _on_publish(self, message: Publish, sender: Any) -> None:
+        assert self.journal is not None
+        wires: list[dict[str, Any]] = []
+        texts: list[str] = []
+        for event in message.events:
+            try:
+                wire = to_wire(event.numbered(self.last_seq + 1))
+                text = encode_json(wire)
+            except (CodecError, ValueError, TypeError) as error:
+                # A producer's bad event must not take the event stream down with it.
+                self.log.error("event dropped: cannot encode", event_type=event.TYPE,
+                               reason=str(error))
+                continue
+            self.last_seq += 1
+            wires.append(wire)
+            texts.append(text)
+        if not wires:
+            return
+        self.journal.append([(wire["seq"], wire["type"], text)
+                             for wire, text in zip(wires, texts, strict=True)])
+        self.snapshot.apply_all(wires)
+        web_front = self.peer("web_front")
+        if web_front is not None:
+            self.send(web_front, EventBatch(tuple(wires), tuple(texts)))

@@ -1,0 +1,122 @@
+"""The event journal: every numbered event, append-only, in ``<data-dir>/events.db``.
+
+The Broadcaster is its only writer; the WebFront opens it read-only to replay what a client
+missed (``/ws?since=SEQ``, ``/api/events``) without an actor hop. Each row keeps the event's
+JSON text exactly as it was sent live, so a replayed event is byte-for-byte the live one.
+The seq continues across restarts: it is the largest seq in the file plus one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EVENTS_FILE", "Journal", "JournalReader"]
+
+EVENTS_FILE = "events.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq);
+"""
+
+
+class JournalReader:
+    """Read access, safe from another process while the writer appends."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = True) -> None:
+        self.path = Path(path)
+        if read_only:
+            self._db = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, timeout=10.0, check_same_thread=False
+            )
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def last_seq(self) -> int:
+        (seq,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return int(seq)
+
+    def texts_after(
+        self, since: int, limit: int, types: Sequence[str] | None = None, until: int | None = None
+    ) -> list[tuple[int, str, str]]:
+        """``(seq, type, json_text)`` of events with ``since < seq <= until``, in seq order."""
+        query = "SELECT seq, type, body FROM events WHERE seq > ?"
+        params: list[Any] = [since]
+        if until is not None:
+            query += " AND seq <= ?"
+            params.append(until)
+        if types:
+            query += f" AND type IN ({','.join('?' * len(types))})"
+            params.extend(types)
+        query += " ORDER BY seq LIMIT ?"
+        params.append(limit)
+        return [(int(seq), kind, body) for seq, kind, body in self._db.execute(query, params)]
+
+    def wires_for_snapshot(
+        self, recent: int, trades: int, latest_of: Iterable[str]
+    ) -> list[dict[str, Any]]:
+        """What rebuilds the rolling snapshot: the last ``recent`` events, the last ``trades``
+        executions, and the latest event of each type in ``latest_of``, in seq order."""
+        seqs: set[int] = set()
+        rows: dict[int, str] = {}
+        for seq, body in self._db.execute(
+            "SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?", (recent,)
+        ):
+            rows[seq] = body
+        for seq, body in self._db.execute(
+            "SELECT seq, body FROM events WHERE type = 'TRADE_EXECUTION' "
+            "ORDER BY seq DESC LIMIT ?",
+            (trades,),
+        ):
+            rows[seq] = body
+        for kind in latest_of:
+            row = self._db.execute(
+                "SELECT seq, body FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1", (kind,)
+            ).fetchone()
+            if row is not None:
+                rows[row[0]] = row[1]
+        seqs.update(rows)
+        return [json.loads(rows[seq]) for seq in sorted(seqs)]
+
+
+class Journal(JournalReader):
+    """The writer. Each :meth:`append` is one transaction."""
+
+    def __init__(self, path: str | Path, keep: int = 500_000) -> None:
+        super().__init__(path, read_only=False)
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self.keep = keep
+        self._appended = 0
+
+    def append(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        """Store ``(seq, type, json_text)`` rows; a seq already stored is left as it was."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO events (seq, type, body) VALUES (?, ?, ?)", rows
+            )
+            self._appended += len(rows)
+            if self._appended >= 1000:
+                self._appended = 0
+                self._db.execute(
+                    "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?",
+                    (self.keep,),
+                )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise

@@ -1,0 +1,244 @@
+"""The base class of every Ensemble actor.
+
+Lifecycle, in the order things happen to an actor:
+
+1. Its supervisor creates it and sends :class:`~messages.supervision.Configure`. The actor
+   records its name, settings and peers, binds its log lines to its role and pid, calls
+   :meth:`EnsembleActor.on_configure`, and answers :class:`~messages.supervision.Started`.
+2. Messages are dispatched by type to methods marked with :func:`handles`. A timer set with
+   :meth:`EnsembleActor.after` delivers its payload the same way.
+3. :class:`~messages.supervision.Peers` brings the current address of every role, after every
+   (re)start anywhere in the tree; :meth:`EnsembleActor.on_peers` is called.
+4. On ``ActorExitRequest`` it calls :meth:`EnsembleActor.on_stop` and Thespian ends it.
+
+Failure ("let it crash"): an exception that escapes a handler is logged once, with its
+traceback, the supervisor is told why (:class:`~messages.supervision.ChildCrashed`), and the
+actor exits. The exception is caught here, before Thespian's retry-the-handler-twice logic can
+run its side effects again (DESIGN.md §10). The supervisor starts a clean replacement.
+
+Liveness: every actor checks, on a timer, that its parent process and its daemon are alive,
+and exits at once when either is gone, so no actor outlives the daemon.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from thespian.actors import (
+    Actor,
+    ActorExitRequest,
+    ChildActorExited,
+    DeadEnvelope,
+    PoisonMessage,
+    ThespianWatch,
+    WakeupMessage,
+    WatchMessage,
+)
+
+from actors.runtime.clock import Clock, WallClock, iso_utc
+from actors.runtime.lifeline import (
+    arm_parent_death_signal,
+    end_thespian_group,
+    parent_is_gone,
+    process_alive,
+)
+from actors.runtime.logs import bind_process, get_logger
+from messages.commands import Publish
+from messages.events import Event
+from messages.supervision import ChildCrashed, Configure, Peers, Started
+
+__all__ = ["EnsembleActor", "handles"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_UNPUBLISHED_LIMIT = 10_000
+
+
+def handles(*message_types: type) -> Callable[[F], F]:
+    """Mark a method as the handler of ``message_types`` (and their subclasses)."""
+
+    def mark(method: F) -> F:
+        method._ensemble_handles = message_types  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+@dataclass(frozen=True, slots=True)
+class _LivenessCheck:
+    pass
+
+
+class EnsembleActor(Actor):
+    """Thin actors: decode a message, call pure logic, send messages."""
+
+    role: ClassVar[str] = "actor"
+    _handler_table: ClassVar[dict[type, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table: dict[type, str] = {}
+        for klass in reversed(cls.__mro__):
+            for attribute, value in vars(klass).items():
+                for message_type in getattr(value, "_ensemble_handles", ()):
+                    table[message_type] = attribute
+        cls._handler_table = table
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.name = self.role
+        self.settings: Any = None
+        self.supervisor: Any = None
+        self.peers: dict[str, Any] = {}
+        self.daemon_pid: int | None = None
+        self.incarnation = 0
+        self.clock: Clock = WallClock()
+        self.log = get_logger("ensemble")
+        self._parent_pid = os.getppid()
+        self._daemon_session: int | None = None
+        self._crashed = False
+        self._unpublished: deque[Event] = deque(maxlen=_UNPUBLISHED_LIMIT)
+
+    # --- hooks for subclasses ------------------------------------------------------------------
+
+    def on_configure(self) -> None:
+        """Called once, after :class:`Configure`, before :class:`Started` is sent."""
+
+    def on_peers(self) -> None:
+        """Called after every :class:`Peers` update."""
+
+    def on_stop(self) -> None:
+        """Called on ``ActorExitRequest``: release resources (files, threads, sockets)."""
+
+    def watched_fds(self) -> list[int]:
+        """File descriptors Thespian should watch for this actor (WatchMessage on activity)."""
+        return []
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def now_iso(self) -> str:
+        return iso_utc(self.clock.now())
+
+    def peer(self, role: str) -> Any:
+        return self.peers.get(role)
+
+    def after(self, seconds: float, payload: Any) -> None:
+        """Deliver ``payload`` to its handler after ``seconds``."""
+        self.wakeupAfter(max(0.0, seconds), payload=payload)
+
+    def publish(self, events: Iterable[Event]) -> None:
+        """Send events to the Broadcaster as one message; hold them while it is unknown."""
+        self._unpublished.extend(events)
+        broadcaster = self.peers.get("broadcaster")
+        if broadcaster is None or not self._unpublished:
+            return
+        batch = tuple(self._unpublished)
+        self._unpublished.clear()
+        self.send(broadcaster, Publish(batch))
+
+    # --- Thespian entry point ----------------------------------------------------------------
+
+    def receiveMessage(self, message: Any, sender: Any) -> Any:
+        try:
+            if self._crashed:
+                return None
+            self._receive(message, sender)
+        except Exception as error:
+            self._crash(error)
+        finally:
+            fds = [] if self._crashed else self.watched_fds()
+            # A watch is one-shot: Thespian drops it whenever this method returns anything
+            # else, so it is returned on every path, exceptions included (DESIGN.md §10).
+            if fds:
+                return ThespianWatch(fds)  # noqa: B012
+        return None
+
+    def _receive(self, message: Any, sender: Any) -> None:
+        if isinstance(message, ActorExitRequest):
+            self.on_stop()
+            return
+        if isinstance(message, WakeupMessage):
+            if isinstance(message.payload, _LivenessCheck):
+                self._check_liveness()
+                return
+            if message.payload is None:
+                return
+            message, sender = message.payload, self.myAddress
+        if isinstance(message, Configure):
+            self._configure(message, sender)
+            return
+        if isinstance(message, Peers):
+            self.peers = dict(message.directory)
+            self.on_peers()
+            self.publish(())
+            return
+        handler = self._handler_for(message)
+        if handler is not None:
+            handler(message, sender)
+        elif isinstance(message, PoisonMessage):
+            self.log.warning("message failed in its recipient", message=str(message)[:200])
+        elif not isinstance(message, ChildActorExited | DeadEnvelope | WatchMessage):
+            self.log.warning("unhandled message", message_type=type(message).__name__)
+
+    def _handler_for(self, message: Any) -> Callable[[Any, Any], None] | None:
+        for klass in type(message).__mro__:
+            attribute = self._handler_table.get(klass)
+            if attribute is not None:
+                return getattr(self, attribute)
+        return None
+
+    def _configure(self, message: Configure, sender: Any) -> None:
+        self.name = message.name
+        self.settings = message.settings
+        self.supervisor = sender
+        self.daemon_pid = message.daemon_pid
+        self.incarnation = message.incarnation
+        self.peers = dict(message.peers)
+        if message.daemon_pid != os.getpid():  # a process of its own, not an in-process test
+            arm_parent_death_signal()
+            if parent_is_gone(self._parent_pid):
+                os._exit(0)
+            self._daemon_session = _session_of(message.daemon_pid)
+        bind_process(role=self.name, pid=os.getpid())
+        self.log = get_logger("ensemble")
+        self.on_configure()
+        self.send(sender, Started(self.name, os.getpid()))
+        self._schedule_liveness()
+
+    def _schedule_liveness(self) -> None:
+        interval = getattr(getattr(self.settings, "runtime", None), "liveness_interval_s", 1.0)
+        self.wakeupAfter(interval, payload=_LivenessCheck())
+
+    def _check_liveness(self) -> None:
+        if self.daemon_pid is not None and not process_alive(self.daemon_pid):
+            self.log.warning("the daemon is gone; ending every actor", daemon_pid=self.daemon_pid)
+            end_thespian_group(self._daemon_session)
+        if parent_is_gone(self._parent_pid):
+            self.log.warning("parent actor is gone; exiting")
+            os._exit(0)
+        self._schedule_liveness()
+
+    def _crash(self, error: BaseException) -> None:
+        if self._crashed:
+            return
+        self._crashed = True
+        reason = f"{type(error).__name__}: {error}"
+        self.log.error("actor crashed", reason=reason, exc_info=error)
+        if self.supervisor is not None:
+            self.send(self.supervisor, ChildCrashed(self.name, os.getpid(), reason))
+        try:
+            self.on_stop()
+        except Exception as cleanup_error:
+            self.log.error("cleanup after crash failed", reason=repr(cleanup_error))
+        self.send(self.myAddress, ActorExitRequest())
+
+
+def _session_of(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None

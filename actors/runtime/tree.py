@@ -1,0 +1,42 @@
+"""The supervision tree below the root (DESIGN.md §1).
+
+The core supervisor runs the services everything else needs: SharedState, Broadcaster and the
+WebFront. It is one_for_one: each of them rebuilds its state on its own after a restart, and
+peers get the new address from the directory, so one failing service need not take the others
+(and every dashboard connection) down with it.
+
+The trading supervisor runs the trading roles, rest_for_one in dependency order: when the
+broker restarts, the roles after it restart too, because they hold state derived from it and
+must not trade until it has reconciled.
+"""
+
+from __future__ import annotations
+
+from actors.runtime.restart_policy import ChildSpec
+from actors.runtime.supervisor import Supervisor
+
+__all__ = ["CORE_CHILDREN", "TRADING_CHILDREN", "CoreSupervisor", "TradingSupervisor"]
+
+CORE_CHILDREN: tuple[ChildSpec, ...] = (
+    ChildSpec("shared_state", "actors.shared_state.actor.SharedStateActor", "SharedState"),
+    ChildSpec("broadcaster", "actors.broadcaster.actor.BroadcasterActor", "Broadcaster"),
+    ChildSpec("web_front", "web.front.WebFrontActor", "WebFront"),
+)
+
+TRADING_CHILDREN: tuple[ChildSpec, ...] = ()
+
+
+class CoreSupervisor(Supervisor):
+    role = "CoreSupervisor"
+    strategy = "one_for_one"
+
+    def child_specs(self) -> list[ChildSpec]:
+        return list(CORE_CHILDREN)
+
+
+class TradingSupervisor(Supervisor):
+    role = "TradingSupervisor"
+    strategy = "rest_for_one"
+
+    def child_specs(self) -> list[ChildSpec]:
+        return list(TRADING_CHILDREN)

@@ -1,0 +1,192 @@
+"""The key-value store behind SharedState: SQLite in WAL mode, one file, one writer.
+
+The seed's API (set, get, get_all, delete, get_last_update) plus an atomic increment and a
+compare-and-set for counters. Values are JSON. A write returns only after SQLite has committed
+it with ``synchronous=FULL``, so an acknowledged write survives a SIGKILL of the process or of
+the whole daemon, and a power cut.
+
+Increment and compare-and-set take an ``op_id``: the store remembers the op ids it has applied,
+in the same transaction as the change, so a request that is retried (after a restart, or by
+Thespian) is answered with its first result and never applied twice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["KeyValueStore", "StoreError", "StoredValue"]
+
+MAX_KEY_LENGTH = 256
+APPLIED_OPS_KEPT = 50_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS applied_ops (
+    op_id TEXT PRIMARY KEY,
+    result TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+"""
+
+
+class StoreError(ValueError):
+    """A request the store refuses (bad key, a value that is not JSON, not a number…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredValue:
+    value: Any
+    updated_at: str
+
+
+def _now() -> str:
+    return datetime.now(tz=UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _check_key(key: Any) -> str:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+        raise StoreError(f"key must be a non-empty string of at most {MAX_KEY_LENGTH} "
+                         f"characters, got {key!r}")
+    return key
+
+
+def _dump(value: Any) -> str:
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as error:
+        raise StoreError(f"value is not JSON-serialisable: {error}") from None
+
+
+class KeyValueStore:
+    """One SQLite connection; use it from one thread (the SharedState actor's)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        (self._op_seq,) = self._db.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM applied_ops"
+        ).fetchone()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- the seed's API ----------------------------------------------------------------------
+
+    def set(self, key: str, value: Any) -> str:
+        text = _dump(value)
+        updated_at = _now()
+        self._db.execute(
+            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            (_check_key(key), text, updated_at),
+        )
+        return updated_at
+
+    def get(self, key: str) -> StoredValue | None:
+        row = self._db.execute(
+            "SELECT value, updated_at FROM kv WHERE key = ?", (_check_key(key),)
+        ).fetchone()
+        return None if row is None else StoredValue(json.loads(row[0]), row[1])
+
+    def get_all(self, prefix: str = "") -> dict[str, StoredValue]:
+        rows = self._db.execute(
+            "SELECT key, value, updated_at FROM kv WHERE substr(key, 1, ?) = ? ORDER BY key",
+            (len(prefix), prefix),
+        )
+        return {key: StoredValue(json.loads(value), updated) for key, value, updated in rows}
+
+    def delete(self, key: str) -> bool:
+        cursor = self._db.execute("DELETE FROM kv WHERE key = ?", (_check_key(key),))
+        return cursor.rowcount > 0
+
+    def get_last_update(self, key: str) -> str | None:
+        stored = self.get(key)
+        return None if stored is None else stored.updated_at
+
+    # --- atomic counters ---------------------------------------------------------------------
+
+    def increment(self, key: str, delta: float, op_id: str) -> StoredValue:
+        if isinstance(delta, bool) or not isinstance(delta, int | float) or not math.isfinite(
+            delta
+        ):
+            raise StoreError(f"delta must be a finite number, got {delta!r}")
+        with self._transaction():
+            previous = self._applied(op_id)
+            if previous is not None:
+                return StoredValue(previous["value"], previous["updated_at"])
+            current = self.get(key)
+            base = 0 if current is None else current.value
+            if isinstance(base, bool) or not isinstance(base, int | float):
+                raise StoreError(f"{key!r} holds {base!r}, which is not a number")
+            value = base + delta
+            updated_at = self.set(key, value)
+            self._remember(op_id, {"value": value, "updated_at": updated_at})
+            return StoredValue(value, updated_at)
+
+    def compare_and_set(self, key: str, expected: Any, new: Any, op_id: str) -> tuple[bool, Any]:
+        """Set ``key`` to ``new`` if it holds ``expected`` (None: absent). Returns whether it
+        was swapped and the value the key holds afterwards."""
+        _dump(new)
+        with self._transaction():
+            previous = self._applied(op_id)
+            if previous is not None:
+                return previous["swapped"], previous["value"]
+            current = self.get(key)
+            matches = (current is None) if expected is None else (
+                current is not None and current.value == expected
+            )
+            if matches:
+                self.set(key, new)
+            result = new if matches else (None if current is None else current.value)
+            self._remember(op_id, {"swapped": matches, "value": result})
+            return matches, result
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def _applied(self, op_id: str) -> dict[str, Any] | None:
+        if not isinstance(op_id, str) or not op_id:
+            raise StoreError(f"op_id must be a non-empty string, got {op_id!r}")
+        row = self._db.execute(
+            "SELECT result FROM applied_ops WHERE op_id = ?", (op_id,)
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def _remember(self, op_id: str, result: dict[str, Any]) -> None:
+        self._op_seq += 1
+        self._db.execute(
+            "INSERT INTO applied_ops (op_id, result, seq) VALUES (?, ?, ?)",
+            (op_id, json.dumps(result), self._op_seq),
+        )
+        if self._op_seq % 1000 == 0:
+            self._db.execute(
+                "DELETE FROM applied_ops WHERE seq <= ?", (self._op_seq - APPLIED_OPS_KEPT,)
+            )
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` if the block raises."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -1,0 +1,133 @@
+"""The one codec between events and the wire: JSON (the default) and msgpack.
+
+An event is encoded once, by the Broadcaster, and the encoded text travels on to every client
+and into the journal. A WebSocket frame is a batch: ``{"v": SCHEMA_VERSION, "events": [...]}``,
+assembled by joining already-encoded events, so a frame costs a join per client, not an encode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, get_type_hints
+
+import msgpack
+
+from messages.events import EVENT_TYPES, Event
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CodecError",
+    "decode_json",
+    "decode_msgpack",
+    "encode_json",
+    "encode_msgpack",
+    "from_wire",
+    "json_frame",
+    "msgpack_frame",
+    "to_wire",
+]
+
+SCHEMA_VERSION = 1
+
+
+class CodecError(ValueError):
+    """A wire value that is not a valid event; the message says which part and why."""
+
+
+def _plain(value: Any) -> Any:
+    """A JSON- and msgpack-safe copy: tuples become lists, non-finite floats become None
+    (JSON has no NaN), and numpy scalars become Python numbers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if hasattr(value, "item"):  # numpy scalar
+        return _plain(value.item())
+    raise CodecError(f"value {value!r} of type {type(value).__name__} cannot go on the wire")
+
+
+def to_wire(event: Event) -> dict[str, Any]:
+    """The event as a plain dict: ``type`` first, then its fields."""
+    wire: dict[str, Any] = {"type": event.TYPE}
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
+        if field.name == "seq" and value is None:
+            continue
+        wire[field.name] = _plain(value)
+    return wire
+
+
+_TUPLE_FIELDS: dict[type[Event], frozenset[str]] = {}
+
+
+def _tuple_fields(cls: type[Event]) -> frozenset[str]:
+    cached = _TUPLE_FIELDS.get(cls)
+    if cached is None:
+        hints = get_type_hints(cls)
+        cached = frozenset(
+            name for name, hint in hints.items() if str(hint).startswith(("tuple", "typing.Tuple"))
+        )
+        _TUPLE_FIELDS[cls] = cached
+    return cached
+
+
+def from_wire(wire: Mapping[str, Any]) -> Event:
+    """The event a wire dict stands for; :class:`CodecError` names what is wrong."""
+    type_name = wire.get("type")
+    cls = EVENT_TYPES.get(type_name) if isinstance(type_name, str) else None
+    if cls is None:
+        raise CodecError(f"unknown event type {type_name!r} (known: {', '.join(EVENT_TYPES)})")
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = set(wire) - known - {"type"}
+    if unknown:
+        raise CodecError(f"{type_name}: unknown field(s) {sorted(unknown)}")
+    tuples = _tuple_fields(cls)
+    kwargs = {
+        name: tuple(value) if name in tuples and isinstance(value, list) else value
+        for name, value in wire.items()
+        if name != "type"
+    }
+    try:
+        return cls(**kwargs)
+    except TypeError as error:
+        raise CodecError(f"{type_name}: {error}") from None
+
+
+def encode_json(wire: Mapping[str, Any]) -> str:
+    return json.dumps(wire, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def decode_json(text: str | bytes) -> Any:
+    return json.loads(text)
+
+
+def encode_msgpack(wire: Mapping[str, Any]) -> bytes:
+    return msgpack.packb(wire, use_bin_type=True)
+
+
+def decode_msgpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, raw=False)
+
+
+def json_frame(encoded_events: Iterable[str], **extra: Any) -> str:
+    """One WebSocket text frame holding already-encoded events."""
+    head = encode_json({"v": SCHEMA_VERSION, **extra})[:-1]
+    return f'{head},"events":[{",".join(encoded_events)}]}}'
+
+
+def msgpack_frame(encoded_events: Sequence[bytes], **extra: Any) -> bytes:
+    """One WebSocket binary frame holding already-encoded events (msgpack)."""
+    packer = msgpack.Packer(use_bin_type=True)
+    parts = [packer.pack_map_header(2 + len(extra)), packer.pack("v"), packer.pack(SCHEMA_VERSION)]
+    for key, value in extra.items():
+        parts += [packer.pack(key), packer.pack(value)]
+    parts += [packer.pack("events"), packer.pack_array_header(len(encoded_events))]
+    parts.extend(encoded_events)
+    return b"".join(parts)

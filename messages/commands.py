@@ -1,0 +1,123 @@
+"""Commands and replies between actors.
+
+Every request that expects a reply carries a ``request_id``; the reply echoes it. Requests that
+change state also carry an ``op_id`` where a retry must not apply twice (SharedState remembers
+the op ids it has applied).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from messages.events import Event
+
+__all__ = [
+    "EventBatch",
+    "Publish",
+    "SnapshotSync",
+    "StateCompareAndSet",
+    "StateDelete",
+    "StateGet",
+    "StateGetAll",
+    "StateGetLastUpdate",
+    "StateIncrement",
+    "StateReply",
+    "StateRequest",
+    "StateSet",
+]
+
+
+# --- events on their way to the Broadcaster and on to the WebFront ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Events for the Broadcaster to number, journal and forward. One message per handler call,
+    however many events it produced (a TCP hop is the expensive part, DESIGN.md §10)."""
+
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """Numbered events, Broadcaster → WebFront. ``wires`` are the plain dicts (for the snapshot
+    mirror) and ``texts`` their JSON encoding, made once for every client."""
+
+    wires: tuple[dict[str, Any], ...]
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotSync:
+    """The Broadcaster's whole rolling snapshot as of ``last_seq``, sent to a (new) WebFront."""
+
+    snapshot: dict[str, Any]
+    last_seq: int
+
+
+# --- SharedState -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateRequest:
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateSet(StateRequest):
+    key: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateGet(StateRequest):
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateGetAll(StateRequest):
+    prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateDelete(StateRequest):
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateGetLastUpdate(StateRequest):
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateIncrement(StateRequest):
+    """Add ``delta`` to a numeric value (missing counts as 0). ``op_id`` makes it idempotent."""
+
+    key: str
+    delta: float = 1
+    op_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateCompareAndSet(StateRequest):
+    """Set ``key`` to ``new`` only if its value equals ``expected`` (None: the key is absent)."""
+
+    key: str
+    expected: Any
+    new: Any
+    op_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateReply:
+    """``ok`` False carries ``error``; for compare-and-set, ``ok`` False with no error means
+    the expected value did not match and ``value`` is the current one."""
+
+    request_id: str
+    ok: bool
+    value: Any = None
+    updated_at: str | None = None
+    error: str | None = None
+    found: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)

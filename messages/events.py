@@ -1,0 +1,210 @@
+"""Events: what happened, for the dashboard and the journal.
+
+The seed's event names and fields are kept (SCAN_START, SCAN_SUMMARY, POSITION_UPDATE,
+ACCOUNT_UPDATE, RESEARCH_START, RESEARCH_RESULT, TRADE_EXECUTION, CRITIC_REVIEW,
+STATE_SNAPSHOT). New types follow the same form. Every event carries ``timestamp`` (ISO 8601
+UTC) and, once the Broadcaster has numbered it, ``seq``.
+
+Each class is registered under its wire name by :func:`event`, so the codec can turn a wire
+dict back into the right class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+__all__ = [
+    "EVENT_TYPES",
+    "AccountUpdate",
+    "ActorRestarted",
+    "BrokerStatus",
+    "ControlResult",
+    "CriticReview",
+    "Event",
+    "OrderRejected",
+    "PositionClosed",
+    "PositionUpdate",
+    "ResearchResult",
+    "ResearchStart",
+    "RiskStateChanged",
+    "ScanStart",
+    "ScanSummary",
+    "StateSnapshot",
+    "TradeExecution",
+    "event",
+]
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+E = TypeVar("E", bound="Event")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """The common part of every event. ``seq`` is None until the Broadcaster numbers it."""
+
+    TYPE: ClassVar[str] = ""
+    timestamp: str
+    seq: int | None = None
+
+    def numbered(self: E, seq: int) -> E:
+        return dataclasses.replace(self, seq=seq)
+
+
+def event(type_name: str) -> Callable[[type[E]], type[E]]:
+    """Make ``cls`` a frozen slotted event dataclass and register it under ``type_name``."""
+
+    def register(cls: type[E]) -> type[E]:
+        if type_name in EVENT_TYPES:
+            raise ValueError(f"event type {type_name!r} is registered twice")
+        cls.TYPE = type_name
+        made = dataclass(frozen=True, slots=True, kw_only=True)(cls)
+        EVENT_TYPES[type_name] = made
+        return made
+
+    return register
+
+
+@event("STATE_SNAPSHOT")
+class StateSnapshot(Event):
+    """Sent first to every WebSocket client: the rolling state as of ``seq``."""
+
+    data: dict[str, Any]
+
+
+@event("SCAN_START")
+class ScanStart(Event):
+    count: int
+
+
+@event("SCAN_SUMMARY")
+class ScanSummary(Event):
+    """``symbols`` maps every scanned symbol to its reason string."""
+
+    symbols: dict[str, str]
+    count: int
+    candidates: int
+
+
+@event("POSITION_UPDATE")
+class PositionUpdate(Event):
+    """``positions`` has the seed's fields: ticket, symbol, type, direction, volume,
+    entry_price, price_current, sl_price, tp_price, profit."""
+
+    positions: tuple[dict[str, Any], ...]
+
+
+@event("ACCOUNT_UPDATE")
+class AccountUpdate(Event):
+    """``account``: balance, equity, profit, currency, leverage, day_pl (realised today plus
+    floating, on the broker's day), plus margin fields."""
+
+    account: dict[str, Any]
+
+
+@event("RESEARCH_START")
+class ResearchStart(Event):
+    symbol: str
+    data: dict[str, Any]
+    decision_id: str | None = None
+
+
+@event("RESEARCH_RESULT")
+class ResearchResult(Event):
+    symbol: str
+    action: str
+    confidence: float
+    reason: str
+    source: str = "rules"
+    tokens: int = 0
+    latency_ms: float = 0.0
+    decision_id: str | None = None
+
+
+@event("TRADE_EXECUTION")
+class TradeExecution(Event):
+    """Sent once the broker confirms the fill (not when an order is merely accepted)."""
+
+    symbol: str
+    direction: str
+    price: float
+    lot: float
+    ticket: int | None = None
+    decision_id: str | None = None
+
+
+@event("CRITIC_REVIEW")
+class CriticReview(Event):
+    symbol: str
+    score: float
+    lesson: str
+    analysis: str
+    ticket: int | None = None
+    decision_id: str | None = None
+
+
+@event("ACTOR_RESTARTED")
+class ActorRestarted(Event):
+    """A supervisor replaced a failed child."""
+
+    name: str
+    old_pid: int | None
+    new_pid: int | None
+    reason: str
+    restarts: int
+
+
+@event("ORDER_REJECTED")
+class OrderRejected(Event):
+    symbol: str
+    direction: str
+    code: str
+    reason: str
+    retcode: int | None = None
+    decision_id: str | None = None
+
+
+@event("POSITION_CLOSED")
+class PositionClosed(Event):
+    ticket: int
+    symbol: str
+    direction: str
+    volume: float
+    entry_price: float
+    exit_price: float
+    profit: float
+    decision_id: str | None = None
+
+
+@event("RISK_STATE_CHANGED")
+class RiskStateChanged(Event):
+    """The trading mode (ACTIVE, REDUCING, HALTED, PAUSED) or the kill switch changed."""
+
+    mode: str
+    kill_switch: bool
+    reason: str
+
+
+@event("BROKER_STATUS")
+class BrokerStatus(Event):
+    """The broker connection: connected, degraded or disconnected."""
+
+    state: str
+    broker: str
+    account: int | None = None
+    server: str | None = None
+    trade_mode: str | None = None
+    detail: str = ""
+
+
+@event("CONTROL_RESULT")
+class ControlResult(Event):
+    """An operator command and what came of it."""
+
+    command: str
+    ok: bool
+    mode: str
+    detail: str = ""

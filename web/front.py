@@ -1,0 +1,165 @@
+"""The WebFront actor: an aiohttp server on a loop in its own thread, bridged to the actors.
+
+The actor side receives events, snapshots and the supervision tree and hands them to the loop
+with ``call_soon_threadsafe``; the loop side puts requests on the :class:`~web.bridge.ActorBridge`
+and the actor, woken through a watched socket, sends them on and routes the replies back.
+Because it runs a thread, this actor creates no child actors: forking a multi-threaded process
+can deadlock the child (DESIGN.md §1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from aiohttp import web
+from thespian.actors import WatchMessage
+
+from actors.broadcaster.journal import EVENTS_FILE, JournalReader
+from actors.runtime.base import EnsembleActor, handles
+from messages.commands import EventBatch, SnapshotSync, StateReply
+from messages.supervision import TreeStatus
+from web.app import WebContext, create_app
+from web.auth import load_or_create_token
+from web.bridge import ActorBridge, ServiceUnavailable
+from web.hub import Hub
+
+__all__ = ["WebFrontActor", "WebServerThread"]
+
+SERVER_START_TIMEOUT_S = 10.0
+
+
+class WebServerThread(threading.Thread):
+    """Runs the aiohttp app on its own event loop until :meth:`stop`."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        super().__init__(name="web-front", daemon=True)
+        self.app = app
+        self.host = host
+        self.port = port
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self._stopping: asyncio.Event | None = None
+
+    def run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._serve())
+        except BaseException as error:  # reported to the actor, which crashes on purpose
+            self.error = error
+            self.ready.set()
+        finally:
+            self.loop.close()
+
+    async def _serve(self) -> None:
+        self._stopping = asyncio.Event()
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+                               shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True, backlog=512)
+        await site.start()
+        self.ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            await runner.cleanup()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        if self._stopping is not None and self.loop.is_running():
+            self.loop.call_soon_threadsafe(self._stopping.set)
+        self.join(timeout)
+
+
+class WebFrontActor(EnsembleActor):
+    role = "WebFront"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bridge = ActorBridge()
+        self.hub: Hub | None = None
+        self.server: WebServerThread | None = None
+
+    def on_configure(self) -> None:
+        settings = self.settings
+        data_path = settings.data_path
+        token, _ = load_or_create_token(data_path)
+        journal_path = data_path / EVENTS_FILE
+        JournalReader(journal_path, read_only=False).close()  # exists before the first reader
+        self.hub = Hub(
+            str(journal_path),
+            queue_limit=settings.web.client_queue_limit,
+            flush_interval_s=settings.web.flush_interval_ms / 1000.0,
+            max_batch_events=settings.web.max_batch_events,
+        )
+        app = create_app(
+            self.hub,
+            self.bridge,
+            WebContext(token, settings.web.allowed_origins, settings.web.request_timeout_s),
+        )
+        self.server = WebServerThread(app, settings.web.host, settings.web.port)
+        self.bridge.loop = self.server.loop
+        self.server.start()
+        if not self.server.ready.wait(SERVER_START_TIMEOUT_S):
+            raise RuntimeError(f"web server did not start within {SERVER_START_TIMEOUT_S} s")
+        if self.server.error is not None:
+            raise RuntimeError(
+                f"web server cannot listen on {settings.web.host}:{settings.web.port}: "
+                f"{self.server.error}"
+            )
+        self.log.info("web front listening", host=settings.web.host, port=settings.web.port)
+
+    def on_stop(self) -> None:
+        if self.server is not None:
+            if self.hub is not None and self.server.loop.is_running():
+                future = asyncio.run_coroutine_threadsafe(self.hub.close_all(), self.server.loop)
+                try:
+                    future.result(2.0)
+                except Exception as error:
+                    self.log.warning("closing websockets failed", reason=repr(error))
+            self.server.stop()
+            self.server = None
+        self.bridge.close()
+
+    def watched_fds(self) -> list[int]:
+        return [self.bridge.fileno()] if self.server is not None else []
+
+    def _on_loop(self, function: Any, *args: Any) -> None:
+        if self.server is not None and self.server.loop.is_running():
+            self.server.loop.call_soon_threadsafe(function, *args)
+
+    # --- from actors ---------------------------------------------------------------------------
+
+    @handles(EventBatch)
+    def _on_events(self, message: EventBatch, sender: Any) -> None:
+        assert self.hub is not None
+        self._on_loop(self.hub.publish, message.wires, message.texts)
+
+    @handles(SnapshotSync)
+    def _on_snapshot(self, message: SnapshotSync, sender: Any) -> None:
+        assert self.hub is not None
+        self._on_loop(self.hub.sync_snapshot, message.snapshot, message.last_seq)
+
+    @handles(TreeStatus)
+    def _on_tree(self, message: TreeStatus, sender: Any) -> None:
+        assert self.hub is not None
+        self._on_loop(self.hub.set_tree, message.root)
+
+    @handles(StateReply)
+    def _on_reply(self, message: StateReply, sender: Any) -> None:
+        self.bridge.resolve(message.request_id, message)
+
+    # --- from the loop -------------------------------------------------------------------------
+
+    @handles(WatchMessage)
+    def _on_wake(self, message: WatchMessage, sender: Any) -> None:
+        for request in self.bridge.drain():
+            address = self.peer(request.role)
+            if address is None:
+                self.bridge.fail(
+                    request.request_id,
+                    ServiceUnavailable(f"{request.role} is not running (starting or restarting)"),
+                )
+                continue
+            self.send(address, request.message)

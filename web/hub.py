@@ -1,0 +1,278 @@
+"""Fan-out of live events to WebSocket clients, with replay from the journal.
+
+Events arrive already encoded (JSON, once, by the Broadcaster); msgpack is encoded at most once
+per event, the first time a msgpack client needs it. Each client has its own bounded queue and
+its own sender task: a frame carries everything that queued while the previous frame was being
+sent, so a fast client gets small frames quickly and a slow one gets fewer, larger frames. A
+client whose queue overflows is closed with code 4000 ("resync") and reconnects with
+``?since=``; it never slows the others (the seed's server awaited each client in turn).
+
+Replay is gap-free and duplicate-free: a new client is registered (so live events start
+queueing) before the journal is read up to the seq at registration, and the sender skips
+anything at or below the last seq it sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from actors.broadcaster.journal import JournalReader
+from actors.broadcaster.snapshot import Snapshot
+from actors.runtime.clock import iso_utc
+from messages.codec import decode_json, encode_json, encode_msgpack, json_frame, msgpack_frame
+from messages.supervision import NodeStatus
+
+__all__ = ["RESYNC_CLOSE_CODE", "Hub", "LiveEvent", "Subscriber"]
+
+RESYNC_CLOSE_CODE = 4000
+REPLAY_PAGE = 2000
+
+
+class LiveEvent:
+    """One numbered event, shared by every client's queue."""
+
+    __slots__ = ("_msgpack", "seq", "text", "type", "wire")
+
+    def __init__(self, seq: int, kind: str, text: str, wire: dict[str, Any] | None) -> None:
+        self.seq = seq
+        self.type = kind
+        self.text = text
+        self.wire = wire
+        self._msgpack: bytes | None = None
+
+    @property
+    def msgpack(self) -> bytes:
+        if self._msgpack is None:
+            self._msgpack = encode_msgpack(self.wire or decode_json(self.text))
+        return self._msgpack
+
+
+@dataclass(eq=False)
+class Subscriber:
+    ws: web.WebSocketResponse
+    transport: asyncio.Transport | None
+    binary: bool
+    types: frozenset[str] | None
+    limit: int
+    queue: deque[LiveEvent] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    last_sent_seq: int = 0
+    overflowed: bool = False
+
+    def offer(self, events: Sequence[LiveEvent]) -> None:
+        if self.overflowed:
+            return
+        accepted = [e for e in events if self.types is None or e.type in self.types]
+        if not accepted:
+            return
+        if len(self.queue) + len(accepted) > self.limit:
+            self.overflowed = True
+            self.queue.clear()
+        else:
+            self.queue.extend(accepted)
+        self.wake.set()
+
+    def frame(self, events: Sequence[LiveEvent]) -> str | bytes:
+        if self.binary:
+            return msgpack_frame([event.msgpack for event in events])
+        return json_frame(event.text for event in events)
+
+
+class Hub:
+    """Lives on the web loop: the snapshot mirror, the supervisor tree, and the clients."""
+
+    def __init__(
+        self,
+        journal_path: str,
+        *,
+        queue_limit: int,
+        flush_interval_s: float,
+        max_batch_events: int,
+        snapshot: Snapshot | None = None,
+    ) -> None:
+        self.journal_path = journal_path
+        self.queue_limit = queue_limit
+        self.flush_interval_s = flush_interval_s
+        self.max_batch_events = max_batch_events
+        self.snapshot = snapshot or Snapshot()
+        self.tree: NodeStatus | None = None
+        self.subscribers: set[Subscriber] = set()
+        self.started = time.monotonic()
+        self.counters = {"resyncs": 0, "events": 0, "frames": 0, "connections": 0}
+        self.restarts_by_name: dict[str, int] = {}
+        self._reader: JournalReader | None = None
+
+    @property
+    def last_seq(self) -> int:
+        return self.snapshot.last_seq
+
+    def reader(self) -> JournalReader:
+        if self._reader is None:
+            self._reader = JournalReader(self.journal_path)
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    # --- from the actor ----------------------------------------------------------------------
+
+    def sync_snapshot(self, data: dict[str, Any], last_seq: int) -> None:
+        if last_seq >= self.snapshot.last_seq:
+            self.snapshot = Snapshot.from_dict(
+                data, self.snapshot.max_events, self.snapshot.max_trades
+            )
+
+    def set_tree(self, root: NodeStatus) -> None:
+        self.tree = root
+
+    def publish(self, wires: Sequence[dict[str, Any]], texts: Sequence[str]) -> None:
+        if not wires:
+            return
+        first = int(wires[0]["seq"])
+        events: list[LiveEvent] = []
+        if self.snapshot.last_seq and first > self.snapshot.last_seq + 1:
+            # A batch went missing (we restarted, or it was lost): fill from the journal.
+            for seq, kind, text in self.reader().texts_after(
+                self.snapshot.last_seq, first - self.snapshot.last_seq, until=first - 1
+            ):
+                events.append(LiveEvent(seq, kind, text, None))
+        for wire, text in zip(wires, texts, strict=True):
+            if int(wire["seq"]) > self.snapshot.last_seq:
+                events.append(LiveEvent(int(wire["seq"]), wire["type"], text, wire))
+        for event in events:
+            if event.wire is not None:
+                self.snapshot.apply(event.wire)
+                if event.type == "ACTOR_RESTARTED":
+                    name = str(event.wire.get("name"))
+                    self.restarts_by_name[name] = self.restarts_by_name.get(name, 0) + 1
+            else:
+                self.snapshot.apply(decode_json(event.text))
+        self.counters["events"] += len(events)
+        for subscriber in list(self.subscribers):
+            subscriber.offer(events)
+
+    # --- clients -----------------------------------------------------------------------------
+
+    def state_snapshot_text(self) -> str:
+        return encode_json(
+            {
+                "type": "STATE_SNAPSHOT",
+                "timestamp": iso_utc(time.time()),
+                "data": self.snapshot.to_dict(),
+            }
+        )
+
+    async def serve(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None,
+        *,
+        since: int | None,
+        types: frozenset[str] | None,
+        binary: bool,
+    ) -> None:
+        subscriber = Subscriber(ws, transport, binary, types, self.queue_limit)
+        self.subscribers.add(subscriber)
+        self.counters["connections"] += 1
+        live_from = self.last_seq
+        sender: asyncio.Task[None] | None = None
+        try:
+            snapshot = LiveEvent(0, "STATE_SNAPSHOT", self.state_snapshot_text(), None)
+            await self._send(subscriber, [snapshot])
+            subscriber.last_sent_seq = live_from if since is None else since
+            if since is not None and since < live_from:
+                await self._replay(subscriber, since, live_from)
+            subscriber.last_sent_seq = max(subscriber.last_sent_seq, live_from)
+            sender = asyncio.create_task(self._pump(subscriber))
+            async for _ in ws:
+                pass  # clients have nothing to say; reading keeps close and ping handling alive
+        finally:
+            self.subscribers.discard(subscriber)
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sender
+
+    async def _replay(self, subscriber: Subscriber, since: int, until: int) -> None:
+        cursor = since
+        types = sorted(subscriber.types) if subscriber.types is not None else None
+        while cursor < until:
+            rows = await asyncio.to_thread(self.read_journal, cursor, REPLAY_PAGE, types, until)
+            if not rows:
+                break
+            events = [LiveEvent(seq, kind, text, None) for seq, kind, text in rows]
+            for start in range(0, len(events), self.max_batch_events):
+                await self._send(subscriber, events[start : start + self.max_batch_events])
+            cursor = rows[-1][0]
+            subscriber.last_sent_seq = cursor
+        subscriber.last_sent_seq = until
+
+    def read_journal(
+        self, since: int, limit: int, types: list[str] | None = None, until: int | None = None
+    ) -> list[tuple[int, str, str]]:
+        """Journal rows after ``since``; opens its own connection, so any thread may call it."""
+        reader = JournalReader(self.journal_path)
+        try:
+            return reader.texts_after(since, limit, types, until=until)
+        finally:
+            reader.close()
+
+    async def _pump(self, subscriber: Subscriber) -> None:
+        while not subscriber.ws.closed:
+            await subscriber.wake.wait()
+            subscriber.wake.clear()
+            if subscriber.overflowed:
+                await self._resync(subscriber)
+                return
+            if self.flush_interval_s:
+                await asyncio.sleep(self.flush_interval_s)
+            while subscriber.queue and not subscriber.overflowed:
+                batch: list[LiveEvent] = []
+                while subscriber.queue and len(batch) < self.max_batch_events:
+                    event = subscriber.queue.popleft()
+                    if event.seq > subscriber.last_sent_seq:
+                        batch.append(event)
+                if batch:
+                    await self._send(subscriber, batch)
+                    subscriber.last_sent_seq = batch[-1].seq
+            if subscriber.overflowed:
+                await self._resync(subscriber)
+                return
+
+    async def _send(self, subscriber: Subscriber, events: Sequence[LiveEvent]) -> None:
+        frame = subscriber.frame(events)
+        if isinstance(frame, bytes):
+            await subscriber.ws.send_bytes(frame)
+        else:
+            await subscriber.ws.send_str(frame)
+        self.counters["frames"] += 1
+
+    async def _resync(self, subscriber: Subscriber) -> None:
+        self.counters["resyncs"] += 1
+        message = f"resync: too far behind; reconnect with ?since={subscriber.last_sent_seq}"
+        try:
+            await asyncio.wait_for(
+                subscriber.ws.close(code=RESYNC_CLOSE_CODE, message=message.encode()[:120]), 2.0
+            )
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            if subscriber.transport is not None and not subscriber.ws.closed:
+                subscriber.transport.abort()  # a stalled peer does not read our close frame
+
+    async def close_all(self, code: int = 1001, message: bytes = b"server shutting down") -> None:
+        closing: Iterable[Subscriber] = list(self.subscribers)
+        await asyncio.gather(
+            *(asyncio.wait_for(s.ws.close(code=code, message=message), 1.0) for s in closing),
+            return_exceptions=True,
+        )
