@@ -9,6 +9,7 @@ from typing import Any
 __all__ = [
     "ChildCrashed",
     "Configure",
+    "DirectoryRequest",
     "GaveUp",
     "NodeStatus",
     "Peers",
@@ -113,6 +114,11 @@ class StatusRequest:
 class StatusReply:
     request_id: str
     root: NodeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryRequest:
+    """Ask the root for the current directory; it answers with :class:`Peers`."""
 
 
 @dataclass(frozen=True, slots=True)

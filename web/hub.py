@@ -66,19 +66,22 @@ class Subscriber:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     last_sent_seq: int = 0
     overflowed: bool = False
+    pump: asyncio.Task[None] | None = None
 
-    def offer(self, events: Sequence[LiveEvent]) -> None:
+    def offer(self, events: Sequence[LiveEvent]) -> bool:
+        """Queue the events this client wants; True when this overflows its queue."""
         if self.overflowed:
-            return
+            return False
         accepted = [e for e in events if self.types is None or e.type in self.types]
         if not accepted:
-            return
+            return False
         if len(self.queue) + len(accepted) > self.limit:
             self.overflowed = True
             self.queue.clear()
-        else:
-            self.queue.extend(accepted)
+            return True
+        self.queue.extend(accepted)
         self.wake.set()
+        return False
 
     def frame(self, events: Sequence[LiveEvent]) -> str | bytes:
         if self.binary:
@@ -109,6 +112,7 @@ class Hub:
         self.counters = {"resyncs": 0, "events": 0, "frames": 0, "connections": 0}
         self.restarts_by_name: dict[str, int] = {}
         self._reader: JournalReader | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def last_seq(self) -> int:
@@ -159,7 +163,9 @@ class Hub:
                 self.snapshot.apply(decode_json(event.text))
         self.counters["events"] += len(events)
         for subscriber in list(self.subscribers):
-            subscriber.offer(events)
+            if subscriber.offer(events):
+                # Its sender may be stuck in a send that never completes: act now.
+                self._background(self._resync(subscriber))
 
     # --- clients -----------------------------------------------------------------------------
 
@@ -193,7 +199,7 @@ class Hub:
             if since is not None and since < live_from:
                 await self._replay(subscriber, since, live_from)
             subscriber.last_sent_seq = max(subscriber.last_sent_seq, live_from)
-            sender = asyncio.create_task(self._pump(subscriber))
+            sender = subscriber.pump = asyncio.create_task(self._pump(subscriber))
             async for _ in ws:
                 pass  # clients have nothing to say; reading keeps close and ping handling alive
         finally:
@@ -228,12 +234,9 @@ class Hub:
             reader.close()
 
     async def _pump(self, subscriber: Subscriber) -> None:
-        while not subscriber.ws.closed:
+        while not subscriber.ws.closed and not subscriber.overflowed:
             await subscriber.wake.wait()
             subscriber.wake.clear()
-            if subscriber.overflowed:
-                await self._resync(subscriber)
-                return
             if self.flush_interval_s:
                 await asyncio.sleep(self.flush_interval_s)
             while subscriber.queue and not subscriber.overflowed:
@@ -245,9 +248,6 @@ class Hub:
                 if batch:
                     await self._send(subscriber, batch)
                     subscriber.last_sent_seq = batch[-1].seq
-            if subscriber.overflowed:
-                await self._resync(subscriber)
-                return
 
     async def _send(self, subscriber: Subscriber, events: Sequence[LiveEvent]) -> None:
         frame = subscriber.frame(events)
@@ -257,18 +257,24 @@ class Hub:
             await subscriber.ws.send_str(frame)
         self.counters["frames"] += 1
 
+    def _background(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _resync(self, subscriber: Subscriber) -> None:
+        """Close a client that fell too far behind; it reconnects with ``?since=``."""
         self.counters["resyncs"] += 1
+        if subscriber.pump is not None:
+            subscriber.pump.cancel()
         message = f"resync: too far behind; reconnect with ?since={subscriber.last_sent_seq}"
         try:
             await asyncio.wait_for(
                 subscriber.ws.close(code=RESYNC_CLOSE_CODE, message=message.encode()[:120]), 2.0
             )
         except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            if subscriber.transport is not None and not subscriber.ws.closed:
-                subscriber.transport.abort()  # a stalled peer does not read our close frame
+            if subscriber.transport is not None:
+                subscriber.transport.abort()  # a stalled peer never reads our close frame
 
     async def close_all(self, code: int = 1001, message: bytes = b"server shutting down") -> None:
         closing: Iterable[Subscriber] = list(self.subscribers)

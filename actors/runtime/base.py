@@ -146,7 +146,7 @@ class EnsembleActor(Actor):
         try:
             if self._crashed:
                 return None
-            self._receive(message, sender)
+            self._dispatch_message(message, sender)
         except Exception as error:
             self._crash(error)
         finally:
@@ -157,7 +157,9 @@ class EnsembleActor(Actor):
                 return ThespianWatch(fds)  # noqa: B012
         return None
 
-    def _receive(self, message: Any, sender: Any) -> None:
+    # Not called ``_receive``: simpleSystemBase installs an attribute of that name on every
+    # actor instance, and shadowing it recurses forever.
+    def _dispatch_message(self, message: Any, sender: Any) -> None:
         if isinstance(message, ActorExitRequest):
             self.on_stop()
             return
@@ -197,14 +199,14 @@ class EnsembleActor(Actor):
         self.supervisor = sender
         self.daemon_pid = message.daemon_pid
         self.incarnation = message.incarnation
-        self.peers = dict(message.peers)
+        self.peers.update(message.peers)
         if message.daemon_pid != os.getpid():  # a process of its own, not an in-process test
             arm_parent_death_signal()
             if parent_is_gone(self._parent_pid):
                 os._exit(0)
             self._daemon_session = _session_of(message.daemon_pid)
-        bind_process(role=self.name, pid=os.getpid())
-        self.log = get_logger("ensemble")
+            bind_process(role=self.name, pid=os.getpid())  # for records from other libraries
+        self.log = get_logger("ensemble").bind(role=self.name, pid=os.getpid())
         self.on_configure()
         self.send(sender, Started(self.name, os.getpid()))
         self._schedule_liveness()

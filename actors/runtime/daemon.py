@@ -20,6 +20,7 @@ from actors.runtime.clock import iso_utc
 from actors.runtime.config import Settings
 from actors.runtime.instance import AlreadyRunning, DaemonInfo, InstanceLock
 from actors.runtime.logs import get_logger
+from actors.runtime.root import ROOT_GLOBAL_NAME
 from actors.runtime.system import StaleAdminError, replace_stale_admin, start_actor_system
 from actors.shared_state.actor import STATE_FILE
 from actors.shared_state.keys import KILL_SWITCH
@@ -97,7 +98,8 @@ def _run_locked(settings: Settings, data_dir: Path, lock: InstanceLock) -> int:
     system = start_actor_system(settings.runtime.admin_port, data_dir, settings.log.level)
     gave_up: GaveUp | None = None
     try:
-        root = system.createActor("actors.runtime.root.RootSupervisor")
+        root = system.createActor("actors.runtime.root.RootSupervisor",
+                                  globalName=ROOT_GLOBAL_NAME)
         reply = system.ask(root, StartTree(settings, os.getpid()), settings.runtime.start_timeout_s)
         if not isinstance(reply, TreeStarted):
             log.error("the actor tree did not start", reply=repr(reply)[:300])

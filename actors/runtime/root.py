@@ -18,20 +18,21 @@ from actors.runtime.logs import bind_process, get_logger
 from actors.runtime.restart_policy import ChildSpec
 from actors.runtime.supervisor import Supervisor
 from messages.supervision import (
+    DirectoryRequest,
     GaveUp,
     NodeStatus,
     Peers,
     StartTree,
-    StatusReply,
-    StatusRequest,
     SubtreeStatus,
     TreeStarted,
     TreeStatus,
 )
 
-__all__ = ["ROOT_NAME", "RootSupervisor"]
+__all__ = ["ROOT_GLOBAL_NAME", "ROOT_NAME", "RootSupervisor"]
 
 ROOT_NAME = "root"
+# Tools that join the running system (benchmarks, diagnostics) find the root by this name.
+ROOT_GLOBAL_NAME = "ensemble-root"
 
 
 class RootSupervisor(Supervisor):
@@ -62,13 +63,14 @@ class RootSupervisor(Supervisor):
         self.daemon_pid = message.daemon_pid
         self.daemon = sender
         self._start_requester = sender
-        bind_process(role=self.name, pid=os.getpid())
-        self.log = get_logger("ensemble")
+        if message.daemon_pid != os.getpid():
+            bind_process(role=self.name, pid=os.getpid())
+        self.log = get_logger("ensemble").bind(role=self.name, pid=os.getpid())
         self.start_children()
 
-    @handles(StatusRequest)
-    def _on_status_request(self, message: StatusRequest, sender: Any) -> None:
-        self.send(sender, StatusReply(message.request_id, self.status_node()))
+    @handles(DirectoryRequest)
+    def _on_directory_request(self, message: DirectoryRequest, sender: Any) -> None:
+        self.send(sender, Peers(dict(self._directory)))
 
     def on_subtree(self, name: str, message: SubtreeStatus) -> None:
         self._subdirectories[name] = dict(message.directory)

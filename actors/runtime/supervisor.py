@@ -38,6 +38,8 @@ from messages.supervision import (
     Configure,
     NodeStatus,
     Started,
+    StatusReply,
+    StatusRequest,
     StopTree,
     SubtreeStatus,
     TreeStopped,
@@ -328,6 +330,10 @@ class Supervisor(EnsembleActor):
                 os.kill(child.pid, signal.SIGKILL)
 
     # --- status --------------------------------------------------------------------------------
+
+    @handles(StatusRequest)
+    def _on_status_request(self, message: StatusRequest, sender: Any) -> None:
+        self.send(sender, StatusReply(message.request_id, self.status_node()))
 
     def _child_at(self, address: Any) -> _Child | None:
         if address is None:

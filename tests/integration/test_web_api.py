@@ -1,0 +1,129 @@
+"""The REST API through real HTTP: authentication, snapshots, SharedState, and errors that are
+always JSON and never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.daemon import Daemon
+
+
+def test_health_needs_no_token(shared_daemon: Daemon) -> None:
+    status, body = shared_daemon.request("GET", "/api/health", token=None)
+    assert status == 200 and body["status"] == "ok" and body["uptime_s"] >= 0
+
+
+@pytest.mark.parametrize("path", ["/api/state", "/api/supervisors", "/api/events", "/api/account",
+                                  "/api/positions", "/api/kv", "/metrics"])
+@pytest.mark.parametrize("token", [None, "wrong-token-wrong-token"])
+def test_everything_else_needs_the_token(shared_daemon: Daemon, path: str, token: str | None,
+                                         ) -> None:
+    status, body = shared_daemon.request("GET", path, token=token)
+    assert status == 401 and body["error"] == "unauthorized"
+
+
+def test_token_in_the_query_string_works(shared_daemon: Daemon) -> None:
+    status, body = shared_daemon.request("GET", f"/api/state?token={shared_daemon.token}",
+                                         token=None)
+    assert status == 200 and "account" in body
+
+
+def test_state_is_the_seed_snapshot_and_empty_before_anything_happened(make_daemon) -> None:
+    state = make_daemon().get("/api/state")
+    assert state["account"] == {} and state["positions"] == []
+    assert state["scan_summary"] == {} and state["recent_trades"] == []
+    assert state["events"] == [] and state["last_seq"] == 0
+    assert set(state) >= {"account", "positions", "scan_summary", "recent_trades", "events"}
+
+
+def test_events_page_by_seq(shared_daemon: Daemon) -> None:
+    shared_daemon.produce(120)
+    first = shared_daemon.get("/api/events?since=0&limit=50")
+    seqs = [event["seq"] for event in first["events"]]
+    assert seqs == list(range(seqs[0], seqs[0] + 50))
+    rest = shared_daemon.get(f"/api/events?since={seqs[-1]}&limit=1000")["events"]
+    assert rest[0]["seq"] == seqs[-1] + 1
+    assert rest[-1]["seq"] == shared_daemon.get("/api/health")["last_seq"]
+    only = shared_daemon.get("/api/events?since=0&types=ACTOR_RESTARTED")["events"]
+    assert all(event["type"] == "ACTOR_RESTARTED" for event in only)
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [("/api/events?since=-1", "since"), ("/api/events?limit=0", "limit"),
+     ("/api/events?limit=100000", "limit"), ("/api/events?since=abc", "since"),
+     ("/api/events?types=NOPE", "types"), ("/ws?format=xml", "format"),
+     ("/ws?since=x", "since")],
+)
+def test_bad_parameters_get_400_naming_the_parameter(shared_daemon: Daemon, path: str,
+                                                     parameter: str) -> None:
+    status, body = shared_daemon.request("GET", path)
+    assert status == 400 and body["parameter"] == parameter and parameter in body["detail"]
+
+
+def test_unknown_routes_and_methods_get_json(shared_daemon: Daemon) -> None:
+    assert shared_daemon.request("GET", "/api/nope") == (
+        404, {"error": "not_found", "detail": "GET /api/nope: Not Found"})
+    status, body = shared_daemon.request("POST", "/api/state", body={})
+    assert status == 405 and body["error"] == "method_not_allowed"
+
+
+def test_shared_state_round_trip_and_idempotent_counters(shared_daemon: Daemon) -> None:
+    status, body = shared_daemon.request("PUT", "/api/kv/ops.note", body={"value": {"a": [1, 2]}})
+    assert status == 200 and body["value"] == {"a": [1, 2]} and body["updated_at"]
+    assert shared_daemon.get("/api/kv/ops.note")["value"] == {"a": [1, 2]}
+    for _ in range(3):  # a client retrying the same operation
+        status, body = shared_daemon.request("POST", "/api/kv/ops.count/increment",
+                                             body={"delta": 2, "op_id": "retry-me"})
+        assert status == 200 and body["value"] == 2
+    status, body = shared_daemon.request("POST", "/api/kv/ops.mode/cas",
+                                         body={"expected": None, "new": "A", "op_id": "c1"})
+    assert status == 200
+    status, body = shared_daemon.request("POST", "/api/kv/ops.mode/cas",
+                                         body={"expected": "B", "new": "C", "op_id": "c2"})
+    assert status == 409 and body["current"] == "A"
+    assert shared_daemon.request("DELETE", "/api/kv/ops.note")[1]["deleted"] is True
+    assert shared_daemon.request("GET", "/api/kv/ops.note")[0] == 404
+    assert "ops.count" in shared_daemon.get("/api/kv?prefix=ops.")["items"]
+
+
+def test_actor_owned_keys_cannot_be_written_through_the_api(shared_daemon: Daemon) -> None:
+    status, body = shared_daemon.request("PUT", "/api/kv/risk.kill_switch", body={"value": 0})
+    assert status == 403 and "only keys under 'ops.'" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw"),
+    [
+        ("PUT", "/api/kv/ops.x", b"not json"),
+        ("PUT", "/api/kv/ops.x", b"[1, 2]"),
+        ("PUT", "/api/kv/ops.x", b'{"no_value": 1}'),
+        ("PUT", "/api/kv/ops.x", b'{"value": NaN}'),
+        ("PUT", "/api/kv/ops.x", b"\xff\xfe\x00"),
+        ("POST", "/api/kv/ops.x/increment", b'{"delta": "1", "op_id": "z"}'),
+        ("POST", "/api/kv/ops.x/increment", b'{"delta": 1}'),
+        ("POST", "/api/kv/ops.x/cas", b'{"op_id": "q"}'),
+        ("PUT", "/api/kv/" + "ops." + "k" * 300, b'{"value": 1}'),
+    ],
+)
+def test_bad_input_gets_a_4xx_json_and_kills_nothing(shared_daemon: Daemon, method: str,
+                                                     path: str, raw: bytes) -> None:
+    pids_before = {node["name"]: node["pid"] for node in shared_daemon.tree()["children"][0][
+        "children"]}
+    status, body = shared_daemon.request(method, path, raw=raw)
+    assert 400 <= status < 500, (status, body)
+    assert isinstance(body, dict) and body["error"] and body["detail"]
+    pids_after = {node["name"]: node["pid"] for node in shared_daemon.tree()["children"][0][
+        "children"]}
+    assert pids_after == pids_before
+
+
+def test_metrics_speak_prometheus(shared_daemon: Daemon) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(shared_daemon.base_url + "/metrics",
+                                     headers={"Authorization": f"Bearer {shared_daemon.token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    assert "# TYPE ensemble_ws_clients gauge" in text
+    assert "ensemble_last_event_seq " in text

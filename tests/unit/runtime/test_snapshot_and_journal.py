@@ -1,0 +1,72 @@
+"""The rolling snapshot and the journal that rebuilds it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from actors.broadcaster.journal import Journal, JournalReader
+from actors.broadcaster.snapshot import SNAPSHOT_TYPES, Snapshot
+
+
+def _event(seq: int, kind: str, **fields: object) -> dict:
+    return {"type": kind, "timestamp": f"t{seq}", "seq": seq, **fields}
+
+
+def test_snapshot_follows_the_seed_rules_with_bounded_lists() -> None:
+    snapshot = Snapshot(max_events=3, max_trades=2)
+    snapshot.apply_all([
+        _event(1, "ACCOUNT_UPDATE", account={"balance": 100, "equity": 100}),
+        _event(2, "ACCOUNT_UPDATE", account={"equity": 95}),
+        _event(3, "POSITION_UPDATE", positions=[{"ticket": 1}]),
+        _event(4, "SCAN_SUMMARY", symbols={"EURUSD": "CANDIDATE BUY"}, count=1, candidates=1),
+        _event(5, "TRADE_EXECUTION", symbol="A", direction="BUY", price=1.0, lot=0.1),
+        _event(6, "TRADE_EXECUTION", symbol="B", direction="SELL", price=2.0, lot=0.2),
+        _event(7, "TRADE_EXECUTION", symbol="C", direction="BUY", price=3.0, lot=0.3),
+    ])
+    state = snapshot.to_dict()
+    assert state["account"] == {"balance": 100, "equity": 95}
+    assert state["positions"] == [{"ticket": 1}]
+    assert state["scan_summary"]["symbols"] == {"EURUSD": "CANDIDATE BUY"}
+    assert [trade["symbol"] for trade in state["recent_trades"]] == ["C", "B"]  # newest first
+    assert [event["seq"] for event in state["events"]] == [5, 6, 7]  # oldest first, numbered
+    assert state["last_seq"] == 7
+
+
+def test_snapshot_ignores_events_it_has_already_applied() -> None:
+    snapshot = Snapshot()
+    trade = _event(1, "TRADE_EXECUTION", symbol="A", direction="BUY", price=1.0, lot=0.1)
+    snapshot.apply(trade)
+    snapshot.apply(trade)
+    assert len(snapshot.recent_trades) == 1 and len(snapshot.events) == 1
+
+
+def test_journal_continues_seq_and_rebuilds_the_snapshot(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    journal = Journal(path)
+    rows = [(1, "ACCOUNT_UPDATE", json.dumps(_event(1, "ACCOUNT_UPDATE", account={"b": 1})))]
+    rows += [(seq, "SCAN_START", json.dumps(_event(seq, "SCAN_START", count=1)))
+             for seq in range(2, 400)]
+    journal.append(rows)
+    journal.append(rows[:1])  # a repeated seq is ignored
+    journal.close()
+
+    reopened = Journal(path)
+    assert reopened.last_seq() == 399
+    snapshot = Snapshot()
+    snapshot.apply_all(reopened.wires_for_snapshot(200, 50, SNAPSHOT_TYPES))
+    assert snapshot.account == {"b": 1}  # older than the last 200, still restored
+    assert len(snapshot.events) == 200 and snapshot.last_seq == 399
+    reopened.close()
+
+
+def test_reader_pages_by_seq_and_filters_by_type(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "events.db")
+    kinds = ["SCAN_START", "SCAN_SUMMARY"]
+    journal.append([(seq, kinds[seq % 2], f'{{"seq":{seq}}}') for seq in range(1, 11)])
+    reader = JournalReader(tmp_path / "events.db")
+    assert [seq for seq, _, _ in reader.texts_after(3, 4)] == [4, 5, 6, 7]
+    assert [seq for seq, _, _ in reader.texts_after(0, 100, ["SCAN_SUMMARY"])] == [1, 3, 5, 7, 9]
+    assert [seq for seq, _, _ in reader.texts_after(0, 100, until=3)] == [1, 2, 3]
+    reader.close()
+    journal.close()

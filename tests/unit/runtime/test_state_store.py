@@ -1,0 +1,81 @@
+"""SharedState's store on a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from actors.shared_state.store import KeyValueStore, StoreError
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> KeyValueStore:
+    opened = KeyValueStore(tmp_path / "state.db")
+    yield opened
+    opened.close()
+
+
+def test_the_seed_api(store: KeyValueStore) -> None:
+    updated = store.set("daily_trades", 3)
+    assert store.get("daily_trades").value == 3
+    assert store.get_last_update("daily_trades") == updated
+    store.set("regime_EURUSD", {"regime": "TRENDING", "adx": 31.5})
+    assert store.get_all() == {
+        "daily_trades": store.get("daily_trades"),
+        "regime_EURUSD": store.get("regime_EURUSD"),
+    }
+    assert set(store.get_all("regime_")) == {"regime_EURUSD"}
+    assert store.delete("daily_trades") and not store.delete("daily_trades")
+    assert store.get("daily_trades") is None and store.get_last_update("daily_trades") is None
+
+
+def test_wal_mode_and_values_survive_reopening(tmp_path: Path) -> None:
+    first = KeyValueStore(tmp_path / "state.db")
+    first.set("k", [1, 2, 3])
+    first.close()
+    mode = sqlite3.connect(tmp_path / "state.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    second = KeyValueStore(tmp_path / "state.db")
+    assert second.get("k").value == [1, 2, 3]
+    second.close()
+
+
+def test_increment_is_applied_once_per_op_id(store: KeyValueStore) -> None:
+    assert store.increment("losses", 1, "op-1").value == 1
+    assert store.increment("losses", 1, "op-1").value == 1  # a retry
+    assert store.increment("losses", 2.5, "op-2").value == 3.5
+    assert store.get("losses").value == 3.5
+
+
+def test_compare_and_set(store: KeyValueStore) -> None:
+    assert store.compare_and_set("mode", None, "ACTIVE", "a") == (True, "ACTIVE")
+    assert store.compare_and_set("mode", "HALTED", "ACTIVE", "b") == (False, "ACTIVE")
+    assert store.compare_and_set("mode", "ACTIVE", "HALTED", "c") == (True, "HALTED")
+    assert store.compare_and_set("mode", "ACTIVE", "HALTED", "c") == (True, "HALTED")  # retry
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: s.set("", 1), "key must be a non-empty string"),
+        (lambda s: s.set("k", float("nan")), "not JSON-serialisable"),
+        (lambda s: s.set("k", object()), "not JSON-serialisable"),
+        (lambda s: s.increment("k", "1", "x"), "delta must be a finite number"),
+        (lambda s: s.increment("k", 1, ""), "op_id must be a non-empty string"),
+    ],
+)
+def test_bad_requests_are_refused_and_change_nothing(store: KeyValueStore, call,
+                                                     message: str) -> None:
+    store.set("text", "hello")
+    with pytest.raises(StoreError, match=message):
+        call(store)
+    assert store.get_all().keys() == {"text"}
+
+
+def test_increment_refuses_a_value_that_is_not_a_number(store: KeyValueStore) -> None:
+    store.set("text", "hello")
+    with pytest.raises(StoreError, match="not a number"):
+        store.increment("text", 1, "op")
+    assert store.get("text").value == "hello"
