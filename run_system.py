@@ -55,8 +55,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "runtime.data_dir": args.data_dir,
         "log.format": args.log_format,
     }
-    return load_settings(args.config, args.assignments,
-                         overrides={key: value for key, value in flags.items() if value is not None})
+    overrides = {key: value for key, value in flags.items() if value is not None}
+    return load_settings(args.config, args.assignments, overrides=overrides)
 
 
 def _fetch_json(url: str, token: str) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +23,7 @@ from messages.commands import EventBatch, SnapshotSync, StateReply
 from messages.supervision import TreeStatus
 from web.app import WebContext, create_app
 from web.auth import load_or_create_token
-from web.bridge import ActorBridge, ServiceUnavailable
+from web.bridge import ActorBridge, BridgeRequest, ServiceUnavailable
 from web.hub import Hub
 
 __all__ = ["WebFrontActor", "WebServerThread"]
@@ -80,6 +81,11 @@ class WebFrontActor(EnsembleActor):
         self.bridge = ActorBridge()
         self.hub: Hub | None = None
         self.server: WebServerThread | None = None
+        # Requests sent (or waiting for their role to come up), by request id. A request sent
+        # to an actor that then dies would never be answered; it is sent again when the role's
+        # address changes. Only requests that are safe to repeat cross the bridge (SharedState's
+        # operations are idempotent, or carry an op id).
+        self._outstanding: dict[str, tuple[BridgeRequest, Any, float]] = {}
 
     def on_configure(self) -> None:
         settings = self.settings
@@ -148,18 +154,33 @@ class WebFrontActor(EnsembleActor):
 
     @handles(StateReply)
     def _on_reply(self, message: StateReply, sender: Any) -> None:
+        self._outstanding.pop(message.request_id, None)
         self.bridge.resolve(message.request_id, message)
+
+    def on_peers(self) -> None:
+        for request_id, (request, sent_to, asked_at) in list(self._outstanding.items()):
+            address = self.peer(request.role)
+            if address is not None and address != sent_to:
+                self._outstanding[request_id] = (request, address, asked_at)
+                self.send(address, request.message)
 
     # --- from the loop -------------------------------------------------------------------------
 
     @handles(WatchMessage)
     def _on_wake(self, message: WatchMessage, sender: Any) -> None:
+        now = time.monotonic()
+        self._forget_abandoned(now)
         for request in self.bridge.drain():
             address = self.peer(request.role)
-            if address is None:
-                self.bridge.fail(
-                    request.request_id,
-                    ServiceUnavailable(f"{request.role} is not running (starting or restarting)"),
-                )
-                continue
-            self.send(address, request.message)
+            self._outstanding[request.request_id] = (request, address, now)
+            if address is not None:
+                self.send(address, request.message)
+
+    def _forget_abandoned(self, now: float) -> None:
+        """The loop side has given up on requests older than its timeout; so do we."""
+        limit = self.settings.web.request_timeout_s
+        for request_id, (request, _, asked_at) in list(self._outstanding.items()):
+            if now - asked_at > limit:
+                del self._outstanding[request_id]
+                self.bridge.fail(request_id, ServiceUnavailable(
+                    f"{request.role} did not answer in {limit:g} s (starting or restarting)"))

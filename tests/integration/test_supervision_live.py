@@ -64,6 +64,20 @@ async def test_sigkill_of_a_core_actor_is_repaired_and_visible(make_daemon, sess
     await watcher.close()
 
 
+def test_a_request_in_flight_when_shared_state_dies_is_answered_by_its_replacement(
+    make_daemon,
+) -> None:
+    daemon = make_daemon()
+    for round_number in range(3):
+        os.kill(daemon.node("shared_state")["pid"], signal.SIGKILL)
+        status, body = daemon.request("PUT", f"/api/kv/ops.inflight.{round_number}",
+                                      body={"value": round_number})
+        assert status == 200, body
+        daemon.wait_until(lambda r=round_number: daemon.node("shared_state")["restarts"] == r + 1
+                          and daemon.node("shared_state")["state"] == "running")
+    assert _read_all(daemon, "inflight") == {f"ops.inflight.{n}": n for n in range(3)}
+
+
 async def test_seq_only_grows_across_a_broadcaster_restart(make_daemon, session) -> None:
     daemon = make_daemon()
     client = await EventClient(session, f"{daemon.ws_url}?token={daemon.token}").connect()
