@@ -1,0 +1,370 @@
+"""The RiskManager's counters, and the pure functions that move them.
+
+:class:`RiskState` is everything the risk rules remember between orders: the broker day's
+realised P&L and trade count, the recent deals (for the kill switch, the payoff mandate and
+Kelly sizing), consecutive losses and the last trade time per symbol, the latched kill switch,
+the trading mode and the pause flag. It is immutable; every function returns a new state. The
+RiskManager actor keeps the current one in SharedState (:func:`state_to_dict` /
+:func:`state_from_dict`) and, after a restart, rebuilds the counters from the broker's deal
+history (:func:`restore_from_history`), so nothing is "in memory only, lost on restart" as the
+seed's per-symbol interval and circuit breaker were.
+
+Times are real UTC epoch seconds. MT5 stamps deals in the broker's server time; the actor
+subtracts the server's UTC offset before handing deals over. The broker *day* is the server's
+calendar day, ``floor((utc + offset) / 86400)``, which is the day the seed should have used for
+its daily loss limit instead of the UTC day.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "STATE_FORMAT_VERSION",
+    "BrokerDeal",
+    "CounterParams",
+    "DealEntry",
+    "DealRecord",
+    "KillSwitchParams",
+    "RiskState",
+    "TradingMode",
+    "apply_deal",
+    "broker_day",
+    "closing_deals",
+    "kill_switch_breach",
+    "latch_kill_switch",
+    "record_order_sent",
+    "reset_kill_switch",
+    "restore_from_history",
+    "roll_broker_day",
+    "set_mode",
+    "set_paused",
+    "state_from_dict",
+    "state_to_dict",
+]
+
+STATE_FORMAT_VERSION = 1
+_SECONDS_PER_DAY = 86_400
+
+
+class TradingMode(StrEnum):
+    """ACTIVE trades normally; REDUCING only closes and protects; HALTED sends nothing but
+    cancellations of pending orders."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+class DealEntry(StrEnum):
+    """MT5's DEAL_ENTRY_*: IN opens, OUT closes, INOUT reverses, OUT_BY closes by an opposite."""
+
+    IN = "in"
+    OUT = "out"
+    INOUT = "inout"
+    OUT_BY = "out_by"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerDeal:
+    """One deal from the broker's history (``history_deals_get``), times in real UTC."""
+
+    ticket: int
+    symbol: str
+    time: float
+    entry: DealEntry
+    profit: float
+    commission: float = 0.0
+    swap: float = 0.0
+    fee: float = 0.0
+
+    @property
+    def net_profit(self) -> float:
+        return self.profit + self.commission + self.swap + self.fee
+
+
+@dataclass(frozen=True, slots=True)
+class DealRecord:
+    """A deal as the counters remember it: its net result and whether it closed a position."""
+
+    ticket: int
+    symbol: str
+    time: float
+    closing: bool
+    net_profit: float
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchParams:
+    """The seed's kill switch: the last 15 closing deals lost more than 60 (account currency),
+    counted only once there are at least 10 of them."""
+
+    lookback_deals: int = 15
+    max_loss: float = 60.0
+    min_deals: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class CounterParams:
+    """How the counters are kept: the broker's UTC offset (seconds; replace the params when the
+    server changes its offset for DST), how long and how many deals are remembered (the seed
+    read 30 days of deals), and the kill switch."""
+
+    broker_utc_offset_seconds: int = 0
+    deal_retention_seconds: float = 30 * _SECONDS_PER_DAY
+    max_deals: int = 2000
+    kill_switch: KillSwitchParams = field(default_factory=KillSwitchParams)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskState:
+    broker_day: int | None = None
+    day_realised_pnl: float = 0.0
+    day_trade_count: int = 0
+    deals: tuple[DealRecord, ...] = ()
+    consecutive_losses: dict[str, int] = field(default_factory=dict)
+    last_loss_time: dict[str, float] = field(default_factory=dict)
+    last_trade_time: dict[str, float] = field(default_factory=dict)
+    kill_switch_latched: bool = False
+    kill_switch_reason: str = ""
+    kill_switch_time: float | None = None
+    # Deals before a manual reset no longer count towards the kill switch; without this, a
+    # reset would be undone by the very deals that tripped it.
+    kill_switch_reset_time: float | None = None
+    mode: TradingMode = TradingMode.ACTIVE
+    paused: bool = False
+
+
+def broker_day(now: float, params: CounterParams) -> int:
+    """The broker server's calendar day number for a UTC instant."""
+    return math.floor((now + params.broker_utc_offset_seconds) / _SECONDS_PER_DAY)
+
+
+def roll_broker_day(state: RiskState, now: float, params: CounterParams) -> RiskState:
+    """Start a new broker day when ``now`` is past the state's: the day's P&L and count reset."""
+    today = broker_day(now, params)
+    if state.broker_day is not None and today <= state.broker_day:
+        return state
+    return replace(state, broker_day=today, day_realised_pnl=0.0, day_trade_count=0)
+
+
+def closing_deals(
+    state: RiskState, symbol: str | None = None, since: float | None = None
+) -> tuple[DealRecord, ...]:
+    """Closing deals, oldest first, optionally of one symbol and not older than ``since``."""
+    return tuple(
+        deal
+        for deal in state.deals
+        if deal.closing
+        and (symbol is None or deal.symbol == symbol)
+        and (since is None or deal.time >= since)
+    )
+
+
+def kill_switch_breach(state: RiskState, params: KillSwitchParams) -> str | None:
+    """Why the kill switch must trip now, or None. Deals before a manual reset are ignored."""
+    window = closing_deals(state, since=state.kill_switch_reset_time)[-params.lookback_deals :]
+    if len(window) < params.min_deals:
+        return None
+    total = sum(deal.net_profit for deal in window)
+    if total < -params.max_loss:
+        return (
+            f"last {len(window)} closing deals lost {-total:.2f} "
+            f"(limit {params.max_loss:.2f} over {params.lookback_deals} deals)"
+        )
+    return None
+
+
+def _insert_and_retain(
+    deals: tuple[DealRecord, ...], record: DealRecord, params: CounterParams
+) -> tuple[DealRecord, ...]:
+    """Insert in (time, ticket) order, then forget deals past the retention window or count."""
+    ordered = list(deals)
+    bisect.insort(ordered, record, key=lambda deal: (deal.time, deal.ticket))
+    horizon = ordered[-1].time - params.deal_retention_seconds
+    first_kept = bisect.bisect_left(ordered, horizon, key=lambda deal: deal.time)
+    return tuple(ordered[max(first_kept, len(ordered) - params.max_deals) :])
+
+
+def apply_deal(state: RiskState, deal: BrokerDeal, params: CounterParams) -> RiskState:
+    """Fold one broker deal into the counters. Applying the same ticket twice changes nothing,
+    so a handler that Thespian re-runs cannot count a loss twice. Apply deals in time order
+    (:func:`restore_from_history` sorts them): the loss streak follows arrival order."""
+    if any(known.ticket == deal.ticket for known in state.deals):
+        return state
+    if state.deals and deal.time < state.deals[-1].time - params.deal_retention_seconds:
+        # Older than anything remembered: it can no longer matter, and counting its loss again
+        # (its ticket is forgotten) would corrupt the loss streak.
+        return state
+    closing = deal.entry is not DealEntry.IN
+    record = DealRecord(deal.ticket, deal.symbol, deal.time, closing, deal.net_profit)
+    deal_day = broker_day(deal.time, params)
+    state = roll_broker_day(state, deal.time, params)
+    day_pnl = state.day_realised_pnl
+    if deal_day == state.broker_day:
+        day_pnl += record.net_profit
+    deals = _insert_and_retain(state.deals, record, params)
+    consecutive = dict(state.consecutive_losses)
+    last_loss = dict(state.last_loss_time)
+    last_trade = dict(state.last_trade_time)
+    if closing:
+        if record.net_profit < 0.0:
+            consecutive[deal.symbol] = consecutive.get(deal.symbol, 0) + 1
+            last_loss[deal.symbol] = max(deal.time, last_loss.get(deal.symbol, deal.time))
+        elif record.net_profit > 0.0:
+            consecutive[deal.symbol] = 0
+    else:
+        last_trade[deal.symbol] = max(deal.time, last_trade.get(deal.symbol, deal.time))
+    state = replace(
+        state,
+        day_realised_pnl=day_pnl,
+        deals=deals,
+        consecutive_losses=consecutive,
+        last_loss_time=last_loss,
+        last_trade_time=last_trade,
+    )
+    if not state.kill_switch_latched:
+        reason = kill_switch_breach(state, params.kill_switch)
+        if reason is not None:
+            state = latch_kill_switch(state, reason, deal.time)
+    return state
+
+
+def record_order_sent(
+    state: RiskState, symbol: str, now: float, params: CounterParams
+) -> RiskState:
+    """Count an order that opens risk (market or pending) the moment it is sent, so the
+    per-symbol interval and the daily count hold even if the fill is reported late."""
+    state = roll_broker_day(state, now, params)
+    last_trade = dict(state.last_trade_time)
+    last_trade[symbol] = max(now, last_trade.get(symbol, now))
+    return replace(state, day_trade_count=state.day_trade_count + 1, last_trade_time=last_trade)
+
+
+def latch_kill_switch(state: RiskState, reason: str, now: float) -> RiskState:
+    """Trip the kill switch; it stays tripped until :func:`reset_kill_switch`."""
+    if state.kill_switch_latched:
+        return state
+    return replace(state, kill_switch_latched=True, kill_switch_reason=reason, kill_switch_time=now)
+
+
+def reset_kill_switch(state: RiskState, now: float) -> RiskState:
+    """A person's decision to trade again: deals before ``now`` stop counting."""
+    return replace(
+        state,
+        kill_switch_latched=False,
+        kill_switch_reason="",
+        kill_switch_time=None,
+        kill_switch_reset_time=now,
+    )
+
+
+def set_mode(state: RiskState, mode: TradingMode) -> RiskState:
+    return replace(state, mode=TradingMode(mode))
+
+
+def set_paused(state: RiskState, paused: bool) -> RiskState:
+    return replace(state, paused=bool(paused))
+
+
+def restore_from_history(
+    deals: Iterable[BrokerDeal],
+    now: float,
+    params: CounterParams,
+    previous: RiskState | None = None,
+) -> RiskState:
+    """Rebuild the counters from the broker's deal history after a restart.
+
+    The history is the truth for P&L, losses and trade times. What it cannot show (the kill
+    switch latch and its reset, the mode, the pause, orders sent but never filled) comes from
+    ``previous``, the state last saved in SharedState.
+    """
+    previous = previous or RiskState()
+    state = RiskState(
+        kill_switch_latched=previous.kill_switch_latched,
+        kill_switch_reason=previous.kill_switch_reason,
+        kill_switch_time=previous.kill_switch_time,
+        kill_switch_reset_time=previous.kill_switch_reset_time,
+        mode=previous.mode,
+        paused=previous.paused,
+        last_trade_time=dict(previous.last_trade_time),
+    )
+    ordered = sorted(deals, key=lambda deal: (deal.time, deal.ticket))
+    horizon = now - params.deal_retention_seconds
+    for deal in ordered:
+        if deal.time >= horizon:
+            state = apply_deal(state, deal, params)
+    state = roll_broker_day(state, now, params)
+    today = broker_day(now, params)
+    opened_today = sum(
+        1
+        for deal in ordered
+        if deal.entry is DealEntry.IN and broker_day(deal.time, params) == today
+    )
+    saved_today = previous.day_trade_count if previous.broker_day == today else 0
+    return replace(state, day_trade_count=max(opened_today, saved_today))
+
+
+# --- SharedState serialisation ---------------------------------------------------------------
+
+
+def state_to_dict(state: RiskState) -> dict[str, Any]:
+    """Plain JSON-compatible data (str, int, float, bool, None, lists, dicts)."""
+    return {
+        "version": STATE_FORMAT_VERSION,
+        "broker_day": state.broker_day,
+        "day_realised_pnl": state.day_realised_pnl,
+        "day_trade_count": state.day_trade_count,
+        "deals": [
+            [deal.ticket, deal.symbol, deal.time, deal.closing, deal.net_profit]
+            for deal in state.deals
+        ],
+        "consecutive_losses": dict(state.consecutive_losses),
+        "last_loss_time": dict(state.last_loss_time),
+        "last_trade_time": dict(state.last_trade_time),
+        "kill_switch_latched": state.kill_switch_latched,
+        "kill_switch_reason": state.kill_switch_reason,
+        "kill_switch_time": state.kill_switch_time,
+        "kill_switch_reset_time": state.kill_switch_reset_time,
+        "mode": state.mode.value,
+        "paused": state.paused,
+    }
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def state_from_dict(data: Mapping[str, Any]) -> RiskState:
+    """The inverse of :func:`state_to_dict`. Raises ValueError on any malformed field, so a
+    corrupted record is never silently read as "no losses, kill switch off"."""
+    try:
+        if data["version"] != STATE_FORMAT_VERSION:
+            raise ValueError(f"unsupported risk state version {data['version']!r}")
+        deals = tuple(
+            DealRecord(int(ticket), str(symbol), float(time), bool(closing), float(profit))
+            for ticket, symbol, time, closing, profit in data["deals"]
+        )
+        day = data["broker_day"]
+        return RiskState(
+            broker_day=None if day is None else int(day),
+            day_realised_pnl=float(data["day_realised_pnl"]),
+            day_trade_count=int(data["day_trade_count"]),
+            deals=deals,
+            consecutive_losses={str(k): int(v) for k, v in data["consecutive_losses"].items()},
+            last_loss_time={str(k): float(v) for k, v in data["last_loss_time"].items()},
+            last_trade_time={str(k): float(v) for k, v in data["last_trade_time"].items()},
+            kill_switch_latched=bool(data["kill_switch_latched"]),
+            kill_switch_reason=str(data["kill_switch_reason"]),
+            kill_switch_time=_optional_float(data["kill_switch_time"]),
+            kill_switch_reset_time=_optional_float(data["kill_switch_reset_time"]),
+            mode=TradingMode(data["mode"]),
+            paused=bool(data["paused"]),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed risk state: {exc!r}") from exc

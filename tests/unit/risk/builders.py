@@ -1,0 +1,105 @@
+"""Small builders for risk-rule inputs: a sane default for every field, overridable."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from actors.risk.rules import (
+    Direction,
+    Exposure,
+    OrderInput,
+    PreScanInput,
+    SymbolSpec,
+)
+from actors.risk.state import BrokerDeal, CounterParams, DealEntry, RiskState, apply_deal
+from actors.strategy.indicators import Bars
+
+# Wednesday 2024-07-03 12:00:00 UTC
+NOW = 1_720_008_000.0
+
+GOLD_SPEC = SymbolSpec(
+    point=0.001,
+    tick_size=0.001,
+    tick_value_loss=0.1,  # 1 lot = 100 oz: a 0.001 move is 0.1 USD per lot
+    volume_min=0.01,
+    volume_max=100.0,
+    volume_step=0.01,
+    trade_allowed=True,
+)
+EURUSD_SPEC = SymbolSpec(
+    point=0.00001,
+    tick_size=0.00001,
+    tick_value_loss=1.0,
+    volume_min=0.01,
+    volume_max=100.0,
+    volume_step=0.01,
+    trade_allowed=True,
+)
+
+
+def market(**overrides: Any) -> PreScanInput:
+    base = PreScanInput(
+        symbol="XAUUSD",
+        now=NOW,
+        bid=2350.000,
+        ask=2350.200,
+        spec=GOLD_SPEC,
+        exposures=(),
+        floating_pnl=0.0,
+        news_blackout=False,
+    )
+    return replace(base, **overrides)
+
+
+def walk_bars(seed: int, count: int = 60, start: float = 100.0, end_time: float = NOW) -> Bars:
+    """A random-walk M1 series ending at ``end_time``."""
+    rng = np.random.default_rng(seed)
+    close = start * np.exp(np.cumsum(rng.normal(0.0, 0.001, count)))
+    time = end_time - 60.0 * np.arange(count)[::-1]
+    return Bars(time, close, close * 1.0005, close * 0.9995, close)
+
+
+def order(**overrides: Any) -> OrderInput:
+    """A BUY of XAUUSD: entry 2350.2, SL 2348.2 (2.0 away), TP 2355.2 (5.0 away)."""
+    market_overrides = overrides.pop("market", {})
+    base = OrderInput(
+        market=market(**market_overrides),
+        direction=Direction.BUY,
+        entry_price=2350.200,
+        stop_loss=2348.200,
+        take_profit=2355.200,
+        commission_per_lot=0.0,
+        m1_bars={"XAUUSD": walk_bars(1, start=2350.0)},
+        balance=10_000.0,
+        equity=10_000.0,
+        confidence=70.0,
+        volume=0.1,
+    )
+    return replace(base, **overrides)
+
+
+def exposure(symbol: str = "EURUSD", direction: Direction = Direction.BUY, **kw: Any) -> Exposure:
+    fields: dict[str, Any] = {
+        "volume": 0.1,
+        "entry_price": 1.08000,
+        "stop_loss": 1.07800,
+        "tick_size": 0.00001,
+        "tick_value_loss": 1.0,
+    }
+    fields.update(kw)
+    return Exposure(symbol=symbol, direction=direction, **fields)
+
+
+def closing(ticket: int, profit: float, time: float = NOW - 3600.0, symbol: str = "XAUUSD"):
+    return BrokerDeal(ticket, symbol, time, DealEntry.OUT, profit)
+
+
+def state_with(deals: list[BrokerDeal], params: CounterParams | None = None) -> RiskState:
+    params = params or CounterParams()
+    state = RiskState()
+    for deal in deals:
+        state = apply_deal(state, deal, params)
+    return state
