@@ -1,0 +1,25 @@
+"""A simulated MetaTrader 5 terminal: the real module's surface over a seeded market.
+
+- ``config``: :class:`SimConfig` (and ``faults.FaultConfig``), filled from ``sim.*`` keys.
+- ``module``: :func:`create_sim_module` builds a ``MetaTrader5``-shaped module for a config, a
+  data directory and a clock; :func:`register_module` makes ``import MetaTrader5`` return it.
+- ``terminal``: the account, orders, positions, deals and their checks; ``market``: prices;
+  ``universe``: instruments; ``store``: ``sim.db``; ``replay``: MT5 CSV bars;
+  ``rpyc_server``: the terminal served over RPyC, as mt5linux expects.
+"""
+
+from __future__ import annotations
+
+from actors.broker.sim.config import SimConfig
+from actors.broker.sim.faults import FaultConfig
+from actors.broker.sim.module import create_sim_module, register_module, unregister_module
+from actors.broker.sim.terminal import SimTerminal
+
+__all__ = [
+    "FaultConfig",
+    "SimConfig",
+    "SimTerminal",
+    "create_sim_module",
+    "register_module",
+    "unregister_module",
+]

@@ -1,0 +1,81 @@
+"""The simulated terminal's configuration: one frozen dataclass the config system fills.
+
+Every field has a documented default, so ``SimConfig()`` is a working paper-trading account: a
+10,000 USD hedging demo account at 1:100 on eleven liquid symbols, a UTC+2 server clock, and no
+injected faults. The configuration system maps TOML keys ``sim.<field>`` (and
+``sim.faults.<switch>``) onto these fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from actors.broker.sim.faults import FaultConfig
+from actors.broker.sim.universe import DEFAULT_ACTIVE_SYMBOLS, DEFAULT_UNIVERSE
+
+__all__ = ["SimConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Settings of a simulated MT5 terminal and its broker account."""
+
+    seed: int = 20240101
+    """Seeds the price process and the fault draws: same seed + same clock times → same prices."""
+    speed: float = 1.0
+    """How many market seconds pass per wall second; read by whoever builds the ``SimClock``."""
+    start: float | None = None
+    """Market start time (epoch seconds, UTC) for the ``SimClock``; ``None`` = now."""
+    balance: float = 10_000.0
+    """Initial deposit of a new account (an existing ``sim.db`` keeps its own balance)."""
+    leverage: int = 100
+    currency: str = "USD"
+    login: int = 51_234_567
+    symbols: tuple[str, ...] = DEFAULT_ACTIVE_SYMBOLS
+    """Symbols shown in Market Watch; any symbol of the universe can still be selected."""
+    replay_csv: str | None = None
+    """An MT5 "export bars" CSV file, or a directory of them, whose bars replace the random
+    process for their symbols (file names start with the symbol, e.g. ``EURUSD_M1_....csv``)."""
+    replay_warmup_days: float = 7.0
+    """When the clock lies outside the replayed period, bars are shifted by whole weeks so that
+    the clock starts this many days after the first replayed bar."""
+    server_utc_offset_hours: float = 2.0
+    """The broker server's clock: every time the terminal reports is UTC + this offset."""
+    history_bars: int = 500
+    """Closed bars available at start-up on every timeframe up to D1 (more are built on demand)."""
+    max_bars: int = 100_000
+    """``terminal_info().maxbars``: larger ``copy_rates_*`` requests fail as on a real terminal."""
+    commission_per_lot: float = 0.0
+    """Commission in account currency per lot and per side (charged on entry and on exit)."""
+    margin_call_level: float = 50.0
+    stop_out_level: float = 30.0
+    """Margin level (%) at which the worst position is closed (reason SO)."""
+    limit_orders: int = 200
+    """Maximum pending orders (``account_info().limit_orders``); 0 = unlimited."""
+    limit_positions: int = 0
+    """Maximum open positions (retcode 10040 beyond it); 0 = unlimited."""
+    comment_limit: int = 31
+    """Longest ``comment`` the module accepts (reference §7.3)."""
+    company: str = "Ensemble Simulated Markets Ltd."
+    server: str = "EnsembleSim-Demo"
+    account_name: str = "Ensemble Paper Account"
+    faults: FaultConfig = field(default_factory=FaultConfig)
+
+    def __post_init__(self) -> None:
+        if self.speed <= 0:
+            raise ValueError(f"sim.speed must be > 0, got {self.speed!r}")
+        if self.balance < 0:
+            raise ValueError(f"sim.balance must be >= 0, got {self.balance!r}")
+        if self.leverage < 1:
+            raise ValueError(f"sim.leverage must be >= 1, got {self.leverage!r}")
+        if not self.symbols:
+            raise ValueError("sim.symbols must name at least one symbol")
+        unknown = [s for s in self.symbols if s not in DEFAULT_UNIVERSE]
+        if unknown and self.replay_csv is None:
+            raise ValueError(f"sim.symbols has unknown symbols: {', '.join(unknown)}")
+        if self.history_bars < 1 or self.max_bars <= self.history_bars:
+            raise ValueError("sim.history_bars must be >= 1 and below sim.max_bars")
+        if not -14 <= self.server_utc_offset_hours <= 14:
+            raise ValueError("sim.server_utc_offset_hours must be within -14..14")
+        if self.comment_limit < 1:
+            raise ValueError("sim.comment_limit must be >= 1")

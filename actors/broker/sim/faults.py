@@ -1,0 +1,89 @@
+"""Fault switches of the simulated terminal: the failures a real MT5 set-up throws at a bot.
+
+:class:`FaultConfig` is a frozen dataclass the configuration system fills from ``sim.faults.*``
+keys; every switch defaults to "off". A running terminal holds a :class:`FaultInjector`, whose
+switches can be flipped at run time (``SimTerminal.set_faults``), and whose random draws (requote
+and off-quote rates) come from a seeded generator, so a run with faults is reproducible too.
+
+What each switch does (codes from reference mt5_api.md §3 and §7.4):
+
+- ``disconnect``: every call fails, ``None``/``False`` with ``(-10004, 'No IPC connection')``.
+- ``ipc_timeout``: every call fails with ``(-10005, 'IPC timeout')``.
+- ``call_delay_s``: every call first sleeps this long on the wall clock (a slow or hung
+  terminal; lets the gateway's per-call timeout fire).
+- ``requote_rate`` / ``price_off_rate``: that share of market orders gets retcode 10004
+  (with fresh bid/ask) / 10021.
+- ``algo_trading_off``: the terminal's Algo Trading button is off: ``terminal_info().
+  trade_allowed`` is False and every trade request gets 10027.
+- ``no_money``: every order that would open a position gets 10019.
+- ``trade_server_down``: ``terminal_info().connected`` is False, trade requests get 10031.
+- ``timeout_after_execution``: trade requests execute (the position exists) but the caller
+  gets ``None`` and ``(-10005, 'IPC timeout')`` — the ambiguous outcome a broker adapter must
+  resolve by reading the terminal, never by resending.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FaultConfig", "FaultInjector"]
+
+
+@dataclass(frozen=True, slots=True)
+class FaultConfig:
+    """Which failures to inject; all off by default."""
+
+    disconnect: bool = False
+    ipc_timeout: bool = False
+    call_delay_s: float = 0.0
+    requote_rate: float = 0.0
+    price_off_rate: float = 0.0
+    algo_trading_off: bool = False
+    no_money: bool = False
+    trade_server_down: bool = False
+    timeout_after_execution: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("requote_rate", "price_off_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"sim.faults.{name} must be within 0..1, got {value!r}")
+        if self.call_delay_s < 0:
+            raise ValueError(f"sim.faults.call_delay_s must be >= 0, got {self.call_delay_s!r}")
+
+
+class FaultInjector:
+    """The live fault switches of one terminal, with a seeded source for the random ones."""
+
+    def __init__(self, config: FaultConfig, seed: int) -> None:
+        self._config = config
+        self._rng = np.random.default_rng([int(seed), 0xFA017])
+        self._lock = threading.Lock()
+
+    @property
+    def config(self) -> FaultConfig:
+        return self._config
+
+    def set(self, config: FaultConfig | None = None, **changes: Any) -> FaultConfig:
+        """Replace the switches with ``config``, or change some of them by name."""
+        with self._lock:
+            base = config if config is not None else self._config
+            self._config = dataclasses.replace(base, **changes) if changes else base
+            return self._config
+
+    def clear(self) -> FaultConfig:
+        return self.set(FaultConfig())
+
+    def roll(self, rate: float) -> bool:
+        """True with probability ``rate`` (never draws when the rate is 0 or 1)."""
+        if rate <= 0.0:
+            return False
+        if rate >= 1.0:
+            return True
+        with self._lock:
+            return bool(self._rng.random() < rate)
