@@ -14,6 +14,8 @@ from messages.events import Event
 
 __all__ = [
     "EventBatch",
+    "JournalAppend",
+    "JournalQuery",
     "Publish",
     "SnapshotSync",
     "StateCompareAndSet",

@@ -11,20 +11,46 @@ range checks and error locations that a hand-written validator would have to rep
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
+import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from actors.broker.sim.config import SimConfig
+from actors.broker.sim.faults import FaultConfig
+from actors.critic.scoring import CriticParams
+from actors.researcher.analyst import AnalystParams
+from actors.researcher.llm import LLMConfig
+from actors.risk.rules import RiskParams, SpreadLimits
+from actors.risk.sizing import SizingParams
+from actors.risk.state import CounterParams, KillSwitchParams
+from actors.strategy.indicators import RegimeParams
+from actors.strategy.management import ManagementParams
+from actors.strategy.signals import SignalParams
+
+# The pure modules' parameter dataclasses are the single source of their defaults; pydantic
+# validates them in place, and this makes an unknown key an error there too.
+for _params in (SimConfig, FaultConfig, CriticParams, AnalystParams, LLMConfig, RiskParams,
+                SpreadLimits, SizingParams, CounterParams, KillSwitchParams, RegimeParams,
+                ManagementParams, SignalParams):
+    _params.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+
 __all__ = [
     "BroadcasterSettings",
+    "BrokerSettings",
     "ConfigError",
+    "CriticSettings",
     "LogSettings",
+    "ResearcherSettings",
+    "RiskSettings",
     "RuntimeSettings",
     "Settings",
+    "StrategySettings",
     "SupervisionSettings",
     "WebSettings",
     "load_settings",
@@ -87,6 +113,55 @@ class BroadcasterSettings(_Section):
     )
 
 
+class BrokerSettings(_Section):
+    kind: Literal["sim", "mt5", "mt5linux"] = Field(
+        "sim", description="the simulated terminal, the MetaTrader5 module, or mt5linux"
+    )
+    magic: int = Field(234000, ge=1, le=2**63 - 1, description="our orders' magic number")
+    poll_interval_s: float = Field(1.0, gt=0, le=60, description="positions/account polling")
+    login: int | None = Field(None, description="account login to check (mt5, mt5linux)")
+    server: str | None = Field(None, description="trade server name (mt5, mt5linux)")
+    password_env: str = Field(
+        "ENSEMBLE_MT5_PASSWORD", description="environment variable holding the password"
+    )
+    terminal_path: str | None = Field(None, description="terminal64.exe path (mt5)")
+    mt5linux_host: str = Field("127.0.0.1", description="mt5linux RPyC host")
+    mt5linux_port: int = Field(18812, ge=1, le=65535, description="mt5linux RPyC port")
+    call_timeout_s: float = Field(30.0, gt=0, le=600, description="a terminal call's limit")
+    order_timeout_s: float = Field(60.0, gt=0, le=600, description="order_send's limit")
+    reconnect_initial_s: float = Field(1.0, gt=0, le=600, description="first reconnect delay")
+    reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="longest reconnect delay")
+    allow_real_account: bool = Field(
+        False, description="trade an account whose trade mode is real (not demo)"
+    )
+
+
+class StrategySettings(_Section):
+    scan_interval_s: float = Field(60.0, gt=0, le=86_400, description="time between scans")
+    max_orders_per_cycle: int = Field(1, ge=0, le=100, description="orders one scan may place")
+    research_concurrency: int = Field(2, ge=1, le=32, description="research at once")
+    symbols: tuple[str, ...] = Field((), description="the universe (empty: the broker's)")
+    bars: int = Field(300, ge=120, le=5000, description="closed bars per timeframe")
+    signals: SignalParams = SignalParams()
+    management: ManagementParams = ManagementParams()
+    regime: RegimeParams = RegimeParams()
+
+
+class RiskSettings(_Section):
+    rules: RiskParams = RiskParams()  # includes the spread limits and the counters' settings
+    sizing: SizingParams = SizingParams()
+    kill_switch: KillSwitchParams = KillSwitchParams()
+
+
+class ResearcherSettings(_Section):
+    analyst: AnalystParams = AnalystParams()
+    llm: LLMConfig | None = Field(None, description="an OpenAI-compatible model (optional)")
+
+
+class CriticSettings(_Section):
+    scoring: CriticParams = CriticParams()
+
+
 class Settings(_Section):
     """Everything the daemon and its actors are configured with."""
 
@@ -95,6 +170,12 @@ class Settings(_Section):
     log: LogSettings = LogSettings()
     supervision: SupervisionSettings = SupervisionSettings()
     broadcaster: BroadcasterSettings = BroadcasterSettings()
+    broker: BrokerSettings = BrokerSettings()
+    sim: SimConfig = SimConfig()
+    strategy: StrategySettings = StrategySettings()
+    risk: RiskSettings = RiskSettings()
+    researcher: ResearcherSettings = ResearcherSettings()
+    critic: CriticSettings = CriticSettings()
 
     @property
     def data_path(self) -> Path:
@@ -145,20 +226,32 @@ def _env_assignments(environ: Mapping[str, str]) -> Iterable[tuple[tuple[str, ..
 def _describe(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     location = tuple(str(part) for part in error["loc"])
     key = ".".join(location)
-    if error["type"] == "extra_forbidden":
+    if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         allowed = _allowed_keys(model, location[:-1])
         return f"{key}: unknown key (allowed: {', '.join(allowed)})"
     return f"{key} = {error['input']!r}: {error['msg']}"
 
 
+def _fields_of(kind: Any) -> dict[str, Any]:
+    """Field name → annotation, for a pydantic model or a dataclass (None: neither)."""
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return {name: info.annotation for name, info in kind.model_fields.items()}
+    if dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        return {field.name: hints[field.name] for field in dataclasses.fields(kind)}
+    for member in typing.get_args(kind):  # Optional[...]: look inside
+        if member is not type(None) and (fields := _fields_of(member)):
+            return fields
+    return {}
+
+
 def _allowed_keys(model: type[BaseModel], section: tuple[str, ...]) -> list[str]:
-    current: type[BaseModel] = model
+    current: Any = model
     for part in section:
-        annotation = current.model_fields[part].annotation
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        current = _fields_of(current).get(part)
+        if current is None:
             return []
-        current = annotation
-    return sorted(current.model_fields)
+    return sorted(_fields_of(current))
 
 
 def load_settings(

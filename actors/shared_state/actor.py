@@ -14,6 +14,8 @@ from typing import Any
 from actors.runtime.base import EnsembleActor, handles
 from actors.shared_state.store import KeyValueStore, StoreError
 from messages.commands import (
+    JournalAppend,
+    JournalQuery,
     StateCompareAndSet,
     StateDelete,
     StateGet,
@@ -82,6 +84,14 @@ class SharedStateActor(EnsembleActor):
                 stored = store.increment(key, delta, op_id)
                 return StateReply(request_id, ok=True, value=stored.value,
                                   updated_at=stored.updated_at)
+            case JournalAppend(op_id=op_id, kind=kind, key=key, record=record,
+                               decision_id=decision_id):
+                entry_id = store.journal_append(op_id, kind, key, record, decision_id)
+                return StateReply(request_id, ok=True, value=entry_id)
+            case JournalQuery(kind=kind, key=key, decision_id=decision_id, after_id=after_id,
+                              limit=limit):
+                entries = store.journal_query(kind, key, decision_id, after_id, limit)
+                return StateReply(request_id, ok=True, value=entries)
             case StateCompareAndSet(key=key, expected=expected, new=new, op_id=op_id):
                 swapped, current = store.compare_and_set(key, expected, new, op_id)
                 return StateReply(request_id, ok=swapped, value=current)

@@ -31,6 +31,17 @@ CREATE TABLE IF NOT EXISTS kv (
     value TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    decision_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_by_kind ON journal (kind, key, id);
+CREATE INDEX IF NOT EXISTS journal_by_decision ON journal (decision_id, id);
 CREATE TABLE IF NOT EXISTS applied_ops (
     op_id TEXT PRIMARY KEY,
     result TEXT NOT NULL,
@@ -117,6 +128,48 @@ class KeyValueStore:
     def get_last_update(self, key: str) -> str | None:
         stored = self.get(key)
         return None if stored is None else stored.updated_at
+
+    # --- the journal ------------------------------------------------------------------------
+
+    def journal_append(self, op_id: str, kind: str, key: str, record: dict[str, Any],
+                       decision_id: str = "") -> int:
+        """Append once per ``op_id``; returns the entry's id (the first one's, on a retry)."""
+        if not isinstance(kind, str) or not kind:
+            raise StoreError(f"journal kind must be a non-empty string, got {kind!r}")
+        if not isinstance(record, dict):
+            raise StoreError(f"journal record must be an object, got {type(record).__name__}")
+        text = _dump(record)
+        self._db.execute(
+            "INSERT OR IGNORE INTO journal (op_id, kind, key, decision_id, at, record) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (_check_key(op_id), kind, str(key), str(decision_id or ""), _now(), text),
+        )
+        (entry_id,) = self._db.execute(
+            "SELECT id FROM journal WHERE op_id = ?", (op_id,)
+        ).fetchone()
+        return int(entry_id)
+
+    def journal_query(self, kind: str = "", key: str = "", decision_id: str = "",
+                      after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Entries as ``{id, kind, key, decision_id, at, record}``: a decision's chain oldest
+        first, anything else newest first."""
+        limit = max(1, min(int(limit), 10_000))
+        clauses, params = ["id > ?"], [int(after_id)]
+        for column, value in (("kind", kind), ("key", key), ("decision_id", decision_id)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        order = "ASC" if decision_id else "DESC"
+        rows = self._db.execute(
+            f"SELECT id, kind, key, decision_id, at, record FROM journal WHERE "
+            f"{' AND '.join(clauses)} ORDER BY id {order} LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            {"id": entry_id, "kind": entry_kind, "key": entry_key, "decision_id": decision,
+             "at": at, "record": json.loads(record)}
+            for entry_id, entry_kind, entry_key, decision, at, record in rows
+        ]
 
     # --- atomic counters ---------------------------------------------------------------------
 

@@ -79,3 +79,21 @@ def test_increment_refuses_a_value_that_is_not_a_number(store: KeyValueStore) ->
     with pytest.raises(StoreError, match="not a number"):
         store.increment("text", 1, "op")
     assert store.get("text").value == "hello"
+
+
+def test_journal_appends_once_per_op_id_and_answers_by_kind_key_and_decision(
+    store: KeyValueStore,
+) -> None:
+    first = store.journal_append("op-a", "trade", "EURUSD", {"ticket": 1}, decision_id="d1")
+    assert store.journal_append("op-a", "trade", "EURUSD", {"ticket": 1}, "d1") == first
+    store.journal_append("op-b", "review", "EURUSD", {"score": 7}, decision_id="d1")
+    store.journal_append("op-c", "trade", "XAUUSD", {"ticket": 2}, decision_id="d2")
+    trades = store.journal_query(kind="trade")
+    assert [entry["record"]["ticket"] for entry in trades] == [2, 1]  # newest first
+    assert [entry["kind"] for entry in store.journal_query(decision_id="d1")] == ["trade",
+                                                                                  "review"]
+    assert [e["record"] for e in store.journal_query(kind="trade", key="XAUUSD")] == [
+        {"ticket": 2}]
+    assert store.journal_query(after_id=first, limit=1)[0]["kind"] == "trade"
+    with pytest.raises(StoreError, match="journal record must be an object"):
+        store.journal_append("op-d", "trade", "X", [1])  # type: ignore[arg-type]

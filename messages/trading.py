@@ -1,0 +1,338 @@
+"""Commands and replies between the trading roles: market data, orders, risk verdicts,
+research, closed trades, and the operator's controls.
+
+Every request carries a ``request_id`` echoed by its reply. Requests that change the world carry
+an id that makes a retry harmless: ``client_order_id`` for a new order (the broker never sends
+the same one twice), ``op_id`` for the rest. Broker records (:mod:`actors.broker.records`) are
+frozen dataclasses of builtins and travel as they are; bars travel as numpy structured arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from actors.broker.records import (
+    AccountRecord,
+    DealRecord,
+    OrderRecord,
+    PositionRecord,
+    SymbolSpecRecord,
+    TickRecord,
+)
+
+__all__ = [
+    "ApproveOrder",
+    "BrokerReady",
+    "BrokerSnapshot",
+    "BrokerSnapshotRequest",
+    "CloseAll",
+    "ClosePosition",
+    "ControlCommand",
+    "ControlReply",
+    "DealsObserved",
+    "LessonsReply",
+    "LessonsRequest",
+    "MarketData",
+    "MarketDataRequest",
+    "ModifyPosition",
+    "OrderApproval",
+    "OrderReport",
+    "PlaceOrder",
+    "PreScanCheck",
+    "PreScanVerdict",
+    "ResearchReply",
+    "ResearchRequest",
+    "RiskStatus",
+    "RiskStatusRequest",
+    "TradeClosed",
+    "TradingGate",
+]
+
+# --- MT5Broker: market data ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MarketDataRequest:
+    """Ticks, symbol specs and the last ``bars`` *closed* bars of each timeframe for many
+    symbols, in one message (empty ``symbols``: the broker's whole universe)."""
+
+    request_id: str
+    symbols: tuple[str, ...]
+    timeframes: tuple[str, ...] = ("M1", "M5", "H1", "H4")
+    bars: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class MarketData:
+    request_id: str
+    server_time: float
+    ticks: dict[str, TickRecord]
+    specs: dict[str, SymbolSpecRecord]
+    bars: dict[str, dict[str, np.ndarray]]  # symbol → timeframe → closed bars, oldest first
+    errors: dict[str, str] = field(default_factory=dict)  # symbol → why it is missing
+
+
+# --- MT5Broker: orders ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """A market order the RiskManager approved. The broker sends a given ``client_order_id``
+    at most once, whatever happens (retries, restarts, SIGKILL mid-order)."""
+
+    request_id: str
+    client_order_id: str
+    decision_id: str
+    symbol: str
+    side: str  # "BUY" | "SELL"
+    volume: float
+    sl: float
+    tp: float
+    deviation_points: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyPosition:
+    request_id: str
+    op_id: str
+    ticket: int
+    sl: float | None
+    tp: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePosition:
+    """Close ``volume`` of a position (None: all of it)."""
+
+    request_id: str
+    op_id: str
+    ticket: int
+    volume: float | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseAll:
+    request_id: str
+    op_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReport:
+    """What came of a broker command. ``status`` is ``done``, ``rejected`` (with a retcode),
+    ``refused`` (not sent: disconnected, not reconciled, halted, invalid), or ``unknown``
+    (sent, outcome not yet known; the broker resolves it from the terminal's books and reports
+    again with the same ``request_id``)."""
+
+    request_id: str
+    status: str
+    reason: str
+    client_order_id: str = ""
+    retcode: int | None = None
+    ticket: int | None = None
+    price: float = 0.0
+    volume: float = 0.0
+    symbol: str = ""
+    side: str = ""
+    closed: tuple[int, ...] = ()  # close-all: the tickets closed
+
+
+# --- MT5Broker: state ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSnapshotRequest:
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSnapshot:
+    """The broker's latest view: our positions and orders (by magic), the account, and whether
+    it is connected and has reconciled with the terminal since it started."""
+
+    request_id: str
+    connected: bool
+    reconciled: bool
+    server_time: float
+    account: AccountRecord | None
+    positions: tuple[PositionRecord, ...]
+    orders: tuple[OrderRecord, ...]
+    day_realised: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerReady:
+    """Broker → trading roles: reconciliation is done (or undone, on disconnect)."""
+
+    connected: bool
+    reconciled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DealsObserved:
+    """Broker → RiskManager: deals the broker has seen in the history since the last report
+    (with our magic), so risk counters follow what really happened."""
+
+    deals: tuple[DealRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TradeClosed:
+    """A position of ours is fully closed: to the Critic, the RiskManager and the Strategy."""
+
+    ticket: int
+    symbol: str
+    direction: str
+    volume: float
+    entry_price: float
+    exit_price: float
+    sl: float
+    tp: float
+    profit: float
+    opened_at: float
+    closed_at: float
+    client_order_id: str = ""
+    decision_id: str = ""
+    commission: float = 0.0
+    swap: float = 0.0
+    max_adverse_price: float | None = None
+    max_favourable_price: float | None = None
+    exit_reason: str = ""
+
+
+# --- RiskManager ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PreScanCheck:
+    """May ``symbol`` be considered for a new trade at all (before research)?"""
+
+    request_id: str
+    symbol: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PreScanVerdict:
+    request_id: str
+    symbol: str
+    allowed: bool
+    code: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveOrder:
+    """Size and approve (or deny) a trade the Researcher agreed with."""
+
+    request_id: str
+    decision_id: str
+    symbol: str
+    direction: str
+    confidence: float
+    entry: float
+    sl: float
+    tp: float
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderApproval:
+    request_id: str
+    decision_id: str
+    approved: bool
+    volume: float = 0.0
+    code: str = ""
+    message: str = ""
+    risk_money: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TradingGate:
+    """RiskManager → MT5Broker and Strategy: whether new orders may be sent at all."""
+
+    mode: str  # ACTIVE | REDUCING | HALTED | PAUSED
+    kill_switch: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskStatusRequest:
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskStatus:
+    request_id: str
+    mode: str
+    kill_switch: bool
+    paused: bool
+    reason: str
+
+
+# --- Operator controls ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ControlCommand:
+    """pause | resume | kill-switch | reset-kill-switch | close-all, from an authenticated
+    operator. ``op_id`` makes a retried command apply once."""
+
+    request_id: str
+    command: str
+    op_id: str
+    reason: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlReply:
+    """``status`` follows HTTP: 200 carried out, 409 does not apply in the current mode."""
+
+    request_id: str
+    status: int
+    mode: str
+    kill_switch: bool
+    detail: str
+
+
+# --- Researcher and Critic ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResearchRequest:
+    request_id: str
+    decision_id: str
+    symbol: str
+    proposed: str  # the direction the scan proposes
+    facts: Any  # actors.strategy.signals.MarketFacts
+
+
+@dataclass(frozen=True, slots=True)
+class ResearchReply:
+    request_id: str
+    decision_id: str
+    symbol: str
+    action: str
+    confidence: float
+    reason: str
+    source: str
+    tokens: int = 0
+    latency_ms: float = 0.0
+    regime: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LessonsRequest:
+    request_id: str
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class LessonsReply:
+    request_id: str
+    symbol: str
+    lessons: tuple[dict[str, Any], ...]
