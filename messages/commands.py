@@ -111,6 +111,30 @@ class StateCompareAndSet(StateRequest):
     op_id: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalAppend(StateRequest):
+    """Append a record to the journal (closed trades, reviews, decision steps). ``op_id`` makes
+    a retried append a no-op."""
+
+    op_id: str
+    kind: str
+    key: str
+    record: dict[str, Any]
+    decision_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalQuery(StateRequest):
+    """Journal records, newest first: of one ``kind`` (and ``key``), or one ``decision_id``'s
+    whole chain (oldest first), or those after ``after_id``."""
+
+    kind: str = ""
+    key: str = ""
+    decision_id: str = ""
+    after_id: int = 0
+    limit: int = 100
+
+
 @dataclass(frozen=True, slots=True)
 class StateReply:
     """``ok`` False carries ``error``; for compare-and-set, ``ok`` False with no error means
