@@ -21,14 +21,19 @@ from actors.broadcaster.journal import EVENTS_FILE, JournalReader
 from actors.runtime.base import EnsembleActor, handles
 from messages.commands import EventBatch, SnapshotSync, StateReply
 from messages.supervision import TreeStatus
+from messages.trading import BrokerSnapshot, ControlReply, OrderReport, RiskStatus
 from web.app import WebContext, create_app
 from web.auth import load_or_create_token
 from web.bridge import ActorBridge, BridgeRequest, ServiceUnavailable
 from web.hub import Hub
 
-__all__ = ["WebFrontActor", "WebServerThread"]
+__all__ = ["BRIDGE_REPLIES", "WebFrontActor", "WebServerThread"]
 
 SERVER_START_TIMEOUT_S = 10.0
+
+# Replies that answer a request made through the bridge; each carries its ``request_id``.
+BRIDGE_REPLIES: tuple[type, ...] = (StateReply, ControlReply, RiskStatus, BrokerSnapshot,
+                                    OrderReport)
 
 
 class WebServerThread(threading.Thread):
@@ -152,8 +157,8 @@ class WebFrontActor(EnsembleActor):
         assert self.hub is not None
         self._on_loop(self.hub.set_tree, message.root)
 
-    @handles(StateReply)
-    def _on_reply(self, message: StateReply, sender: Any) -> None:
+    @handles(*BRIDGE_REPLIES)
+    def _on_reply(self, message: Any, sender: Any) -> None:
         self._outstanding.pop(message.request_id, None)
         self.bridge.resolve(message.request_id, message)
 
