@@ -309,6 +309,7 @@ class ResearchRequest:
     symbol: str
     proposed: str  # the direction the scan proposes
     facts: Any  # actors.strategy.signals.MarketFacts
+    now: float = 0.0  # market time (UTC): lessons are dated in it
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ and exits at once when either is gone, so no actor outlives the daemon.
 from __future__ import annotations
 
 import os
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -73,6 +74,14 @@ class _LivenessCheck:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class _ReplyTimeout:
+    request_id: str
+
+
+Callback = Callable[[Any], None]
+
+
 class EnsembleActor(Actor):
     """Thin actors: decode a message, call pure logic, send messages."""
 
@@ -102,6 +111,7 @@ class EnsembleActor(Actor):
         self._daemon_session: int | None = None
         self._crashed = False
         self._unpublished: deque[Event] = deque(maxlen=_UNPUBLISHED_LIMIT)
+        self._awaiting: dict[str, tuple[Callback, Callable[[], None] | None]] = {}
 
     # --- hooks for subclasses ------------------------------------------------------------------
 
@@ -129,6 +139,29 @@ class EnsembleActor(Actor):
     def after(self, seconds: float, payload: Any) -> None:
         """Deliver ``payload`` to its handler after ``seconds``."""
         self.wakeupAfter(max(0.0, seconds), payload=payload)
+
+    def ask_peer(
+        self,
+        role: str,
+        make_message: Callable[[str], Any],
+        on_reply: Callback,
+        timeout: float | None = None,
+        on_timeout: Callable[[], None] | None = None,
+    ) -> str | None:
+        """Send ``make_message(request_id)`` to ``role``; its reply (the message carrying that
+        ``request_id``) goes to ``on_reply``. Without an answer in ``timeout`` seconds, or when
+        the role is not running, ``on_timeout`` is called instead. Nothing blocks meanwhile."""
+        address = self.peers.get(role)
+        if address is None:
+            if on_timeout is not None:
+                on_timeout()
+            return None
+        request_id = uuid.uuid4().hex
+        self._awaiting[request_id] = (on_reply, on_timeout)
+        self.send(address, make_message(request_id))
+        if timeout is not None:
+            self.after(timeout, _ReplyTimeout(request_id))
+        return request_id
 
     def publish(self, events: Iterable[Event]) -> None:
         """Send events to the Broadcaster as one message; hold them while it is unknown."""
@@ -167,6 +200,11 @@ class EnsembleActor(Actor):
             if isinstance(message.payload, _LivenessCheck):
                 self._check_liveness()
                 return
+            if isinstance(message.payload, _ReplyTimeout):
+                waiting = self._awaiting.pop(message.payload.request_id, None)
+                if waiting is not None and waiting[1] is not None:
+                    waiting[1]()
+                return
             if message.payload is None:
                 return
             message, sender = message.payload, self.myAddress
@@ -177,6 +215,11 @@ class EnsembleActor(Actor):
             self.peers = dict(message.directory)
             self.on_peers()
             self.publish(())
+            return
+        request_id = getattr(message, "request_id", None)
+        if request_id is not None and request_id in self._awaiting:
+            on_reply, _ = self._awaiting.pop(request_id)
+            on_reply(message)
             return
         handler = self._handler_for(message)
         if handler is not None:

@@ -131,13 +131,21 @@ class BrokerSettings(_Section):
     order_timeout_s: float = Field(60.0, gt=0, le=600, description="order_send's limit")
     reconnect_initial_s: float = Field(1.0, gt=0, le=600, description="first reconnect delay")
     reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="longest reconnect delay")
+    commission_per_lot: float | None = Field(
+        None, ge=0, description="round-turn commission per lot (None: unknown; sim: sim's)"
+    )
     allow_real_account: bool = Field(
         False, description="trade an account whose trade mode is real (not demo)"
     )
 
 
 class StrategySettings(_Section):
-    scan_interval_s: float = Field(60.0, gt=0, le=86_400, description="time between scans")
+    scan_interval_s: float = Field(
+        60.0, gt=0, le=86_400, description="market time between scans (a faster sim scans more)"
+    )
+    min_wall_interval_s: float = Field(
+        1.0, gt=0, le=3600, description="the shortest wall-clock time between scans"
+    )
     max_orders_per_cycle: int = Field(1, ge=0, le=100, description="orders one scan may place")
     research_concurrency: int = Field(2, ge=1, le=32, description="research at once")
     symbols: tuple[str, ...] = Field((), description="the universe (empty: the broker's)")

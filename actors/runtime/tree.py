@@ -23,7 +23,12 @@ CORE_CHILDREN: tuple[ChildSpec, ...] = (
     ChildSpec("web_front", "web.front.WebFrontActor", "WebFront"),
 )
 
-TRADING_CHILDREN: tuple[ChildSpec, ...] = ()
+TRADING_CHILDREN: tuple[ChildSpec, ...] = (
+    ChildSpec("risk", "actors.risk.actor.RiskManagerActor", "RiskManager"),
+    ChildSpec("researcher", "actors.researcher.actor.ResearcherActor", "Researcher"),
+    ChildSpec("critic", "actors.critic.actor.CriticActor", "Critic"),
+    ChildSpec("strategy", "actors.strategy.actor.StrategyActor", "Strategy"),
+)
 
 
 class CoreSupervisor(Supervisor):

@@ -1,0 +1,338 @@
+"""The RiskManager actor: every pre-trade gate, the sizing, the trading mode and the kill switch.
+
+It holds the risk counters (:class:`~actors.risk.state.RiskState`), restored from SharedState
+at start and kept current from the deals the broker observes, and persists them after every
+change. Until they are loaded it denies everything: a RiskManager that does not know the day's
+losses must not approve a trade. The rules themselves are pure functions
+(:mod:`actors.risk.rules`, :mod:`actors.risk.sizing`); the inputs come from the Strategy, built
+from the same market data it scanned.
+
+The kill switch latches (here and under ``risk.kill_switch`` in SharedState, where the daemon
+also latches it when supervision gives up) and is reset only by an operator command. Every
+change of mode goes to the broker and the Strategy as a :class:`~messages.trading.TradingGate`
+and to the dashboard as RISK_STATE_CHANGED.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from actors.broker.records import DealRecord as BrokerDealRecord
+from actors.risk.rules import DenialCode, check_pre_scan
+from actors.risk.sizing import approve_order
+from actors.risk.state import (
+    BrokerDeal,
+    DealEntry,
+    RiskState,
+    TradingMode,
+    apply_deal,
+    kill_switch_breach,
+    latch_kill_switch,
+    record_order_sent,
+    reset_kill_switch,
+    roll_broker_day,
+    set_paused,
+    state_from_dict,
+    state_to_dict,
+)
+from actors.runtime.base import EnsembleActor, handles
+from actors.runtime.clock import iso_utc
+from actors.shared_state.keys import KILL_SWITCH
+from messages.commands import StateGet, StateReply, StateSet
+from messages.events import ControlResult, RiskStateChanged
+from messages.trading import (
+    ApproveOrder,
+    CloseAll,
+    ControlCommand,
+    ControlReply,
+    DealsObserved,
+    OrderApproval,
+    OrderReport,
+    PreScanCheck,
+    PreScanVerdict,
+    RiskStatus,
+    RiskStatusRequest,
+    TradingGate,
+)
+
+__all__ = ["RISK_STATE_KEY", "RiskManagerActor", "broker_utc_offset_s"]
+
+RISK_STATE_KEY = "risk.state"
+STATE_TIMEOUT_S = 5.0
+CLOSE_ALL_TIMEOUT_S = 60.0
+_DEAL_ENTRIES = {0: DealEntry.IN, 1: DealEntry.OUT, 2: DealEntry.INOUT, 3: DealEntry.OUT_BY}
+
+
+def broker_utc_offset_s(settings: Any) -> float:
+    """How far the trade server's clock is ahead of UTC."""
+    if settings.broker.kind == "sim":
+        return settings.sim.server_utc_offset_hours * 3600.0
+    return float(settings.risk.rules.counters.broker_utc_offset_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reload:
+    pass
+
+
+class RiskManagerActor(EnsembleActor):
+    role = "RiskManager"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state: RiskState | None = None
+        self.market_now = 0.0
+        self._gated: dict[str, Any] = {}
+        self._loading = False
+
+    # --- loading and persisting -------------------------------------------------------------
+
+    def on_configure(self) -> None:
+        self._load()
+
+    def on_peers(self) -> None:
+        if self.state is None:
+            self._load()
+        self._send_gate(changed_only=True)
+
+    def _load(self) -> None:
+        if self._loading or self.peer("shared_state") is None:
+            return  # on_peers tries again once SharedState's address is known
+        self._loading = True
+        self.ask_peer("shared_state", lambda rid: StateGet(request_id=rid, key=RISK_STATE_KEY),
+                      self._on_saved_state, STATE_TIMEOUT_S, self._load_failed)
+
+    def _load_failed(self) -> None:
+        self._loading = False
+        self.log.warning("risk state not loaded yet; denying every order until it is")
+        self.after(1.0, _Reload())
+
+    @handles(_Reload)
+    def _on_reload(self, message: _Reload, sender: Any) -> None:
+        if self.state is None:
+            self._load()
+
+    def _on_saved_state(self, reply: StateReply) -> None:
+        if not reply.ok:
+            self._load_failed()
+            return
+        try:
+            saved = state_from_dict(reply.value) if reply.found and reply.value else RiskState()
+        except ValueError as error:
+            # A damaged record must not read as a clean slate: halt until a person looks.
+            self.log.error("saved risk state is malformed; halting", reason=str(error))
+            saved = replace(RiskState(), mode=TradingMode.HALTED)
+        self.ask_peer("shared_state", lambda rid: StateGet(request_id=rid, key=KILL_SWITCH),
+                      lambda switch: self._on_kill_switch(saved, switch), STATE_TIMEOUT_S,
+                      self._load_failed)
+
+    def _on_kill_switch(self, saved: RiskState, reply: StateReply) -> None:
+        if not reply.ok:
+            self._load_failed()
+            return
+        latched = reply.found and isinstance(reply.value, dict) and reply.value.get("latched")
+        if latched and not saved.kill_switch_latched:
+            saved = latch_kill_switch(saved, str(reply.value.get("reason", "latched")),
+                                      self._now())
+        self.state = saved
+        self._loading = False
+        self.log.info("risk state loaded", mode=self.mode, kill_switch=saved.kill_switch_latched)
+        self._announce("risk state restored")
+
+    def _persist(self) -> None:
+        assert self.state is not None
+        snapshot = state_to_dict(self.state)
+        switch = {"latched": self.state.kill_switch_latched,
+                  "reason": self.state.kill_switch_reason,
+                  "at": iso_utc(self.state.kill_switch_time or time.time())}
+        for key, value in ((RISK_STATE_KEY, snapshot), (KILL_SWITCH, switch)):
+            self.ask_peer("shared_state",
+                          lambda rid, k=key, v=value: StateSet(request_id=rid, key=k, value=v),
+                          lambda reply: None, STATE_TIMEOUT_S,
+                          lambda: self.log.error("risk state not saved (SharedState down)"))
+
+    # --- mode and gate ----------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        state = self.state
+        if state is None or state.kill_switch_latched:
+            return TradingMode.HALTED.value
+        if state.paused:
+            return "PAUSED"
+        return state.mode.value
+
+    def _now(self) -> float:
+        return max(self.market_now, self.clock.now())
+
+    def _announce(self, reason: str) -> None:
+        state = self.state
+        self.publish([RiskStateChanged(timestamp=self.now_iso(), mode=self.mode,
+                                       kill_switch=bool(state and state.kill_switch_latched),
+                                       reason=reason)])
+        self._send_gate(changed_only=False, reason=reason)
+
+    def _send_gate(self, changed_only: bool, reason: str = "") -> None:
+        state = self.state
+        gate = TradingGate(self.mode, bool(state and state.kill_switch_latched),
+                           reason or (state.kill_switch_reason if state else "loading"))
+        for role in ("broker", "strategy"):
+            address = self.peer(role)
+            if address is None or (changed_only and self._gated.get(role) == address):
+                continue
+            self._gated[role] = address
+            self.send(address, gate)
+
+    # --- deals ------------------------------------------------------------------------------
+
+    @handles(DealsObserved)
+    def _on_deals(self, message: DealsObserved, sender: Any) -> None:
+        if self.state is None:
+            self.after(1.0, message)  # apply once the counters are loaded; never drop a deal
+            return
+        params = self.settings.risk
+        offset = broker_utc_offset_s(self.settings)
+        state = self.state
+        was_latched = state.kill_switch_latched
+        for deal in sorted(message.deals, key=lambda d: (d.time_msc, d.ticket)):
+            converted = _broker_deal(deal, offset)
+            if converted is None:
+                continue
+            self.market_now = max(self.market_now, converted.time)
+            state = apply_deal(roll_broker_day(state, converted.time, params.rules.counters),
+                               converted, params.rules.counters)
+        breach = kill_switch_breach(state, params.kill_switch)
+        if breach and not state.kill_switch_latched:
+            state = latch_kill_switch(state, breach, self._now())
+        self.state = state
+        self._persist()
+        if state.kill_switch_latched and not was_latched:
+            self.log.error("kill switch tripped", reason=state.kill_switch_reason)
+            self._announce(f"kill switch: {state.kill_switch_reason}")
+
+    # --- checks -----------------------------------------------------------------------------
+
+    @handles(PreScanCheck)
+    def _on_pre_scan(self, message: PreScanCheck, sender: Any) -> None:
+        market = message.context.get("input")
+        if self.state is None or market is None:
+            missing = "risk state" if self.state is None else "market input"
+            self.send(sender, PreScanVerdict(message.request_id, message.symbol, False,
+                                             DenialCode.MISSING_INPUT.value,
+                                             f"{missing} not available"))
+            return
+        if market.now:
+            self.market_now = max(self.market_now, market.now)
+        self.state = roll_broker_day(self.state, self._now(), self.settings.risk.rules.counters)
+        report = check_pre_scan(market, self.state, self.settings.risk.rules)
+        denial = report.first_denial
+        self.send(sender, PreScanVerdict(
+            message.request_id, message.symbol, denial is None,
+            "" if denial is None else str(denial.code), "" if denial is None else denial.message))
+
+    @handles(ApproveOrder)
+    def _on_approve(self, message: ApproveOrder, sender: Any) -> None:
+        order = message.context.get("order")
+        if self.state is None or order is None:
+            missing = "risk state" if self.state is None else "order input"
+            self.send(sender, OrderApproval(message.request_id, message.decision_id, False,
+                                            code=DenialCode.MISSING_INPUT.value,
+                                            message=f"{missing} not available"))
+            return
+        settings = self.settings.risk
+        self.state = roll_broker_day(self.state, self._now(), settings.rules.counters)
+        approval = approve_order(order, self.state, settings.rules, settings.sizing)
+        if not approval.allowed:
+            denial = approval.denial
+            self.send(sender, OrderApproval(
+                message.request_id, message.decision_id, False,
+                code=str(denial.code) if denial else DenialCode.VOLUME_BELOW_MIN.value,
+                message=denial.message if denial else "no volume fits the risk limits"))
+            return
+        # Counted the moment it is approved for sending (the seed counted only fills).
+        self.state = record_order_sent(self.state, message.symbol, self._now(),
+                                       settings.rules.counters)
+        self._persist()
+        self.send(sender, OrderApproval(
+            message.request_id, message.decision_id, True, volume=approval.volume,
+            risk_money=approval.sizing.risk_money if approval.sizing else 0.0))
+
+    @handles(RiskStatusRequest)
+    def _on_status(self, message: RiskStatusRequest, sender: Any) -> None:
+        state = self.state
+        self.send(sender, RiskStatus(message.request_id, self.mode,
+                                     bool(state and state.kill_switch_latched),
+                                     bool(state and state.paused),
+                                     state.kill_switch_reason if state else "loading"))
+
+    # --- operator controls --------------------------------------------------------------------
+
+    @handles(ControlCommand)
+    def _on_control(self, message: ControlCommand, sender: Any) -> None:
+        state = self.state
+        if state is None:
+            self._reply(sender, message, 409, "the risk state is still loading; try again")
+            return
+        command, now = message.command, self._now()
+        if command == "pause":
+            if state.paused:
+                self._reply(sender, message, 409, "already paused")
+                return
+            self.state = set_paused(state, True)
+        elif command == "resume":
+            if not state.paused:
+                self._reply(sender, message, 409, "not paused")
+                return
+            self.state = set_paused(state, False)
+        elif command == "kill-switch":
+            if state.kill_switch_latched:
+                self._reply(sender, message, 409, "the kill switch is already latched")
+                return
+            self.state = latch_kill_switch(state, f"operator: {message.reason}", now)
+        elif command == "reset-kill-switch":
+            if not state.kill_switch_latched:
+                self._reply(sender, message, 409, "the kill switch is not latched")
+                return
+            self.state = reset_kill_switch(state, now)
+        elif command == "close-all":
+            self._close_all(message, sender)
+            return
+        else:
+            self._reply(sender, message, 409, f"unknown command {command!r}")
+            return
+        self._persist()
+        self._announce(f"{command} by operator")
+        self._reply(sender, message, 200, f"{command} done")
+
+    def _close_all(self, message: ControlCommand, sender: Any) -> None:
+        def done(report: OrderReport) -> None:
+            status = 200 if report.status == "done" else 409
+            self._reply(sender, message, status,
+                        f"closed {len(report.closed)} position(s)" if status == 200 else
+                        f"close-all {report.status}: {report.reason}")
+
+        self.ask_peer(
+            "broker",
+            lambda rid: CloseAll(request_id=rid, op_id=message.op_id, reason="operator"),
+            done, CLOSE_ALL_TIMEOUT_S,
+            lambda: self._reply(sender, message, 409, "the broker is not available"),
+        )
+
+    def _reply(self, sender: Any, message: ControlCommand, status: int, detail: str) -> None:
+        kill_switch = bool(self.state and self.state.kill_switch_latched)
+        self.send(sender, ControlReply(message.request_id, status, self.mode, kill_switch,
+                                       detail))
+        self.publish([ControlResult(timestamp=self.now_iso(), command=message.command,
+                                    ok=status == 200, mode=self.mode, detail=detail)])
+
+
+def _broker_deal(deal: BrokerDealRecord, offset_s: float) -> BrokerDeal | None:
+    entry = _DEAL_ENTRIES.get(deal.entry)
+    if entry is None or deal.type not in (0, 1):  # balance and credit operations don't count
+        return None
+    return BrokerDeal(ticket=deal.ticket, symbol=deal.symbol,
+                      time=deal.time_msc / 1000.0 - offset_s, entry=entry, profit=deal.profit,
+                      commission=deal.commission, swap=deal.swap, fee=deal.fee)
+

@@ -1,0 +1,469 @@
+"""The Strategy actor: the scan loop, candidate selection and trade management.
+
+Each cycle, woken by a timer: ask the broker for its state and for the market (ticks and closed
+bars of the whole universe, one request each), manage the open positions (one rule per position:
+early cut, break-even with a partial close, trailing stop), emit SCAN_START and SCAN_SUMMARY with
+a reason for every symbol, and, when trading is allowed, take the best candidates through the
+RiskManager's pre-scan check, the Researcher, the RiskManager's approval and sizing, and the
+broker, publishing RESEARCH_START, RESEARCH_RESULT and TRADE_EXECUTION on the way.
+
+Nothing here blocks: every conversation is an :meth:`~actors.runtime.base.EnsembleActor.ask_peer`
+with a timeout, and every step of a decision is written to the journal under its decision id.
+Per-ticket management state lives in SharedState, so a restart forgets no break-even.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.broker.records import PositionRecord
+from actors.risk.actor import broker_utc_offset_s
+from actors.risk.rules import Direction
+from actors.runtime.base import EnsembleActor, handles
+from actors.strategy.management import (
+    ManagementAction,
+    ManagementDecision,
+    TicketState,
+    confirm,
+    manage_position,
+    ticket_state_from_dict,
+    ticket_state_to_dict,
+)
+from actors.strategy.market_inputs import (
+    bars_from_rates,
+    exposures,
+    momentum_view,
+    order_input,
+    position_view,
+    pre_scan_input,
+    symbol_market,
+    trading_limits,
+)
+from actors.strategy.signals import (
+    ScanResult,
+    ScanStatus,
+    rank_candidates,
+    scan_summary,
+    scan_symbol,
+)
+from messages.commands import JournalAppend, StateDelete, StateGetAll, StateReply, StateSet
+from messages.events import (
+    OrderRejected,
+    ResearchResult,
+    ResearchStart,
+    ScanStart,
+    ScanSummary,
+    TradeExecution,
+)
+from messages.trading import (
+    ApproveOrder,
+    BrokerReady,
+    BrokerSnapshot,
+    BrokerSnapshotRequest,
+    ClosePosition,
+    MarketData,
+    MarketDataRequest,
+    ModifyPosition,
+    OrderApproval,
+    OrderReport,
+    PlaceOrder,
+    PreScanCheck,
+    PreScanVerdict,
+    ResearchReply,
+    ResearchRequest,
+    TradeClosed,
+    TradingGate,
+)
+
+__all__ = ["StrategyActor"]
+
+TICKET_PREFIX = "strategy.ticket."
+TIMEFRAMES = ("M1", "M5", "H1", "H4")
+REPLY_TIMEOUT_S = 10.0
+ORDER_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class _ScanDue:
+    pass
+
+
+@dataclass
+class _Cycle:
+    number: int
+    snapshot: BrokerSnapshot | None = None
+    data: MarketData | None = None
+    queue: list[ScanResult] = field(default_factory=list)
+    in_research: int = 0
+    orders: int = 0
+    finished: bool = False
+
+
+class StrategyActor(EnsembleActor):
+    role = "Strategy"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cycle: _Cycle | None = None
+        self.cycles = 0
+        self.gate = TradingGate("HALTED", False, "waiting for the RiskManager")
+        self.broker_ready = BrokerReady(False, False)
+        self.tickets: dict[int, TicketState] = {}
+        self._tickets_loaded = False
+        self._late_orders: dict[str, dict[str, Any]] = {}
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def on_configure(self) -> None:
+        self._load_tickets()
+        self.after(self._wall_interval() / 2, _ScanDue())
+
+    def on_peers(self) -> None:
+        if not self._tickets_loaded:
+            self._load_tickets()
+
+    def _load_tickets(self) -> None:
+        self.ask_peer("shared_state",
+                      lambda rid: StateGetAll(request_id=rid, prefix=TICKET_PREFIX),
+                      self._on_tickets, REPLY_TIMEOUT_S)
+
+    def _on_tickets(self, reply: StateReply) -> None:
+        if not reply.ok:
+            return
+        for value in reply.value.values():
+            state = ticket_state_from_dict(value)
+            self.tickets.setdefault(state.ticket, state)
+        self._tickets_loaded = True
+
+    def _speed(self) -> float:
+        return self.settings.sim.speed if self.settings.broker.kind == "sim" else 1.0
+
+    def _wall_interval(self) -> float:
+        strategy = self.settings.strategy
+        return max(strategy.scan_interval_s / self._speed(), strategy.min_wall_interval_s)
+
+    @handles(TradingGate)
+    def _on_gate(self, message: TradingGate, sender: Any) -> None:
+        self.gate = message
+
+    @handles(BrokerReady)
+    def _on_broker_ready(self, message: BrokerReady, sender: Any) -> None:
+        self.broker_ready = message
+
+    @handles(TradeClosed)
+    def _on_trade_closed(self, message: TradeClosed, sender: Any) -> None:
+        if self.tickets.pop(message.ticket, None) is not None or self._tickets_loaded:
+            self.ask_peer("shared_state", lambda rid: StateDelete(
+                request_id=rid, key=f"{TICKET_PREFIX}{message.ticket}"), lambda reply: None)
+
+    # --- the cycle ------------------------------------------------------------------------------
+
+    @handles(_ScanDue)
+    def _on_scan_due(self, message: _ScanDue, sender: Any) -> None:
+        self.after(self._wall_interval(), _ScanDue())
+        if self.cycle is not None and not self.cycle.finished:
+            return  # the previous cycle is still at work; never overlap two
+        self.cycles += 1
+        cycle = self.cycle = _Cycle(self.cycles)
+        self.ask_peer("broker", lambda rid: BrokerSnapshotRequest(rid),
+                      lambda snapshot: self._on_snapshot(cycle, snapshot), REPLY_TIMEOUT_S,
+                      lambda: self._fail(cycle, "broker not available"))
+
+    def _on_snapshot(self, cycle: _Cycle, snapshot: BrokerSnapshot) -> None:
+        cycle.snapshot = snapshot
+        strategy = self.settings.strategy
+        self.ask_peer(
+            "broker",
+            lambda rid: MarketDataRequest(rid, tuple(strategy.symbols), TIMEFRAMES,
+                                          strategy.bars),
+            lambda data: self._on_market(cycle, data), REPLY_TIMEOUT_S,
+            lambda: self._fail(cycle, "no market data from the broker"))
+
+    def _fail(self, cycle: _Cycle, why: str) -> None:
+        symbols = tuple(self.settings.strategy.symbols)
+        self.publish([
+            ScanStart(timestamp=self.now_iso(), count=len(symbols)),
+            ScanSummary(timestamp=self.now_iso(), symbols={s: f"ERROR: {why}" for s in symbols},
+                        count=len(symbols), candidates=0),
+        ])
+        self.log.warning("scan cycle failed", reason=why)
+        cycle.finished = True
+
+    def _on_market(self, cycle: _Cycle, data: MarketData) -> None:
+        cycle.data = data
+        snapshot = cycle.snapshot
+        assert snapshot is not None
+        self._manage_positions(cycle)
+        symbols = sorted(set(data.ticks) | set(data.errors) | set(data.bars))
+        now = data.server_time
+        offset = broker_utc_offset_s(self.settings)
+        results = [
+            scan_symbol(
+                symbol_market(symbol, data.ticks.get(symbol), data.specs.get(symbol),
+                              data.bars.get(symbol, {}), offset, data.errors.get(symbol)),
+                now, self.settings.strategy.signals)
+            for symbol in symbols
+        ]
+        blocked = self._blocked_reason(snapshot)
+        if blocked is not None:
+            results = [_blocked(result, blocked) for result in results]
+        summary = scan_summary(results)
+        candidates = [result for result in results if result.is_candidate]
+        self.publish([
+            ScanStart(timestamp=self.now_iso(), count=len(symbols)),
+            ScanSummary(timestamp=self.now_iso(), symbols=summary, count=len(symbols),
+                        candidates=len(candidates)),
+        ])
+        cycle.queue = rank_candidates(candidates)
+        self._next_candidates(cycle)
+
+    def _blocked_reason(self, snapshot: BrokerSnapshot) -> str | None:
+        if not snapshot.connected:
+            return "broker disconnected"
+        if not snapshot.reconciled:
+            return "broker not reconciled yet"
+        if self.gate.kill_switch:
+            return f"kill switch latched ({self.gate.reason})"
+        if self.gate.mode != "ACTIVE":
+            return f"trading {self.gate.mode.lower()}"
+        return None
+
+    def _next_candidates(self, cycle: _Cycle) -> None:
+        strategy = self.settings.strategy
+        while (cycle.queue and cycle.in_research < strategy.research_concurrency
+               and cycle.orders < strategy.max_orders_per_cycle):
+            self._consider(cycle, cycle.queue.pop(0))
+        if cycle.in_research == 0 and (not cycle.queue
+                                        or cycle.orders >= strategy.max_orders_per_cycle):
+            cycle.finished = True
+
+    def _done_with(self, cycle: _Cycle) -> None:
+        cycle.in_research -= 1
+        self._next_candidates(cycle)
+
+    # --- one candidate: pre-scan → research → approval → order ---------------------------------
+
+    def _consider(self, cycle: _Cycle, candidate: ScanResult) -> None:
+        cycle.in_research += 1
+        decision_id = uuid.uuid4().hex[:16]
+        data, snapshot = cycle.data, cycle.snapshot
+        assert data is not None and snapshot is not None
+        symbol = candidate.symbol
+        open_exposures = exposures(snapshot.positions, snapshot.orders, data.specs)
+        market = pre_scan_input(symbol, data.server_time, data.ticks.get(symbol),
+                                data.specs.get(symbol), open_exposures, snapshot.account)
+        self._journal(decision_id, symbol, "candidate", {
+            "direction": candidate.direction.value if candidate.direction else None,
+            "score": candidate.score, "reason": candidate.reason})
+        self.ask_peer(
+            "risk", lambda rid: PreScanCheck(rid, symbol, {"input": market}),
+            lambda verdict: self._on_pre_scan(cycle, candidate, decision_id, market, verdict),
+            REPLY_TIMEOUT_S, lambda: self._give_up(cycle, decision_id, symbol, "risk timeout"))
+
+    def _give_up(self, cycle: _Cycle, decision_id: str, symbol: str, why: str) -> None:
+        self._journal(decision_id, symbol, "abandoned", {"reason": why})
+        self._done_with(cycle)
+
+    def _on_pre_scan(self, cycle: _Cycle, candidate: ScanResult, decision_id: str, market: Any,
+                     verdict: PreScanVerdict) -> None:
+        symbol = candidate.symbol
+        self._journal(decision_id, symbol, "pre_scan", {
+            "allowed": verdict.allowed, "code": verdict.code, "message": verdict.message})
+        if not verdict.allowed:
+            self._done_with(cycle)
+            return
+        assert candidate.direction is not None and candidate.facts is not None
+        self.publish([ResearchStart(
+            timestamp=self.now_iso(), symbol=symbol, decision_id=decision_id,
+            data={"direction": candidate.direction.value, "score": candidate.score,
+                  "reason": candidate.reason})])
+        data = cycle.data
+        assert data is not None
+        self.ask_peer(
+            "researcher",
+            lambda rid: ResearchRequest(rid, decision_id, symbol, candidate.direction.value,
+                                        candidate.facts, data.server_time),
+            lambda reply: self._on_research(cycle, candidate, decision_id, market, reply),
+            REPLY_TIMEOUT_S * 3,
+            lambda: self._give_up(cycle, decision_id, symbol, "researcher timeout"))
+
+    def _on_research(self, cycle: _Cycle, candidate: ScanResult, decision_id: str, market: Any,
+                     reply: ResearchReply) -> None:
+        symbol = candidate.symbol
+        self.publish([ResearchResult(
+            timestamp=self.now_iso(), symbol=symbol, action=reply.action,
+            confidence=reply.confidence, reason=reply.reason, source=reply.source,
+            tokens=reply.tokens, latency_ms=reply.latency_ms, decision_id=decision_id)])
+        self._journal(decision_id, symbol, "research", {
+            "action": reply.action, "confidence": reply.confidence, "reason": reply.reason,
+            "source": reply.source, "regime": reply.regime})
+        assert candidate.direction is not None
+        if reply.action != candidate.direction.value:
+            self._done_with(cycle)
+            return
+        data, snapshot = cycle.data, cycle.snapshot
+        assert data is not None and snapshot is not None
+        tick = data.ticks.get(symbol)
+        if tick is None or candidate.sl_distance is None or candidate.tp_distance is None:
+            self._give_up(cycle, decision_id, symbol, "no price or stop distances")
+            return
+        direction = candidate.direction
+        entry = tick.ask if direction is Direction.BUY else tick.bid
+        sign = direction.sign
+        stop_loss = entry - sign * candidate.sl_distance
+        take_profit = entry + sign * candidate.tp_distance
+        offset = broker_utc_offset_s(self.settings)
+        m1 = {s: bars_from_rates(frames["M1"], offset) for s, frames in data.bars.items()
+              if "M1" in frames}
+        order = order_input(market, direction, entry, stop_loss, take_profit, m1,
+                            snapshot.account, reply.confidence, self._commission())
+        self.ask_peer(
+            "risk",
+            lambda rid: ApproveOrder(rid, decision_id, symbol, direction.value, reply.confidence,
+                                     entry, stop_loss, take_profit, {"order": order}),
+            lambda approval: self._on_approval(cycle, decision_id, symbol, direction,
+                                               stop_loss, take_profit, approval),
+            REPLY_TIMEOUT_S, lambda: self._give_up(cycle, decision_id, symbol, "risk timeout"))
+
+    def _commission(self) -> float | None:
+        if self.settings.broker.kind == "sim":
+            return self.settings.sim.commission_per_lot
+        return self.settings.broker.commission_per_lot
+
+    def _on_approval(self, cycle: _Cycle, decision_id: str, symbol: str, direction: Direction,
+                     stop_loss: float, take_profit: float, approval: OrderApproval) -> None:
+        self._journal(decision_id, symbol, "approval", {
+            "approved": approval.approved, "volume": approval.volume, "code": approval.code,
+            "message": approval.message, "risk_money": approval.risk_money})
+        if not approval.approved:
+            self.publish([OrderRejected(timestamp=self.now_iso(), symbol=symbol,
+                                        direction=direction.value, code=approval.code,
+                                        reason=approval.message, decision_id=decision_id)])
+            self._done_with(cycle)
+            return
+        if cycle.orders >= self.settings.strategy.max_orders_per_cycle:
+            self._give_up(cycle, decision_id, symbol, "max orders per cycle reached")
+            return
+        cycle.orders += 1
+        order = {"decision_id": decision_id, "symbol": symbol, "direction": direction.value,
+                 "volume": approval.volume}
+        request_id = self.ask_peer(
+            "broker",
+            lambda rid: PlaceOrder(rid, f"E{decision_id}", decision_id, symbol, direction.value,
+                                   approval.volume, stop_loss, take_profit),
+            lambda report: self._on_order(order, report), ORDER_TIMEOUT_S,
+            lambda: self._journal(decision_id, symbol, "order", {"status": "no answer yet"}))
+        if request_id is not None:
+            self._late_orders[request_id] = order
+        self._done_with(cycle)
+
+    def _on_order(self, order: dict[str, Any], report: OrderReport) -> None:
+        symbol, decision_id = order["symbol"], order["decision_id"]
+        self._journal(decision_id, symbol, f"order_{report.status}", {
+            "status": report.status, "reason": report.reason, "retcode": report.retcode,
+            "ticket": report.ticket, "price": report.price, "volume": report.volume})
+        if report.status == "unknown":
+            return  # the broker resolves it from the terminal's books and reports again
+        self._late_orders.pop(report.request_id, None)
+        if report.status == "done":
+            self.publish([TradeExecution(
+                timestamp=self.now_iso(), symbol=symbol, direction=order["direction"],
+                price=report.price, lot=report.volume or order["volume"], ticket=report.ticket,
+                decision_id=decision_id)])
+        else:
+            self.publish([OrderRejected(
+                timestamp=self.now_iso(), symbol=symbol, direction=order["direction"],
+                code=report.status.upper(), reason=report.reason, retcode=report.retcode,
+                decision_id=decision_id)])
+
+    @handles(OrderReport)
+    def _on_late_report(self, report: OrderReport, sender: Any) -> None:
+        """A second report for an order whose first outcome was unknown."""
+        order = self._late_orders.get(report.request_id)
+        if order is not None:
+            self._on_order(order, report)
+
+    # --- trade management -------------------------------------------------------------------------
+
+    def _manage_positions(self, cycle: _Cycle) -> None:
+        data, snapshot = cycle.data, cycle.snapshot
+        assert data is not None and snapshot is not None
+        offset = broker_utc_offset_s(self.settings)
+        primary = self.settings.strategy.signals.primary_timeframe
+        for position in snapshot.positions:
+            spec = data.specs.get(position.symbol)
+            rates = data.bars.get(position.symbol, {}).get(primary)
+            if spec is None:
+                continue
+            bars = None if rates is None else bars_from_rates(rates, offset)
+            decision = manage_position(
+                position_view(position, data.ticks.get(position.symbol)), momentum_view(bars),
+                trading_limits(spec), self.tickets.get(position.ticket),
+                self.settings.strategy.management)
+            self._apply(cycle, position, decision)
+
+    def _apply(self, cycle: _Cycle, position: PositionRecord,
+               decision: ManagementDecision) -> None:
+        ticket = position.ticket
+        action = decision.action
+        if action is ManagementAction.HOLD:
+            self._remember(confirm(self.tickets.get(ticket, decision.state), decision,
+                                   False, False))
+            return
+        self.log.info("managing position", ticket=ticket, action=action.value,
+                      reason=decision.reason)
+        op = f"{action.value.lower()}-{ticket}-{cycle.number}"
+        outcome = {"stop": decision.new_stop_loss is None, "partial": decision.close_volume <= 0}
+        applied = {"stop": False, "partial": False}
+
+        def settle(part: str, report: OrderReport | None) -> None:
+            outcome[part] = True
+            applied[part] = report is not None and report.status == "done"
+            if outcome["stop"] and outcome["partial"]:
+                self._remember(confirm(self.tickets.get(ticket, decision.state), decision,
+                                       applied["stop"], applied["partial"]))
+
+        if action is ManagementAction.EARLY_CUT:
+            outcome["stop"] = True
+            self.ask_peer("broker", lambda rid: ClosePosition(rid, op, ticket, None,
+                                                              decision.reason),
+                          lambda report: settle("partial", report), ORDER_TIMEOUT_S,
+                          lambda: settle("partial", None))
+            return
+        if decision.new_stop_loss is not None:
+            self.ask_peer("broker", lambda rid: ModifyPosition(
+                rid, f"{op}-sl", ticket, decision.new_stop_loss, position.tp or None),
+                lambda report: settle("stop", report), ORDER_TIMEOUT_S,
+                lambda: settle("stop", None))
+        if decision.close_volume > 0:
+            self.ask_peer("broker", lambda rid: ClosePosition(
+                rid, f"{op}-partial", ticket, decision.close_volume, decision.reason),
+                lambda report: settle("partial", report), ORDER_TIMEOUT_S,
+                lambda: settle("partial", None))
+
+    def _remember(self, state: TicketState) -> None:
+        if self.tickets.get(state.ticket) == state:
+            return
+        self.tickets[state.ticket] = state
+        self.ask_peer("shared_state", lambda rid: StateSet(
+            request_id=rid, key=f"{TICKET_PREFIX}{state.ticket}",
+            value=ticket_state_to_dict(state)), lambda reply: None)
+
+    # --- journal ----------------------------------------------------------------------------------
+
+    def _journal(self, decision_id: str, symbol: str, step: str, record: dict[str, Any]) -> None:
+        entry = {"step": step, "symbol": symbol, **record}
+        self.ask_peer("shared_state", lambda rid: JournalAppend(
+            request_id=rid, op_id=f"{decision_id}-{step}", kind="decision", key=symbol,
+            record=entry, decision_id=decision_id), lambda reply: None)
+
+
+def _blocked(result: ScanResult, why: str) -> ScanResult:
+    """While trading is not allowed, a candidate is shown as blocked by risk, not as a signal
+    that nothing acts on."""
+    if not result.is_candidate:
+        return result
+    return ScanResult(result.symbol, ScanStatus.RISK_BLOCK,
+                      f"{ScanStatus.RISK_BLOCK.value}: {why}", facts=result.facts)
