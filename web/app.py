@@ -34,7 +34,8 @@ from web.auth import origin_allowed, request_token, token_matches
 from web.bridge import ActorBridge, ServiceUnavailable
 from web.hub import Hub
 
-__all__ = ["HUB", "WebContext", "create_app"]
+__all__ = ["BRIDGE", "CONTEXT", "HUB", "ClientError", "WebContext", "create_app", "int_param",
+           "json_body", "json_response"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 OPERATOR_KEY_PREFIX = "ops."
@@ -65,7 +66,7 @@ class ClientError(Exception):
         self.body = {"error": error, "detail": detail, **extra}
 
 
-def _json(data: Any, status: int = 200, **headers: str) -> web.Response:
+def json_response(data: Any, status: int = 200, **headers: str) -> web.Response:
     return web.json_response(data, status=status, headers=headers or None,
                              dumps=lambda value: json.dumps(value, allow_nan=False))
 
@@ -75,22 +76,25 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ClientError as error:
-        return _json(error.body, error.status)
+        return json_response(error.body, error.status)
     except web.HTTPException as error:
         if error.status < 400:
             raise
         reason = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "http_error")
-        return _json({"error": reason, "detail": f"{request.method} {request.path}: "
+        return json_response({"error": reason, "detail": f"{request.method} {request.path}: "
                       f"{error.reason}"}, error.status)
     except ServiceUnavailable as error:
-        return _json({"error": "unavailable", "detail": str(error)}, 503, **{"Retry-After": "1"})
+        return json_response({"error": "unavailable", "detail": str(error)}, 503,
+                             **{"Retry-After": "1"})
     except TimeoutError:
-        return _json({"error": "timeout", "detail": "the actor did not answer in time"}, 504)
+        return json_response({"error": "timeout", "detail": "the actor did not answer in time"},
+                             504)
     except Exception:
         error_id = uuid.uuid4().hex[:12]
         get_logger("ensemble.web").exception("request failed", error_id=error_id,
                                              path=request.path)
-        return _json({"error": "internal", "detail": "unexpected error", "id": error_id}, 500)
+        return json_response({"error": "internal", "detail": "unexpected error",
+                              "id": error_id}, 500)
 
 
 @web.middleware
@@ -106,7 +110,7 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
 # --- parameters ----------------------------------------------------------------------------
 
 
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
@@ -134,7 +138,7 @@ def _types_param(request: web.Request) -> frozenset[str] | None:
     return types
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -158,7 +162,7 @@ async def index(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    return _json({"status": "ok", "uptime_s": round(time.monotonic() - hub.started, 3),
+    return json_response({"status": "ok", "uptime_s": round(time.monotonic() - hub.started, 3),
                   "last_seq": hub.last_seq, "clients": len(hub.subscribers)})
 
 
@@ -167,39 +171,39 @@ async def supervisors(request: web.Request) -> web.Response:
     tree = request.app[HUB].tree
     if tree is None:
         raise ServiceUnavailable("the supervision tree has not reported yet")
-    return _json(tree.to_dict())
+    return json_response(tree.to_dict())
 
 
 @routes.get("/api/state")
 async def state(request: web.Request) -> web.Response:
-    return _json(request.app[HUB].snapshot.to_dict())
+    return json_response(request.app[HUB].snapshot.to_dict())
 
 
 @routes.get("/api/account")
 async def account(request: web.Request) -> web.Response:
-    return _json(request.app[HUB].snapshot.account)
+    return json_response(request.app[HUB].snapshot.account)
 
 
 @routes.get("/api/positions")
 async def positions(request: web.Request) -> web.Response:
-    return _json(request.app[HUB].snapshot.positions)
+    return json_response(request.app[HUB].snapshot.positions)
 
 
 @routes.get("/api/trades")
 async def trades(request: web.Request) -> web.Response:
-    return _json(request.app[HUB].snapshot.recent_trades)
+    return json_response(request.app[HUB].snapshot.recent_trades)
 
 
 @routes.get("/api/scan")
 async def scan(request: web.Request) -> web.Response:
-    return _json(request.app[HUB].snapshot.scan_summary)
+    return json_response(request.app[HUB].snapshot.scan_summary)
 
 
 @routes.get("/api/events")
 async def events(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    since = _int_param(request, "since", 0, 0, 2**62)
-    limit = _int_param(request, "limit", 100, 1, MAX_EVENTS_LIMIT)
+    since = int_param(request, "since", 0, 0, 2**62)
+    limit = int_param(request, "limit", 100, 1, MAX_EVENTS_LIMIT)
     types = _types_param(request)
     rows = await asyncio.to_thread(hub.read_journal, since, limit,
                                    sorted(types) if types else None)
@@ -214,7 +218,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request, context.allowed_origins):
         raise ClientError(403, "forbidden_origin",
                           f"Origin {request.headers.get('Origin')!r} may not open /ws")
-    since = _int_param(request, "since", -1, 0, 2**62) if "since" in request.query else None
+    since = int_param(request, "since", -1, 0, 2**62) if "since" in request.query else None
     types = _types_param(request)
     wire_format = request.query.get("format", "json")
     if wire_format not in ("json", "msgpack"):
@@ -250,7 +254,7 @@ async def _state_call(request: web.Request, make: Callable[[str], Any]) -> State
 async def kv_list(request: web.Request) -> web.Response:
     prefix = request.query.get("prefix", "")
     reply = await _state_call(request, lambda rid: StateGetAll(request_id=rid, prefix=prefix))
-    return _json({"items": reply.value, "updated_at": reply.extra.get("updated_at", {})})
+    return json_response({"items": reply.value, "updated_at": reply.extra.get("updated_at", {})})
 
 
 @routes.get("/api/kv/{key}")
@@ -259,19 +263,19 @@ async def kv_get(request: web.Request) -> web.Response:
     reply = await _state_call(request, lambda rid: StateGet(request_id=rid, key=key))
     if not reply.found:
         raise ClientError(404, "not_found", f"no key {key!r}")
-    return _json({"key": key, "value": reply.value, "updated_at": reply.updated_at})
+    return json_response({"key": key, "value": reply.value, "updated_at": reply.updated_at})
 
 
 @routes.put("/api/kv/{key}")
 async def kv_set(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     _check_operator_key(key)
-    body = await _json_body(request)
+    body = await json_body(request)
     if "value" not in body:
         raise ClientError(400, "bad_body", 'the body needs a "value"')
     reply = await _state_call(request,
                               lambda rid: StateSet(request_id=rid, key=key, value=body["value"]))
-    return _json({"key": key, "value": reply.value, "updated_at": reply.updated_at})
+    return json_response({"key": key, "value": reply.value, "updated_at": reply.updated_at})
 
 
 @routes.delete("/api/kv/{key}")
@@ -279,7 +283,7 @@ async def kv_delete(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     _check_operator_key(key)
     reply = await _state_call(request, lambda rid: StateDelete(request_id=rid, key=key))
-    return _json({"key": key, "deleted": reply.found})
+    return json_response({"key": key, "deleted": reply.found})
 
 
 def _op_id(body: dict[str, Any]) -> str:
@@ -294,20 +298,20 @@ def _op_id(body: dict[str, Any]) -> str:
 async def kv_increment(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     _check_operator_key(key)
-    body = await _json_body(request)
+    body = await json_body(request)
     op_id = _op_id(body)
     delta = body.get("delta", 1)
     reply = await _state_call(
         request, lambda rid: StateIncrement(request_id=rid, key=key, delta=delta, op_id=op_id)
     )
-    return _json({"key": key, "value": reply.value, "updated_at": reply.updated_at})
+    return json_response({"key": key, "value": reply.value, "updated_at": reply.updated_at})
 
 
 @routes.post("/api/kv/{key}/cas")
 async def kv_compare_and_set(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     _check_operator_key(key)
-    body = await _json_body(request)
+    body = await json_body(request)
     op_id = _op_id(body)
     if "new" not in body:
         raise ClientError(400, "bad_body", 'the body needs "new" (and "expected", null for '
@@ -320,7 +324,7 @@ async def kv_compare_and_set(request: web.Request) -> web.Response:
     if not reply.ok:
         raise ClientError(409, "conflict", f"{key!r} does not hold the expected value",
                           current=reply.value)
-    return _json({"key": key, "value": reply.value})
+    return json_response({"key": key, "value": reply.value})
 
 
 # --- metrics -------------------------------------------------------------------------------
@@ -352,6 +356,9 @@ def create_app(hub: Hub, bridge: ActorBridge, context: WebContext) -> web.Applic
     app[BRIDGE] = bridge
     app[CONTEXT] = context
     app.add_routes(routes)
+    from web.trading_routes import routes as trading_routes  # imports this module's helpers
+
+    app.add_routes(trading_routes)
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, show_index=False)
     return app

@@ -16,6 +16,7 @@ and to the dashboard as RISK_STATE_CHANGED.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -141,17 +142,28 @@ class RiskManagerActor(EnsembleActor):
         self.log.info("risk state loaded", mode=self.mode, kill_switch=saved.kill_switch_latched)
         self._announce("risk state restored")
 
-    def _persist(self) -> None:
+    def _persist(self, then: Callable[[bool], None] | None = None) -> None:
+        """Save the counters and the kill switch; ``then(saved)`` runs once both writes are
+        acknowledged (True) or one of them failed (False)."""
         assert self.state is not None
         snapshot = state_to_dict(self.state)
         switch = {"latched": self.state.kill_switch_latched,
                   "reason": self.state.kill_switch_reason,
                   "at": iso_utc(self.state.kill_switch_time or time.time())}
+        outcomes: list[bool] = []
+
+        def settled(saved: bool) -> None:
+            outcomes.append(saved)
+            if not saved:
+                self.log.error("risk state not saved (SharedState unavailable)")
+            if len(outcomes) == 2 and then is not None:
+                then(all(outcomes))
+
         for key, value in ((RISK_STATE_KEY, snapshot), (KILL_SWITCH, switch)):
             self.ask_peer("shared_state",
                           lambda rid, k=key, v=value: StateSet(request_id=rid, key=k, value=v),
-                          lambda reply: None, STATE_TIMEOUT_S,
-                          lambda: self.log.error("risk state not saved (SharedState down)"))
+                          lambda reply: settled(reply.ok), STATE_TIMEOUT_S,
+                          lambda: settled(False))
 
     # --- mode and gate ----------------------------------------------------------------------
 
@@ -302,9 +314,11 @@ class RiskManagerActor(EnsembleActor):
         else:
             self._reply(sender, message, 409, f"unknown command {command!r}")
             return
-        self._persist()
         self._announce(f"{command} by operator")
-        self._reply(sender, message, 200, f"{command} done")
+        # Acknowledged once it is durable: a latched kill switch must survive a crash.
+        self._persist(lambda saved: self._reply(
+            sender, message, 200,
+            f"{command} done" if saved else f"{command} done (not saved: SharedState down)"))
 
     def _close_all(self, message: ControlCommand, sender: Any) -> None:
         def done(report: OrderReport) -> None:

@@ -28,12 +28,14 @@ def test_token_in_the_query_string_works(shared_daemon: Daemon) -> None:
     assert status == 200 and "account" in body
 
 
-def test_state_is_the_seed_snapshot_and_empty_before_anything_happened(make_daemon) -> None:
-    state = make_daemon().get("/api/state")
-    assert state["account"] == {} and state["positions"] == []
-    assert state["scan_summary"] == {} and state["recent_trades"] == []
-    assert state["events"] == [] and state["last_seq"] == 0
+def test_state_is_the_seed_snapshot_with_nothing_traded_on_a_fresh_daemon(make_daemon) -> None:
+    daemon = make_daemon()
+    state = daemon.wait_until(lambda: (s := daemon.get("/api/state"))["risk"] and s,
+                              what="the RiskManager to announce its state")
     assert set(state) >= {"account", "positions", "scan_summary", "recent_trades", "events"}
+    assert state["positions"] == [] and state["recent_trades"] == []
+    assert state["risk"]["mode"] == "ACTIVE" and state["risk"]["kill_switch"] is False
+    assert [event["seq"] for event in state["events"]] == list(range(1, state["last_seq"] + 1))
 
 
 def test_events_page_by_seq(shared_daemon: Daemon) -> None:

@@ -1,0 +1,73 @@
+"""Views of the trade journal for the API: closed trades with their review, the day's totals,
+and the calibration of research confidence. Pure functions over journal entries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from actors.critic.calibration import calibration_report
+
+__all__ = ["calibration", "daily_stats", "trades_with_reviews"]
+
+
+def trades_with_reviews(trades: Sequence[dict[str, Any]],
+                        reviews: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Closed trades, newest first, each with its Critic review (None until it is written)."""
+    by_ticket = {entry["record"].get("ticket"): entry["record"] for entry in reviews}
+    merged = []
+    for entry in trades:
+        trade = dict(entry["record"])
+        trade.setdefault("decision_id", entry.get("decision_id") or None)
+        review = by_ticket.get(trade.get("ticket"))
+        trade["review"] = None if review is None else {
+            key: review.get(key) for key in ("score", "outcome", "r_multiple", "analysis")
+        } | {"lesson": (review.get("lesson") or {}).get("advice")}
+        merged.append(trade)
+    return merged
+
+
+def _day_of(epoch: Any) -> str | None:
+    try:
+        return datetime.fromtimestamp(float(epoch), tz=UTC).date().isoformat()
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def daily_stats(trades: Sequence[dict[str, Any]], day: str | None = None) -> dict[str, Any]:
+    """Totals of the trades closed on ``day`` (UTC date; default: the day of the newest one)."""
+    days = [_day_of(trade.get("closed_at")) for trade in trades]
+    day = day or next((d for d in days if d), datetime.now(tz=UTC).date().isoformat())
+    profits = [float(trade.get("profit") or 0.0) for trade, d in zip(trades, days, strict=True)
+               if d == day]
+    wins = sum(1 for profit in profits if profit > 0)
+    losses = sum(1 for profit in profits if profit < 0)
+    return {
+        "day": day,
+        "total": len(profits),
+        "wins": wins,
+        "losses": losses,
+        "total_profit": round(sum(profits), 2),
+        "win_rate": round(wins / len(profits), 4) if profits else None,
+    }
+
+
+def calibration(reviews: Sequence[dict[str, Any]], bins: int = 10) -> dict[str, Any]:
+    """Brier score and reliability bins of research confidence against winning trades."""
+    pairs = [
+        (float(record["confidence"]), record.get("outcome") == "WIN")
+        for record in (entry["record"] for entry in reviews)
+        if isinstance(record.get("confidence"), int | float)
+    ]
+    report = calibration_report([c for c, _ in pairs], [won for _, won in pairs], bins)
+    return {
+        "count": report.count,
+        "brier": report.brier,
+        "ece": report.expected_calibration_error,
+        "bins": [
+            {"lower": b.lower, "upper": b.upper, "count": b.count,
+             "mean_confidence": b.mean_confidence, "hit_rate": b.win_rate}
+            for b in report.bins
+        ],
+    }

@@ -1,0 +1,93 @@
+"""HTTP routes of the trading roles: the operator's controls and the trade journal.
+
+Controls go to the RiskManager (which closes positions through the broker for close-all); the
+journal is read from SharedState. Both go through the actor bridge like every other request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from messages.commands import JournalQuery, StateReply
+from messages.trading import ControlCommand, ControlReply
+from web.app import BRIDGE, CONTEXT, ClientError, int_param, json_body, json_response
+from web.journal import calibration, daily_stats, trades_with_reviews
+
+__all__ = ["CONTROL_COMMANDS", "routes"]
+
+CONTROL_COMMANDS = ("pause", "resume", "kill-switch", "reset-kill-switch", "close-all")
+
+routes = web.RouteTableDef()
+
+
+async def _ask(request: web.Request, role: str, make: Callable[[str], Any]) -> Any:
+    context = request.app[CONTEXT]
+    return await request.app[BRIDGE].request(role, make, context.request_timeout_s)
+
+
+@routes.post("/api/control/{command}")
+async def control(request: web.Request) -> web.Response:
+    command = request.match_info["command"]
+    if command not in CONTROL_COMMANDS:
+        raise ClientError(404, "not_found", f"no control {command!r}; use one of "
+                          f"{', '.join(CONTROL_COMMANDS)}")
+    body = await json_body(request) if request.can_read_body else {}
+    op_id = str(body.get("op_id") or request.headers.get("Idempotency-Key") or uuid.uuid4())
+    reason = str(body.get("reason") or "operator")[:200]
+    reply = await _ask(request, "risk",
+                       lambda rid: ControlCommand(rid, command, op_id[:128], reason))
+    assert isinstance(reply, ControlReply)
+    payload = {"command": command, "mode": reply.mode, "kill_switch": reply.kill_switch,
+               "detail": reply.detail}
+    if reply.status != 200:
+        return json_response({"error": "conflict", **payload}, reply.status)
+    return json_response(payload)
+
+
+async def _journal(request: web.Request, **query: Any) -> list[dict[str, Any]]:
+    reply = await _ask(request, "shared_state",
+                       lambda rid: JournalQuery(request_id=rid, **query))
+    assert isinstance(reply, StateReply)
+    if not reply.ok:
+        raise ClientError(400, "rejected", reply.error or "journal query refused")
+    return list(reply.value)
+
+
+@routes.get("/api/journal/trades")
+async def journal_trades(request: web.Request) -> web.Response:
+    limit = int_param(request, "limit", 50, 1, 1000)
+    trades = await _journal(request, kind="trade", limit=limit)
+    reviews = await _journal(request, kind="review", limit=limit * 2)
+    return json_response(trades_with_reviews(trades, reviews))
+
+
+@routes.get("/api/journal/daily")
+async def journal_daily(request: web.Request) -> web.Response:
+    day = request.query.get("day")
+    if day is not None and (len(day) != 10 or day[4] != "-" or day[7] != "-"):
+        raise ClientError(400, "bad_parameter", f"day={day!r}: use YYYY-MM-DD",
+                          parameter="day")
+    trades = [entry["record"] for entry in await _journal(request, kind="trade", limit=2000)]
+    return json_response(daily_stats(trades, day))
+
+
+@routes.get("/api/journal/calibration")
+async def journal_calibration(request: web.Request) -> web.Response:
+    bins = int_param(request, "bins", 10, 2, 50)
+    return json_response(calibration(await _journal(request, kind="review", limit=5000), bins))
+
+
+@routes.get("/api/journal/decisions/{decision_id}")
+async def journal_decision(request: web.Request) -> web.Response:
+    decision_id = request.match_info["decision_id"]
+    if not 1 <= len(decision_id) <= 64 or not decision_id.replace("-", "").isalnum():
+        raise ClientError(400, "bad_parameter", f"decision id {decision_id!r} is not valid",
+                          parameter="decision_id")
+    chain = await _journal(request, decision_id=decision_id, limit=200)
+    if not chain:
+        raise ClientError(404, "not_found", f"no decision {decision_id!r}")
+    return json_response({"decision_id": decision_id, "steps": chain})
