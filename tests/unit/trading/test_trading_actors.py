@@ -1,0 +1,175 @@
+"""The trading roles as actors, in one process (simpleSystemBase) with the real SharedState on
+a temporary SQLite file: fail-closed risk, controls, the kill switch from observed deals, and
+the Critic's lessons changing the Researcher's next decision."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from thespian.actors import Actor, ActorSystem
+
+from actors.broker.records import DealRecord
+from actors.runtime.config import Settings, load_settings
+from messages.commands import JournalAppend, Publish, StateReply
+from messages.supervision import Configure, Peers, Started
+from messages.trading import (
+    ApproveOrder,
+    ControlCommand,
+    ControlReply,
+    DealsObserved,
+    OrderApproval,
+    PreScanCheck,
+    PreScanVerdict,
+    ResearchReply,
+    ResearchRequest,
+    TradeClosed,
+    TradingGate,
+)
+from tests.unit.researcher.builders import NOW, facts
+
+ASK = 10.0
+
+
+class Recorder(Actor):
+    """Stands in for the roles the test does not run: it keeps what it is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[Any] = []
+
+    def receiveMessage(self, message: Any, sender: Any) -> None:
+        if message == "dump":
+            self.send(sender, list(self.received))
+        else:
+            self.received.append(message)
+
+
+@pytest.fixture
+def system() -> Iterator[ActorSystem]:
+    actor_system = ActorSystem("simpleSystemBase", transientUnique=True)
+    try:
+        yield actor_system
+    finally:
+        actor_system.shutdown()
+
+
+def _settings(data_dir: Path) -> Settings:
+    return load_settings(assignments=[f"runtime.data_dir='{data_dir}'"], environ={})
+
+
+def _ask_for(system: ActorSystem, address: Any, message: Any, expected: type) -> Any:
+    reply = system.ask(address, message, ASK)
+    deadline = time.monotonic() + ASK
+    while not isinstance(reply, expected) and time.monotonic() < deadline:
+        reply = system.listen(0.1)
+    assert isinstance(reply, expected), f"no {expected.__name__}"
+    return reply
+
+
+def _start(system: ActorSystem, settings: Settings, **roles: str) -> dict[str, Any]:
+    """Start real actors for ``roles`` (name → class path) plus SharedState; a Recorder plays
+    the broadcaster, the broker and the strategy."""
+    directory = {"broadcaster": system.createActor(Recorder),
+                 "broker": system.createActor(Recorder),
+                 "strategy": system.createActor(Recorder)}
+    classes = {"shared_state": "actors.shared_state.actor.SharedStateActor", **roles}
+    for name, path in classes.items():
+        directory[name] = system.createActor(path)
+    for name in classes:
+        _ask_for(system, directory[name], Configure(name, settings, os.getpid(),
+                                                    peers=directory), Started)
+    for name in classes:
+        system.tell(directory[name], Peers(directory))
+    return directory
+
+
+def _events(system: ActorSystem, recorder: Any, kind: str) -> list[Any]:
+    received = system.ask(recorder, "dump", ASK)
+    return [event for message in received if isinstance(message, Publish)
+            for event in message.events if kind == event.TYPE]
+
+
+def _wait_loaded(system: ActorSystem, risk: Any) -> None:
+    deadline = time.monotonic() + ASK
+    while time.monotonic() < deadline:
+        reply = _ask_for(system, risk, ControlCommand("probe", "resume", "p"), ControlReply)
+        if "loading" not in reply.detail:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the risk state never loaded")
+
+
+def test_the_risk_manager_denies_everything_it_cannot_judge(system, tmp_path) -> None:
+    actors = _start(system, _settings(tmp_path),
+                    risk="actors.risk.actor.RiskManagerActor")
+    _wait_loaded(system, actors["risk"])
+    verdict = _ask_for(system, actors["risk"], PreScanCheck("1", "EURUSD", {}), PreScanVerdict)
+    assert not verdict.allowed and verdict.code == "MISSING_INPUT"
+    approval = _ask_for(system, actors["risk"],
+                        ApproveOrder("2", "d", "EURUSD", "BUY", 80, 1.1, 1.09, 1.12, {}),
+                        OrderApproval)
+    assert not approval.approved and approval.code == "MISSING_INPUT"
+
+
+def test_losing_deals_trip_the_kill_switch_which_halts_broker_and_strategy(system,
+                                                                          tmp_path) -> None:
+    actors = _start(system, _settings(tmp_path), risk="actors.risk.actor.RiskManagerActor")
+    _wait_loaded(system, actors["risk"])
+    losses = tuple(
+        DealRecord(ticket=100 + i, order=0, time=int(NOW) + i * 60, time_msc=(int(NOW) + i * 60)
+                   * 1000, type=0, entry=1, magic=234000, position_id=i, reason=0, volume=0.1,
+                   price=1.1, commission=0.0, swap=0.0, profit=-7.0, fee=0.0, symbol="EURUSD",
+                   comment="", external_id="")
+        for i in range(12)
+    )  # 12 closing deals losing 84 in all: more than 60 over at least 10 deals
+    system.tell(actors["risk"], DealsObserved(losses))
+    reply = _ask_for(system, actors["risk"], ControlCommand("k", "kill-switch", "k1"),
+                     ControlReply)
+    assert reply.status == 409 and reply.kill_switch and reply.mode == "HALTED"
+    gates = [m for m in system.ask(actors["broker"], "dump", ASK) if isinstance(m, TradingGate)]
+    assert gates[-1].kill_switch and gates[-1].mode == "HALTED"
+    changes = _events(system, actors["broadcaster"], "RISK_STATE_CHANGED")
+    assert changes[-1].kill_switch and "kill switch" in changes[-1].reason
+
+
+def test_a_losing_trade_lowers_the_confidence_of_the_next_similar_decision(system,
+                                                                           tmp_path) -> None:
+    actors = _start(system, _settings(tmp_path),
+                    researcher="actors.researcher.actor.ResearcherActor",
+                    critic="actors.critic.actor.CriticActor")
+    setup = facts()
+    before = _ask_for(system, actors["researcher"],
+                      ResearchRequest("r1", "d1", "XAUUSD", "BUY", setup, NOW), ResearchReply)
+    assert before.action == "BUY"
+    # What the Strategy journals for the decision: the research step with its regime.
+    _ask_for(system, actors["shared_state"], JournalAppend(
+        request_id="j", op_id="d1-research", kind="decision", key="XAUUSD", decision_id="d1",
+        record={"step": "research", "action": "BUY", "confidence": before.confidence,
+                "regime": before.regime}), StateReply)
+    system.tell(actors["critic"], TradeClosed(
+        ticket=7, symbol="XAUUSD", direction="BUY", volume=0.1, entry_price=2350.0,
+        exit_price=2348.0, sl=2348.0, tp=2354.0, profit=-20.0, opened_at=NOW - 600,
+        closed_at=NOW - 60, decision_id="d1", max_adverse_price=2347.9,
+        max_favourable_price=2350.5, exit_reason="SL"))
+    reviews = []
+    deadline = time.monotonic() + ASK
+    while not reviews and time.monotonic() < deadline:
+        reviews = _events(system, actors["broadcaster"], "CRITIC_REVIEW")
+    assert len(reviews) == 1 and reviews[0].symbol == "XAUUSD" and reviews[0].score < 5
+    after = _ask_for(system, actors["researcher"],
+                     ResearchRequest("r2", "d2", "XAUUSD", "BUY", setup, NOW), ResearchReply)
+    assert after.confidence < before.confidence
+    assert "lesson" in after.reason.lower()
+    # The same closed trade again (a broker restart) is not reviewed twice.
+    system.tell(actors["critic"], TradeClosed(
+        ticket=7, symbol="XAUUSD", direction="BUY", volume=0.1, entry_price=2350.0,
+        exit_price=2348.0, sl=2348.0, tp=2354.0, profit=-20.0, opened_at=NOW - 600,
+        closed_at=NOW - 60, decision_id="d1"))
+    _ask_for(system, actors["researcher"],
+             ResearchRequest("r3", "d3", "XAUUSD", "BUY", setup, NOW), ResearchReply)
+    assert len(_events(system, actors["broadcaster"], "CRITIC_REVIEW")) == 1
