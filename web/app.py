@@ -34,8 +34,18 @@ from web.auth import origin_allowed, request_token, token_matches
 from web.bridge import ActorBridge, ServiceUnavailable
 from web.hub import Hub
 
-__all__ = ["BRIDGE", "CONTEXT", "HUB", "ClientError", "WebContext", "create_app", "int_param",
-           "json_body", "json_response"]
+__all__ = [
+    "BRIDGE",
+    "CONTEXT",
+    "HUB",
+    "SETTINGS",
+    "ClientError",
+    "WebContext",
+    "create_app",
+    "int_param",
+    "json_body",
+    "json_response",
+]
 
 STATIC_DIR = Path(__file__).parent / "static"
 OPERATOR_KEY_PREFIX = "ops."
@@ -51,6 +61,7 @@ class WebContext:
 
 
 HUB = web.AppKey("hub", Hub)
+SETTINGS = web.AppKey("settings", object)
 BRIDGE = web.AppKey("bridge", ActorBridge)
 CONTEXT = web.AppKey("context", WebContext)
 
@@ -350,9 +361,11 @@ async def metrics(request: web.Request) -> web.Response:
                         charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
 
 
-def create_app(hub: Hub, bridge: ActorBridge, context: WebContext) -> web.Application:
+def create_app(hub: Hub, bridge: ActorBridge, context: WebContext,
+               settings: Any = None) -> web.Application:
     app = web.Application(middlewares=[_errors, _auth], client_max_size=256 * 1024)
     app[HUB] = hub
+    app[SETTINGS] = settings
     app[BRIDGE] = bridge
     app[CONTEXT] = context
     app.add_routes(routes)

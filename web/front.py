@@ -21,7 +21,7 @@ from actors.broadcaster.journal import EVENTS_FILE, JournalReader
 from actors.runtime.base import EnsembleActor, handles
 from messages.commands import EventBatch, SnapshotSync, StateReply
 from messages.supervision import TreeStatus
-from messages.trading import BrokerSnapshot, ControlReply, OrderReport, RiskStatus
+from messages.trading import BrokerSnapshot, ControlReply, MarketData, OrderReport, RiskStatus
 from web.app import WebContext, create_app
 from web.auth import load_or_create_token
 from web.bridge import ActorBridge, BridgeRequest, ServiceUnavailable
@@ -32,8 +32,8 @@ __all__ = ["BRIDGE_REPLIES", "WebFrontActor", "WebServerThread"]
 SERVER_START_TIMEOUT_S = 10.0
 
 # Replies that answer a request made through the bridge; each carries its ``request_id``.
-BRIDGE_REPLIES: tuple[type, ...] = (StateReply, ControlReply, RiskStatus, BrokerSnapshot,
-                                    OrderReport)
+BRIDGE_REPLIES: tuple[type, ...] = (StateReply, MarketData, ControlReply, RiskStatus,
+                                    BrokerSnapshot, OrderReport)
 
 
 class WebServerThread(threading.Thread):
@@ -108,6 +108,7 @@ class WebFrontActor(EnsembleActor):
             self.hub,
             self.bridge,
             WebContext(token, settings.web.allowed_origins, settings.web.request_timeout_s),
+            settings,
         )
         self.server = WebServerThread(app, settings.web.host, settings.web.port)
         self.bridge.loop = self.server.loop

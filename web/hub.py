@@ -209,6 +209,14 @@ class Hub:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await sender
 
+    def read_journal_latest(self, kind: str, limit: int) -> list[tuple[int, str, str]]:
+        """The latest ``limit`` events of one type, oldest first (any thread may call it)."""
+        reader = JournalReader(self.journal_path)
+        try:
+            return reader.latest_of_type(kind, limit)
+        finally:
+            reader.close()
+
     async def _replay(self, subscriber: Subscriber, since: int, until: int) -> None:
         cursor = since
         types = sorted(subscriber.types) if subscriber.types is not None else None

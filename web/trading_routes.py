@@ -6,15 +6,27 @@ journal is read from SharedState. Both go through the actor bridge like every ot
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from actors.risk.actor import broker_utc_offset_s
 from messages.commands import JournalQuery, StateReply
-from messages.trading import ControlCommand, ControlReply
-from web.app import BRIDGE, CONTEXT, ClientError, int_param, json_body, json_response
+from messages.trading import ControlCommand, ControlReply, MarketData, MarketDataRequest
+from web.app import (
+    BRIDGE,
+    CONTEXT,
+    HUB,
+    SETTINGS,
+    ClientError,
+    int_param,
+    json_body,
+    json_response,
+)
 from web.journal import calibration, daily_stats, trades_with_reviews
 
 __all__ = ["CONTROL_COMMANDS", "routes"]
@@ -91,3 +103,50 @@ async def journal_decision(request: web.Request) -> web.Response:
     if not chain:
         raise ClientError(404, "not_found", f"no decision {decision_id!r}")
     return json_response({"decision_id": decision_id, "steps": chain})
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+TIMEFRAMES = ("M1", "M5", "M15", "M30", "H1", "H4", "D1")
+
+
+@routes.get("/api/bars")
+async def bars(request: web.Request) -> web.Response:
+    """Closed candles of one symbol for the chart, times in UTC seconds."""
+    symbol = request.query.get("symbol", "")
+    if not symbol or len(symbol) > 32 or not symbol.replace(".", "").replace("_", "").isalnum():
+        raise ClientError(400, "bad_parameter", f"symbol={symbol!r} is not a symbol name",
+                          parameter="symbol")
+    timeframe = request.query.get("timeframe", "M5")
+    if timeframe not in TIMEFRAMES:
+        raise ClientError(400, "bad_parameter", f"timeframe={timeframe!r}: use one of "
+                          f"{', '.join(TIMEFRAMES)}", parameter="timeframe")
+    count = int_param(request, "count", 200, 1, 2000)
+    data = await _ask(request, "broker",
+                      lambda rid: MarketDataRequest(rid, (symbol,), (timeframe,), count))
+    assert isinstance(data, MarketData)
+    rates = data.bars.get(symbol, {}).get(timeframe)
+    if rates is None:
+        raise ClientError(404, "not_found", data.errors.get(symbol) or f"no bars for {symbol}")
+    offset = broker_utc_offset_s(request.app[SETTINGS])
+    return json_response([
+        {"time": int(row["time"] - offset), "open": float(row["open"]),
+         "high": float(row["high"]), "low": float(row["low"]), "close": float(row["close"])}
+        for row in rates
+    ])
+
+
+@routes.get("/api/equity")
+async def equity(request: web.Request) -> web.Response:
+    """The equity curve, from the account updates in the event journal."""
+    limit = int_param(request, "limit", 2000, 1, 20_000)
+    hub = request.app[HUB]
+    rows = await asyncio.to_thread(hub.read_journal_latest, "ACCOUNT_UPDATE", limit)
+    points = []
+    for _, _, text in rows:
+        event = json.loads(text)
+        account = event.get("account") or {}
+        if isinstance(account.get("equity"), int | float):
+            points.append({"time": event["timestamp"], "seq": event["seq"],
+                           "equity": account["equity"], "balance": account.get("balance")})
+    return json_response(points)

@@ -66,6 +66,14 @@ class JournalReader:
         params.append(limit)
         return [(int(seq), kind, body) for seq, kind, body in self._db.execute(query, params)]
 
+    def latest_of_type(self, kind: str, limit: int) -> list[tuple[int, str, str]]:
+        """The last ``limit`` events of type ``kind``, oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, type, body FROM events WHERE type = ? ORDER BY seq DESC LIMIT ?",
+            (kind, limit),
+        ).fetchall()
+        return [(int(seq), row_kind, body) for seq, row_kind, body in reversed(rows)]
+
     def wires_for_snapshot(
         self, recent: int, trades: int, latest_of: Iterable[str]
     ) -> list[dict[str, Any]]:
