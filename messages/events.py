@@ -87,6 +87,7 @@ class ScanSummary(Event):
     symbols: dict[str, str]
     count: int
     candidates: int
+    duration_ms: float | None = None  # from the scan's wake-up to this summary
 
 
 @event("POSITION_UPDATE")

@@ -14,6 +14,7 @@ Per-ticket management state lives in SharedState, so a restart forgets no break-
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,7 @@ class _ScanDue:
 @dataclass
 class _Cycle:
     number: int
+    woke_at: float = field(default_factory=time.monotonic)
     snapshot: BrokerSnapshot | None = None
     data: MarketData | None = None
     queue: list[ScanResult] = field(default_factory=list)
@@ -214,7 +216,8 @@ class StrategyActor(EnsembleActor):
         self.publish([
             ScanStart(timestamp=self.now_iso(), count=len(symbols)),
             ScanSummary(timestamp=self.now_iso(), symbols=summary, count=len(symbols),
-                        candidates=len(candidates)),
+                        candidates=len(candidates),
+                        duration_ms=round((time.monotonic() - cycle.woke_at) * 1000.0, 3)),
         ])
         cycle.queue = rank_candidates(candidates)
         self._next_candidates(cycle)
