@@ -45,6 +45,7 @@ from messages.commands import StateGet, StateReply, StateSet
 from messages.events import ControlResult, RiskStateChanged
 from messages.trading import (
     ApproveOrder,
+    BrokerReady,
     CloseAll,
     ControlCommand,
     ControlReply,
@@ -55,6 +56,7 @@ from messages.trading import (
     PreScanVerdict,
     RiskStatus,
     RiskStatusRequest,
+    TradeClosed,
     TradingGate,
 )
 
@@ -223,6 +225,11 @@ class RiskManagerActor(EnsembleActor):
         if state.kill_switch_latched and not was_latched:
             self.log.error("kill switch tripped", reason=state.kill_switch_reason)
             self._announce(f"kill switch: {state.kill_switch_reason}")
+
+    @handles(TradeClosed, BrokerReady)
+    def _on_broker_news(self, message: Any, sender: Any) -> None:
+        """Counters follow the deals (DealsObserved), which also cover partial closes; a closed
+        trade or the broker's readiness changes nothing here."""
 
     # --- checks -----------------------------------------------------------------------------
 
