@@ -4,12 +4,14 @@ For each :class:`~messages.trading.TradeClosed` it reads the decision's chain fr
 (what the Researcher said and how sure it was), scores the trade, publishes CRITIC_REVIEW,
 stores the review in the journal, and gives the lesson to the Researcher. A trade is reviewed
 once, across restarts too: the first review claims the ticket with a compare-and-set in
-SharedState, and a repeated TradeClosed loses that race.
+SharedState, and a repeated TradeClosed loses that race. A claim names the Critic incarnation
+that made it, so a successor can take over a claim whose review was never written.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from actors.critic.scoring import ClosedTrade, CriticReview, lesson_to_dict, review_trade
@@ -23,19 +25,83 @@ from messages.trading import LessonsReply, TradeClosed
 __all__ = ["CriticActor"]
 
 STATE_TIMEOUT_S = 10.0
+CATCH_UP_INTERVAL_S = 10.0
+CATCH_UP_WINDOW = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _CatchUp:
+    pass
 
 
 class CriticActor(EnsembleActor):
+    """Also catches up: a TradeClosed sent while the Critic was restarting is lost, so every
+    few seconds it reviews the journalled trades that have no review yet (the claim makes a
+    second review of the same trade impossible)."""
+
     role = "Critic"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance = uuid.uuid4().hex  # whose claim a claim is
+
+    def on_configure(self) -> None:
+        self.after(1.0, _CatchUp())
+
+    @handles(_CatchUp)
+    def _on_catch_up(self, message: _CatchUp, sender: Any) -> None:
+        self.after(CATCH_UP_INTERVAL_S, _CatchUp())
+        self.ask_peer(
+            "shared_state",
+            lambda rid: JournalQuery(request_id=rid, kind="trade", limit=CATCH_UP_WINDOW),
+            self._on_recent_trades, timeout=STATE_TIMEOUT_S)
+
+    def _on_recent_trades(self, trades: StateReply) -> None:
+        if not trades.ok or not trades.value:
+            return
+        self.ask_peer(
+            "shared_state",
+            lambda rid: JournalQuery(request_id=rid, kind="review", limit=CATCH_UP_WINDOW * 2),
+            lambda reviews: self._review_missing(trades.value, reviews), timeout=STATE_TIMEOUT_S)
+
+    def _review_missing(self, trades: list[dict[str, Any]], reviews: StateReply) -> None:
+        if not reviews.ok:
+            return
+        reviewed = {entry["record"].get("ticket") for entry in reviews.value}
+        for entry in trades:
+            record = entry["record"]
+            if record.get("ticket") in reviewed:
+                continue
+            try:
+                trade = TradeClosed(**record)
+            except TypeError as error:
+                self.log.warning("unreadable trade in the journal", reason=str(error))
+                continue
+            self._claim(trade, expected=None, take_over=True)
 
     @handles(TradeClosed)
     def _on_trade_closed(self, trade: TradeClosed, sender: Any) -> None:
+        self._claim(trade, expected=None, take_over=False)
+
+    def _claim(self, trade: TradeClosed, expected: Any, take_over: bool) -> None:
+        """Claim the trade for this incarnation. With ``take_over``, a claim left by an earlier
+        incarnation (which died before writing its review) is taken over."""
+        mine = {"by": self.instance}
+
+        def claimed(reply: StateReply) -> None:
+            current = reply.value
+            if (not reply.ok and reply.error is None and take_over and expected is None
+                    and isinstance(current, dict) and current.get("by") != self.instance):
+                self._claim(trade, expected=current, take_over=False)
+                return
+            self._on_claim(trade, reply)
+
         self.ask_peer(
             "shared_state",
             lambda request_id: StateCompareAndSet(
-                request_id=request_id, key=f"critic.reviewed.{trade.ticket}", expected=None,
-                new=True, op_id=uuid.uuid4().hex),
-            lambda reply: self._on_claim(trade, reply),
+                request_id=request_id, key=f"critic.reviewed.{trade.ticket}", expected=expected,
+                new=mine, op_id=uuid.uuid4().hex),
+            claimed,
             timeout=STATE_TIMEOUT_S,
             on_timeout=lambda: self._retry_later(trade),
         )
