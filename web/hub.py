@@ -34,6 +34,7 @@ __all__ = ["RESYNC_CLOSE_CODE", "Hub", "LiveEvent", "Subscriber"]
 
 RESYNC_CLOSE_CODE = 4000
 REPLAY_PAGE = 2000
+SYNC_WAIT_S = 10.0
 
 
 class LiveEvent:
@@ -113,6 +114,9 @@ class Hub:
         self.restarts_by_name: dict[str, int] = {}
         self._reader: JournalReader | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Set by the Broadcaster's first SnapshotSync; until then the snapshot's seq is not
+        # where the journal is, and a client resuming with ?since= would miss events.
+        self.synced = asyncio.Event()
 
     @property
     def last_seq(self) -> int:
@@ -131,6 +135,7 @@ class Hub:
     # --- from the actor ----------------------------------------------------------------------
 
     def sync_snapshot(self, data: dict[str, Any], last_seq: int) -> None:
+        self.synced.set()
         if last_seq >= self.snapshot.last_seq:
             self.snapshot = Snapshot.from_dict(
                 data, self.snapshot.max_events, self.snapshot.max_trades
@@ -187,6 +192,9 @@ class Hub:
         types: frozenset[str] | None,
         binary: bool,
     ) -> None:
+        if not self.synced.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.synced.wait(), SYNC_WAIT_S)
         subscriber = Subscriber(ws, transport, binary, types, self.queue_limit)
         self.subscribers.add(subscriber)
         self.counters["connections"] += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 from typing import Any
 
@@ -47,7 +48,10 @@ class EventClient:
         deadline = asyncio.get_running_loop().time() + timeout
         while not predicate():
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"timed out; {len(self.events)} events received")
+                seqs = [event["seq"] for event in self.events if "seq" in event]
+                gaps = sum(1 for a, b in itertools.pairwise(seqs) if b != a + 1)
+                raise AssertionError(f"timed out; {len(self.events)} events received, "
+                                     f"{gaps} gap(s) in seq, still connected")
             if self._reader is not None and self._reader.done():
                 raise AssertionError(f"connection closed ({self.close_code}); "
                                      f"{len(self.events)} events received")
