@@ -56,9 +56,12 @@ class ChildCrashed:
 
 @dataclass(frozen=True, slots=True)
 class Peers:
-    """The directory, role → current address, sent to every actor after every (re)start."""
+    """The directory, role → current address, sent to every actor after every (re)start.
+    Thespian does not keep two messages from one sender in order, so each directory carries
+    a ``version`` and an actor ignores one older than what it holds."""
 
     directory: dict[str, Any]
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ class SubtreeStatus:
 
     node: NodeStatus
     directory: dict[str, Any] = field(default_factory=dict)
+    version: int = 0  # grows with every push of one supervisor incarnation
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,7 @@ class TreeStatus:
     """The whole tree, pushed by the root to the WebFront whenever it changes."""
 
     root: NodeStatus
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,7 @@ class EnsembleActor(Actor):
         self.log = get_logger("ensemble")
         self._parent_pid = os.getppid()
         self._daemon_session: int | None = None
+        self._peers_version = 0
         self._crashed = False
         self._unpublished: deque[Event] = deque(maxlen=_UNPUBLISHED_LIMIT)
         self._awaiting: dict[str, tuple[Callback, Callable[[], None] | None]] = {}
@@ -212,6 +213,9 @@ class EnsembleActor(Actor):
             self._configure(message, sender)
             return
         if isinstance(message, Peers):
+            if message.version and message.version <= self._peers_version:
+                return  # an older directory overtaken in transit
+            self._peers_version = message.version
             self.peers = dict(message.directory)
             self.on_peers()
             self.publish(())

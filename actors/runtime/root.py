@@ -46,6 +46,7 @@ class RootSupervisor(Supervisor):
         self._start_requester: Any = None
         self._subdirectories: dict[str, dict[str, Any]] = {}
         self._directory: dict[str, Any] = {}
+        self._directory_version = 0
 
     def child_specs(self) -> list[ChildSpec]:
         return [
@@ -70,7 +71,7 @@ class RootSupervisor(Supervisor):
 
     @handles(DirectoryRequest)
     def _on_directory_request(self, message: DirectoryRequest, sender: Any) -> None:
-        self.send(sender, Peers(dict(self._directory)))
+        self.send(sender, Peers(dict(self._directory), self._directory_version))
 
     def on_subtree(self, name: str, message: SubtreeStatus) -> None:
         self._subdirectories[name] = dict(message.directory)
@@ -79,7 +80,8 @@ class RootSupervisor(Supervisor):
         self._update_directory()
         web_front = self._directory.get("web_front")
         if web_front is not None:
-            self.send(web_front, TreeStatus(node))
+            self._status_version += 1
+            self.send(web_front, TreeStatus(node, self._status_version))
         if self._start_requester is not None and node.state == "running":
             self.send(self._start_requester, TreeStarted(node))
             self._start_requester = None
@@ -94,7 +96,8 @@ class RootSupervisor(Supervisor):
             return
         self._directory = directory
         self.peers = dict(directory)
-        peers = Peers(dict(directory))
+        self._directory_version += 1
+        peers = Peers(dict(directory), self._directory_version)
         for role, address in directory.items():
             if role != ROOT_NAME:
                 self.send(address, peers)

@@ -62,6 +62,7 @@ class _Child:
     restart_reason: str | None = None
     replaced_pid: int | None = None
     subtree: NodeStatus | None = None
+    subtree_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ class Supervisor(EnsembleActor):
         self._after_stop: Callable[[], None] | None = None
         self._given_up = False
         self._was_ready = False
+        self._status_version = 0
 
     def child_specs(self) -> list[ChildSpec]:
         return []
@@ -120,6 +122,7 @@ class Supervisor(EnsembleActor):
         child.pid = None
         child.crash_reason = None
         child.subtree = None
+        child.subtree_version = 0
         self.send(
             child.address,
             Configure(
@@ -167,8 +170,9 @@ class Supervisor(EnsembleActor):
     @handles(SubtreeStatus)
     def _on_subtree(self, message: SubtreeStatus, sender: Any) -> None:
         child = self._child_at(sender)
-        if child is None:
-            return
+        if child is None or (message.version and message.version <= child.subtree_version):
+            return  # a stale status overtaken in transit
+        child.subtree_version = message.version
         child.subtree = message.node
         self.on_subtree(child.spec.name, message)
         self._refresh_state()
@@ -370,7 +374,8 @@ class Supervisor(EnsembleActor):
                 for name, child in self.children.items()
                 if child.address is not None and child.state == "running"
             }
-            self.send(self.supervisor, SubtreeStatus(node, directory))
+            self._status_version += 1
+            self.send(self.supervisor, SubtreeStatus(node, directory, self._status_version))
 
     def status_node(self) -> NodeStatus:
         return NodeStatus(
