@@ -47,6 +47,8 @@ __all__ = [
     "ResearchRequest",
     "RiskStatus",
     "RiskStatusRequest",
+    "SetSimFaults",
+    "SimFaultsReply",
     "TradeClosed",
     "TradingGate",
 ]
@@ -337,3 +339,26 @@ class LessonsReply:
     request_id: str
     symbol: str
     lessons: tuple[dict[str, Any], ...]
+
+
+# --- The simulated terminal's fault switches (paper trading tests) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetSimFaults:
+    """Change some of the simulated terminal's fault switches (``sim.faults.*`` names, e.g.
+    ``{"disconnect": True}``); empty ``changes`` only reads them."""
+
+    request_id: str
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SimFaultsReply:
+    """``status`` follows HTTP: 200 applied (``faults`` holds every switch), 400 a bad name or
+    value, 409 the broker is not the simulated terminal, 503 the terminal is not open yet."""
+
+    request_id: str
+    status: int
+    faults: dict[str, Any]
+    detail: str = ""

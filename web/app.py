@@ -372,6 +372,9 @@ def create_app(hub: Hub, bridge: ActorBridge, context: WebContext,
     from web.trading_routes import routes as trading_routes  # imports this module's helpers
 
     app.add_routes(trading_routes)
+    from web.sim_routes import routes as sim_routes  # imports this module's helpers
+
+    app.add_routes(sim_routes)
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, show_index=False)
     return app

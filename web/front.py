@@ -21,7 +21,14 @@ from actors.broadcaster.journal import EVENTS_FILE, JournalReader
 from actors.runtime.base import EnsembleActor, handles
 from messages.commands import EventBatch, SnapshotSync, StateReply
 from messages.supervision import TreeStatus
-from messages.trading import BrokerSnapshot, ControlReply, MarketData, OrderReport, RiskStatus
+from messages.trading import (
+    BrokerSnapshot,
+    ControlReply,
+    MarketData,
+    OrderReport,
+    RiskStatus,
+    SimFaultsReply,
+)
 from web.app import WebContext, create_app
 from web.auth import load_or_create_token
 from web.bridge import ActorBridge, BridgeRequest, ServiceUnavailable
@@ -33,7 +40,7 @@ SERVER_START_TIMEOUT_S = 10.0
 
 # Replies that answer a request made through the bridge; each carries its ``request_id``.
 BRIDGE_REPLIES: tuple[type, ...] = (StateReply, MarketData, ControlReply, RiskStatus,
-                                    BrokerSnapshot, OrderReport)
+                                    BrokerSnapshot, OrderReport, SimFaultsReply)
 
 
 class WebServerThread(threading.Thread):
@@ -86,6 +93,7 @@ class WebFrontActor(EnsembleActor):
         self.bridge = ActorBridge()
         self.hub: Hub | None = None
         self.server: WebServerThread | None = None
+        self._tree_version = 0
         # Requests sent (or waiting for their role to come up), by request id. A request sent
         # to an actor that then dies would never be answered; it is sent again when the role's
         # address changes. Only requests that are safe to repeat cross the bridge (SharedState's
@@ -156,6 +164,9 @@ class WebFrontActor(EnsembleActor):
     @handles(TreeStatus)
     def _on_tree(self, message: TreeStatus, sender: Any) -> None:
         assert self.hub is not None
+        if message.version and message.version <= self._tree_version:
+            return  # an older tree overtaken in transit (Thespian does not keep order)
+        self._tree_version = message.version
         self._on_loop(self.hub.set_tree, message.root)
 
     @handles(*BRIDGE_REPLIES)

@@ -24,6 +24,7 @@ CORE_CHILDREN: tuple[ChildSpec, ...] = (
 )
 
 TRADING_CHILDREN: tuple[ChildSpec, ...] = (
+    ChildSpec("broker", "actors.broker.actor.MT5BrokerActor", "MT5Broker"),
     ChildSpec("risk", "actors.risk.actor.RiskManagerActor", "RiskManager"),
     ChildSpec("researcher", "actors.researcher.actor.ResearcherActor", "Researcher"),
     ChildSpec("critic", "actors.critic.actor.CriticActor", "Critic"),

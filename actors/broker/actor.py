@@ -1,0 +1,1175 @@
+"""The MT5Broker actor: the only caller of the MetaTrader 5 API (DESIGN.md §3, §5).
+
+It stays thin: it decodes a message, calls the gateway (:mod:`actors.broker.gateway`) and the
+pure modules beside it, and sends messages. What it does, in the order it happens:
+
+1. **Connect.** Open the gateway for ``broker.kind`` (the simulated terminal, ``MetaTrader5``
+   or ``mt5linux``), ``initialize`` and check the account and terminal
+   (:func:`~actors.broker.reconcile.connection_verdict`: a REAL account is refused unless
+   ``broker.allow_real_account``). On failure, retry with exponential backoff and jitter. Every
+   change of connection state is a ``BROKER_STATUS`` event (connected, degraded, disconnected).
+2. **Reconcile** before trading: read the intents and tracked positions back from SharedState,
+   resolve the intents whose outcome is unknown from the terminal's books, adopt the positions
+   with our magic number, report (and leave alone) the foreign ones, report the trades that
+   closed while the broker was away. Then :class:`~messages.trading.BrokerReady` goes to the
+   RiskManager and the Strategy; until then every order is refused.
+3. **Orders** (:class:`~messages.trading.PlaceOrder`, ``ClosePosition``, ``CloseAll``): written
+   ahead to SharedState (:mod:`actors.broker.intents`) and sent only once SharedState has
+   acknowledged the record. A client order id already in the ledger is answered from its record
+   and never sent again; an unknown outcome is resolved from positions, orders and deal
+   history, then reported again under the same request id.
+4. **Poll** positions, orders, account and deal history every ``broker.poll_interval_s``:
+   ``POSITION_UPDATE`` / ``ACCOUNT_UPDATE`` when something changed, new deals to the
+   RiskManager, and each closed trade, once, to the Critic, the RiskManager, the Strategy and
+   SharedState's journal (``POSITION_CLOSED`` for the dashboard).
+
+Times given to other roles (``MarketData.server_time``, ``BrokerSnapshot.server_time``,
+``TradeClosed.opened_at``/``closed_at``) are market time as UTC epoch seconds; the terminal's
+own records stay on its server clock. Gateway calls block the actor while they run, bounded by
+``broker.call_timeout_s`` and ``broker.order_timeout_s``. An exception in a handler crashes the
+actor on purpose: its replacement rebuilds everything from SharedState and the terminal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.broker.fault_switches import FaultChangeError, checked_fault_changes, fault_switches
+from actors.broker.gate import GateState, refusal_reason
+from actors.broker.gateway import (
+    BrokerUnavailable,
+    Gateway,
+    GatewayError,
+    GatewayTimeout,
+    open_gateway,
+)
+from actors.broker.intents import (
+    INTENT_PREFIX,
+    Intent,
+    IntentLedger,
+    IntentStatus,
+    close_order_id,
+    intent_key,
+    report_status,
+)
+from actors.broker.market_data import SpecCache, collect_market_data
+from actors.broker.positions_tracker import (
+    POSITION_PREFIX,
+    ChangeGate,
+    PositionTracker,
+    TrackedPosition,
+    account_row,
+    build_trade_closed,
+    day_realised,
+    position_key,
+    position_row,
+    server_day_start,
+)
+from actors.broker.reconcile import (
+    connection_verdict,
+    estimate_server_offset,
+    foreign_summary,
+    plan_reconciliation,
+    trade_mode_name,
+)
+from actors.broker.records import (
+    AccountRecord,
+    DealRecord,
+    OrderIntent,
+    OrderOutcome,
+    OrderRecord,
+    OrderSide,
+    PositionRecord,
+    TerminalRecord,
+)
+from actors.broker.retcodes import CONNECTION_ERROR_CODES, Outcome
+from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile, resume_sim_clock
+from actors.broker.state_calls import StateCalls
+from actors.runtime.base import EnsembleActor, handles
+from actors.runtime.clock import Clock, WallClock, iso_utc
+from actors.runtime.restart_policy import backoff_delay
+from actors.shared_state.keys import KILL_SWITCH
+from messages.commands import (
+    JournalAppend,
+    StateCompareAndSet,
+    StateDelete,
+    StateGet,
+    StateGetAll,
+    StateReply,
+    StateSet,
+)
+from messages.events import AccountUpdate, BrokerStatus, Event, PositionClosed, PositionUpdate
+from messages.trading import (
+    BrokerReady,
+    BrokerSnapshot,
+    BrokerSnapshotRequest,
+    CloseAll,
+    ClosePosition,
+    DealsObserved,
+    MarketData,
+    MarketDataRequest,
+    ModifyPosition,
+    OrderReport,
+    PlaceOrder,
+    RiskStatus,
+    RiskStatusRequest,
+    SetSimFaults,
+    SimFaultsReply,
+    TradeClosed,
+    TradingGate,
+)
+
+__all__ = ["BROKER_STATE_PREFIX", "REPORTED_PREFIX", "MT5BrokerActor"]
+
+BROKER_STATE_PREFIX = "broker."
+REPORTED_PREFIX = "broker.reported."
+"""``broker.reported.<ticket>``: the closed trade of this position has been reported."""
+
+WRITE_AHEAD_DEADLINE_S = 10.0
+"""A write-ahead acknowledged later than this (SharedState was restarting, or the actor was
+held up by a slow terminal) is not sent: the decision behind it is stale by then."""
+DEAL_LOOKBACK_S = 30 * 86_400  # the deals the RiskManager's counters look back on
+RECENT_DEALS_KEPT = 2000
+CLOSE_REPORT_ATTEMPTS = 30  # polls to wait for a closed position's exit deal in the history
+MODIFY_REPORTS_KEPT = 1000
+RESOLVE_INTERVAL_S = 1.0
+POLL_SOON_DELAY_S = 0.05
+TRADE_LISTENERS = ("critic", "risk", "strategy")
+READY_LISTENERS = ("risk", "strategy")
+_DEAL_TYPES_TRADING = (0, 1)  # DEAL_TYPE_BUY, DEAL_TYPE_SELL
+
+
+@dataclass(frozen=True, slots=True)
+class _ConnectDue:
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class _PollDue:
+    generation: int
+    once: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _ResolveDue:
+    pass
+
+
+@dataclass(slots=True)
+class _Job:
+    """One request that sends orders: a place, a close, or a close-all. ``owned`` are the
+    intents this job began (only it may send them); ``writing`` those whose write-ahead is not
+    acknowledged yet."""
+
+    request_id: str
+    requester: Any
+    kind: str  # place | close | close_all
+    coids: list[str]
+    started: float = field(default_factory=time.monotonic)
+    owned: set[str] = field(default_factory=set)
+    writing: set[str] = field(default_factory=set)
+    interim_sent: bool = False
+
+
+class MT5BrokerActor(EnsembleActor):
+    role = "MT5Broker"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = "sim"
+        self.gateway: Gateway | None = None
+        self.market_clock: Clock = WallClock()
+        self.market_time_file: MarketTimeFile | None = None
+        self.server_offset_s = 0.0
+        self.universe: tuple[str, ...] = ()
+        self.specs = SpecCache()
+        # connection and readiness
+        self.connected = False
+        self.may_trade = False
+        self.reconciled = False
+        self.loaded = False
+        self.loading = False
+        self.verdict_detail = ""
+        self.poll_problem = ""
+        self.reconcile_detail = ""
+        self.foreign_detail = ""
+        self.status: tuple[str, str] | None = None
+        self.connect_failures = 0
+        self.connect_generation = 0
+        self.poll_generation = 0
+        self.resolve_scheduled = False
+        self.poll_soon_pending = False
+        self._ready_sent: dict[str, Any] = {}
+        self._risk_asked: Any = None
+        # books
+        self.ledger = IntentLedger()
+        self.tracker = PositionTracker()
+        self.calls = StateCalls("broker")
+        self.jobs: dict[str, _Job] = {}
+        self.gate = GateState()
+        self.gate_from_risk = False
+        self.account: AccountRecord | None = None
+        self.terminal: TerminalRecord | None = None
+        self.positions: tuple[PositionRecord, ...] = ()
+        self.orders: tuple[OrderRecord, ...] = ()
+        self.day_realised_pnl = 0.0
+        self.recent_deals: OrderedDict[int, DealRecord] = OrderedDict()
+        self.deals_seen_until: float | None = None
+        self.close_attempts: dict[int, int] = {}
+        self.modify_reports: OrderedDict[str, OrderReport] = OrderedDict()
+        self.changes = ChangeGate()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def on_configure(self) -> None:
+        self.kind = self.settings.broker.kind
+        if self.kind == "sim":
+            sim = self.settings.sim
+            self.market_time_file = MarketTimeFile(self.settings.data_path / MARKET_TIME_FILE)
+            self.market_clock = resume_sim_clock(sim, self.market_time_file)
+            self.server_offset_s = sim.server_utc_offset_hours * 3600.0
+        # Connecting can take long (initialize waits for the terminal): not inside Configure,
+        # so the supervisor sees this actor started at once.
+        self._schedule_connect(0.0)
+
+    def on_stop(self) -> None:
+        self._save_market_time(force=True)
+        gateway, self.gateway = self.gateway, None
+        if gateway is not None:
+            try:
+                gateway.close()
+            except Exception as error:  # stopping anyway; the terminal outlives us
+                self.log.warning("closing the gateway failed", reason=repr(error))
+
+    def on_peers(self) -> None:
+        shared_state = self.peer("shared_state")
+        for message in self.calls.to_resend(shared_state):
+            self.send(shared_state, message)
+        risk = self.peer("risk")
+        if risk is not None and risk != self._risk_asked:
+            self._risk_asked = risk
+            self.ask_peer("risk", RiskStatusRequest, self._on_risk_status)
+            if self.recent_deals:
+                # A new RiskManager rebuilds its counters; it ignores deals it already has.
+                self.send(risk, DealsObserved(tuple(self.recent_deals.values())))
+        self._announce_ready()
+
+    # --- SharedState ---------------------------------------------------------------------------
+
+    def _state(self, make: Callable[[str], Any],
+               on_reply: Callable[[StateReply], None] | None = None) -> None:
+        address = self.peer("shared_state")
+        message = self.calls.add(make, on_reply or _ignore_reply, address)
+        if address is not None:
+            self.send(address, message)
+
+    @handles(StateReply)
+    def _on_state_reply(self, reply: StateReply, sender: Any) -> None:
+        on_reply = self.calls.take(reply)
+        if on_reply is not None:
+            on_reply(reply)
+
+    def _persist_intent(self, intent: Intent) -> None:
+        record = intent.to_record()
+        self._state(lambda rid: StateSet(request_id=rid, key=intent_key(intent.client_order_id),
+                                         value=record), _check_written)
+
+    def _persist_tracked(self, tracked: TrackedPosition) -> None:
+        record = tracked.to_record()
+        self._state(lambda rid: StateSet(request_id=rid, key=position_key(tracked.ticket),
+                                         value=record), _check_written)
+
+    # --- connection ----------------------------------------------------------------------------
+
+    def _schedule_connect(self, delay: float) -> None:
+        self.connect_generation += 1
+        self.after(delay, _ConnectDue(self.connect_generation))
+
+    @handles(_ConnectDue)
+    def _on_connect_due(self, message: _ConnectDue, sender: Any) -> None:
+        if message.generation == self.connect_generation and not self.connected:
+            self._connect()
+
+    def _open_gateway(self) -> Gateway:
+        broker = self.settings.broker
+        common: dict[str, Any] = {
+            "call_timeout": broker.call_timeout_s,
+            "order_timeout": broker.order_timeout_s,
+            "clock": self.market_clock,
+            # Opened without connecting, so the gateway (and the simulated terminal with its
+            # fault switches) stays when initialize fails; connect() is retried on it.
+            "connect": False,
+        }
+        if self.kind == "sim":
+            return open_gateway("sim", sim_config=self.settings.sim,
+                                data_dir=self.settings.data_path, **common)
+        if self.kind == "mt5":
+            return open_gateway("mt5", **common)
+        return open_gateway("mt5linux", host=broker.mt5linux_host, port=broker.mt5linux_port,
+                            **common)
+
+    def _connect(self) -> None:
+        broker = self.settings.broker
+        real = self.kind != "sim"
+        try:
+            if self.gateway is None:
+                self.gateway = self._open_gateway()
+            account = self.gateway.connect(
+                path=broker.terminal_path if self.kind == "mt5" else None,
+                login=broker.login if real else None,
+                password=(os.environ.get(broker.password_env) or None) if real else None,
+                server=broker.server if real else None,
+            )
+            terminal = self.gateway.terminal()
+        except BrokerUnavailable as error:
+            self._connection_failed(str(error), None)
+            return
+        except GatewayError as error:
+            self._connection_failed(str(error), error.code)
+            return
+        verdict = connection_verdict(
+            account, terminal,
+            expected_login=broker.login if real else None,
+            expected_server=broker.server if real else None,
+            allow_real_account=broker.allow_real_account,
+        )  # fmt: skip
+        self.account, self.terminal = account, terminal
+        if verdict.state == "refused":
+            self.log.error("refusing the account", detail=verdict.detail)
+            self._connection_failed(verdict.detail, None, refused=True)
+            return
+        self.connected = True
+        self.connect_failures = 0
+        self.may_trade = verdict.may_trade
+        self.verdict_detail = verdict.detail
+        self.poll_problem = ""
+        self.log.info("connected", broker=self.kind, account=account.login,
+                      server=account.server, trade_mode=trade_mode_name(account.trade_mode),
+                      detail=verdict.detail)
+        self._prepare_universe()
+        self.reconcile_detail = "reconciling with the terminal"
+        self._refresh_status()
+        self._begin_reconcile()
+
+    def _prepare_universe(self) -> None:
+        assert self.gateway is not None
+        if self.kind == "sim":
+            self.universe = tuple(self.settings.sim.symbols)
+            return
+        configured = tuple(self.settings.strategy.symbols)
+        try:
+            self.universe = configured or tuple(
+                spec.name for spec in self.gateway.symbols() if spec.visible
+            )
+            for symbol in configured:
+                self.gateway.select_symbol(symbol)
+            ticks = [self.gateway.tick(symbol) for symbol in self.universe[:5]]
+        except GatewayError as error:
+            self.log.warning("reading the symbols failed", reason=str(error))
+            return
+        self._learn_server_offset(max((tick.time for tick in ticks), default=0))
+
+    def _learn_server_offset(self, freshest_tick_time: float) -> None:
+        if self.kind == "sim" or freshest_tick_time <= 0:
+            return
+        offset = estimate_server_offset(freshest_tick_time, time.time())
+        if offset is not None and offset != self.server_offset_s:
+            self.server_offset_s = float(offset)
+            self.log.info("server clock offset", offset_s=offset)
+
+    def _connection_failed(self, detail: str, code: int | None, *, refused: bool = False) -> None:
+        broker = self.settings.broker
+        was_ready = self.connected or self.reconciled
+        self.connected = self.reconciled = self.may_trade = False
+        self.poll_generation += 1  # stop polling until reconnected
+        if self.gateway is not None and self.kind != "sim":
+            # A real terminal's link (an RPyC connection, the module's IPC) is rebuilt from
+            # scratch; the simulated terminal stays, with its books and fault switches.
+            gateway, self.gateway = self.gateway, None
+            gateway.close()
+        self.connect_failures += 1
+        delay = broker.reconnect_max_s if refused else backoff_delay(
+            self.connect_failures + 1, broker.reconnect_initial_s, broker.reconnect_max_s, 0.2
+        )
+        self.log.warning("broker disconnected", detail=detail, code=code,
+                         retry_in_s=round(delay, 3))
+        self._set_status("disconnected", detail)
+        if was_ready:
+            self._announce_ready(force=True)
+        self._schedule_connect(delay)
+
+    def _gateway_failed(self, error: GatewayError) -> None:
+        """A read failed: a lost connection is reconnected; anything else degrades the status
+        until the next poll succeeds."""
+        if error.code in CONNECTION_ERROR_CODES or isinstance(error, GatewayTimeout):
+            self._connection_failed(str(error), error.code)
+        else:
+            self.poll_problem = str(error)
+            self.log.warning("terminal call failed", reason=str(error))
+            self._refresh_status()
+
+    # --- status and readiness ------------------------------------------------------------------
+
+    def _refresh_status(self) -> None:
+        if not self.connected:
+            return
+        problems = [p for p in (self.verdict_detail, self.poll_problem) if p]
+        if not self.reconciled:
+            problems.append(self.reconcile_detail or "reconciling with the terminal")
+        state = "degraded" if problems or not self.may_trade else "connected"
+        detail = "; ".join(p for p in (*problems, self.foreign_detail) if p)
+        self._set_status(state, detail)
+
+    def _set_status(self, state: str, detail: str) -> None:
+        if self.status == (state, detail):
+            return
+        self.status = (state, detail)
+        account = self.account
+        self.publish([BrokerStatus(
+            timestamp=self.now_iso(), state=state, broker=self.kind,
+            account=account.login if account else None,
+            server=account.server if account else None,
+            trade_mode=trade_mode_name(account.trade_mode) if account else None,
+            detail=detail,
+        )])  # fmt: skip
+
+    def _announce_ready(self, force: bool = False) -> None:
+        """BrokerReady to the roles that may trade, on every change and to every new address
+        (a restarted Strategy must learn it)."""
+        ready = BrokerReady(connected=self.connected, reconciled=self.reconciled)
+        for role in READY_LISTENERS:
+            address = self.peer(role)
+            if address is None:
+                continue
+            if force or self._ready_sent.get(role) != address:
+                self._ready_sent[role] = address
+                self.send(address, ready)
+
+    @handles(TradingGate)
+    def _on_trading_gate(self, message: TradingGate, sender: Any) -> None:
+        self.gate = GateState(message.mode, message.kill_switch, message.reason)
+        self.gate_from_risk = True
+
+    def _on_risk_status(self, message: RiskStatus) -> None:
+        if self.gate_from_risk:
+            return  # a TradingGate came first, and is newer
+        mode = "PAUSED" if message.paused and message.mode == "ACTIVE" else message.mode
+        self.gate = GateState(mode, message.kill_switch, message.reason)
+        self.gate_from_risk = True
+
+    # --- reconciliation ------------------------------------------------------------------------
+
+    def _begin_reconcile(self) -> None:
+        if not self.connected or self.reconciled:
+            return
+        if self.loaded:
+            self._reconcile_with_terminal()
+            return
+        if self.loading:
+            return
+        self.loading = True
+        self._state(lambda rid: StateGetAll(request_id=rid, prefix=BROKER_STATE_PREFIX),
+                    self._on_loaded)
+        self._state(lambda rid: StateGet(request_id=rid, key=KILL_SWITCH), self._on_kill_switch)
+
+    def _on_loaded(self, reply: StateReply) -> None:
+        if not reply.ok:
+            raise RuntimeError(f"cannot read the broker's records from SharedState: "
+                               f"{reply.error}")
+        items: dict[str, Any] = reply.value or {}
+        broken = self.ledger.load({k: v for k, v in items.items() if k.startswith(INTENT_PREFIX)})
+        broken += self.tracker.load(
+            {k: v for k, v in items.items() if k.startswith(POSITION_PREFIX)}
+        )
+        if broken:
+            self.log.error("unreadable broker records ignored", keys=broken[:20])
+        self.loaded, self.loading = True, False
+        self.log.info("broker records loaded", intents=len(self.ledger),
+                      tracked=len(self.tracker.tracked),
+                      unresolved=len(self.ledger.unresolved()))
+        self._begin_reconcile()
+
+    def _on_kill_switch(self, reply: StateReply) -> None:
+        value = reply.value if reply.ok and reply.found else None
+        if isinstance(value, dict) and value.get("latched") and not self.gate_from_risk:
+            self.gate = GateState(self.gate.mode, True, str(value.get("reason", "")))
+
+    def _reconcile_with_terminal(self) -> None:
+        assert self.gateway is not None
+        self._resolve_unresolved()
+        if not self.connected:
+            return
+        try:
+            positions = self.gateway.positions()
+            orders = self.gateway.orders()
+        except GatewayError as error:
+            self._gateway_failed(error)
+            return
+        magic = self.settings.broker.magic
+        plan = plan_reconciliation(positions, orders, magic, self.tracker.tracked, self.ledger)
+        for position in plan.adopt:
+            tracked = TrackedPosition.adopt(position, *self._identify(position))
+            self.tracker.track(tracked)
+            self._persist_tracked(tracked)
+        for tracked in plan.vanished:
+            self._report_closed(tracked)  # closed while the broker was away
+        self.positions, self.orders = plan.ours, plan.our_orders
+        self.foreign_detail = foreign_summary(plan)
+        if self.foreign_detail:
+            self.log.warning("foreign positions and orders are left alone",
+                             detail=self.foreign_detail)
+        unresolved = self.ledger.unresolved()
+        if unresolved:
+            self.reconcile_detail = (f"resolving {len(unresolved)} order(s) of unknown "
+                                     "outcome from the terminal's books")
+            self._refresh_status()
+            self._schedule_resolve()
+            return
+        self.reconciled = True
+        self.reconcile_detail = ""
+        self.log.info("reconciled", adopted=[p.ticket for p in plan.adopt],
+                      closed_while_away=[t.ticket for t in plan.vanished],
+                      ours=len(plan.ours), foreign=len(plan.foreign))
+        self._refresh_status()
+        self._announce_ready(force=True)
+        self._start_polling()
+
+    def _identify(self, position: PositionRecord) -> tuple[str, str]:
+        intent = self.ledger.opened_position(position.ticket, position.comment)
+        if intent is None:
+            return position.comment, ""
+        return intent.client_order_id, intent.decision_id
+
+    def _in_flight_s(self) -> float:
+        # The simulated terminal runs in this process: nothing sent before our own restart can
+        # still execute, and a fate is read only after the send has returned (one thread).
+        return 0.0 if self.kind == "sim" else self.settings.broker.order_timeout_s
+
+    def _schedule_resolve(self) -> None:
+        if not self.resolve_scheduled:
+            self.resolve_scheduled = True
+            self.after(min(RESOLVE_INTERVAL_S, self.settings.broker.poll_interval_s),
+                       _ResolveDue())
+
+    @handles(_ResolveDue)
+    def _on_resolve_due(self, message: _ResolveDue, sender: Any) -> None:
+        self.resolve_scheduled = False
+        if not self.connected:
+            return  # reconnecting reconciles again, which resolves them
+        if not self.reconciled:
+            self._reconcile_with_terminal()
+        else:
+            self._resolve_unresolved()
+            if self.ledger.unresolved():
+                self._schedule_resolve()
+        self._report_jobs()
+        self._save_market_time()
+
+    def _resolve_unresolved(self) -> None:
+        """Ask the terminal's books about every intent that was (perhaps) sent with no known
+        outcome. Intents a job is still writing ahead are not sent yet: leave them."""
+        assert self.gateway is not None
+        not_sent_yet = {coid for job in self.jobs.values() for coid in job.writing}
+        magic = self.settings.broker.magic
+        for intent in self.ledger.unresolved():
+            if intent.client_order_id in not_sent_yet:
+                continue
+            since = intent.market_time - 3600 if intent.market_time else None
+            try:
+                fate = self.gateway.find_order_fate(intent.client_order_id, magic, since=since)
+            except GatewayError as error:
+                if error.code in CONNECTION_ERROR_CODES or isinstance(error, GatewayTimeout):
+                    self._gateway_failed(error)
+                    return
+                self.log.warning("reading an order's fate failed", reason=str(error))
+                continue
+            resolved = self.ledger.apply_fate(intent.client_order_id, fate, time.time(),
+                                              self._in_flight_s())
+            if resolved != intent:
+                self._persist_intent(resolved)
+            if resolved.final:
+                self.log.info("order outcome resolved", client_order_id=resolved.client_order_id,
+                              status=str(resolved.status), reason=resolved.reason,
+                              ticket=resolved.ticket)
+                if resolved.status is IntentStatus.DONE:
+                    self._poll_soon()
+
+    # --- polling -------------------------------------------------------------------------------
+
+    def _start_polling(self) -> None:
+        self.poll_generation += 1
+        self.after(0.0, _PollDue(self.poll_generation))
+
+    def _poll_soon(self) -> None:
+        """An extra poll shortly, so a fill or a close shows without waiting for the next
+        regular one; a burst of orders shares one."""
+        if self.reconciled and not self.poll_soon_pending:
+            self.poll_soon_pending = True
+            self.after(POLL_SOON_DELAY_S, _PollDue(self.poll_generation, once=True))
+
+    @handles(_PollDue)
+    def _on_poll_due(self, message: _PollDue, sender: Any) -> None:
+        if message.once:
+            self.poll_soon_pending = False
+        if message.generation != self.poll_generation:
+            return
+        if self.connected and self.reconciled:
+            self._poll()
+        if not message.once and message.generation == self.poll_generation:
+            # Counted from the end of this poll: a slow terminal must leave the actor time for
+            # its other messages (an expired timer is delivered before waiting messages).
+            self.after(self.settings.broker.poll_interval_s, _PollDue(self.poll_generation))
+
+    def _deal_window(self, server_now: float) -> tuple[float, float]:
+        """History to read, in the server's clock (the terminal compares dates in it)."""
+        start = server_day_start(server_now) - 3600.0
+        if self.deals_seen_until is None:
+            start = server_now - DEAL_LOOKBACK_S
+        else:
+            start = min(start, self.deals_seen_until - 3600.0)
+        return start, server_now + 86_400.0
+
+    def _poll(self) -> None:
+        gateway = self.gateway
+        assert gateway is not None
+        broker = self.settings.broker
+        server_now = self._server_now()
+        try:
+            positions = gateway.positions()
+            orders = gateway.orders()
+            account = gateway.account()
+            terminal = gateway.terminal()
+            deals = gateway.history_deals(*self._deal_window(server_now))
+        except GatewayError as error:
+            self._gateway_failed(error)
+            return
+        verdict = connection_verdict(
+            account, terminal, expected_login=broker.login if self.kind != "sim" else None,
+            expected_server=broker.server if self.kind != "sim" else None,
+            allow_real_account=broker.allow_real_account,
+        )  # fmt: skip
+        if verdict.state == "refused":
+            self._connection_failed(verdict.detail, None, refused=True)
+            return
+        self.account, self.terminal = account, terminal
+        self.may_trade, self.verdict_detail, self.poll_problem = (
+            verdict.may_trade, verdict.detail, ""
+        )
+        magic = broker.magic
+        ours = tuple(p for p in positions if p.magic == magic)
+        self.positions = ours
+        self.orders = tuple(o for o in orders if o.magic == magic)
+        observation = self.tracker.observe(ours, self._identify)
+        for tracked in (*observation.adopted, *observation.changed):
+            self._persist_tracked(tracked)
+        for tracked in observation.closed:
+            self._report_closed(tracked)
+        self._observe_deals(deals, server_now)
+        self.day_realised_pnl = day_realised(deals, server_day_start(server_now))
+        events: list[Event] = []
+        rows = tuple(position_row(p, self.tracker.get(p.ticket)) for p in ours)
+        if self.changes.changed("positions", rows):
+            events.append(PositionUpdate(timestamp=self.now_iso(), positions=rows))
+        row = account_row(account, self.day_realised_pnl + account.profit)
+        if self.changes.changed("account", row):
+            events.append(AccountUpdate(timestamp=self.now_iso(), account=row))
+        self.publish(events)
+        self._refresh_status()
+        self._save_market_time()
+
+    def _observe_deals(self, deals: tuple[DealRecord, ...], server_now: float) -> None:
+        """New trading deals with our magic go to the RiskManager (it ignores repeats)."""
+        magic = self.settings.broker.magic
+        fresh = sorted(
+            (d for d in deals
+             if d.magic == magic and d.type in _DEAL_TYPES_TRADING
+             and d.ticket not in self.recent_deals),
+            key=lambda d: (d.time_msc, d.ticket),
+        )  # fmt: skip
+        self.deals_seen_until = server_now
+        if not fresh:
+            return
+        for deal in fresh:
+            self.recent_deals[deal.ticket] = deal
+        while len(self.recent_deals) > RECENT_DEALS_KEPT:
+            self.recent_deals.popitem(last=False)
+        risk = self.peer("risk")
+        if risk is not None:
+            self.send(risk, DealsObserved(tuple(fresh)))
+
+    def _report_closed(self, tracked: TrackedPosition) -> None:
+        """Report a closed position once: journal it (idempotent by op id), claim the report
+        in SharedState (compare-and-set: only the first claim wins, across restarts), then
+        tell the Critic, the RiskManager and the Strategy."""
+        if tracked.ticket in self.tracker.reporting or not self.connected:
+            return  # (a poll reports it once the terminal answers again)
+        assert self.gateway is not None
+        try:
+            deals = self.gateway.deals_of_position(tracked.ticket)
+        except GatewayError as error:
+            self._gateway_failed(error)
+            return
+        trade = build_trade_closed(tracked, deals, self.server_offset_s, self.ledger.purpose_of)
+        if trade is None:
+            attempts = self.close_attempts.get(tracked.ticket, 0) + 1
+            self.close_attempts[tracked.ticket] = attempts
+            if attempts >= CLOSE_REPORT_ATTEMPTS:
+                self.log.error("closed position has no exit deal; not reported",
+                               ticket=tracked.ticket)
+                self._forget_position(tracked.ticket)
+            return
+        self.tracker.reporting.add(tracked.ticket)
+        record = dataclasses.asdict(trade)
+        self._state(lambda rid: JournalAppend(
+            request_id=rid, op_id=f"trade-{trade.ticket}", kind="trade", key=trade.symbol,
+            record=record, decision_id=trade.decision_id,
+        ), _check_written)  # fmt: skip
+        claim = {"at": iso_utc(trade.closed_at), "profit": trade.profit}
+        self._state(lambda rid: StateCompareAndSet(
+            request_id=rid, key=f"{REPORTED_PREFIX}{trade.ticket}", expected=None, new=claim,
+            op_id=f"report-{trade.ticket}-{uuid.uuid4().hex}",
+        ), lambda reply: self._on_report_claimed(trade, reply))  # fmt: skip
+
+    def _on_report_claimed(self, trade: TradeClosed, reply: StateReply) -> None:
+        if reply.error is not None:
+            raise RuntimeError(f"cannot record the report of trade {trade.ticket}: {reply.error}")
+        if reply.ok:  # the first claim: nobody has reported this trade before
+            for role in TRADE_LISTENERS:
+                address = self.peer(role)
+                if address is not None:
+                    self.send(address, trade)
+            self.publish([PositionClosed(
+                timestamp=self.now_iso(), ticket=trade.ticket, symbol=trade.symbol,
+                direction=trade.direction, volume=trade.volume, entry_price=trade.entry_price,
+                exit_price=trade.exit_price, profit=trade.profit,
+                decision_id=trade.decision_id or None,
+            )])  # fmt: skip
+            self.log.info("trade closed", ticket=trade.ticket, symbol=trade.symbol,
+                          profit=trade.profit, exit_reason=trade.exit_reason)
+        self._forget_position(trade.ticket)
+
+    def _forget_position(self, ticket: int) -> None:
+        self.tracker.forget(ticket)
+        self.close_attempts.pop(ticket, None)
+        self._state(lambda rid: StateDelete(request_id=rid, key=position_key(ticket)))
+
+    # --- orders --------------------------------------------------------------------------------
+
+    def _refusal(self, *, opening: bool, sending: set[str] | None = None) -> str | None:
+        unresolved = [i for i in self.ledger.unresolved()
+                      if sending is None or i.client_order_id not in sending]
+        return refusal_reason(
+            opening=opening, connected=self.connected, reconciled=self.reconciled,
+            may_trade=self.may_trade, gate=self.gate, unresolved_orders=len(unresolved),
+        )  # fmt: skip
+
+    def _reply(self, sender: Any, report: OrderReport) -> None:
+        self.send(sender, report)
+
+    def _refuse(self, sender: Any, request_id: str, reason: str, **fields: Any) -> None:
+        self._reply(sender, OrderReport(request_id, "refused", reason, **fields))
+
+    def _answer_known(self, intent: Intent, request_id: str, sender: Any, kind: str) -> None:
+        """A client order id already in the ledger: answered from its record, never resent.
+        One that is not final yet is answered when it is."""
+        job = _Job(request_id, sender, kind, [intent.client_order_id])
+        self.jobs[uuid.uuid4().hex] = job
+        if not intent.final and intent.status is IntentStatus.UNKNOWN:
+            job.interim_sent = True
+            self._reply(sender, self._report(job))
+        self._report_jobs()
+
+    @handles(PlaceOrder)
+    def _on_place_order(self, order: PlaceOrder, sender: Any) -> None:
+        known = self.ledger.get(order.client_order_id)
+        if known is not None:
+            self._answer_known(known, order.request_id, sender, "place")
+            return
+        fields = {"client_order_id": order.client_order_id, "symbol": order.symbol,
+                  "side": order.side}
+        refusal = self._refusal(opening=True)
+        if refusal is not None:
+            self._refuse(sender, order.request_id, refusal, **fields)
+            return
+        intent = Intent(
+            client_order_id=order.client_order_id, kind="open", status=IntentStatus.WRITING,
+            symbol=order.symbol, side=str(order.side).upper(), volume=float(order.volume),
+            request_id=order.request_id, created_at=time.time(),
+            market_time=self.market_clock.now(), decision_id=order.decision_id,
+            sl=float(order.sl or 0.0), tp=float(order.tp or 0.0),
+            deviation_points=int(order.deviation_points),
+        )  # fmt: skip
+        try:
+            self._order_intent(intent)  # the gateway's own checks, before anything is recorded
+        except (ValueError, TypeError) as error:
+            self._refuse(sender, order.request_id, f"invalid: {error}", **fields)
+            return
+        self.ledger.begin(intent)
+        self._start_job(_Job(order.request_id, sender, "place", [order.client_order_id],
+                             owned={order.client_order_id}))
+
+    def _order_intent(self, intent: Intent) -> OrderIntent:
+        side = intent.side.upper()
+        if side not in ("BUY", "SELL"):
+            raise ValueError(f"side must be BUY or SELL, got {intent.side!r}")
+        return OrderIntent(
+            symbol=intent.symbol, side=OrderSide(side.lower()), volume=float(intent.volume or 0),
+            client_order_id=intent.client_order_id, magic=self.settings.broker.magic,
+            sl=intent.sl or None, tp=intent.tp or None,
+            deviation_points=intent.deviation_points,
+        )  # fmt: skip
+
+    @handles(ClosePosition)
+    def _on_close_position(self, message: ClosePosition, sender: Any) -> None:
+        coid = close_order_id(message.op_id)
+        known = self.ledger.get(coid)
+        if known is not None:
+            self._answer_known(known, message.request_id, sender, "close")
+            return
+        refusal = self._refusal(opening=False)
+        if refusal is not None:
+            self._refuse(sender, message.request_id, refusal, client_order_id=coid,
+                         ticket=message.ticket)
+            return
+        if message.volume is not None and not message.volume > 0:
+            self._refuse(sender, message.request_id, "invalid: volume must be > 0",
+                         client_order_id=coid, ticket=message.ticket)
+            return
+        position = self._find_position(message.ticket, message.request_id, sender, coid)
+        if position is None:
+            return
+        volume = message.volume
+        if volume is not None and volume >= position.volume - 1e-9:
+            volume = None  # all of it
+        self._begin_close(position, coid, message.request_id, message.op_id, message.reason,
+                          volume)
+        self._start_job(_Job(message.request_id, sender, "close", [coid], owned={coid}))
+
+    def _find_position(self, ticket: int, request_id: str, sender: Any,
+                       coid: str = "") -> PositionRecord | None:
+        """The open position ``ticket`` if it is ours; otherwise answer the request and return
+        None. A position that is gone is reported closed: that is what a close wants, and a
+        second close order could open an opposite position on a netting account."""
+        assert self.gateway is not None
+        try:
+            found = self.gateway.positions(ticket=ticket)
+        except GatewayError as error:
+            self._gateway_failed(error)
+            self._refuse(sender, request_id, "terminal_unavailable", client_order_id=coid,
+                         ticket=ticket)
+            return None
+        if not found:
+            self._reply(sender, OrderReport(request_id, "done", "already_closed",
+                                            client_order_id=coid, ticket=ticket))
+            self._poll_soon()
+            return None
+        position = found[0]
+        if position.magic != self.settings.broker.magic:
+            self._refuse(sender, request_id, "foreign_position", client_order_id=coid,
+                         ticket=ticket, symbol=position.symbol)
+            return None
+        return position
+
+    def _begin_close(self, position: PositionRecord, coid: str, request_id: str, op_id: str,
+                     purpose: str, volume: float | None) -> None:
+        tracked = self.tracker.get(position.ticket)
+        self.ledger.begin(Intent(
+            client_order_id=coid, kind="close", status=IntentStatus.WRITING,
+            symbol=position.symbol, side="SELL" if position.type == 0 else "BUY",
+            volume=volume, request_id=request_id, created_at=time.time(),
+            market_time=self.market_clock.now(),
+            decision_id=tracked.decision_id if tracked else "", ticket=position.ticket,
+            op_id=op_id, purpose=purpose,
+        ))  # fmt: skip
+
+    @handles(CloseAll)
+    def _on_close_all(self, message: CloseAll, sender: Any) -> None:
+        refusal = self._refusal(opening=False)
+        if refusal is not None:
+            self._refuse(sender, message.request_id, refusal)
+            return
+        assert self.gateway is not None
+        magic = self.settings.broker.magic
+        try:
+            positions = [p for p in self.gateway.positions() if p.magic == magic]
+            pending = [o for o in self.gateway.orders() if o.magic == magic]
+        except GatewayError as error:
+            self._gateway_failed(error)
+            self._refuse(sender, message.request_id, "terminal_unavailable")
+            return
+        for order in pending:
+            # Deleting a pending order is harmless to repeat: no write-ahead needed.
+            outcome = self.gateway.cancel_order(order.ticket)
+            self.log.info("pending order cancelled", ticket=order.ticket, outcome=outcome.reason)
+        job = _Job(message.request_id, sender, "close_all", [])
+        for position in positions:
+            coid = close_order_id(f"{message.op_id}/{position.ticket}")
+            if coid not in self.ledger:
+                self._begin_close(position, coid, message.request_id, message.op_id,
+                                  message.reason, None)
+                job.owned.add(coid)
+            job.coids.append(coid)
+        if not job.coids:
+            self._reply(sender, OrderReport(message.request_id, "done", "nothing_to_close"))
+            return
+        self._start_job(job)
+
+    def _start_job(self, job: _Job) -> None:
+        """Write the job's new intents ahead; it runs when SharedState has all of them."""
+        job_id = uuid.uuid4().hex
+        self.jobs[job_id] = job
+        for coid in job.owned:
+            intent = self.ledger[coid]
+            record = dataclasses.replace(intent, status=IntentStatus.SENDING).to_record()
+            job.writing.add(coid)
+            self._state(
+                lambda rid, c=coid, r=record: StateSet(request_id=rid, key=intent_key(c), value=r),
+                lambda reply, c=coid: self._on_written_ahead(job_id, c, reply),
+            )
+        if not job.writing:
+            self._run_job(job_id)
+
+    def _on_written_ahead(self, job_id: str, coid: str, reply: StateReply) -> None:
+        job = self.jobs[job_id]
+        job.writing.discard(coid)
+        if reply.ok:
+            self.ledger.durable(coid, time.time())
+        else:
+            self.log.error("write-ahead refused; order not sent", client_order_id=coid,
+                           reason=reply.error)
+            self.ledger.abandon(coid)
+            job.owned.discard(coid)
+            job.coids.remove(coid)
+            self._refuse(job.requester, job.request_id, "state_write_failed",
+                         client_order_id=coid)
+        if not job.writing:
+            self._run_job(job_id)
+
+    def _run_job(self, job_id: str) -> None:
+        """Send the job's durable intents, one after the other, and report."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return
+        late = time.monotonic() - job.started > WRITE_AHEAD_DEADLINE_S
+        sent_any = False
+        for coid in job.coids:
+            intent = self.ledger.get(coid)
+            if coid not in job.owned or intent is None or intent.status is not IntentStatus.SENDING:
+                continue
+            refusal = "write_ahead_late" if late else self._refusal(
+                opening=intent.kind == "open", sending=job.owned
+            )
+            if refusal is not None:
+                self._persist_intent(self.ledger.refuse(coid, refusal, time.time()))
+                continue
+            outcome = self._send(intent)
+            sent_any = True
+            done = self.ledger.apply_outcome(coid, outcome, time.time())
+            self._persist_intent(done)
+            self._after_send(done, outcome)
+        if not job.coids:
+            del self.jobs[job_id]
+        self._report_jobs()
+        if sent_any:
+            self._save_market_time()
+
+    def _send(self, intent: Intent) -> OrderOutcome:
+        assert self.gateway is not None
+        if intent.kind == "open":
+            return self.gateway.place_order(self._order_intent(intent))
+        assert intent.ticket is not None
+        return self.gateway.close_position(
+            intent.ticket, client_order_id=intent.client_order_id,
+            magic=self.settings.broker.magic, volume=intent.volume,
+            deviation_points=intent.deviation_points,
+        )  # fmt: skip
+
+    def _after_send(self, intent: Intent, outcome: OrderOutcome) -> None:
+        self.log.info("order sent" if outcome.sent else "order not sent",
+                      client_order_id=intent.client_order_id, kind=intent.kind,
+                      symbol=intent.symbol, status=str(intent.status), reason=intent.reason,
+                      retcode=intent.retcode, ticket=intent.ticket)
+        if intent.status is IntentStatus.UNKNOWN:
+            self._schedule_resolve()
+        elif intent.status is IntentStatus.DONE:
+            self._poll_soon()
+        if outcome.error is not None and outcome.error[0] in CONNECTION_ERROR_CODES:
+            self._poll_soon()  # the poll finds out whether the connection is gone
+
+    def _report(self, job: _Job) -> OrderReport:
+        intents = [self.ledger[c] for c in job.coids]
+        if job.kind != "close_all":
+            intent = intents[0]
+            status = report_status(intent.status)
+            return OrderReport(
+                job.request_id, status, intent.reason or status,
+                client_order_id=intent.client_order_id, retcode=intent.retcode,
+                ticket=intent.ticket, price=intent.price,
+                volume=intent.filled_volume or (intent.volume or 0.0), symbol=intent.symbol,
+                side=intent.side,
+            )  # fmt: skip
+        closed = tuple(i.ticket for i in intents
+                       if i.status is IntentStatus.DONE and i.ticket is not None)
+        failed = [i for i in intents if i.status in (IntentStatus.REJECTED, IntentStatus.REFUSED)]
+        if any(not i.final for i in intents):
+            status, reason = "unknown", "some closes have an unknown outcome"
+        elif failed:
+            status = "rejected"
+            reason = "; ".join(f"{i.ticket}: {i.reason}" for i in failed)
+        else:
+            status, reason = "done", f"closed {len(closed)} position(s)"
+        return OrderReport(job.request_id, status, reason, closed=closed)
+
+    def _report_jobs(self) -> None:
+        """Final reports for the jobs whose intents are all final; an interim ``unknown`` for
+        those waiting on a resolution (the final report follows under the same request id)."""
+        for job_id, job in list(self.jobs.items()):
+            if job.writing:
+                continue
+            intents = [self.ledger.get(c) for c in job.coids]
+            if any(i is None for i in intents):
+                # Waiting on a write-ahead that failed in another job: nothing was sent.
+                del self.jobs[job_id]
+                self._refuse(job.requester, job.request_id, "state_write_failed")
+                continue
+            if all(i.final for i in intents if i is not None):
+                del self.jobs[job_id]
+                self._reply(job.requester, self._report(job))
+            elif not job.interim_sent and any(
+                i.status is IntentStatus.UNKNOWN for i in intents if i is not None
+            ):
+                job.interim_sent = True
+                self._reply(job.requester, self._report(job))
+
+    @handles(ModifyPosition)
+    def _on_modify(self, message: ModifyPosition, sender: Any) -> None:
+        """Change a position's stops (None keeps the current one). Setting the same stops twice
+        is harmless, so no write-ahead; a retried op id gets the first answer."""
+        earlier = self.modify_reports.get(message.op_id)
+        if earlier is not None:
+            self._reply(sender, dataclasses.replace(earlier, request_id=message.request_id))
+            return
+        refusal = self._refusal(opening=False)
+        if refusal is not None:
+            self._refuse(sender, message.request_id, refusal, ticket=message.ticket)
+            return
+        position = self._find_position(message.ticket, message.request_id, sender)
+        if position is None:
+            return
+        assert self.gateway is not None
+        sl = position.sl if message.sl is None else float(message.sl)
+        tp = position.tp if message.tp is None else float(message.tp)
+        outcome = self.gateway.modify_position(position.ticket, sl=sl, tp=tp)
+        status = {Outcome.DONE: "done", Outcome.UNKNOWN: "unknown"}.get(outcome.status,
+                                                                         "rejected")
+        if status == "unknown":
+            status = self._stops_applied(position.ticket, sl, tp)
+        report = OrderReport(message.request_id, status, outcome.reason,
+                             retcode=outcome.retcode, ticket=position.ticket,
+                             symbol=position.symbol)
+        if status != "unknown":
+            self.modify_reports[message.op_id] = report
+            while len(self.modify_reports) > MODIFY_REPORTS_KEPT:
+                self.modify_reports.popitem(last=False)
+        self._reply(sender, report)
+        self._poll_soon()
+
+    def _stops_applied(self, ticket: int, sl: float, tp: float) -> str:
+        assert self.gateway is not None
+        try:
+            found = self.gateway.positions(ticket=ticket)
+        except GatewayError:
+            return "unknown"
+        if found and abs(found[0].sl - sl) < 1e-9 and abs(found[0].tp - tp) < 1e-9:
+            return "done"
+        return "unknown"
+
+    # --- market data and snapshots -------------------------------------------------------------
+
+    @handles(MarketDataRequest)
+    def _on_market_data(self, request: MarketDataRequest, sender: Any) -> None:
+        symbols = tuple(request.symbols) or self.universe
+        if not self.connected or self.gateway is None:
+            self.send(sender, MarketData(request.request_id, self.market_clock.now(), {}, {}, {},
+                                         errors=dict.fromkeys(symbols, "disconnected")))
+            return
+        try:
+            data = collect_market_data(self.gateway, symbols, request.timeframes, request.bars,
+                                       self.specs)
+        except GatewayError as error:
+            self.send(sender, MarketData(request.request_id, self.market_clock.now(), {}, {}, {},
+                                         errors=dict.fromkeys(symbols, str(error))))
+            self._gateway_failed(error)
+            return
+        self.send(sender, MarketData(request.request_id, self.market_clock.now(), data.ticks,
+                                     data.specs, data.bars, data.errors))
+        if any(code in CONNECTION_ERROR_CODES for code in data.error_codes.values()):
+            self._poll_soon()
+        if data.ticks:
+            self._learn_server_offset(max(tick.time for tick in data.ticks.values()))
+        self._save_market_time()
+
+    @handles(BrokerSnapshotRequest)
+    def _on_snapshot_request(self, request: BrokerSnapshotRequest, sender: Any) -> None:
+        self.send(sender, BrokerSnapshot(
+            request.request_id, connected=self.connected, reconciled=self.reconciled,
+            server_time=self.market_clock.now(), account=self.account,
+            positions=self.positions, orders=self.orders, day_realised=self.day_realised_pnl,
+        ))  # fmt: skip
+
+    # --- the simulated terminal's fault switches -----------------------------------------------
+
+    @handles(SetSimFaults)
+    def _on_set_sim_faults(self, message: SetSimFaults, sender: Any) -> None:
+        def reply(status: int, detail: str = "", faults: dict[str, Any] | None = None) -> None:
+            self.send(sender, SimFaultsReply(message.request_id, status, faults or {}, detail))
+
+        if self.kind != "sim":
+            reply(409, f"broker.kind is {self.kind!r}: fault switches exist only on the "
+                       "simulated terminal (broker.kind=sim)")
+            return
+        terminal = getattr(getattr(self.gateway, "backend", None), "_sim", None)
+        if terminal is None:
+            reply(503, "the simulated terminal is not open yet")
+            return
+        try:
+            changes = checked_fault_changes(message.changes, terminal.fault_config)
+        except FaultChangeError as error:
+            reply(400, str(error), fault_switches(terminal.fault_config))
+            return
+        faults = terminal.set_faults(**changes) if changes else terminal.fault_config
+        if changes:
+            self.log.warning("simulated terminal fault switches changed", changes=changes)
+            if not self.connected:
+                self.connect_failures = 0
+                self._schedule_connect(0.0)  # try at once instead of at the backoff's pace
+            self._poll_soon()
+        reply(200, "", fault_switches(faults))
+
+    # --- time ------------------------------------------------------------------------------------
+
+    def _server_now(self) -> float:
+        return self.market_clock.now() + self.server_offset_s
+
+    def _save_market_time(self, force: bool = False) -> None:
+        if self.market_time_file is not None:
+            try:
+                self.market_time_file.save(self.market_clock.now(), force=force)
+            except OSError as error:
+                self.log.warning("saving the market time failed", reason=repr(error))
+
+
+def _ignore_reply(reply: StateReply) -> None:
+    return None
+
+
+def _check_written(reply: StateReply) -> None:
+    if not reply.ok:
+        raise RuntimeError(f"SharedState refused a broker record: {reply.error}")

@@ -1,0 +1,290 @@
+"""The MT5Broker actor in one process (simpleSystemBase) with the real SharedState and the
+simulated terminal on temporary files: the write-ahead, answers from the record, unknown
+outcomes, closed-trade reports, reconciliation after a crash, and fail-closed refusals. The
+terminal's own books (``sim.db``) are the oracle of "sent at most once"."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from thespian.actors import ActorExitRequest, ActorSystem
+
+from actors.broker.gateway import open_gateway
+from actors.broker.intents import Intent, IntentStatus, intent_key
+from actors.broker.records import OrderIntent, OrderSide
+from actors.runtime.clock import ManualClock
+from actors.runtime.config import Settings, load_settings
+from bench.order_client import terminal_books
+from messages.commands import JournalQuery, Publish, StateGet, StateGetAll, StateReply, StateSet
+from messages.supervision import Configure, Peers, Started
+from messages.trading import (
+    BrokerReady,
+    BrokerSnapshot,
+    BrokerSnapshotRequest,
+    ClosePosition,
+    DealsObserved,
+    MarketData,
+    MarketDataRequest,
+    OrderReport,
+    PlaceOrder,
+    SetSimFaults,
+    SimFaultsReply,
+    TradeClosed,
+    TradingGate,
+)
+from tests.unit.broker.conftest import WEDNESDAY_UTC
+from tests.unit.trading import test_trading_actors as trading_actors
+from tests.unit.trading.test_trading_actors import Recorder, _ask_for
+
+ASK = 10.0
+MAGIC = 234000
+system = trading_actors.system  # the same simpleSystemBase fixture as the trading roles' tests
+
+
+def _settings(data_dir: Path, *extra: str) -> Settings:
+    return load_settings(assignments=[
+        f"runtime.data_dir='{data_dir}'", f"sim.start={WEDNESDAY_UTC}",
+        "broker.poll_interval_s=0.05", "broker.reconnect_initial_s=0.05",
+        "broker.reconnect_max_s=0.2", *extra,
+    ], environ={})  # fmt: skip
+
+
+class Harness:
+    """SharedState for real, Recorders for the broadcaster and the roles the broker informs."""
+
+    def __init__(self, system: ActorSystem, settings: Settings) -> None:
+        self.system = system
+        self.settings = settings
+        self.directory: dict[str, Any] = {
+            role: system.createActor(Recorder)
+            for role in ("broadcaster", "risk", "strategy", "critic")
+        }
+        self.directory["shared_state"] = system.createActor(
+            "actors.shared_state.actor.SharedStateActor")
+        _ask_for(system, self.directory["shared_state"],
+                 Configure("shared_state", settings, os.getpid()), Started)
+        self.broker: Any = None
+
+    def start_broker(self) -> Any:
+        self.broker = self.system.createActor("actors.broker.actor.MT5BrokerActor")
+        self.directory["broker"] = self.broker
+        _ask_for(self.system, self.broker,
+                 Configure("broker", self.settings, os.getpid(), peers=self.directory), Started)
+        self.system.tell(self.broker, Peers(dict(self.directory)))
+        self.wait(lambda s: s.connected and s.reconciled, "the broker to reconcile")
+        return self.broker
+
+    def stop_broker(self) -> None:
+        self.system.tell(self.broker, ActorExitRequest())
+        self.system.listen(0.05)
+
+    def snapshot(self) -> BrokerSnapshot:
+        return _ask_for(self.system, self.broker, BrokerSnapshotRequest("s"), BrokerSnapshot)
+
+    def wait(self, predicate: Callable[[BrokerSnapshot], bool], what: str) -> BrokerSnapshot:
+        """Asking lets simpleSystemBase run the broker's timers (connect, polls)."""
+        deadline = time.monotonic() + ASK
+        while time.monotonic() < deadline:
+            snapshot = self.snapshot()
+            if predicate(snapshot):
+                return snapshot
+            self.system.listen(0.02)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def ask(self, message: Any, expected: type = OrderReport) -> Any:
+        return _ask_for(self.system, self.broker, message, expected)
+
+    def place(self, coid: str, side: str = "BUY", request_id: str = "r",
+              decision_id: str = "") -> OrderReport:
+        return self.ask(PlaceOrder(request_id, coid, decision_id or f"D{coid}", "EURUSD", side,
+                                   0.1, 0.0, 0.0))
+
+    def received(self, role: str) -> list[Any]:
+        return self.system.ask(self.directory[role], "dump", ASK)
+
+    def of_type(self, role: str, kind: type) -> list[Any]:
+        return [m for m in self.received(role) if isinstance(m, kind)]
+
+    def events(self, kind: str) -> list[Any]:
+        return [e for m in self.of_type("broadcaster", Publish) for e in m.events
+                if kind == e.TYPE]
+
+    def state(self, message: Any) -> StateReply:
+        return _ask_for(self.system, self.directory["shared_state"], message, StateReply)
+
+    def books(self, coid: str) -> dict[str, int]:
+        return terminal_books(self.settings.data_path, coid)
+
+    def until(self, condition: Callable[[], Any], what: str) -> Any:
+        deadline = time.monotonic() + ASK
+        while time.monotonic() < deadline:
+            self.snapshot()  # lets the broker poll
+            result = condition()
+            if result:
+                return result
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def harness(system: ActorSystem, tmp_path: Path) -> Iterator[Harness]:
+    started = Harness(system, _settings(tmp_path))
+    yield started
+    if started.broker is not None:
+        started.stop_broker()
+
+
+def test_an_order_is_recorded_before_it_is_sent_and_a_retry_is_answered_from_the_record(
+    harness: Harness,
+) -> None:
+    harness.start_broker()
+    first = harness.place("E1", request_id="r1")
+    assert first.status == "done" and first.ticket and first.price > 0
+    record = harness.state(StateGet(request_id="g", key=intent_key("E1"))).value
+    assert (record["status"], record["ticket"], record["decision_id"]) == ("done", first.ticket,
+                                                                          "DE1")
+    retry = harness.place("E1", request_id="r2")
+    assert (retry.request_id, retry.status, retry.ticket) == ("r2", "done", first.ticket)
+    assert harness.books("E1") == {"entries": 1, "exits": 0, "positions": 1}
+    ready = harness.of_type("strategy", BrokerReady)
+    assert ready and ready[-1] == BrokerReady(connected=True, reconciled=True)
+
+
+def test_a_close_reports_the_trade_once_everywhere_and_a_retry_sends_nothing(
+    harness: Harness,
+) -> None:
+    harness.start_broker()
+    opened = harness.place("E2", decision_id="DEC2")
+    harness.until(lambda: harness.events("POSITION_UPDATE")
+                  and harness.events("POSITION_UPDATE")[-1].positions, "POSITION_UPDATE")
+    close = ClosePosition("c1", "op-close-2", opened.ticket, None, "take profit now")
+    closed = harness.ask(close)
+    assert closed.status == "done" and closed.ticket == opened.ticket
+    trades = harness.until(lambda: harness.of_type("critic", TradeClosed), "TradeClosed")
+    (trade,) = trades
+    assert (trade.ticket, trade.decision_id, trade.client_order_id) == (opened.ticket, "DEC2",
+                                                                        "E2")
+    assert trade.exit_reason == "take profit now" and trade.direction == "BUY"
+    assert harness.of_type("risk", TradeClosed) == harness.of_type("strategy", TradeClosed)
+    assert [e.ticket for e in harness.events("POSITION_CLOSED")] == [opened.ticket]
+    journal = harness.state(JournalQuery(request_id="j", kind="trade", key="EURUSD"))
+    assert [entry["record"]["ticket"] for entry in journal.value] == [opened.ticket]
+    assert journal.value[0]["decision_id"] == "DEC2"
+    dealt = {d.ticket for m in harness.of_type("risk", DealsObserved) for d in m.deals}
+    assert len(dealt) == 2  # the entry and the exit, each once
+    again = harness.ask(ClosePosition("c2", "op-close-2", opened.ticket, None, "retry"))
+    other = harness.ask(ClosePosition("c3", "op-close-3", opened.ticket, None, "second"))
+    assert (again.status, again.request_id) == ("done", "c2")
+    assert (other.status, other.reason) == ("done", "already_closed")
+    assert harness.books(closed.client_order_id) == {"entries": 0, "exits": 1, "positions": 0}
+    harness.snapshot()
+    assert len(harness.of_type("critic", TradeClosed)) == 1
+    assert harness.events("POSITION_UPDATE")[-1].positions == ()
+
+
+def test_an_unknown_outcome_is_resolved_from_the_books_and_reported_again(
+    harness: Harness,
+) -> None:
+    harness.start_broker()
+    faults = harness.ask(SetSimFaults("f", {"timeout_after_execution": True}), SimFaultsReply)
+    assert faults.status == 200 and faults.faults["timeout_after_execution"]
+    first = harness.place("E3", request_id="r3")
+    assert first.status == "unknown"
+    refused = harness.place("E4")
+    assert (refused.status, refused.reason) == ("refused", "unresolved_order")
+    # The final report arrives on its own; asking for anything lets the resolution timer run.
+    final = _ask_for(harness.system, harness.broker, BrokerSnapshotRequest("x"), OrderReport)
+    assert (final.request_id, final.status, final.reason) == ("r3", "done", "done")
+    assert final.ticket and harness.books("E3") == {"entries": 1, "exits": 0, "positions": 1}
+    assert harness.books("E4")["entries"] == 0
+
+
+def test_a_restarted_broker_resolves_what_it_left_and_adopts_its_positions(
+    harness: Harness,
+) -> None:
+    # Crash leftovers: two intents recorded as "sending". One reached the terminal (the
+    # process died before it heard back); the other never did.
+    settings = harness.settings
+    gateway = open_gateway("sim", sim_config=settings.sim, data_dir=settings.data_path,
+                           clock=ManualClock(WEDNESDAY_UTC))
+    sent = gateway.place_order(OrderIntent("EURUSD", OrderSide.SELL, 0.2, "SENT1", MAGIC))
+    gateway.close()
+    assert sent.ok
+    for coid in ("SENT1", "LOST1"):
+        intent = Intent(coid, "open", IntentStatus.SENDING, "EURUSD", "SELL", 0.2, "old",
+                        time.time(), market_time=WEDNESDAY_UTC, decision_id=f"D-{coid}")
+        assert harness.state(StateSet(request_id=coid, key=intent_key(coid),
+                                      value=intent.to_record())).ok
+    harness.start_broker()
+    intents = harness.state(StateGetAll(request_id="all", prefix="broker.intent.")).value
+    assert intents[intent_key("SENT1")]["status"] == "done"
+    assert intents[intent_key("SENT1")]["ticket"] == sent.order
+    assert (intents[intent_key("LOST1")]["status"],
+            intents[intent_key("LOST1")]["reason"]) == ("rejected", "not_executed")
+    snapshot = harness.snapshot()
+    assert [p.ticket for p in snapshot.positions] == [sent.order]
+    retried = harness.place("SENT1", side="SELL")
+    lost = harness.place("LOST1", side="SELL")
+    assert (retried.status, retried.ticket) == ("done", sent.order)
+    assert (lost.status, lost.reason) == ("rejected", "not_executed")
+    assert harness.books("SENT1")["entries"] == 1 and harness.books("LOST1")["entries"] == 0
+    # After another restart the trade still carries its decision.
+    harness.stop_broker()
+    harness.start_broker()
+    harness.ask(ClosePosition("c", "close-sent1", sent.order, None, "done with it"))
+    (trade,) = harness.until(lambda: harness.of_type("critic", TradeClosed), "TradeClosed")
+    assert (trade.decision_id, trade.direction, trade.volume) == ("D-SENT1", "SELL", 0.2)
+
+
+def test_orders_are_refused_while_halted_or_disconnected_and_flow_again_after(
+    harness: Harness,
+) -> None:
+    harness.start_broker()
+    opened = harness.place("E5")
+    harness.system.tell(harness.broker, TradingGate("HALTED", False, "daily loss"))
+    halted = harness.place("E6")
+    assert (halted.status, halted.reason) == ("refused", "trading_halted")
+    harness.system.tell(harness.broker, TradingGate("ACTIVE", True, "kill switch"))
+    assert harness.place("E6").reason == "kill_switch"
+    harness.system.tell(harness.broker, TradingGate("ACTIVE", False, ""))
+    harness.ask(SetSimFaults("f", {"disconnect": True}), SimFaultsReply)
+    harness.wait(lambda s: not s.connected, "the broker to notice the disconnection")
+    status = harness.events("BROKER_STATUS")[-1]
+    assert status.state == "disconnected" and "-10004" in status.detail
+    assert harness.place("E6").reason == "disconnected"
+    assert harness.of_type("strategy", BrokerReady)[-1] == BrokerReady(False, False)
+    harness.ask(SetSimFaults("f", {"disconnect": False}), SimFaultsReply)
+    harness.wait(lambda s: s.connected and s.reconciled, "the broker to reconnect")
+    assert harness.place("E6").status == "done"
+    assert harness.events("BROKER_STATUS")[-1].state == "connected"
+    assert [harness.books(c)["entries"] for c in ("E5", "E6")] == [1, 1]
+    assert opened.status == "done"
+
+
+def test_algo_trading_off_degrades_the_broker_and_refuses_orders(harness: Harness) -> None:
+    harness.start_broker()
+    harness.ask(SetSimFaults("f", {"algo_trading_off": True}), SimFaultsReply)
+    harness.until(lambda: harness.events("BROKER_STATUS")[-1].state == "degraded", "degraded")
+    assert "algo trading" in harness.events("BROKER_STATUS")[-1].detail
+    assert harness.place("E7").reason == "terminal_not_trading"
+    harness.ask(SetSimFaults("f", {"algo_trading_off": False}), SimFaultsReply)
+    harness.until(lambda: harness.events("BROKER_STATUS")[-1].state == "connected", "recovery")
+    assert harness.place("E7").status == "done"
+
+
+def test_a_bad_fault_switch_is_refused_by_name(harness: Harness) -> None:
+    harness.start_broker()
+    reply = harness.ask(SetSimFaults("f", {"disconect": True}), SimFaultsReply)
+    assert reply.status == 400 and "'disconect'" in reply.detail
+
+
+def test_market_data_for_the_whole_universe_in_one_reply(harness: Harness) -> None:
+    harness.start_broker()
+    data = harness.ask(MarketDataRequest("m", (), ("M5", "H1"), 30), MarketData)
+    assert set(data.bars) == set(harness.settings.sim.symbols) and data.errors == {}
+    assert all(len(bars["M5"]) == 30 and len(bars["H1"]) == 30 for bars in data.bars.values())
+    assert abs(data.server_time - WEDNESDAY_UTC) < 60  # market time, UTC

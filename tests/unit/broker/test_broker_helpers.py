@@ -1,0 +1,135 @@
+"""The broker's small helpers: fault switch changes, the resumable market clock, SharedState
+requests awaiting replies, and market data from a real (simulated) gateway."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from actors.broker.fault_switches import FaultChangeError, checked_fault_changes, fault_switches
+from actors.broker.gateway import TIMEFRAMES, Gateway
+from actors.broker.market_data import SpecCache, collect_market_data
+from actors.broker.sim.config import SimConfig
+from actors.broker.sim.faults import FaultConfig
+from actors.broker.sim.module import build_module
+from actors.broker.sim.terminal import SimTerminal
+from actors.broker.sim_clock import SAVE_EVERY_S, MarketTimeFile, resume_sim_clock
+from actors.broker.state_calls import StateCalls
+from actors.runtime.clock import ManualClock
+from messages.commands import StateGet, StateReply
+from tests.unit.broker.conftest import WEDNESDAY_UTC
+
+# --- fault switches ----------------------------------------------------------------------------
+
+
+def test_fault_changes_are_checked_by_name_type_and_range() -> None:
+    assert checked_fault_changes({"disconnect": True, "requote_rate": 1}) == {
+        "disconnect": True, "requote_rate": 1.0}
+    with pytest.raises(FaultChangeError, match="'nope'"):
+        checked_fault_changes({"nope": True})
+    with pytest.raises(FaultChangeError, match="disconnect must be true or false"):
+        checked_fault_changes({"disconnect": 1})
+    with pytest.raises(FaultChangeError, match="call_delay_s must be a number"):
+        checked_fault_changes({"call_delay_s": True})
+    with pytest.raises(FaultChangeError, match=r"within 0\.\.1"):
+        checked_fault_changes({"price_off_rate": 1.5})
+    assert fault_switches(FaultConfig(no_money=True))["no_money"] is True
+
+
+# --- the market clock across restarts --------------------------------------------------------
+
+
+def test_the_market_clock_resumes_where_it_was_never_before(tmp_path: Path) -> None:
+    saved = MarketTimeFile(tmp_path / "t.json", wall=lambda: 0.0)
+    assert saved.load() is None
+    fast = SimConfig(speed=60.0, start=1_000_000.0)
+    saved.save(5_000_000.0)
+    clock = resume_sim_clock(fast, saved, wall_now=lambda: 2_000_000.0)
+    assert clock.now() >= 5_000_000.0 + SAVE_EVERY_S * 60.0 and clock.speed == 60.0
+    later_start = SimConfig(speed=60.0, start=9_000_000.0)  # a start after it still wins
+    assert resume_sim_clock(later_start, saved).now() >= 9_000_000.0
+    (tmp_path / "t.json").write_text("{not json")
+    assert saved.load() is None
+
+
+def test_market_time_is_saved_at_most_every_quarter_second_unless_forced(tmp_path: Path) -> None:
+    wall = [0.0]
+    saved = MarketTimeFile(tmp_path / "t.json", wall=lambda: wall[0])
+    saved.save(1.0)
+    saved.save(2.0)  # too soon
+    assert saved.load() == 1.0
+    saved.save(3.0, force=True)
+    assert json.loads((tmp_path / "t.json").read_text()) == {"market_time": 3.0}
+    wall[0] = SAVE_EVERY_S
+    saved.save(4.0)
+    assert saved.load() == 4.0
+
+
+# --- SharedState calls --------------------------------------------------------------------------
+
+
+def test_outstanding_state_calls_are_resent_to_a_new_address_oldest_first() -> None:
+    calls = StateCalls("t")
+    replies: list[StateReply] = []
+    first = calls.add(lambda rid: StateGet(request_id=rid, key="a"), replies.append, "old")
+    second = calls.add(lambda rid: StateGet(request_id=rid, key="b"), replies.append, None)
+    assert calls.to_resend("old") == [second]  # never sent: goes out now
+    assert calls.to_resend("old") == []
+    assert calls.to_resend("new") == [first, second]
+    on_reply = calls.take(StateReply(first.request_id, ok=True))
+    assert on_reply is not None
+    assert calls.take(StateReply(first.request_id, ok=True)) is None  # answered once
+    assert calls.take(StateReply("someone-else", ok=True)) is None
+    assert len(calls) == 1 and first.request_id != second.request_id
+
+
+# --- market data --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Gateway:
+    terminal = SimTerminal(SimConfig(), tmp_path, ManualClock(WEDNESDAY_UTC + 30.0))
+    module = build_module(terminal)
+    module.initialize()
+    gateway = Gateway(module, kind="sim", on_close=terminal.close)
+    yield gateway
+    gateway.close()
+
+
+def test_market_data_has_closed_bars_of_every_timeframe_for_many_symbols(gateway: Gateway) -> None:
+    symbols = ("EURUSD", "GBPUSD", "XAUUSD")
+    data = collect_market_data(gateway, symbols, ("M1", "M5", "H1"), 50, SpecCache())
+    assert data.errors == {}
+    assert set(data.ticks) == set(data.specs) == set(data.bars) == set(symbols)
+    server_now = WEDNESDAY_UTC + 30.0 + 2 * 3600
+    for symbol in symbols:
+        for timeframe, seconds in (("M1", 60), ("M5", 300), ("H1", 3600)):
+            bars = data.bars[symbol][timeframe]
+            assert len(bars) == 50 and np.all(np.diff(bars["time"]) > 0)
+            forming = server_now // seconds * seconds
+            assert bars["time"][-1] == forming - seconds  # the last closed bar, not the forming one
+    with_forming = gateway.rates_from_pos("EURUSD", TIMEFRAMES["M1"], 0, 2)
+    assert with_forming["time"][1] == server_now // 60 * 60  # what was left out
+
+
+def test_a_symbol_the_terminal_lacks_is_named_and_the_rest_served(gateway: Gateway) -> None:
+    data = collect_market_data(gateway, ("EURUSD", "NOPE"), ("M5",), 10, SpecCache())
+    assert set(data.bars) == {"EURUSD"} and "NOPE" in data.errors
+    assert data.error_codes["NOPE"] not in (-10004, -10005)
+
+
+def test_an_unknown_timeframe_fails_the_request(gateway: Gateway) -> None:
+    data = collect_market_data(gateway, ("EURUSD",), ("M7",), 10, SpecCache())
+    assert data.bars == {} and "unknown timeframe" in data.errors["EURUSD"]
+
+
+def test_specs_are_cached_for_their_lifetime(gateway: Gateway) -> None:
+    now = [0.0]
+    cache = SpecCache(ttl_s=60.0, now=lambda: now[0])
+    first = cache.get(gateway, "EURUSD")
+    assert cache.get(gateway, "EURUSD") is first
+    now[0] = 61.0
+    assert cache.get(gateway, "EURUSD") is not first

@@ -1,0 +1,56 @@
+"""``/api/sim/faults``: the simulated terminal's fault switches, for testing the paper terminal.
+
+``GET`` returns every switch; ``POST`` with a JSON object of switch changes (``{"disconnect":
+true}``, ``{"requote_rate": 0.5}``) applies them at once and returns the new switches. Both need
+the API token. The request goes through the bridge to the MT5Broker, which owns the terminal:
+409 when the broker is not the simulated terminal, 400 naming an unknown switch or a bad value
+(checked here first, so a typo costs no actor hop).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from actors.broker.fault_switches import FaultChangeError, checked_fault_changes
+from messages.trading import SetSimFaults, SimFaultsReply
+from web.app import BRIDGE, CONTEXT, SETTINGS, ClientError, json_body, json_response
+
+__all__ = ["routes"]
+
+BROKER_ROLE = "broker"
+_ERRORS = {400: "bad_value", 409: "not_simulated", 503: "unavailable"}
+
+routes = web.RouteTableDef()
+
+
+async def _ask_broker(request: web.Request, changes: dict[str, Any]) -> web.Response:
+    settings = request.app[SETTINGS]
+    kind = getattr(getattr(settings, "broker", None), "kind", "sim")
+    if kind != "sim":
+        raise ClientError(409, _ERRORS[409], f"broker.kind is {kind!r}: fault switches exist "
+                          "only on the simulated terminal (broker.kind=sim)")
+    reply = await request.app[BRIDGE].request(
+        BROKER_ROLE, lambda rid: SetSimFaults(rid, changes),
+        request.app[CONTEXT].request_timeout_s,
+    )  # fmt: skip
+    assert isinstance(reply, SimFaultsReply)
+    if reply.status != 200:
+        raise ClientError(reply.status, _ERRORS.get(reply.status, "rejected"), reply.detail)
+    return json_response({"faults": reply.faults})
+
+
+@routes.get("/api/sim/faults")
+async def get_faults(request: web.Request) -> web.Response:
+    return await _ask_broker(request, {})
+
+
+@routes.post("/api/sim/faults")
+async def set_faults(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    try:
+        changes = checked_fault_changes(body)
+    except FaultChangeError as error:
+        raise ClientError(400, "bad_value", str(error)) from None
+    return await _ask_broker(request, changes)
