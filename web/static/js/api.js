@@ -1,0 +1,54 @@
+// REST calls to the daemon with the bearer token. A call never throws: it resolves to
+// {ok, status, data, error}, and `missing` is true for a 404 (an endpoint not built yet), which
+// the panels show as "not available yet" instead of failing.
+
+export class Api {
+  /** @param {() => string|null} getToken  @param {() => void} onUnauthorized */
+  constructor(getToken, onUnauthorized) {
+    this.getToken = getToken;
+    this.onUnauthorized = onUnauthorized;
+  }
+
+  async request(method, path, body) {
+    const headers = { Accept: 'application/json' };
+    const token = this.getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let response;
+    try {
+      response = await fetch(path, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store', credentials: 'omit',
+      });
+    } catch (error) {
+      return { ok: false, status: 0, data: null, missing: false, error: 'the daemon cannot be reached' };
+    }
+    let data = null;
+    try {
+      const text = await response.text();
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    const result = {
+      ok: response.ok,
+      status: response.status,
+      data,
+      missing: response.status === 404 && (data?.error === 'not_found' || data === null),
+      error: response.ok ? null : describeError(response.status, data),
+    };
+    if (response.status === 401 && this.onUnauthorized) this.onUnauthorized();
+    return result;
+  }
+
+  get(path) { return this.request('GET', path); }
+  post(path, body) { return this.request('POST', path, body ?? {}); }
+}
+
+function describeError(status, data) {
+  const detail = data && (data.detail || data.error);
+  if (status === 401) return 'the token was refused';
+  if (status === 404) return 'not available yet';
+  if (status === 503) return detail || 'the daemon is busy starting a service';
+  return detail ? String(detail) : `HTTP ${status}`;
+}

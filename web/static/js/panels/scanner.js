@@ -1,0 +1,58 @@
+// The scanner: one card per symbol from the latest SCAN_SUMMARY, with the Strategy's reason and
+// its badge (signals first), the latest research verdict for the symbol, and whether a position
+// is open on it. A card is a button: it shows the symbol on the chart.
+
+import { h, keepFocus, setText } from '../dom.js';
+import { clockTime } from '../format.js';
+import { badgeFor, compareScan } from '../reasons.js';
+
+export class ScannerPanel {
+  constructor(body, meta, onSelectSymbol) {
+    this.body = body;
+    this.meta = meta;
+    this.onSelectSymbol = onSelectSymbol;
+    this.selected = null;
+  }
+
+  render(store, selected) {
+    this.selected = selected;
+    const entries = Object.entries(store.scan.symbols || {}).map(([symbol, reason]) => (
+      { symbol, reason: String(reason), badge: badgeFor(reason) }));
+    entries.sort(compareScan);
+    const signals = entries.filter((e) => e.badge.signal).length;
+    const last = store.scan.timestamp ? `last scan ${clockTime(store.scan.timestamp)}` : '';
+    setText(this.meta, entries.length
+      ? `${signals} signal${signals === 1 ? '' : 's'} · ${entries.length} symbols · ${last}`
+      : '');
+    if (!entries.length) {
+      this.body.replaceChildren(h('div', { class: 'empty' },
+        store.scanStartedAt ? 'Scanning…' : 'No scan yet. The Strategy reports every symbol it scans here.'));
+      return;
+    }
+    const open = new Set(store.positions.map((p) => p.symbol));
+    keepFocus(this.body, () => this.body.replaceChildren(
+      ...entries.map((e) => this.card(e, store.research.get(e.symbol), open.has(e.symbol)))));
+  }
+
+  card(entry, research, hasPosition) {
+    const { badge } = entry;
+    const classes = ['scan-card'];
+    if (badge.signal) classes.push('signal');
+    if (badge.direction === 'SELL') classes.push('sell');
+    const extras = [];
+    if (research) {
+      const conf = Number(research.confidence);
+      extras.push(h('span', null, `Research ${research.action} ${Number.isFinite(conf) ? `${Math.round(conf)}%` : ''}`));
+    }
+    if (hasPosition) extras.push(h('span', { class: 'pos' }, '● position open'));
+    return h('button', {
+      type: 'button', class: classes.join(' '), 'aria-pressed': entry.symbol === this.selected ? 'true' : 'false',
+      dataset: { key: entry.symbol, symbol: entry.symbol, badge: badge.label }, title: entry.reason,
+      onclick: () => this.onSelectSymbol(entry.symbol),
+    },
+    h('span', { class: 'sym' }, entry.symbol),
+    h('span', { class: `badge ${badge.tone}` }, badge.label),
+    h('span', { class: 'why' }, badge.detail || entry.reason),
+    extras.length ? h('span', { class: 'extra' }, extras) : null);
+  }
+}
