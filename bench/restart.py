@@ -52,9 +52,11 @@ def measure_cold_starts(root: Path, runs: int) -> list[float]:
     for index in range(runs):
         daemon = Daemon(root / f"cold{index}")
         started = time.monotonic()
-        daemon.start()
-        samples.append(time.monotonic() - started)
-        daemon.stop()
+        try:
+            daemon.start()
+            samples.append(time.monotonic() - started)
+        finally:
+            daemon.stop()
     return samples
 
 

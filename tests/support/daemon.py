@@ -81,7 +81,11 @@ class Daemon:
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except BaseException:
+                self.stop()  # a daemon that failed to come up must not outlive the test
+                raise
         return self
 
     def wait_ready(self, timeout: float = 60.0) -> None:

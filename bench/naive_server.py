@@ -1,0 +1,124 @@
+"""The fan-out baseline: a minimal aiohttp server that broadcasts the way the seed did.
+
+``python -m bench.naive_server --port P`` serves:
+
+- ``GET /ws``: a WebSocket. The first frame is ``{"type": "HELLO", "last_seq": N}``, then one
+  frame per event, each a single event object (no batching).
+- ``POST /run`` with ``{"count": C, "rate": R, "max_seconds": S}``: generates ``C`` BENCH_TICK
+  events at ``R`` events/s, shaped like the daemon's (``type``, ``timestamp``, ``seq``, ``n``,
+  ``sent_at``), and answers ``{"emitted": E, "seconds": T}`` when done. Each event is stamped
+  with the wall time it is created, then broadcast by awaiting ``ws.send_json(event)`` for each
+  client in turn: one send per client per event, sequentially, as the seed's
+  ``ConnectionManager.broadcast`` did (the seed encoded once and awaited ``send_text`` per
+  client; ``send_json`` encodes per client, as issue 2 describes the baseline). The generator
+  is paced like :class:`bench.producer.EventProducer`: it emits whatever is due, so a slow
+  broadcast delays later events instead of dropping them. It stops after ``max_seconds`` even
+  if events remain, and says how many it emitted.
+- ``GET /health``: ``{"clients": N}``.
+
+It binds 127.0.0.1 only and has no authentication: it exists for the benchmark alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from aiohttp import web
+
+from actors.runtime.clock import iso_utc
+
+__all__ = ["NaiveBroadcaster", "create_app", "main"]
+
+
+class NaiveBroadcaster:
+    """The seed's connection manager: a list of sockets, each awaited in turn."""
+
+    def __init__(self) -> None:
+        self.clients: list[web.WebSocketResponse] = []
+        self.last_seq = 0
+
+    async def broadcast(self, event: dict[str, Any]) -> None:
+        dead = []
+        for ws in self.clients:
+            try:
+                await ws.send_json(event)
+            except (ConnectionError, RuntimeError):
+                dead.append(ws)
+        for ws in dead:
+            if ws in self.clients:
+                self.clients.remove(ws)
+
+    async def generate(self, count: int, rate: float, max_seconds: float) -> tuple[int, float]:
+        started = time.monotonic()
+        deadline = started + max_seconds
+        emitted = 0
+        while emitted < count and time.monotonic() < deadline:
+            due = min(count, int((time.monotonic() - started) * rate) + 1)
+            while emitted < due and time.monotonic() < deadline:
+                now = time.time()
+                self.last_seq += 1
+                await self.broadcast({
+                    "type": "BENCH_TICK",
+                    "timestamp": iso_utc(now),
+                    "seq": self.last_seq,
+                    "n": emitted,
+                    "sent_at": now,
+                })
+                emitted += 1
+            pause = started + emitted / rate - time.monotonic()
+            await asyncio.sleep(max(pause, 0.0))
+        return emitted, time.monotonic() - started
+
+
+BROADCASTER = web.AppKey("broadcaster", NaiveBroadcaster)
+
+
+async def _websocket(request: web.Request) -> web.StreamResponse:
+    broadcaster = request.app[BROADCASTER]
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    await ws.send_json({"type": "HELLO", "last_seq": broadcaster.last_seq})
+    broadcaster.clients.append(ws)
+    try:
+        async for _ in ws:
+            pass
+    finally:
+        if ws in broadcaster.clients:
+            broadcaster.clients.remove(ws)
+    return ws
+
+
+async def _run(request: web.Request) -> web.Response:
+    body = await request.json()
+    emitted, seconds = await request.app[BROADCASTER].generate(
+        int(body["count"]), float(body["rate"]), float(body.get("max_seconds", 60.0))
+    )
+    return web.json_response({"emitted": emitted, "seconds": seconds})
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"clients": len(request.app[BROADCASTER].clients)})
+
+
+def create_app() -> web.Application:
+    app = web.Application()
+    app[BROADCASTER] = NaiveBroadcaster()
+    app.router.add_get("/ws", _websocket)
+    app.router.add_post("/run", _run)
+    app.router.add_get("/health", _health)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    web.run_app(create_app(), host="127.0.0.1", port=args.port, access_log=None,
+                print=None, shutdown_timeout=1.0)
+
+
+if __name__ == "__main__":
+    main()
