@@ -173,7 +173,11 @@ def test_the_event_log_is_live_capped_filterable_and_never_polls(watch: Any,
     wait_js(page, "() => document.querySelectorAll('#events-list li[data-seq]').length === 1")
     page.fill("#events-search", "")
     page.select_option("#events-type", "BENCH_TICK")
-    wait_js(page, "() => document.querySelectorAll('#events-list li[data-seq]').length > 0")
+    # The filter applies on the next animation frame: wait for the filtered list itself.
+    wait_js(page, """() => {
+        const rows = [...document.querySelectorAll('#events-list li[data-seq]')];
+        return rows.length > 0 && rows.every(row => row.dataset.type === 'BENCH_TICK');
+    }""")
     assert {r["type"] for r in log_rows(page)} == {"BENCH_TICK"}
 
 
