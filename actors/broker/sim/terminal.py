@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -812,17 +812,8 @@ class SimTerminal:
     ) -> tuple[TradeOrder, ...]:
         with self.lock:
             self.sync()
-            chosen = self.history_orders
-            if ticket is not None:
-                chosen = [o for o in chosen if o.ticket == ticket]
-            elif position is not None:
-                chosen = [o for o in chosen if o.position_id == position]
-            else:
-                lo, hi = int(date_from or 0) * 1000, int(date_to or 0) * 1000 + 999
-                chosen = [o for o in chosen if lo <= o.time_setup_msc <= hi]
-                if group is not None:
-                    allowed = set(group_matches(group, {o.symbol for o in chosen}))
-                    chosen = [o for o in chosen if o.symbol in allowed]
+            chosen = _select_history(self.history_orders, "ticket", "time_setup_msc",
+                                     date_from, date_to, group, ticket, position)
             return tuple(self._order_struct(o, None) for o in chosen)
 
     def history_deals_get(
@@ -835,17 +826,9 @@ class SimTerminal:
     ) -> tuple[TradeDeal, ...]:
         with self.lock:
             self.sync()
-            chosen = self.deals
-            if ticket is not None:
-                chosen = [d for d in chosen if d.order == ticket]
-            elif position is not None:
-                chosen = [d for d in chosen if d.position_id == position]
-            else:
-                lo, hi = int(date_from or 0) * 1000, int(date_to or 0) * 1000 + 999
-                chosen = [d for d in chosen if lo <= d.time_msc <= hi]
-                if group is not None:
-                    allowed = set(group_matches(group, {d.symbol for d in chosen}))
-                    chosen = [d for d in chosen if d.symbol in allowed]
+            # MT5 filters deals' ``ticket=`` by the order that made them.
+            chosen = _select_history(self.deals, "order", "time_msc", date_from, date_to,
+                                     group, ticket, position)
             return tuple(self._deal_struct(d) for d in chosen)
 
     # ---- tickets and records --------------------------------------------------------------
@@ -1775,3 +1758,27 @@ _INT_SYMBOL_FIELDS = frozenset(
         "option_right",
     }
 )  # fmt: skip
+
+
+def _select_history(
+    records: Sequence[Any],
+    ticket_field: str,
+    time_msc_field: str,
+    date_from: float | None,
+    date_to: float | None,
+    group: str | None,
+    ticket: int | None,
+    position: int | None,
+) -> list[Any]:
+    """``history_*_get`` selection: by ticket, else by position, else by time range (whole
+    seconds, inclusive) and group."""
+    if ticket is not None:
+        return [r for r in records if getattr(r, ticket_field) == ticket]
+    if position is not None:
+        return [r for r in records if r.position_id == position]
+    lo, hi = int(date_from or 0) * 1000, int(date_to or 0) * 1000 + 999
+    chosen = [r for r in records if lo <= getattr(r, time_msc_field) <= hi]
+    if group is not None:
+        allowed = set(group_matches(group, {r.symbol for r in chosen}))
+        chosen = [r for r in chosen if r.symbol in allowed]
+    return chosen

@@ -37,9 +37,9 @@ from messages.trading import (
     TradeClosed,
     TradingGate,
 )
+from tests.support.actors import Recorder, ask_for
 from tests.unit.broker.conftest import WEDNESDAY_UTC
 from tests.unit.trading import test_trading_actors as trading_actors
-from tests.unit.trading.test_trading_actors import Recorder, _ask_for
 
 ASK = 10.0
 MAGIC = 234000
@@ -66,14 +66,14 @@ class Harness:
         }
         self.directory["shared_state"] = system.createActor(
             "actors.shared_state.actor.SharedStateActor")
-        _ask_for(system, self.directory["shared_state"],
+        ask_for(system, self.directory["shared_state"],
                  Configure("shared_state", settings, os.getpid()), Started)
         self.broker: Any = None
 
     def start_broker(self) -> Any:
         self.broker = self.system.createActor("actors.broker.actor.MT5BrokerActor")
         self.directory["broker"] = self.broker
-        _ask_for(self.system, self.broker,
+        ask_for(self.system, self.broker,
                  Configure("broker", self.settings, os.getpid(), peers=self.directory), Started)
         self.system.tell(self.broker, Peers(dict(self.directory)))
         self.wait(lambda s: s.connected and s.reconciled, "the broker to reconcile")
@@ -84,7 +84,7 @@ class Harness:
         self.system.listen(0.05)
 
     def snapshot(self) -> BrokerSnapshot:
-        return _ask_for(self.system, self.broker, BrokerSnapshotRequest("s"), BrokerSnapshot)
+        return ask_for(self.system, self.broker, BrokerSnapshotRequest("s"), BrokerSnapshot)
 
     def wait(self, predicate: Callable[[BrokerSnapshot], bool], what: str) -> BrokerSnapshot:
         """Asking lets simpleSystemBase run the broker's timers (connect, polls)."""
@@ -97,7 +97,7 @@ class Harness:
         raise AssertionError(f"timed out waiting for {what}")
 
     def ask(self, message: Any, expected: type = OrderReport) -> Any:
-        return _ask_for(self.system, self.broker, message, expected)
+        return ask_for(self.system, self.broker, message, expected)
 
     def place(self, coid: str, side: str = "BUY", request_id: str = "r",
               decision_id: str = "") -> OrderReport:
@@ -115,7 +115,7 @@ class Harness:
                 if kind == e.TYPE]
 
     def state(self, message: Any) -> StateReply:
-        return _ask_for(self.system, self.directory["shared_state"], message, StateReply)
+        return ask_for(self.system, self.directory["shared_state"], message, StateReply)
 
     def books(self, coid: str) -> dict[str, int]:
         return terminal_books(self.settings.data_path, coid)
@@ -197,7 +197,7 @@ def test_an_unknown_outcome_is_resolved_from_the_books_and_reported_again(
     refused = harness.place("E4")
     assert (refused.status, refused.reason) == ("refused", "unresolved_order")
     # The final report arrives on its own; asking for anything lets the resolution timer run.
-    final = _ask_for(harness.system, harness.broker, BrokerSnapshotRequest("x"), OrderReport)
+    final = ask_for(harness.system, harness.broker, BrokerSnapshotRequest("x"), OrderReport)
     assert (final.request_id, final.status, final.reason) == ("r3", "done", "done")
     assert final.ticket and harness.books("E3") == {"entries": 1, "exits": 0, "positions": 1}
     assert harness.books("E4")["entries"] == 0

@@ -23,6 +23,7 @@ from messages.supervision import (
     StatusRequest,
     TreeStarted,
 )
+from tests.support.actors import ask_for
 from tests.unit.runtime import sample_actors
 from tests.unit.runtime.sample_actors import (
     REGISTRY,
@@ -54,26 +55,16 @@ def _settings(max_restarts: int = 5, backoff_initial_s: float = 0.0) -> Settings
     )
 
 
-def _ask_for(system: ActorSystem, address: Any, message: Any, expected: type) -> Any:
-    """Ask, skipping the subtree updates a supervisor pushes to whoever configured it."""
-    reply = system.ask(address, message, ASK)
-    deadline = time.monotonic() + ASK
-    while not isinstance(reply, expected) and time.monotonic() < deadline:
-        reply = system.listen(0.2)
-    assert isinstance(reply, expected), f"no {expected.__name__} in time"
-    return reply
-
-
 def _start(system: ActorSystem, cls: type, settings: Settings) -> tuple[Any, Any]:
     registry = system.createActor(Registry, globalName=REGISTRY)
     supervisor = system.createActor(cls)
     system.tell(supervisor, Peers({"broadcaster": registry}))
-    _ask_for(system, supervisor, Configure("sup", settings, os.getpid()), Started)
+    ask_for(system, supervisor, Configure("sup", settings, os.getpid()), Started)
     return supervisor, registry
 
 
 def _status(system: ActorSystem, supervisor: Any) -> NodeStatus:
-    return _ask_for(system, supervisor, StatusRequest("s"), StatusReply).root
+    return ask_for(system, supervisor, StatusRequest("s"), StatusReply).root
 
 
 def _children(node: NodeStatus) -> dict[str, NodeStatus]:
@@ -81,11 +72,11 @@ def _children(node: NodeStatus) -> dict[str, NodeStatus]:
 
 
 def _crash(system: ActorSystem, registry: Any, name: str, reason: str = "boom") -> None:
-    system.tell(_ask_for(system, registry, WhereIs(name), Whereabouts).address, Crash(reason))
+    system.tell(ask_for(system, registry, WhereIs(name), Whereabouts).address, Crash(reason))
 
 
 def _starts(system: ActorSystem, registry: Any) -> dict[str, int]:
-    return _ask_for(system, registry, WhereIs("a"), Whereabouts).starts
+    return ask_for(system, registry, WhereIs("a"), Whereabouts).starts
 
 
 def _wait_for(predicate: Any, system: ActorSystem, supervisor: Any) -> NodeStatus:
@@ -125,7 +116,7 @@ def test_every_restart_is_published_as_an_event(system: ActorSystem) -> None:
     _crash(system, registry, "a", "first")
     _wait_for(lambda n: _children(n)["a"].restarts == 1 and n.state == "running",
               system, supervisor)
-    published = _ask_for(system, registry, Published(), PublishedEvents).events
+    published = ask_for(system, registry, Published(), PublishedEvents).events
     events = [e for e in published if isinstance(e, ActorRestarted)]
     assert [(e.name, e.reason, e.restarts) for e in events] == [("a", "RuntimeError: first", 1)]
 
@@ -135,7 +126,7 @@ def test_intensity_exceeded_stops_the_children_and_escalates_to_the_daemon(
 ) -> None:
     registry = system.createActor(Registry, globalName=REGISTRY)
     root = system.createActor(sample_actors.SampleRoot)
-    _ask_for(system, root, StartTree(_settings(max_restarts=1), os.getpid()), TreeStarted)
+    ask_for(system, root, StartTree(_settings(max_restarts=1), os.getpid()), TreeStarted)
     # Each round fails the group's only allowed restart budget; the root then restarts the
     # group once (its own budget is 1 too) and gives up on the next escalation.
     gave_up = None

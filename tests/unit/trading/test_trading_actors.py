@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from thespian.actors import Actor, ActorSystem
+from thespian.actors import ActorSystem
 
 from actors.broker.records import DealRecord
 from actors.runtime.config import Settings, load_settings
@@ -30,23 +30,10 @@ from messages.trading import (
     TradeClosed,
     TradingGate,
 )
+from tests.support.actors import Recorder, ask_for
 from tests.unit.researcher.builders import NOW, facts
 
 ASK = 10.0
-
-
-class Recorder(Actor):
-    """Stands in for the roles the test does not run: it keeps what it is sent."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.received: list[Any] = []
-
-    def receiveMessage(self, message: Any, sender: Any) -> None:
-        if message == "dump":
-            self.send(sender, list(self.received))
-        else:
-            self.received.append(message)
 
 
 @pytest.fixture
@@ -62,15 +49,6 @@ def _settings(data_dir: Path) -> Settings:
     return load_settings(assignments=[f"runtime.data_dir='{data_dir}'"], environ={})
 
 
-def _ask_for(system: ActorSystem, address: Any, message: Any, expected: type) -> Any:
-    reply = system.ask(address, message, ASK)
-    deadline = time.monotonic() + ASK
-    while not isinstance(reply, expected) and time.monotonic() < deadline:
-        reply = system.listen(0.1)
-    assert isinstance(reply, expected), f"no {expected.__name__}"
-    return reply
-
-
 def _start(system: ActorSystem, settings: Settings, **roles: str) -> dict[str, Any]:
     """Start real actors for ``roles`` (name → class path) plus SharedState; a Recorder plays
     the broadcaster, the broker and the strategy."""
@@ -81,7 +59,7 @@ def _start(system: ActorSystem, settings: Settings, **roles: str) -> dict[str, A
     for name, path in classes.items():
         directory[name] = system.createActor(path)
     for name in classes:
-        _ask_for(system, directory[name], Configure(name, settings, os.getpid(),
+        ask_for(system, directory[name], Configure(name, settings, os.getpid(),
                                                     peers=directory), Started)
     for name in classes:
         system.tell(directory[name], Peers(directory))
@@ -97,7 +75,7 @@ def _events(system: ActorSystem, recorder: Any, kind: str) -> list[Any]:
 def _wait_loaded(system: ActorSystem, risk: Any) -> None:
     deadline = time.monotonic() + ASK
     while time.monotonic() < deadline:
-        reply = _ask_for(system, risk, ControlCommand("probe", "resume", "p"), ControlReply)
+        reply = ask_for(system, risk, ControlCommand("probe", "resume", "p"), ControlReply)
         if "loading" not in reply.detail:
             return
         time.sleep(0.05)
@@ -108,9 +86,9 @@ def test_the_risk_manager_denies_everything_it_cannot_judge(system, tmp_path) ->
     actors = _start(system, _settings(tmp_path),
                     risk="actors.risk.actor.RiskManagerActor")
     _wait_loaded(system, actors["risk"])
-    verdict = _ask_for(system, actors["risk"], PreScanCheck("1", "EURUSD", {}), PreScanVerdict)
+    verdict = ask_for(system, actors["risk"], PreScanCheck("1", "EURUSD", {}), PreScanVerdict)
     assert not verdict.allowed and verdict.code == "MISSING_INPUT"
-    approval = _ask_for(system, actors["risk"],
+    approval = ask_for(system, actors["risk"],
                         ApproveOrder("2", "d", "EURUSD", "BUY", 80, 1.1, 1.09, 1.12, {}),
                         OrderApproval)
     assert not approval.approved and approval.code == "MISSING_INPUT"
@@ -128,7 +106,7 @@ def test_losing_deals_trip_the_kill_switch_which_halts_broker_and_strategy(syste
         for i in range(12)
     )  # 12 closing deals losing 84 in all: more than 60 over at least 10 deals
     system.tell(actors["risk"], DealsObserved(losses))
-    reply = _ask_for(system, actors["risk"], ControlCommand("k", "kill-switch", "k1"),
+    reply = ask_for(system, actors["risk"], ControlCommand("k", "kill-switch", "k1"),
                      ControlReply)
     assert reply.status == 409 and reply.kill_switch and reply.mode == "HALTED"
     gates = [m for m in system.ask(actors["broker"], "dump", ASK) if isinstance(m, TradingGate)]
@@ -143,11 +121,11 @@ def test_a_losing_trade_lowers_the_confidence_of_the_next_similar_decision(syste
                     researcher="actors.researcher.actor.ResearcherActor",
                     critic="actors.critic.actor.CriticActor")
     setup = facts()
-    before = _ask_for(system, actors["researcher"],
+    before = ask_for(system, actors["researcher"],
                       ResearchRequest("r1", "d1", "XAUUSD", "BUY", setup, NOW), ResearchReply)
     assert before.action == "BUY"
     # What the Strategy journals for the decision: the research step with its regime.
-    _ask_for(system, actors["shared_state"], JournalAppend(
+    ask_for(system, actors["shared_state"], JournalAppend(
         request_id="j", op_id="d1-research", kind="decision", key="XAUUSD", decision_id="d1",
         record={"step": "research", "action": "BUY", "confidence": before.confidence,
                 "regime": before.regime}), StateReply)
@@ -161,7 +139,7 @@ def test_a_losing_trade_lowers_the_confidence_of_the_next_similar_decision(syste
     while not reviews and time.monotonic() < deadline:
         reviews = _events(system, actors["broadcaster"], "CRITIC_REVIEW")
     assert len(reviews) == 1 and reviews[0].symbol == "XAUUSD" and reviews[0].score < 5
-    after = _ask_for(system, actors["researcher"],
+    after = ask_for(system, actors["researcher"],
                      ResearchRequest("r2", "d2", "XAUUSD", "BUY", setup, NOW), ResearchReply)
     assert after.confidence < before.confidence
     assert "lesson" in after.reason.lower()
@@ -170,6 +148,6 @@ def test_a_losing_trade_lowers_the_confidence_of_the_next_similar_decision(syste
         ticket=7, symbol="XAUUSD", direction="BUY", volume=0.1, entry_price=2350.0,
         exit_price=2348.0, sl=2348.0, tp=2354.0, profit=-20.0, opened_at=NOW - 600,
         closed_at=NOW - 60, decision_id="d1"))
-    _ask_for(system, actors["researcher"],
+    ask_for(system, actors["researcher"],
              ResearchRequest("r3", "d3", "XAUUSD", "BUY", setup, NOW), ResearchReply)
     assert len(_events(system, actors["broadcaster"], "CRITIC_REVIEW")) == 1
