@@ -84,6 +84,7 @@ TICKET_PREFIX = "strategy.ticket."
 TIMEFRAMES = ("M1", "M5", "H1", "H4")
 REPLY_TIMEOUT_S = 10.0
 ORDER_TIMEOUT_S = 120.0
+FIRST_SCAN_DELAY_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,8 @@ class StrategyActor(EnsembleActor):
 
     def on_configure(self) -> None:
         self._load_tickets()
-        self.after(self._wall_interval() / 2, _ScanDue())
+        # The first scan comes soon, so that a newcomer sees the system work at once.
+        self.after(min(FIRST_SCAN_DELAY_S, self._wall_interval()), _ScanDue())
 
     def on_peers(self) -> None:
         if not self._tickets_loaded:
