@@ -776,14 +776,7 @@ class SimTerminal:
         with self.lock:
             self.sync()
             now_ms = self.now_ms()
-            chosen = list(self.positions.values())
-            if symbol is not None:
-                chosen = [p for p in chosen if p.symbol == symbol]
-            elif ticket is not None:
-                chosen = [p for p in chosen if p.ticket == ticket]
-            if group is not None:
-                allowed = set(group_matches(group, {p.symbol for p in chosen}))
-                chosen = [p for p in chosen if p.symbol in allowed]
+            chosen = _select_open(self.positions.values(), symbol, group, ticket)
             return tuple(self._position_struct(p, now_ms) for p in chosen)
 
     def orders_get(
@@ -792,14 +785,7 @@ class SimTerminal:
         with self.lock:
             self.sync()
             now_ms = self.now_ms()
-            chosen = list(self.orders.values())
-            if symbol is not None:
-                chosen = [o for o in chosen if o.symbol == symbol]
-            elif ticket is not None:
-                chosen = [o for o in chosen if o.ticket == ticket]
-            if group is not None:
-                allowed = set(group_matches(group, {o.symbol for o in chosen}))
-                chosen = [o for o in chosen if o.symbol in allowed]
+            chosen = _select_open(self.orders.values(), symbol, group, ticket)
             return tuple(self._order_struct(o, now_ms) for o in chosen)
 
     def history_orders_get(
@@ -1758,6 +1744,21 @@ _INT_SYMBOL_FIELDS = frozenset(
         "option_right",
     }
 )  # fmt: skip
+
+
+def _select_open(
+    records: Iterable[Any], symbol: str | None, group: str | None, ticket: int | None
+) -> list[Any]:
+    """``positions_get`` / ``orders_get`` selection: by symbol, else by ticket; then by group."""
+    chosen = list(records)
+    if symbol is not None:
+        chosen = [r for r in chosen if r.symbol == symbol]
+    elif ticket is not None:
+        chosen = [r for r in chosen if r.ticket == ticket]
+    if group is not None:
+        allowed = set(group_matches(group, {r.symbol for r in chosen}))
+        chosen = [r for r in chosen if r.symbol in allowed]
+    return chosen
 
 
 def _select_history(

@@ -39,11 +39,9 @@ from messages.trading import (
 )
 from tests.support.actors import Recorder, ask_for
 from tests.unit.broker.conftest import WEDNESDAY_UTC
-from tests.unit.trading import test_trading_actors as trading_actors
 
 ASK = 10.0
 MAGIC = 234000
-system = trading_actors.system  # the same simpleSystemBase fixture as the trading roles' tests
 
 
 def _settings(data_dir: Path, *extra: str) -> Settings:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,15 +35,6 @@ from tests.unit.runtime.sample_actors import (
 )
 
 ASK = 5.0
-
-
-@pytest.fixture
-def system() -> Iterator[ActorSystem]:
-    actor_system = ActorSystem("simpleSystemBase", transientUnique=True)
-    try:
-        yield actor_system
-    finally:
-        actor_system.shutdown()
 
 
 def _settings(max_restarts: int = 5, backoff_initial_s: float = 0.0) -> Settings:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from thespian.actors import ActorSystem
 
 from actors.broker.records import DealRecord
@@ -34,15 +32,6 @@ from tests.support.actors import Recorder, ask_for
 from tests.unit.researcher.builders import NOW, facts
 
 ASK = 10.0
-
-
-@pytest.fixture
-def system() -> Iterator[ActorSystem]:
-    actor_system = ActorSystem("simpleSystemBase", transientUnique=True)
-    try:
-        yield actor_system
-    finally:
-        actor_system.shutdown()
 
 
 def _settings(data_dir: Path) -> Settings:
