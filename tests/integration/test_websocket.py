@@ -22,7 +22,13 @@ def _url(daemon: Daemon, **query: object) -> str:
 
 
 def _ticks(client: EventClient) -> list[int]:
-    return [event["seq"] for event in client.of_type("BENCH_TICK")]
+    """The produced ticks' own counters (``n``), in arrival order."""
+    return [event["n"] for event in client.of_type("BENCH_TICK")]
+
+
+def _seqs(client: EventClient) -> list[int]:
+    """The seq of every event after the snapshot (the trading roles publish between ticks)."""
+    return [event["seq"] for event in client.events if event["type"] != "STATE_SNAPSHOT"]
 
 
 def _contiguous(seqs: list[int]) -> bool:
@@ -39,10 +45,10 @@ async def test_snapshot_first_then_live_events_in_order(shared_daemon: Daemon, s
     assert client.frames[0]["v"] == 1
     await asyncio.to_thread(shared_daemon.produce, 500)
     await client.wait_for(lambda: len(_ticks(client)) >= 500)
-    assert len(_ticks(client)) == 500
+    assert _ticks(client) == list(range(500))
     # Every event after the snapshot (ticks and whatever the trading roles said meanwhile)
     # follows it with no gap and no duplicate.
-    seqs = [event["seq"] for event in client.events[1:]]
+    seqs = _seqs(client)
     assert seqs[0] == first["data"]["last_seq"] + 1 and _contiguous(seqs)
     await client.close()
 
@@ -52,7 +58,7 @@ async def test_since_replays_what_was_missed_without_gap_or_duplicate(shared_dae
     first = await EventClient(session, _url(shared_daemon)).connect()
     await asyncio.to_thread(shared_daemon.produce, 200)
     await first.wait_for(lambda: len(_ticks(first)) >= 200)
-    last_seen = _ticks(first)[-1]
+    last_seen = _seqs(first)[-1]
     await first.close()
 
     await asyncio.to_thread(shared_daemon.produce, 300)  # missed while disconnected
@@ -60,9 +66,10 @@ async def test_since_replays_what_was_missed_without_gap_or_duplicate(shared_dae
     await resumed.wait_for(lambda: len(_ticks(resumed)) >= 300)
     await asyncio.to_thread(shared_daemon.produce, 100)  # and live again
     await resumed.wait_for(lambda: len(_ticks(resumed)) >= 400)
-    seqs = _ticks(resumed)
     assert resumed.events[0]["type"] == "STATE_SNAPSHOT"
-    assert seqs[0] == last_seen + 1 and _contiguous(seqs) and len(seqs) == 400
+    seqs = _seqs(resumed)
+    assert seqs[0] == last_seen + 1 and _contiguous(seqs)
+    assert _ticks(resumed) == list(range(300)) + list(range(100))
     await resumed.close()
 
 
@@ -73,8 +80,9 @@ async def test_resuming_while_events_flow_has_no_gap(shared_daemon: Daemon, sess
     client = await EventClient(session, _url(shared_daemon, since=start_seq)).connect()
     await producing
     await client.wait_for(lambda: len(_ticks(client)) >= 3000)
-    seqs = _ticks(client)
-    assert seqs[0] == start_seq + 1 and _contiguous(seqs) and len(seqs) == 3000
+    seqs = _seqs(client)
+    assert seqs[0] == start_seq + 1 and _contiguous(seqs)
+    assert _ticks(client) == list(range(3000))
     await client.close()
 
 
@@ -139,8 +147,7 @@ async def test_a_stalled_client_is_told_to_resync_and_never_delays_the_others(ma
         await asyncio.to_thread(daemon.produce, 100_000, 20_000.0, 100)
         # A hang guard, not a speed test: on two shared cores the client may need a while.
         await healthy.wait_for(lambda: len(_ticks(healthy)) >= 100_000, timeout=300)
-        seqs = _ticks(healthy)
-        assert len(seqs) == 100_000 and _contiguous(seqs)
+        assert _ticks(healthy) == list(range(100_000)) and _contiguous(_seqs(healthy))
         assert healthy.close_code is None  # the healthy client is still connected
         metrics = await (await session.get(f"{daemon.base_url}/metrics",
                                            headers={"Authorization": f"Bearer {daemon.token}"})
