@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from actors.runtime.config import ConfigError, Settings, load_settings
+from actors.app.settings import ConfigError, Settings, load_settings
 from actors.runtime.instance import read_daemon_info
 from actors.runtime.logs import configure_logging
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         return _status(settings)
     if args.command == "stop":
         return _stop(settings)
-    from actors.runtime.daemon import run_daemon
+    from actors.app.daemon import run_daemon
 
     return run_daemon(settings)
 

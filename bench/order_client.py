@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from actors.app.tree import ROOT_CLASS
 from actors.runtime.base import EnsembleActor, handles
 from messages.commands import JournalQuery, StateReply
 from messages.supervision import Configure, DirectoryRequest, Peers, Started
@@ -105,7 +106,7 @@ class BrokerClient:
     def directory(self, timeout: float = ASK_TIMEOUT_S) -> dict[str, Any]:
         from actors.runtime.root import ROOT_GLOBAL_NAME
 
-        root = self.system.createActor("actors.runtime.root.RootSupervisor",
+        root = self.system.createActor(ROOT_CLASS,
                                        globalName=ROOT_GLOBAL_NAME)
         reply = self.system.ask(root, DirectoryRequest(), timeout)
         if not isinstance(reply, Peers):
@@ -192,7 +193,7 @@ class BrokerClient:
     # --- a probe inside the daemon -------------------------------------------------------------
 
     def start_probe(self, timeout: float = ASK_TIMEOUT_S) -> Any:
-        from actors.runtime.config import load_settings
+        from actors.app.settings import load_settings
         from actors.runtime.instance import read_daemon_info
 
         info = read_daemon_info(self.admin_port)

@@ -13,11 +13,15 @@ import argparse
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from actors.app.settings import load_settings
+from actors.app.tree import ROOT_CLASS
+from actors.broadcaster.journal import EVENTS_FILE, JournalReader
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import iso_utc
-from actors.runtime.config import load_settings
+from actors.runtime.instance import read_daemon_info
 from actors.runtime.loopback import restrict_thespian_to
 from messages.events import Event, event
 from messages.supervision import Configure, DirectoryRequest, Peers, Started
@@ -99,10 +103,13 @@ def produce(admin_port: int, count: int, rate: float, batch: int, timeout: float
 
     restrict_thespian_to("127.0.0.1")
     system = ActorSystem("multiprocTCPBase", capabilities={"Admin Port": admin_port})
-    root = system.createActor("actors.runtime.root.RootSupervisor", globalName=ROOT_GLOBAL_NAME)
+    root = system.createActor(ROOT_CLASS, globalName=ROOT_GLOBAL_NAME)
     directory = system.ask(root, DirectoryRequest(), 10)
     if not isinstance(directory, Peers) or "broadcaster" not in directory.directory:
         raise RuntimeError(f"no broadcaster in the directory: {directory!r}")
+    info = read_daemon_info(admin_port)
+    journal = JournalReader(Path(info.data_dir) / EVENTS_FILE) if info is not None else None
+    journal_start = journal.last_seq() if journal is not None else 0
     producer = system.createActor("bench.producer.EventProducer")
     started = system.ask(producer, Configure("bench_producer", load_settings(environ={}),
                                              _daemon_pid(admin_port)), 10)
@@ -110,15 +117,31 @@ def produce(admin_port: int, count: int, rate: float, batch: int, timeout: float
         raise RuntimeError(f"the producer did not start: {started!r}")
     reply = system.ask(producer, Produce(count, rate, batch, directory.directory["broadcaster"]),
                        timeout)
-    system.tell(producer, ActorExitRequest())
     if not isinstance(reply, Produced):
+        system.tell(producer, ActorExitRequest())
         raise RuntimeError(f"the producer did not finish: {reply!r}")
+    if journal is not None:
+        # The producer's last messages may still be queued in its transport: it exits only once
+        # the Broadcaster has numbered every tick (an actor that exits drops what it has queued).
+        try:
+            _wait_for_journal(journal, journal_start, count, timeout)
+        finally:
+            journal.close()
+    system.tell(producer, ActorExitRequest())
     return reply
 
 
-def _daemon_pid(admin_port: int) -> int:
-    from actors.runtime.instance import read_daemon_info
+def _wait_for_journal(journal: JournalReader, after_seq: int, count: int,
+                      timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while (numbered := journal.count_of_type("BENCH_TICK", after_seq)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {numbered} of {count} events reached the journal "
+                               f"in {timeout:g} s")
+        time.sleep(0.02)
 
+
+def _daemon_pid(admin_port: int) -> int:
     info = read_daemon_info(admin_port)
     return info.pid if info is not None else os.getpid()
 

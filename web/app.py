@@ -9,10 +9,11 @@ an id that is also in the log, never a crash of the actor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -361,6 +362,15 @@ async def metrics(request: web.Request) -> web.Response:
                         charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
 
 
+async def _journal_follower(app: web.Application) -> AsyncIterator[None]:
+    """Fills, from the journal, events whose batch never reached this process."""
+    follower = asyncio.create_task(app[HUB].follow_journal())
+    yield
+    follower.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await follower
+
+
 def create_app(hub: Hub, bridge: ActorBridge, context: WebContext,
                settings: Any = None) -> web.Application:
     app = web.Application(middlewares=[_errors, _auth], client_max_size=256 * 1024)
@@ -368,6 +378,7 @@ def create_app(hub: Hub, bridge: ActorBridge, context: WebContext,
     app[SETTINGS] = settings
     app[BRIDGE] = bridge
     app[CONTEXT] = context
+    app.cleanup_ctx.append(_journal_follower)
     app.add_routes(routes)
     from web.trading_routes import routes as trading_routes  # imports this module's helpers
 

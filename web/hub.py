@@ -7,6 +7,9 @@ sent, so a fast client gets small frames quickly and a slow one gets fewer, larg
 client whose queue overflows is closed with code 4000 ("resync") and reconnects with
 ``?since=``; it never slows the others (the seed's server awaited each client in turn).
 
+A batch that never arrives is filled from the journal: by the next batch when one comes, and
+by :meth:`Hub.follow_journal` when none does.
+
 Replay is gap-free and duplicate-free: a new client is registered (so live events start
 queueing) before the journal is read up to the seq at registration, and the sender skips
 anything at or below the last seq it sent.
@@ -35,6 +38,7 @@ __all__ = ["RESYNC_CLOSE_CODE", "Hub", "LiveEvent", "Subscriber"]
 RESYNC_CLOSE_CODE = 4000
 REPLAY_PAGE = 2000
 SYNC_WAIT_S = 10.0
+CATCH_UP_INTERVAL_S = 0.5
 
 
 class LiveEvent:
@@ -158,6 +162,33 @@ class Hub:
         for wire, text in zip(wires, texts, strict=True):
             if int(wire["seq"]) > self.snapshot.last_seq:
                 events.append(LiveEvent(int(wire["seq"]), wire["type"], text, wire))
+        self._deliver(events)
+
+    async def follow_journal(self, interval_s: float = CATCH_UP_INTERVAL_S) -> None:
+        """Deliver numbered events whose batch has not arrived one interval after the journal
+        had them (Thespian can lose a message, and nothing else would ever fill a gap at the
+        end of the stream). Runs on the web loop for the life of the server."""
+        seen_in_journal = 0
+        while True:
+            await asyncio.sleep(interval_s)
+            if self.synced.is_set() and self.last_seq < seen_in_journal:
+                rows = await asyncio.to_thread(self.read_journal, self.last_seq,
+                                               seen_in_journal - self.last_seq, None,
+                                               seen_in_journal)
+                self._deliver([LiveEvent(seq, kind, text, None) for seq, kind, text in rows
+                               if seq > self.last_seq])
+            seen_in_journal = await asyncio.to_thread(self._journal_last_seq)
+
+    def _journal_last_seq(self) -> int:
+        reader = JournalReader(self.journal_path)
+        try:
+            return reader.last_seq()
+        finally:
+            reader.close()
+
+    def _deliver(self, events: Sequence[LiveEvent]) -> None:
+        if not events:
+            return
         for event in events:
             if event.wire is not None:
                 self.snapshot.apply(event.wire)

@@ -66,6 +66,13 @@ class JournalReader:
         params.append(limit)
         return [(int(seq), kind, body) for seq, kind, body in self._db.execute(query, params)]
 
+    def count_of_type(self, kind: str, after_seq: int = 0) -> int:
+        """How many events of type ``kind`` have a seq above ``after_seq``."""
+        (count,) = self._db.execute(
+            "SELECT COUNT(*) FROM events WHERE type = ? AND seq > ?", (kind, after_seq)
+        ).fetchone()
+        return int(count)
+
     def latest_of_type(self, kind: str, limit: int) -> list[tuple[int, str, str]]:
         """The last ``limit`` events of type ``kind``, oldest first."""
         rows = self._db.execute(

@@ -49,12 +49,8 @@ class RootSupervisor(Supervisor):
         self._directory_version = 0
 
     def child_specs(self) -> list[ChildSpec]:
-        return [
-            ChildSpec("core", "actors.runtime.tree.CoreSupervisor", "CoreSupervisor",
-                      is_supervisor=True),
-            ChildSpec("trading", "actors.runtime.tree.TradingSupervisor", "TradingSupervisor",
-                      is_supervisor=True),
-        ]
+        """The subtrees under the root: the application's composition root says which."""
+        raise NotImplementedError
 
     @handles(StartTree)
     def _on_start_tree(self, message: StartTree, sender: Any) -> None:

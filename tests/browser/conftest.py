@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.daemon import REPO, Daemon
+from tests.support.daemon import FAST_MARKET, REPO, Daemon
 
 CHROMIUM = Path(os.environ.get("ENSEMBLE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = [
@@ -29,10 +29,11 @@ CHROMIUM_FLAGS = [
 ARTIFACTS = Path(__file__).parent / "artifacts"
 VENDOR = REPO / "web" / "static" / "vendor" / "lightweight-charts.mjs"
 VIEWPORT = {"width": 1280, "height": 800}
-# The simulated market running fast. The automatic loss limits are lifted so that the paper
-# account keeps trading for the whole run (a losing streak would otherwise halt it).
-FAST_MARKET = (
-    "sim.speed=120", "strategy.scan_interval_s=2", "risk.kill_switch.max_loss=1000000",
+# The simulated market running fast, from a weekday morning. The automatic loss limits are
+# lifted so that the paper account keeps trading for the whole run (a losing streak would
+# otherwise halt it).
+TRADING_MARKET = (
+    *FAST_MARKET, "strategy.scan_interval_s=2", "risk.kill_switch.max_loss=1000000",
     "risk.rules.max_daily_loss=1000000", "risk.rules.consecutive_loss_limit=1000",
 )
 # Endpoints the page uses that other issues are still adding: a 404 from them is expected.
@@ -62,7 +63,7 @@ def playwright_api() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    started = Daemon(tmp_path_factory.mktemp("browser") / "data", *FAST_MARKET).start()
+    started = Daemon(tmp_path_factory.mktemp("browser") / "data", *TRADING_MARKET).start()
     yield started
     started.stop()
 
@@ -84,6 +85,9 @@ class Watched:
 
     def api_requests(self) -> list[str]:
         return [url for url in self.requests if "/api/" in url]
+
+    def control_requests(self) -> list[str]:
+        return [url for url in self.requests if "/api/control/" in url]
 
     def screenshot(self, name: str, full_page: bool = True) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

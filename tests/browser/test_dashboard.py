@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from actors.strategy.sessions import session_states
 from tests.browser.conftest import Watched, actor_names, open_dashboard, wait_js
@@ -196,11 +197,11 @@ def test_a_trade_is_marked_on_the_chart(watch: Any, daemon: Daemon) -> None:
     deadline = time.monotonic() + TRADING_TIMEOUT
     while True:
         page.wait_for_selector("#positions-table tbody tr", timeout=TRADING_TIMEOUT * 1000)
-        page.click("#positions-table tbody tr", timeout=2000)
         try:
+            page.click("#positions-table tbody tr", timeout=2000)
             wait_js(page, f"() => Number({chart}.lines) >= 3", timeout=3)
             break
-        except AssertionError:
+        except (AssertionError, PlaywrightTimeout):  # the row went away: it closed meanwhile
             if time.monotonic() > deadline:
                 raise
     watched.screenshot("05-chart-trade", full_page=False)
@@ -219,13 +220,12 @@ def test_controls_need_the_token_confirm_and_show_their_result(watch: Any,
                     "'not available yet'")
     assert refused.status == 401
 
-    # Cancelling sends nothing.
-    before = len(watched.api_requests())
+    # Cancelling sends no command (the page's own refreshes may go on meanwhile).
     page.click("button[data-command='kill-switch']")
     page.wait_for_selector("#confirm[open]")
     page.keyboard.press("Escape")
     page.wait_for_selector("#confirm:not([open])", state="attached")
-    assert len(watched.api_requests()) == before
+    assert watched.control_requests() == []
 
     watched.allow(r"status of 409")  # a command that does not apply in the current mode
     for command in ("reset-kill-switch", "pause", "resume", "kill-switch", "close-all",

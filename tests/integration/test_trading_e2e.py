@@ -10,12 +10,11 @@ from collections import Counter
 
 import pytest
 
-from tests.support.daemon import Daemon
+from tests.support.daemon import FAST_MARKET, Daemon
 from tests.support.ws import EventClient
 
 pytestmark = pytest.mark.integration
 
-FAST_MARKET = ("sim.speed=120",)
 # The seed's automatic stops (a loss streak, the day's loss) end trading within a minute of a
 # fast losing market; the test that needs trading to go on lifts them.
 LIMITS_LIFTED = ("risk.kill_switch.max_loss=1000000", "risk.rules.max_daily_loss=1000000",

@@ -146,7 +146,14 @@ async def test_a_stalled_client_is_told_to_resync_and_never_delays_the_others(ma
         healthy = await EventClient(session, _url(daemon)).connect()
         await asyncio.to_thread(daemon.produce, 100_000, 20_000.0, 100)
         # A hang guard, not a speed test: on two shared cores the client may need a while.
-        await healthy.wait_for(lambda: len(_ticks(healthy)) >= 100_000, timeout=300)
+        # (Shorter than pytest's own timeout, so that a failure says what was missing.)
+        try:
+            await healthy.wait_for(lambda: len(_ticks(healthy)) >= 100_000, timeout=200)
+        except AssertionError as failure:
+            journaled = daemon.get("/api/events?types=BENCH_TICK&limit=1")
+            raise AssertionError(f"{failure}; {len(_ticks(healthy))} ticks delivered; "
+                                 f"web front at seq {journaled['last_seq']}; "
+                                 f"tree {daemon.tree()}") from failure
         assert _ticks(healthy) == list(range(100_000)) and _contiguous(_seqs(healthy))
         assert healthy.close_code is None  # the healthy client is still connected
         metrics = await (await session.get(f"{daemon.base_url}/metrics",

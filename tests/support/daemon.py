@@ -24,6 +24,12 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_MARKER = "ENSEMBLE_TEST_RUN"
+# Tuesday 2024-12-03 08:00 UTC. A fast simulated market that started at the wall clock would run
+# into the weekend's closed market (or the quiet hours) depending on when the tests run; at 120×
+# a test run of 15 minutes covers 30 market hours from here, all of them on weekdays.
+WEEKDAY_MARKET_START = 1_733_212_800.0
+# The simulated market running fast, always from the same weekday morning.
+FAST_MARKET = ("sim.speed=120", f"sim.start={WEEKDAY_MARKET_START}")
 
 
 def free_port() -> int:

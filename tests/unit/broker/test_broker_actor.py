@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from thespian.actors import ActorExitRequest, ActorSystem
 
+from actors.app.settings import Settings, load_settings
 from actors.broker.gateway import open_gateway
 from actors.broker.intents import Intent, IntentStatus, intent_key
 from actors.broker.records import OrderIntent, OrderSide
 from actors.runtime.clock import ManualClock
-from actors.runtime.config import Settings, load_settings
 from bench.order_client import terminal_books
 from messages.commands import JournalQuery, Publish, StateGet, StateGetAll, StateReply, StateSet
 from messages.supervision import Configure, Peers, Started

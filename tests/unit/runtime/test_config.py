@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.runtime.config import ConfigError, load_settings, parse_assignment
+from actors.app.settings import ConfigError, load_settings, parse_assignment
 
 
 def test_defaults_are_the_documented_ones() -> None:

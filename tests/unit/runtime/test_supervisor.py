@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from thespian.actors import ActorSystem
 
-from actors.runtime.config import Settings, load_settings
+from actors.app.settings import Settings, load_settings
 from messages.events import ActorRestarted
 from messages.supervision import (
     Configure,

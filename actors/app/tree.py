@@ -1,4 +1,4 @@
-"""The supervision tree below the root (DESIGN.md §1).
+"""Ensemble's supervision tree (DESIGN.md §1): the root's subtrees and their child specs.
 
 The core supervisor runs the services everything else needs: SharedState, Broadcaster and the
 WebFront. It is one_for_one: each of them rebuilds its state on its own after a restart, and
@@ -13,9 +13,19 @@ must not trade until it has reconciled.
 from __future__ import annotations
 
 from actors.runtime.restart_policy import ChildSpec
+from actors.runtime.root import RootSupervisor
 from actors.runtime.supervisor import Supervisor
 
-__all__ = ["CORE_CHILDREN", "TRADING_CHILDREN", "CoreSupervisor", "TradingSupervisor"]
+__all__ = [
+    "CORE_CHILDREN",
+    "ROOT_CLASS",
+    "TRADING_CHILDREN",
+    "CoreSupervisor",
+    "EnsembleRoot",
+    "TradingSupervisor",
+]
+
+ROOT_CLASS = "actors.app.tree.EnsembleRoot"
 
 CORE_CHILDREN: tuple[ChildSpec, ...] = (
     ChildSpec("shared_state", "actors.shared_state.actor.SharedStateActor", "SharedState"),
@@ -46,3 +56,15 @@ class TradingSupervisor(Supervisor):
 
     def child_specs(self) -> list[ChildSpec]:
         return list(TRADING_CHILDREN)
+
+
+class EnsembleRoot(RootSupervisor):
+    """The root of Ensemble's tree: the core services first, then the trading roles."""
+
+    def child_specs(self) -> list[ChildSpec]:
+        return [
+            ChildSpec("core", "actors.app.tree.CoreSupervisor", "CoreSupervisor",
+                      is_supervisor=True),
+            ChildSpec("trading", "actors.app.tree.TradingSupervisor", "TradingSupervisor",
+                      is_supervisor=True),
+        ]

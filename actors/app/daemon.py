@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from actors.app.settings import Settings
+from actors.app.tree import ROOT_CLASS
 from actors.runtime.clock import iso_utc
-from actors.runtime.config import Settings
 from actors.runtime.instance import AlreadyRunning, DaemonInfo, InstanceLock
 from actors.runtime.logs import get_logger
 from actors.runtime.root import ROOT_GLOBAL_NAME
@@ -98,7 +99,7 @@ def _run_locked(settings: Settings, data_dir: Path, lock: InstanceLock) -> int:
     system = start_actor_system(settings.runtime.admin_port, data_dir, settings.log.level)
     gave_up: GaveUp | None = None
     try:
-        root = system.createActor("actors.runtime.root.RootSupervisor",
+        root = system.createActor(ROOT_CLASS,
                                   globalName=ROOT_GLOBAL_NAME)
         reply = system.ask(root, StartTree(settings, os.getpid()), settings.runtime.start_timeout_s)
         if not isinstance(reply, TreeStarted):
