@@ -40,6 +40,7 @@ from thespian.actors import (
     WatchMessage,
 )
 
+from actors.runtime.brief import brief, brief_error
 from actors.runtime.clock import Clock, WallClock, iso_utc
 from actors.runtime.lifeline import (
     arm_parent_death_signal,
@@ -229,9 +230,10 @@ class EnsembleActor(Actor):
         if handler is not None:
             handler(message, sender)
         elif isinstance(message, PoisonMessage):
-            self.log.warning("message failed in its recipient", message=str(message)[:200])
+            self.log.warning("message failed in its recipient", message=brief(message))
         elif not isinstance(message, ChildActorExited | DeadEnvelope | WatchMessage):
-            self.log.warning("unhandled message", message_type=type(message).__name__)
+            self.log.warning("unhandled message", message_type=type(message).__name__,
+                             message=brief(message))
 
     def _handler_for(self, message: Any) -> Callable[[Any, Any], None] | None:
         for klass in type(message).__mro__:
@@ -275,14 +277,14 @@ class EnsembleActor(Actor):
         if self._crashed:
             return
         self._crashed = True
-        reason = f"{type(error).__name__}: {error}"
+        reason = brief_error(error, 500)
         self.log.error("actor crashed", reason=reason, exc_info=error)
         if self.supervisor is not None:
             self.send(self.supervisor, ChildCrashed(self.name, os.getpid(), reason))
         try:
             self.on_stop()
         except Exception as cleanup_error:
-            self.log.error("cleanup after crash failed", reason=repr(cleanup_error))
+            self.log.error("cleanup after crash failed", reason=brief_error(cleanup_error))
         self.send(self.myAddress, ActorExitRequest())
 
 

@@ -16,9 +16,12 @@ from typing import Any
 
 import structlog
 
+from actors.runtime.brief import brief
+
 __all__ = [
     "StructlogHandler",
     "bind_process",
+    "bound_values",
     "configure_logging",
     "get_logger",
     "thespian_log_config",
@@ -28,9 +31,22 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
            "error": logging.ERROR}
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def bound_values(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Replace every value that is not plain text or a number by a bounded text of it, so that
+    no message passed to a log call can make the line huge or the rendering raise."""
+    for key, value in event_dict.items():
+        if not isinstance(value, _PLAIN) and key != "exc_info" and not key.startswith("_"):
+            event_dict[key] = brief(value)
+    return event_dict
+
+
 def _shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
+        bound_values,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
