@@ -1,34 +1,43 @@
-# Two commands on a fresh machine: `make run` and `make test`. Each installs what it needs.
+# Two commands on a fresh machine: `make run` and `make test`. Each installs what it needs:
+# `make run` only what running needs, `make test` the test tools on top.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.run-stamp
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean frontend chromium-check
+.PHONY: run test lint bench clean vendor frontend chromium-check
 
-# The dashboard's third-party files come from the npm registry (package.json + lockfile) and are
-# copied into web/static/vendor/ (git-ignored) by `npm run vendor`.
+# The dashboard's third-party files are committed under web/static/vendor/ (see its README.md),
+# so neither running nor testing needs Node.js. `make vendor` refreshes them from the npm
+# registry after a version change in package.json (maintainers only; needs npm).
 NPM ?= npm
-VENDOR_STAMP := web/static/vendor/.installed-stamp
 # The browser tests drive Debian's Chromium; ENSEMBLE_CHROMIUM points them at another binary.
 CHROMIUM ?= $(or $(ENSEMBLE_CHROMIUM),/usr/bin/chromium)
 
-$(STAMP): setup.cfg pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-$(VENDOR_STAMP): package.json package-lock.json
-	@command -v $(NPM) >/dev/null 2>&1 || { echo "npm is missing: the dashboard needs Node.js and npm" \
-		"(Debian: apt-get install nodejs npm)." >&2; exit 1; }
-	$(NPM) ci --no-audit --no-fund --loglevel=error
-	$(NPM) run --silent vendor
+$(RUN_STAMP): setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
 	touch $@
 
-frontend: $(VENDOR_STAMP)
+$(STAMP): setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(RUN_STAMP)
+
+vendor:
+	@command -v $(NPM) >/dev/null 2>&1 || { echo "npm is missing: refreshing the vendored" \
+		"files needs Node.js and npm (Debian: apt-get install nodejs npm)." >&2; exit 1; }
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+	$(NPM) run --silent vendor
+
+# Kept for old instructions: the vendored files are in the repository, nothing to build.
+frontend:
+	@test -f web/static/vendor/lightweight-charts.mjs
 
 chromium-check:
 	@test -x "$(CHROMIUM)" || { \
@@ -36,10 +45,10 @@ chromium-check:
 		echo "      Install it with: apt-get install chromium   (Debian; as root, after apt-get update)"; \
 		echo "      or set ENSEMBLE_CHROMIUM=/path/to/chromium."; }
 
-run: $(STAMP) $(VENDOR_STAMP)
+run: $(RUN_STAMP)
 	$(PY) run_system.py $(ARGS)
 
-test: $(STAMP) $(VENDOR_STAMP) chromium-check
+test: $(STAMP) chromium-check
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -50,4 +59,4 @@ bench: $(STAMP)
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis node_modules web/static/vendor
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis node_modules

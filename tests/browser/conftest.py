@@ -53,8 +53,8 @@ def playwright_api() -> Iterator[Any]:
         pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install "
                     "chromium) or set ENSEMBLE_CHROMIUM to a Chromium binary")
     if not VENDOR.exists():
-        pytest.fail(f"{VENDOR.relative_to(REPO)} is missing: build the dashboard's vendor files "
-                    "with `make frontend` (npm ci && npm run vendor)")
+        pytest.fail(f"{VENDOR.relative_to(REPO)} is missing: it is committed; restore it with "
+                    "git checkout, or rebuild it with `make vendor`")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

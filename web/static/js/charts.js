@@ -1,8 +1,25 @@
-// Shared lightweight-charts setup: the library (copied from the npm package into
-// /static/vendor/ by `npm run vendor`) and the dark theme every chart on the page uses.
+// Shared lightweight-charts setup: the library (the pinned build committed under
+// /static/vendor/, see its README.md) and the dark theme every chart on the page uses.
+//
+// The library is loaded here with a dynamic import, so that a file that fails to load takes
+// down only the charts: `charts` is then null, `chartsError` says why, and each chart shows
+// that in its own box while every other panel keeps working.
 
-export * from '../vendor/lightweight-charts.mjs';
-import { ColorType, CrosshairMode } from '../vendor/lightweight-charts.mjs';
+let library = null;
+let failure = '';
+try {
+  library = await import('../vendor/lightweight-charts.mjs');
+} catch (error) {
+  failure = String(error?.message || error);
+}
+
+/** The lightweight-charts module, or null when it could not be loaded. */
+export const charts = library;
+/** Why the library could not be loaded ('' when it was). */
+export const chartsError = failure;
+/** What a chart box says in place of a chart when the library did not load. */
+export const CHARTS_MISSING = `The chart library did not load (${failure}), so charts are off; `
+  + 'every other panel works. Reinstall Ensemble or check /static/vendor/.';
 
 export const COLORS = {
   up: '#22c07a',
@@ -19,7 +36,7 @@ export function themeOptions(extra = {}) {
   return {
     autoSize: true,
     layout: {
-      background: { type: ColorType.Solid, color: 'transparent' },
+      background: { type: charts.ColorType.Solid, color: 'transparent' },
       textColor: COLORS.text,
       fontSize: 11,
       fontFamily: getComputedStyle(document.body).fontFamily,
@@ -28,7 +45,7 @@ export function themeOptions(extra = {}) {
     grid: { vertLines: { color: COLORS.grid }, horzLines: { color: COLORS.grid } },
     rightPriceScale: { borderColor: COLORS.border },
     timeScale: { borderColor: COLORS.border, timeVisible: true, secondsVisible: false },
-    crosshair: { mode: CrosshairMode.Normal },
+    crosshair: { mode: charts.CrosshairMode.Normal },
     ...extra,
   };
 }

@@ -6,9 +6,7 @@
 
 import { byId, h, setText } from '../dom.js';
 import { lots, num, price, priceDigits, toEpochSeconds } from '../format.js';
-import {
-  AreaSeries, COLORS, CandlestickSeries, LineStyle, createChart, createSeriesMarkers, themeOptions,
-} from '../charts.js';
+import { CHARTS_MISSING, COLORS, charts, themeOptions } from '../charts.js';
 import { listOf, normaliseTrade } from './journal.js';
 import { sideOf } from './positions.js';
 
@@ -44,6 +42,22 @@ export class ChartPanel {
     this.symbols = [];
     this.onSymbolChange = () => {};
 
+    for (const tf of Object.keys(TIMEFRAMES)) {
+      this.tfBox.append(h('button', {
+        type: 'button', dataset: { tf }, 'aria-pressed': String(tf === this.timeframe),
+        onclick: () => this.setTimeframe(tf),
+      }, tf));
+    }
+    this.symbolSelect.addEventListener('change', () => this.select(this.symbolSelect.value, true));
+    this.chart = null;
+    if (!charts) {
+      // Only this panel goes without: it says why, and the rest of the page works.
+      this.candleBox.dataset.chart = 'unavailable';
+      this.showNote(this.candleNote, CHARTS_MISSING);
+      this.showNote(this.equityNote, CHARTS_MISSING);
+      return;
+    }
+    const { AreaSeries, CandlestickSeries, createChart, createSeriesMarkers } = charts;
     this.chart = createChart(this.candleBox, themeOptions());
     this.candles = this.chart.addSeries(CandlestickSeries, {
       upColor: COLORS.up, downColor: COLORS.down, borderVisible: false,
@@ -58,14 +72,7 @@ export class ChartPanel {
       lineColor: COLORS.accent, topColor: 'rgba(76,141,255,0.28)', bottomColor: 'rgba(76,141,255,0.02)',
       lineWidth: 2, priceLineVisible: false,
     });
-
-    for (const tf of Object.keys(TIMEFRAMES)) {
-      this.tfBox.append(h('button', {
-        type: 'button', dataset: { tf }, 'aria-pressed': String(tf === this.timeframe),
-        onclick: () => this.setTimeframe(tf),
-      }, tf));
-    }
-    this.symbolSelect.addEventListener('change', () => this.select(this.symbolSelect.value, true));
+    this.candleBox.dataset.chart = 'ready';
     this.showNote(this.candleNote, 'Choose a symbol from the scanner or the positions.');
   }
 
@@ -87,7 +94,7 @@ export class ChartPanel {
     if (symbol === this.symbol && this.barsState !== 'idle') return;
     this.symbol = symbol;
     this.bars = [];
-    this.candles.setData([]);
+    this.candles?.setData([]);
     this.decorations = '';
     this.save();
     this.syncSelect();
@@ -121,7 +128,7 @@ export class ChartPanel {
 
   /** Fetch candles now (force) or, after an event, if the last fetch is old enough. */
   async loadBars(force = false) {
-    if (!this.symbol) return;
+    if (!this.chart || !this.symbol) return;
     if (!force && (this.barsState === 'missing' || performance.now() - this.lastFetch < MIN_REFRESH_MS)) return;
     if (this.fetching) {
       this.pending = true;
@@ -197,7 +204,7 @@ export class ChartPanel {
 
   /** Entry/exit markers and SL/TP lines for the selected symbol. */
   renderDecorations(store) {
-    if (!store || !this.symbol) return;
+    if (!this.chart || !store || !this.symbol) return;
     const symbol = this.symbol;
     const entries = store.executions.filter((t) => t.symbol === symbol);
     const exits = new Map();
@@ -256,9 +263,9 @@ export class ChartPanel {
           price: value, color, lineWidth: 1, lineStyle: style, axisLabelVisible: true, title,
         }));
       };
-      add(p.entry_price, COLORS.entry, `${side} #${p.ticket}`, LineStyle.Dotted);
-      add(p.sl_price, COLORS.down, 'SL', LineStyle.Dashed);
-      add(p.tp_price, COLORS.up, 'TP', LineStyle.Dashed);
+      add(p.entry_price, COLORS.entry, `${side} #${p.ticket}`, charts.LineStyle.Dotted);
+      add(p.sl_price, COLORS.down, 'SL', charts.LineStyle.Dashed);
+      add(p.tp_price, COLORS.up, 'TP', charts.LineStyle.Dashed);
       footItems.push(h('span', null, `${side} #${p.ticket} @ ${price(p.entry_price, symbol)}`),
         h('span', null, h('i', { class: 'sw', style: `background:${COLORS.down}` }), `SL ${price(p.sl_price, symbol)}`),
         h('span', null, h('i', { class: 'sw', style: `background:${COLORS.up}` }), `TP ${price(p.tp_price, symbol)}`));
@@ -301,6 +308,7 @@ export class ChartPanel {
 
   /** GET /api/equity once per connection: the curve's history before this page opened. */
   async loadEquity(store) {
+    if (!this.chart) return;
     const result = await this.api.get('/api/equity');
     this.equityState = result.ok ? 'ok' : (result.missing ? 'missing' : 'error');
     if (result.ok) {
@@ -314,6 +322,7 @@ export class ChartPanel {
   }
 
   renderEquity(store) {
+    if (!this.chart) return;
     const bySecond = new Map();
     for (const p of store.equity) bySecond.set(Math.floor(p.time), p.equity);
     const data = [...bySecond.entries()].sort((a, b) => a[0] - b[0]).map(([time, value]) => ({ time, value }));

@@ -3,7 +3,7 @@
 // numeric horizontal axis), so no chart on the page is drawn by hand. Points sit at the bins'
 // midpoints, which are evenly spaced as the library spaces points; empty bins leave a gap.
 
-import { COLORS, LineSeries, LineStyle, createOptionsChart, themeOptions } from '../charts.js';
+import { CHARTS_MISSING, COLORS, charts, themeOptions } from '../charts.js';
 
 const FULL_RANGE = () => ({ priceRange: { minValue: 0, maxValue: 100 } });
 
@@ -15,6 +15,12 @@ export class ReliabilityChart {
   }
 
   show(host, bins) {
+    if (!charts) {
+      host.textContent = CHARTS_MISSING;
+      host.dataset.chart = 'unavailable';
+      return;
+    }
+    const { LineSeries, LineStyle, createOptionsChart } = charts;
     if (this.host !== host) {
       this.chart?.remove();
       this.observer?.disconnect();
