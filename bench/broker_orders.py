@@ -17,11 +17,12 @@ import time
 from pathlib import Path
 
 from actors.broker.gateway import open_gateway
-from actors.broker.records import OrderIntent, OrderSide
 from actors.broker.sim.config import SimConfig
 from actors.runtime.clock import SimClock
 from bench.order_client import BENCH_START, ProbeRun, probing_daemon
 from bench.stats import summary
+from messages.market import Side
+from messages.orders import OrderIntent
 
 __all__ = ["main", "measure_direct"]
 
@@ -41,7 +42,7 @@ def measure_direct(data_dir: Path, count: int) -> tuple[list[float], float]:
         for index in range(count):
             began = time.perf_counter()
             if ticket is None:
-                side = OrderSide.BUY if index % 4 == 0 else OrderSide.SELL
+                side = Side.BUY if index % 4 == 0 else Side.SELL
                 outcome = gateway.place_order(
                     OrderIntent(SYMBOL, side, 0.01, f"direct{index}", MAGIC))
                 ticket = outcome.order

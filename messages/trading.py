@@ -3,8 +3,9 @@ research, closed trades, and the operator's controls.
 
 Every request carries a ``request_id`` echoed by its reply. Requests that change the world carry
 an id that makes a retry harmless: ``client_order_id`` for a new order (the broker never sends
-the same one twice), ``op_id`` for the rest. Broker records (:mod:`actors.broker.records`) are
-frozen dataclasses of builtins and travel as they are; bars travel as numpy structured arrays.
+the same one twice), ``op_id`` for the rest. Records (:mod:`messages.market`,
+:mod:`messages.books`) are frozen dataclasses of builtins and travel as they are; bars travel
+as numpy structured arrays.
 """
 
 from __future__ import annotations
@@ -14,17 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from actors.broker.records import (
-    AccountRecord,
-    DealRecord,
-    OrderRecord,
-    PositionRecord,
-    SymbolSpecRecord,
-    TickRecord,
-)
+from messages.books import AccountRecord, DealRecord, OrderRecord, PositionRecord
+from messages.market import Side, SymbolSpecRecord, TickRecord
 
 __all__ = [
+    "Approval",
     "ApproveOrder",
+    "BrokerProfile",
     "BrokerReady",
     "BrokerSnapshot",
     "BrokerSnapshotRequest",
@@ -81,19 +78,48 @@ class MarketData:
 
 
 @dataclass(frozen=True, slots=True)
+class Approval:
+    """The RiskManager's approval of one opening order, carried by its :class:`PlaceOrder`.
+
+    The broker sends an opening order only when it comes from the current RiskManager with an
+    approval that matches it (client order id, symbol, side, a volume no larger) and has not
+    expired; anything else is refused with a :class:`~messages.orders.RefusalCode`. The risk at
+    the stop is reserved in the RiskManager's books until the order's fate is known.
+    """
+
+    client_order_id: str
+    decision_id: str
+    strategy: str
+    symbol: str
+    side: Side
+    volume: float
+    """The most the broker may send."""
+    risk_money: float
+    """Loss at the stop, in account currency, reserved for this order."""
+    expires_at: float
+    """Wall-clock epoch seconds; the broker refuses the order after it."""
+
+
+@dataclass(frozen=True, slots=True)
 class PlaceOrder:
-    """A market order the RiskManager approved. The broker sends a given ``client_order_id``
-    at most once, whatever happens (retries, restarts, SIGKILL mid-order)."""
+    """A market order. An opening order is sent by the RiskManager with its ``approval``;
+    the broker sends a given ``client_order_id`` at most once, whatever happens (retries,
+    restarts, SIGKILL mid-order). ``reference_price`` is the price the decision was made at:
+    the broker re-bases SL/TP on the current quote keeping their distances from it, and
+    refuses the order when the price has moved further than the configured guard."""
 
     request_id: str
     client_order_id: str
     decision_id: str
     symbol: str
-    side: str  # "BUY" | "SELL"
+    side: Side
     volume: float
     sl: float
     tp: float
     deviation_points: int = 20
+    approval: Approval | None = None
+    reference_price: float = 0.0
+    strategy: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +194,38 @@ class BrokerSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class BrokerReady:
-    """Broker → trading roles: reconciliation is done (or undone, on disconnect)."""
+    """Broker → trading roles: reconciliation is done (or undone, on disconnect). Sent again
+    whenever the broker's profile changes (its server's UTC offset at a DST switch)."""
 
     connected: bool
     reconciled: bool
+    profile: BrokerProfile | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerProfile:
+    """What the other roles know of the broker, so that none of them branches on its kind.
+
+    ``server_utc_offset_s`` is the one broker clock: server time − UTC, as the broker measures
+    it from the terminal's ticks, re-checked on every poll. Every role that turns server time
+    into UTC, finds the broker day or aligns bars uses this value.
+    """
+
+    kind: str
+    """``sim`` | ``mt5`` | ``mt5linux``: for display; no role branches on it."""
+    connected: bool
+    server: str = ""
+    company: str = ""
+    account: int = 0
+    currency: str = ""
+    trade_mode: str = ""
+    """``demo`` | ``contest`` | ``real``."""
+    server_utc_offset_s: int = 0
+    speed: float = 1.0
+    """Market seconds per wall second: 1 on a real terminal, ``sim.speed`` on the simulator."""
+    commission_per_lot: float = 0.0
+    fault_switches: bool = False
+    """Whether the terminal takes fault switches (``/api/sim/faults``)."""
 
 
 @dataclass(frozen=True, slots=True)

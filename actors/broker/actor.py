@@ -79,23 +79,14 @@ from actors.broker.reconcile import (
     plan_reconciliation,
     trade_mode_name,
 )
-from actors.broker.records import (
-    AccountRecord,
-    DealRecord,
-    OrderIntent,
-    OrderOutcome,
-    OrderRecord,
-    OrderSide,
-    PositionRecord,
-    TerminalRecord,
-)
-from actors.broker.retcodes import CONNECTION_ERROR_CODES, Outcome
+from actors.broker.retcodes import CONNECTION_ERROR_CODES
 from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile, resume_sim_clock
 from actors.broker.state_calls import StateCalls
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import Clock, WallClock, iso_utc
 from actors.runtime.restart_policy import backoff_delay
 from actors.shared_state.keys import KILL_SWITCH
+from messages.books import AccountRecord, DealRecord, OrderRecord, PositionRecord, TerminalRecord
 from messages.commands import (
     JournalAppend,
     StateCompareAndSet,
@@ -106,6 +97,8 @@ from messages.commands import (
     StateSet,
 )
 from messages.events import AccountUpdate, BrokerStatus, Event, PositionClosed, PositionUpdate
+from messages.market import Side
+from messages.orders import OrderIntent, OrderOutcome, Outcome
 from messages.trading import (
     BrokerReady,
     BrokerSnapshot,
@@ -820,7 +813,7 @@ class MT5BrokerActor(EnsembleActor):
         if side not in ("BUY", "SELL"):
             raise ValueError(f"side must be BUY or SELL, got {intent.side!r}")
         return OrderIntent(
-            symbol=intent.symbol, side=OrderSide(side.lower()), volume=float(intent.volume or 0),
+            symbol=intent.symbol, side=Side(side.upper()), volume=float(intent.volume or 0),
             client_order_id=intent.client_order_id, magic=self.settings.broker.magic,
             sl=intent.sl or None, tp=intent.tp or None,
             deviation_points=intent.deviation_points,

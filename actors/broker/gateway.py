@@ -44,24 +44,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from actors.broker.records import (
-    AccountRecord,
-    DealRecord,
-    FateStatus,
-    MarketSnapshot,
-    OrderFate,
-    OrderIntent,
-    OrderKind,
-    OrderOutcome,
-    OrderRecord,
-    OrderSide,
-    PositionRecord,
-    SymbolSpecRecord,
-    TerminalRecord,
-    TickRecord,
-    record_from_mapping,
-)
-from actors.broker.retcodes import Outcome, classify_call_failure, classify_retcode
+from actors.broker.records import record_from_mapping
+from actors.broker.retcodes import classify_call_failure, classify_retcode
+from messages.books import AccountRecord, DealRecord, OrderRecord, PositionRecord, TerminalRecord
+from messages.market import MarketSnapshot, Side, SymbolSpecRecord, TickRecord
+from messages.orders import FateStatus, OrderFate, OrderIntent, OrderKind, OrderOutcome, Outcome
 
 __all__ = [
     "BROKER_KINDS",
@@ -99,12 +86,12 @@ _TRADE_ACTION_PENDING = 5
 _TRADE_ACTION_SLTP = 6
 _TRADE_ACTION_REMOVE = 8
 _ORDER_TYPES = {
-    (OrderKind.MARKET, OrderSide.BUY): 0,
-    (OrderKind.MARKET, OrderSide.SELL): 1,
-    (OrderKind.LIMIT, OrderSide.BUY): 2,
-    (OrderKind.LIMIT, OrderSide.SELL): 3,
-    (OrderKind.STOP, OrderSide.BUY): 4,
-    (OrderKind.STOP, OrderSide.SELL): 5,
+    (OrderKind.MARKET, Side.BUY): 0,
+    (OrderKind.MARKET, Side.SELL): 1,
+    (OrderKind.LIMIT, Side.BUY): 2,
+    (OrderKind.LIMIT, Side.SELL): 3,
+    (OrderKind.STOP, Side.BUY): 4,
+    (OrderKind.STOP, Side.SELL): 5,
 }
 _ORDER_FILLING_FOK, _ORDER_FILLING_IOC, _ORDER_FILLING_RETURN = 0, 1, 2
 _ORDER_TIME_GTC = 0
@@ -733,7 +720,7 @@ class Gateway:
                     description=f"no open position {ticket}",
                 )  # fmt: skip
             position = found[0]
-            side = OrderSide.SELL if position.type == _POSITION_TYPE_BUY else OrderSide.BUY
+            side = Side.SELL if position.type == _POSITION_TYPE_BUY else Side.BUY
             intent = OrderIntent(
                 symbol=position.symbol,
                 side=side,
@@ -913,7 +900,7 @@ class Gateway:
                     tick = self._read_tick(spec.name)
                 except GatewayError as error:
                     return self._not_sent(coid, error)
-                market = tick.ask if intent.side is OrderSide.BUY else tick.bid
+                market = tick.ask if intent.side is Side.BUY else tick.bid
                 if intent.price is not None:
                     moved = abs(market - intent.price)
                     if moved > intent.deviation_points * spec.point + spec.point * 1e-6:

@@ -31,8 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from actors.broker.records import FateStatus, OrderFate, OrderOutcome
-from actors.broker.retcodes import Outcome
+from messages.orders import FateStatus, OrderFate, OrderOutcome, Outcome
 
 __all__ = [
     "INTENT_PREFIX",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from actors.broker.gateway import TIMEFRAMES, Gateway, GatewayError
-from actors.broker.records import SymbolSpecRecord, TickRecord
+from messages.market import SymbolSpecRecord, TickRecord
 
 __all__ = ["SPEC_TTL_S", "BarArray", "CollectedMarketData", "SpecCache", "collect_market_data"]
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.broker.records import AccountRecord, DealRecord, PositionRecord
+from messages.books import AccountRecord, DealRecord, PositionRecord
 from messages.trading import TradeClosed
 
 __all__ = [

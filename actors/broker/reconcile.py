@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from actors.broker.intents import Intent, IntentLedger
 from actors.broker.positions_tracker import TrackedPosition
-from actors.broker.records import AccountRecord, OrderRecord, PositionRecord, TerminalRecord
+from messages.books import AccountRecord, OrderRecord, PositionRecord, TerminalRecord
 
 __all__ = [
     "ConnectionVerdict",

@@ -28,7 +28,8 @@ by robust bots", with the adjustments above.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+
+from messages.orders import Outcome
 
 __all__ = [
     "CONNECTION_ERROR_CODES",
@@ -40,12 +41,6 @@ __all__ = [
 ]
 
 
-class Outcome(StrEnum):
-    DONE = "done"
-    RETRY_PRICE = "retry_price"
-    WAIT = "wait"
-    UNKNOWN = "unknown"
-    REJECTED = "rejected"
 
 
 @dataclass(frozen=True, slots=True)

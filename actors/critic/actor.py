@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.critic.scoring import ClosedTrade, CriticReview, lesson_to_dict, review_trade
-from actors.risk.rules import Direction
 from actors.runtime.base import EnsembleActor, handles
 from actors.strategy.indicators import Regime
 from messages.commands import JournalAppend, JournalQuery, StateCompareAndSet, StateReply
 from messages.events import CriticReview as CriticReviewEvent
+from messages.market import Side
 from messages.trading import LessonsReply, TradeClosed
 
 __all__ = ["CriticActor"]
@@ -131,7 +131,7 @@ class CriticActor(EnsembleActor):
             ClosedTrade(
                 ticket=trade.ticket,
                 symbol=trade.symbol,
-                direction=Direction(trade.direction),
+                direction=Side(trade.direction),
                 entry_price=trade.entry_price,
                 exit_price=trade.exit_price,
                 stop_loss=trade.sl or None,

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from actors.risk.rules import Direction, is_missing
+from actors.risk.rules import is_missing
 from actors.strategy.indicators import Regime
+from messages.market import Side
 
 __all__ = [
     "ClosedTrade",
@@ -51,7 +52,7 @@ class ClosedTrade:
 
     ticket: int
     symbol: str
-    direction: Direction
+    direction: Side
     entry_price: float
     exit_price: float
     stop_loss: float | None
@@ -74,7 +75,7 @@ class Lesson:
     ticket: int
     symbol: str
     regime: Regime | None
-    direction: Direction
+    direction: Side
     outcome: Outcome
     r_multiple: float | None
     score: float
@@ -332,7 +333,7 @@ def lesson_from_dict(data: Mapping[str, Any]) -> Lesson:
         ticket=int(data["ticket"]),
         symbol=str(data["symbol"]),
         regime=None if regime is None else Regime(regime),
-        direction=Direction(data["direction"]),
+        direction=Side(data["direction"]),
         outcome=Outcome(data["outcome"]),
         r_multiple=None if r_multiple is None else float(r_multiple),
         score=float(data["score"]),

@@ -13,9 +13,9 @@ from typing import Any
 from actors.critic.scoring import Lesson, lesson_from_dict
 from actors.researcher.analyst import analyse
 from actors.researcher.llm import LLMAnalyst
-from actors.risk.rules import Direction
 from actors.runtime.base import EnsembleActor, handles
 from messages.commands import JournalQuery, StateReply
+from messages.market import Side
 from messages.trading import LessonsReply, ResearchReply, ResearchRequest
 
 __all__ = ["ResearcherActor"]
@@ -78,7 +78,7 @@ class ResearcherActor(EnsembleActor):
 
     @handles(ResearchRequest)
     def _on_research(self, message: ResearchRequest, sender: Any) -> None:
-        proposed = Direction(message.proposed) if message.proposed else None
+        proposed = Side(message.proposed) if message.proposed else None
         lessons = list(self.lessons.values())
         if self.model is not None:
             result = self.model.decide(message.facts, lessons, message.now, proposed)

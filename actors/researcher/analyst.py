@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from actors.critic.scoring import Lesson, Outcome
-from actors.risk.rules import Direction
 from actors.strategy.indicators import Regime
 from actors.strategy.signals import MarketFacts
+from messages.market import Side
 
 __all__ = [
     "Action",
@@ -45,8 +45,8 @@ class Action(StrEnum):
     HOLD = "HOLD"
 
     @property
-    def direction(self) -> Direction | None:
-        return None if self is Action.HOLD else Direction(self.value)
+    def direction(self) -> Side | None:
+        return None if self is Action.HOLD else Side(self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +155,7 @@ def relevant_lessons(
     lessons: Sequence[Lesson],
     symbol: str,
     regime: Regime,
-    direction: Direction,
+    direction: Side,
     now: float | None,
     params: AnalystParams | None = None,
 ) -> list[Lesson]:
@@ -251,7 +251,7 @@ def analyse(
     facts: MarketFacts,
     lessons: Sequence[Lesson] = (),
     now: float | None = None,
-    proposed: Direction | None = None,
+    proposed: Side | None = None,
     params: AnalystParams | None = None,
 ) -> ResearchResult:
     """BUY, SELL or HOLD with a 0–100 confidence and a reason that names what decided it."""

@@ -37,8 +37,8 @@ from actors.researcher.analyst import (
     finalise_decision,
     relevant_lessons,
 )
-from actors.risk.rules import Direction
 from actors.strategy.signals import MarketFacts
+from messages.market import Side
 
 __all__ = [
     "ANSWER_SCHEMA",
@@ -127,7 +127,7 @@ def _facts_payload(facts: MarketFacts) -> dict[str, Any]:
 
 
 def build_messages(
-    facts: MarketFacts, lessons: Sequence[Lesson], proposed: Direction | None
+    facts: MarketFacts, lessons: Sequence[Lesson], proposed: Side | None
 ) -> list[dict[str, str]]:
     """The chat messages for one decision."""
     user = {
@@ -277,7 +277,7 @@ class LLMAnalyst:
         facts: MarketFacts,
         lessons: Sequence[Lesson],
         now: float,
-        proposed: Direction | None,
+        proposed: Side | None,
         why: str,
         spent: tuple[int, int, float] = (0, 0, 0.0),
         latency_ms: float = 0.0,
@@ -299,7 +299,7 @@ class LLMAnalyst:
         facts: MarketFacts,
         lessons: Sequence[Lesson],
         now: float,
-        proposed: Direction | None = None,
+        proposed: Side | None = None,
     ) -> ResearchResult:
         """One decision: the model's if it answers well within budget, else the rules'."""
         self._roll_day(now)
@@ -310,7 +310,7 @@ class LLMAnalyst:
             )
         shown = [
             lesson
-            for direction in Direction
+            for direction in Side
             for lesson in relevant_lessons(
                 lessons, facts.symbol, facts.regime, direction, now, self.analyst_params
             )

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from actors.broker.records import DealRecord as BrokerDealRecord
 from actors.risk.rules import DenialCode, check_pre_scan
 from actors.risk.sizing import approve_order
 from actors.risk.state import (
@@ -41,6 +40,7 @@ from actors.risk.state import (
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import iso_utc
 from actors.shared_state.keys import KILL_SWITCH
+from messages.books import DealRecord as BrokerDealRecord
 from messages.commands import StateGet, StateReply, StateSet
 from messages.events import ControlResult, RiskStateChanged
 from messages.trading import (

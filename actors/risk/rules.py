@@ -42,20 +42,20 @@ from actors.risk.state import (
     closing_deals,
     kill_switch_breach,
 )
-from actors.strategy.indicators import Bars
+from messages.market import Bars, Side
 
 __all__ = [
     "EXECUTION_RULES",
     "PRE_SCAN_RULES",
     "AssetClass",
     "DenialCode",
-    "Direction",
     "Exposure",
     "OrderInput",
-    "OrderIntent",
+    "OrderPurpose",
     "PreScanInput",
     "RiskParams",
     "RiskReport",
+    "Side",
     "SpreadLimits",
     "SymbolSpec",
     "Verdict",
@@ -128,21 +128,8 @@ class DenialCode(StrEnum):
     VOLUME_BELOW_MIN = "VOLUME_BELOW_MIN"
 
 
-class Direction(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
 
-    @property
-    def sign(self) -> int:
-        """+1 for a long position, −1 for a short one: profit = sign × (exit − entry)."""
-        return 1 if self is Direction.BUY else -1
-
-    @property
-    def opposite(self) -> Direction:
-        return Direction.SELL if self is Direction.BUY else Direction.BUY
-
-
-class OrderIntent(StrEnum):
+class OrderPurpose(StrEnum):
     OPEN = "OPEN"
     CLOSE = "CLOSE"
     MODIFY_STOPS = "MODIFY_STOPS"
@@ -229,7 +216,7 @@ class Exposure:
     """An open position or a pending order of ours; both count against the limits."""
 
     symbol: str
-    direction: Direction
+    direction: Side
     volume: float | None
     entry_price: float | None
     stop_loss: float | None
@@ -262,7 +249,7 @@ class OrderInput:
     account currency (0 for commission-free accounts, None when unknown)."""
 
     market: PreScanInput
-    direction: Direction | None
+    direction: Side | None
     entry_price: float | None
     stop_loss: float | None
     take_profit: float | None
@@ -451,16 +438,16 @@ def remaining_daily_loss_budget(
 
 def check_trading_mode(market: PreScanInput, state: RiskState, params: RiskParams) -> Verdict:
     """New risk only in ACTIVE mode and when not paused."""
-    return check_order_intent(OrderIntent.OPEN, state)
+    return check_order_intent(OrderPurpose.OPEN, state)
 
 
-def check_order_intent(intent: OrderIntent, state: RiskState) -> Verdict:
+def check_order_intent(intent: OrderPurpose, state: RiskState) -> Verdict:
     """What each mode lets through: ACTIVE everything (opening only when not paused),
     REDUCING everything but opening, HALTED only cancelling pending orders."""
     rule = "trading_mode"
-    if state.mode is TradingMode.HALTED and intent is not OrderIntent.CANCEL_PENDING:
+    if state.mode is TradingMode.HALTED and intent is not OrderPurpose.CANCEL_PENDING:
         return deny(rule, DenialCode.MODE_HALTED, f"trading is HALTED: {intent.value} refused")
-    if intent is OrderIntent.OPEN:
+    if intent is OrderPurpose.OPEN:
         if state.mode is TradingMode.REDUCING:
             return deny(rule, DenialCode.MODE_REDUCING, "REDUCING mode: only closes allowed")
         if state.paused:

@@ -19,9 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.broker.records import PositionRecord
 from actors.risk.actor import broker_utc_offset_s
-from actors.risk.rules import Direction
 from actors.runtime.base import EnsembleActor, handles
 from actors.strategy.management import (
     ManagementAction,
@@ -49,6 +47,7 @@ from actors.strategy.signals import (
     scan_summary,
     scan_symbol,
 )
+from messages.books import PositionRecord
 from messages.commands import JournalAppend, StateDelete, StateGetAll, StateReply, StateSet
 from messages.events import (
     OrderRejected,
@@ -58,6 +57,7 @@ from messages.events import (
     ScanSummary,
     TradeExecution,
 )
+from messages.market import Side
 from messages.trading import (
     ApproveOrder,
     BrokerReady,
@@ -315,7 +315,7 @@ class StrategyActor(EnsembleActor):
             self._give_up(cycle, decision_id, symbol, "no price or stop distances")
             return
         direction = candidate.direction
-        entry = tick.ask if direction is Direction.BUY else tick.bid
+        entry = tick.ask if direction is Side.BUY else tick.bid
         sign = direction.sign
         stop_loss = entry - sign * candidate.sl_distance
         take_profit = entry + sign * candidate.tp_distance
@@ -337,7 +337,7 @@ class StrategyActor(EnsembleActor):
             return self.settings.sim.commission_per_lot
         return self.settings.broker.commission_per_lot
 
-    def _on_approval(self, cycle: _Cycle, decision_id: str, symbol: str, direction: Direction,
+    def _on_approval(self, cycle: _Cycle, decision_id: str, symbol: str, direction: Side,
                      stop_loss: float, take_profit: float, approval: OrderApproval) -> None:
         self._journal(decision_id, symbol, "approval", {
             "approved": approval.approved, "volume": approval.volume, "code": approval.code,

@@ -20,6 +20,8 @@ from enum import StrEnum
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from messages.market import Bars
+
 __all__ = [
     "TIMEFRAME_SECONDS",
     "Bars",
@@ -57,34 +59,6 @@ TIMEFRAME_SECONDS: dict[str, int] = {
 _MAX_BLOCK_DECAY_LOG = 300.0
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Bars:
-    """OHLC bars of one symbol and timeframe, oldest first; ``time`` is each bar's open (UTC s)."""
-
-    time: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-
-    def __post_init__(self) -> None:
-        lengths = {len(self.time), len(self.open), len(self.high), len(self.low), len(self.close)}
-        if len(lengths) != 1:
-            raise ValueError(f"bar arrays differ in length: {sorted(lengths)}")
-
-    def __len__(self) -> int:
-        return len(self.close)
-
-    def tail(self, count: int) -> Bars:
-        """The last ``count`` bars."""
-        start = max(0, len(self) - count)
-        return Bars(
-            self.time[start:],
-            self.open[start:],
-            self.high[start:],
-            self.low[start:],
-            self.close[start:],
-        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)

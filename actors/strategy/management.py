@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from actors.risk.rules import Direction, is_missing
+from actors.risk.rules import is_missing
 from actors.risk.sizing import quantise_down, quantise_up
+from messages.market import Side
 
 __all__ = [
     "ManagementAction",
@@ -78,7 +79,7 @@ class PositionView:
 
     ticket: int
     symbol: str
-    direction: Direction
+    direction: Side
     volume: float
     entry_price: float
     stop_loss: float | None
@@ -162,9 +163,9 @@ def _early_cut_signals(
     return signals
 
 
-def _snap(price: float, point: float, direction: Direction) -> float:
+def _snap(price: float, point: float, direction: Side) -> float:
     """Put a stop on the price grid, away from the market (never closer than asked)."""
-    return quantise_down(price, point) if direction is Direction.BUY else quantise_up(price, point)
+    return quantise_down(price, point) if direction is Side.BUY else quantise_up(price, point)
 
 
 def _improved_stop(

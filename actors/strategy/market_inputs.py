@@ -13,17 +13,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from actors.broker.records import (
-    AccountRecord,
-    OrderRecord,
-    PositionRecord,
-    SymbolSpecRecord,
-    TickRecord,
-)
-from actors.risk.rules import Direction, Exposure, OrderInput, PreScanInput, SymbolSpec
-from actors.strategy.indicators import Bars, atr, macd, rsi, sma
+from actors.risk.rules import Exposure, OrderInput, PreScanInput, SymbolSpec
+from actors.strategy.indicators import atr, macd, rsi, sma
 from actors.strategy.management import MomentumView, PositionView, TradingLimits
 from actors.strategy.signals import SymbolMarket
+from messages.books import AccountRecord, OrderRecord, PositionRecord
+from messages.market import Bars, Side, SymbolSpecRecord, TickRecord
 
 __all__ = [
     "MT5_TRADE_MODE_FULL",
@@ -91,8 +86,8 @@ def risk_spec(spec: SymbolSpecRecord | None) -> SymbolSpec | None:
     )
 
 
-def position_direction(position_type: int) -> Direction:
-    return Direction.BUY if position_type in _BUY_TYPES else Direction.SELL
+def position_direction(position_type: int) -> Side:
+    return Side.BUY if position_type in _BUY_TYPES else Side.SELL
 
 
 def exposures(
@@ -148,7 +143,7 @@ def pre_scan_input(
 
 def order_input(
     market: PreScanInput,
-    direction: Direction,
+    direction: Side,
     entry: float,
     stop_loss: float,
     take_profit: float,
@@ -174,7 +169,7 @@ def order_input(
 def position_view(position: PositionRecord, tick: TickRecord | None) -> PositionView:
     direction = position_direction(position.type)
     if tick is not None:
-        price = tick.bid if direction is Direction.BUY else tick.ask
+        price = tick.bid if direction is Side.BUY else tick.ask
     else:
         price = position.price_current
     return PositionView(

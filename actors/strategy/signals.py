@@ -28,14 +28,12 @@ import numpy as np
 from actors.risk.rules import (
     AssetClass,
     DenialCode,
-    Direction,
     SpreadLimits,
     Verdict,
     asset_class,
     evaluate_spread,
 )
 from actors.strategy.indicators import (
-    Bars,
     Regime,
     RegimeParams,
     adx,
@@ -48,6 +46,7 @@ from actors.strategy.indicators import (
     sma,
 )
 from actors.strategy.sessions import DEFAULT_SESSIONS, SessionSpec, is_trading_session
+from messages.market import Bars, Side
 
 __all__ = [
     "MarketFacts",
@@ -152,7 +151,7 @@ class ScanResult:
     symbol: str
     status: ScanStatus
     reason: str
-    direction: Direction | None = None
+    direction: Side | None = None
     score: int = 0
     sl_distance: float | None = None
     tp_distance: float | None = None
@@ -163,7 +162,7 @@ class ScanResult:
         return self.status is ScanStatus.CANDIDATE
 
 
-def _reason(status: ScanStatus, detail: str, direction: Direction | None = None) -> str:
+def _reason(status: ScanStatus, detail: str, direction: Side | None = None) -> str:
     prefix = f"{status.value} {direction.value}" if direction is not None else status.value
     return f"{prefix}: {detail}"
 
@@ -180,7 +179,7 @@ def status_of_reason(reason: str) -> ScanStatus:
     for status in ScanStatus:
         if prefix == status.value or (
             status is ScanStatus.CANDIDATE
-            and prefix in {f"{status.value} {direction.value}" for direction in Direction}
+            and prefix in {f"{status.value} {direction.value}" for direction in Side}
         ):
             return status
     return ScanStatus.ERROR
@@ -270,10 +269,10 @@ def market_facts(
     )
 
 
-def _describe(facts: MarketFacts, direction: Direction) -> str:
+def _describe(facts: MarketFacts, direction: Side) -> str:
     arrows = {1: "↑", -1: "↓", 0: "→"}
     trend_text = " ".join(f"{tf}{arrows[value]}" for tf, value in facts.trends.items())
-    score = facts.buy_score if direction is Direction.BUY else facts.sell_score
+    score = facts.buy_score if direction is Side.BUY else facts.sell_score
     return (
         f"score {score} ({trend_text}, ADX {facts.adx:.0f}, RSI {facts.rsi:.0f}, "
         f"{facts.regime.value.lower()})"
@@ -336,7 +335,7 @@ def _scan(market: SymbolMarket, now: float, params: SignalParams) -> ScanResult:
             f"need {params.min_confluence}",
             facts,
         )
-    direction = Direction.BUY if facts.buy_score > facts.sell_score else Direction.SELL
+    direction = Side.BUY if facts.buy_score > facts.sell_score else Side.SELL
     assert market.bid is not None and market.ask is not None
     spread = market.ask - market.bid
     sl_distance = params.sl_atr_multiplier * facts.atr

@@ -17,10 +17,11 @@ from thespian.actors import ActorExitRequest, ActorSystem
 from actors.app.settings import Settings, load_settings
 from actors.broker.gateway import open_gateway
 from actors.broker.intents import Intent, IntentStatus, intent_key
-from actors.broker.records import OrderIntent, OrderSide
 from actors.runtime.clock import ManualClock
 from bench.order_client import terminal_books
 from messages.commands import JournalQuery, Publish, StateGet, StateGetAll, StateReply, StateSet
+from messages.market import Side
+from messages.orders import OrderIntent
 from messages.supervision import Configure, Peers, Started
 from messages.trading import (
     BrokerReady,
@@ -209,7 +210,7 @@ def test_a_restarted_broker_resolves_what_it_left_and_adopts_its_positions(
     settings = harness.settings
     gateway = open_gateway("sim", sim_config=settings.sim, data_dir=settings.data_path,
                            clock=ManualClock(WEDNESDAY_UTC))
-    sent = gateway.place_order(OrderIntent("EURUSD", OrderSide.SELL, 0.2, "SENT1", MAGIC))
+    sent = gateway.place_order(OrderIntent("EURUSD", Side.SELL, 0.2, "SENT1", MAGIC))
     gateway.close()
     assert sent.ok
     for coid in ("SENT1", "LOST1"):

@@ -26,18 +26,12 @@ from actors.broker.gateway import (
     GatewayTimeout,
     open_gateway,
 )
-from actors.broker.records import (
-    AccountRecord,
-    FateStatus,
-    OrderIntent,
-    OrderKind,
-    OrderSide,
-    PositionRecord,
-)
-from actors.broker.retcodes import Outcome
 from actors.broker.sim.config import SimConfig
 from actors.broker.sim.module import create_sim_module, register_module, unregister_module
 from actors.runtime.clock import ManualClock, SimClock
+from messages.books import AccountRecord, PositionRecord
+from messages.market import Side
+from messages.orders import FateStatus, OrderIntent, OrderKind, Outcome
 from tests.unit.broker.conftest import WEDNESDAY_UTC
 
 REPO = Path(__file__).resolve().parents[3]
@@ -157,7 +151,7 @@ def test_market_order_with_numpy_values_and_its_fate(
     tick = gateway.tick("EURUSD")
     intent = OrderIntent(
         symbol="EURUSD",
-        side=OrderSide.BUY,
+        side=Side.BUY,
         volume=np.float64(0.1),  # type: ignore[arg-type]
         client_order_id=client_order_id,
         magic=np.int64(MAGIC),  # type: ignore[arg-type]
@@ -187,7 +181,7 @@ def test_pending_order_fate_and_cancel(gateway: Gateway, request: pytest.Fixture
     client_order_id = coid(request, "lim")
     tick = gateway.tick("EURUSD")
     intent = OrderIntent(
-        "EURUSD", OrderSide.BUY, 0.1, client_order_id, MAGIC,
+        "EURUSD", Side.BUY, 0.1, client_order_id, MAGIC,
         kind=OrderKind.LIMIT, price=tick.bid - 0.01,
     )  # fmt: skip
     outcome = gateway.place_order(intent)
@@ -208,7 +202,7 @@ def test_timeout_after_execution_is_unknown_and_resolved_without_resending(
     client_order_id = coid(request, "amb")
     set_faults(gateway, timeout_after_execution=True)
     outcome = gateway.place_order(
-        OrderIntent("EURUSD", OrderSide.SELL, 0.2, client_order_id, MAGIC)
+        OrderIntent("EURUSD", Side.SELL, 0.2, client_order_id, MAGIC)
     )
     set_faults(gateway)
     assert outcome.status is Outcome.UNKNOWN and outcome.sent
@@ -223,7 +217,7 @@ def test_requotes_are_retried_then_reported(
 ) -> None:
     set_faults(gateway, requote_rate=1.0)
     outcome = gateway.place_order(
-        OrderIntent("EURUSD", OrderSide.BUY, 0.1, coid(request, "rq"), MAGIC)
+        OrderIntent("EURUSD", Side.BUY, 0.1, coid(request, "rq"), MAGIC)
     )
     assert outcome.status is Outcome.RETRY_PRICE and outcome.retcode == 10004
     assert outcome.attempts == gateway.price_retries + 1
@@ -232,16 +226,16 @@ def test_requotes_are_retried_then_reported(
 
 def test_rejections_and_disconnects(gateway: Gateway, request: pytest.FixtureRequest) -> None:
     set_faults(gateway, algo_trading_off=True)
-    outcome = gateway.place_order(OrderIntent("EURUSD", OrderSide.BUY, 0.1, coid(request, "a"), 1))
+    outcome = gateway.place_order(OrderIntent("EURUSD", Side.BUY, 0.1, coid(request, "a"), 1))
     assert outcome.status is Outcome.REJECTED and outcome.reason == "algo_trading_disabled"
     set_faults(gateway)
-    tiny = gateway.place_order(OrderIntent("EURUSD", OrderSide.BUY, 0.004, coid(request, "t"), 1))
+    tiny = gateway.place_order(OrderIntent("EURUSD", Side.BUY, 0.004, coid(request, "t"), 1))
     assert tiny.status is Outcome.REJECTED and not tiny.sent
     set_faults(gateway, disconnect=True)
     with pytest.raises(GatewayError) as failure:
         gateway.account()
     assert failure.value.code == -10004
-    lost = gateway.place_order(OrderIntent("EURUSD", OrderSide.BUY, 0.1, coid(request, "d"), 1))
+    lost = gateway.place_order(OrderIntent("EURUSD", Side.BUY, 0.1, coid(request, "d"), 1))
     assert lost.status is Outcome.WAIT and not lost.sent
     set_faults(gateway)
     assert gateway.account().balance > 0
@@ -295,7 +289,7 @@ def test_all_calls_run_on_one_worker_thread_and_invalid_fill_is_retried_once(
 ) -> None:
     backend = _RecordingBackend(sim_gateway.backend, refuse_first_fill=0)
     sim_gateway.backend = backend
-    outcome = sim_gateway.place_order(OrderIntent("EURUSD", OrderSide.BUY, 0.1, "fill-1", MAGIC))
+    outcome = sim_gateway.place_order(OrderIntent("EURUSD", Side.BUY, 0.1, "fill-1", MAGIC))
     sim_gateway.positions()
     sim_gateway.market_snapshot(["EURUSD", "USDJPY"], TIMEFRAMES["M1"], 10)
     assert backend.threads == {sim_gateway.worker_thread.ident}
@@ -311,7 +305,7 @@ def test_a_hung_terminal_times_out_and_the_order_is_never_sent_late(sim_gateway:
     with pytest.raises(GatewayTimeout) as timeout:
         sim_gateway.account()
     assert timeout.value.started
-    outcome = sim_gateway.place_order(OrderIntent("EURUSD", OrderSide.BUY, 0.1, "hung-1", MAGIC))
+    outcome = sim_gateway.place_order(OrderIntent("EURUSD", Side.BUY, 0.1, "hung-1", MAGIC))
     assert outcome.status is Outcome.WAIT and not outcome.sent
     sim.set_faults(call_delay_s=0.0)
     sim_gateway.call_timeout = sim_gateway.order_timeout = 10.0
@@ -341,8 +335,8 @@ def test_missing_backends_are_explained(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_intents_refuse_unsafe_client_order_ids() -> None:
     with pytest.raises(ValueError, match="31-character"):
-        OrderIntent("EURUSD", OrderSide.BUY, 0.1, "x" * 26, 1)
+        OrderIntent("EURUSD", Side.BUY, 0.1, "x" * 26, 1)
     with pytest.raises(ValueError):
-        OrderIntent("EURUSD", OrderSide.BUY, 0.1, "has space", 1)
+        OrderIntent("EURUSD", Side.BUY, 0.1, "has space", 1)
     with pytest.raises(ValueError, match="needs a price"):
-        OrderIntent("EURUSD", OrderSide.BUY, 0.1, "ok", 1, kind=OrderKind.LIMIT)
+        OrderIntent("EURUSD", Side.BUY, 0.1, "ok", 1, kind=OrderKind.LIMIT)

@@ -18,15 +18,15 @@ from actors.broker.intents import (
     intent_key,
     report_status,
 )
-from actors.broker.records import (
+from messages.market import Side
+from messages.orders import (
     CLIENT_ORDER_ID_PATTERN,
     FateStatus,
     OrderFate,
     OrderIntent,
     OrderOutcome,
-    OrderSide,
+    Outcome,
 )
-from actors.broker.retcodes import Outcome
 
 NOW = 1_700_000_000.0
 
@@ -177,7 +177,7 @@ def test_close_order_ids_are_stable_distinct_and_fit_the_mt5_comment() -> None:
     first, again, other = close_order_id("op-1"), close_order_id("op-1"), close_order_id("op-2")
     assert first == again != other
     assert len(first) == 25 and CLIENT_ORDER_ID_PATTERN.match(first)
-    OrderIntent("EURUSD", OrderSide.SELL, 0.1, first, 7)  # accepted by the gateway
+    OrderIntent("EURUSD", Side.SELL, 0.1, first, 7)  # accepted by the gateway
 
 
 _OPS = st.lists(

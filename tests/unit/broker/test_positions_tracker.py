@@ -17,7 +17,7 @@ from actors.broker.positions_tracker import (
     position_row,
     server_day_start,
 )
-from actors.broker.records import AccountRecord, DealRecord, PositionRecord
+from messages.books import AccountRecord, DealRecord, PositionRecord
 
 OFFSET_S = 7200.0
 OPENED_MSC = 1_700_050_000_000

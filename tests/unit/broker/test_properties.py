@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.broker.gateway import quantize_volume
-from actors.broker.records import SymbolSpecRecord
 from actors.broker.sim import constants as c
 from actors.broker.sim.terminal import SimTerminal, group_matches
+from messages.market import SymbolSpecRecord
 
 _SPEC = SymbolSpecRecord(**{f.name: 0 for f in dataclasses.fields(SymbolSpecRecord)})
 

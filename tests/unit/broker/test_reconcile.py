@@ -16,7 +16,7 @@ from actors.broker.reconcile import (
     plan_reconciliation,
     trade_mode_name,
 )
-from actors.broker.records import AccountRecord, OrderRecord, PositionRecord, TerminalRecord
+from messages.books import AccountRecord, OrderRecord, PositionRecord, TerminalRecord
 
 MAGIC = 234000
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from actors.broker.retcodes import (
-    RETCODES,
-    Outcome,
-    classify_call_failure,
-    classify_retcode,
-)
+from actors.broker.retcodes import RETCODES, classify_call_failure, classify_retcode
 from actors.broker.sim import constants as c
+from messages.orders import Outcome
 
 
 def test_every_module_retcode_is_classified() -> None:

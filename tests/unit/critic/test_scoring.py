@@ -16,8 +16,8 @@ from actors.critic.scoring import (
     lesson_to_dict,
     review_trade,
 )
-from actors.risk.rules import Direction
 from actors.strategy.indicators import Regime
+from messages.market import Side
 
 
 def trade(**overrides) -> ClosedTrade:
@@ -25,7 +25,7 @@ def trade(**overrides) -> ClosedTrade:
     base = ClosedTrade(
         ticket=11,
         symbol="XAUUSD",
-        direction=Direction.BUY,
+        direction=Side.BUY,
         entry_price=2000.0,
         exit_price=2004.0,
         stop_loss=1998.0,
@@ -71,7 +71,7 @@ def test_a_confident_loss_at_the_stop_scores_low_and_says_why():
     assert review.score == pytest.approx(2.7)
     assert "80% confidence was not justified" in review.lesson.advice
     assert review.lesson.symbol == "XAUUSD" and review.lesson.regime is Regime.TREND
-    assert review.lesson.direction is Direction.BUY and review.lesson.outcome is Outcome.LOSS
+    assert review.lesson.direction is Side.BUY and review.lesson.outcome is Outcome.LOSS
 
 
 def test_giving_back_a_big_favourable_move_is_the_lesson():
@@ -109,7 +109,7 @@ def test_a_winner_that_kept_little_of_its_move():
 def test_a_short_trade_mirrors_the_long_one():
     review = review_trade(
         trade(
-            direction=Direction.SELL,
+            direction=Side.SELL,
             exit_price=1996.0,
             stop_loss=2002.0,
             take_profit=1996.0,
@@ -154,7 +154,7 @@ prices = st.floats(1.0, 5_000.0)
 
 @settings(max_examples=200, deadline=None)
 @given(
-    direction=st.sampled_from(list(Direction)),
+    direction=st.sampled_from(list(Side)),
     entry=prices,
     exit_=prices,
     stop=st.none() | prices,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from actors.critic.scoring import Lesson, Outcome
-from actors.risk.rules import Direction
 from actors.strategy.indicators import Regime
 from actors.strategy.signals import MarketFacts
+from messages.market import Side
 
 NOW = 1_720_000_000.0
 
@@ -39,7 +39,7 @@ def lesson(outcome: Outcome, **overrides) -> Lesson:
         ticket=1,
         symbol="XAUUSD",
         regime=Regime.TREND,
-        direction=Direction.BUY,
+        direction=Side.BUY,
         outcome=outcome,
         r_multiple=-1.0 if outcome is Outcome.LOSS else 2.0,
         score=3.0,

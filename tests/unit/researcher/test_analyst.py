@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from actors.critic.scoring import Outcome
 from actors.researcher.analyst import Action, AnalystParams, analyse, build_cases
-from actors.risk.rules import Direction
 from actors.strategy.indicators import Regime
+from messages.market import Side
 from tests.unit.researcher.builders import NOW, facts, lesson
 
 
@@ -85,7 +85,7 @@ def test_lessons_about_other_situations_are_ignored():
     unrelated = [
         lesson(Outcome.LOSS, symbol="EURUSD"),
         lesson(Outcome.LOSS, regime=Regime.RANGE),
-        lesson(Outcome.LOSS, direction=Direction.SELL),
+        lesson(Outcome.LOSS, direction=Side.SELL),
         lesson(Outcome.LOSS, created_at=NOW - 40 * 86_400),  # too old
     ]
     result = analyse(facts(), unrelated, now=NOW)
@@ -101,6 +101,6 @@ def test_only_the_most_recent_lessons_count():
 
 
 def test_disagreement_with_the_candidate_is_stated():
-    result = analyse(facts(), now=NOW, proposed=Direction.SELL)
+    result = analyse(facts(), now=NOW, proposed=Side.SELL)
     assert result.action is Action.BUY
     assert "disagrees with the candidate's SELL" in result.reason

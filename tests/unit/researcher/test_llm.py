@@ -21,7 +21,7 @@ from actors.researcher.llm import (
     LLMUsage,
     parse_answer,
 )
-from actors.risk.rules import Direction
+from messages.market import Side
 from tests.unit.researcher.builders import NOW, facts, lesson
 
 KEY_ENV = "TEST_LLM_KEY"
@@ -108,7 +108,7 @@ async def decide(client: LLMAnalyst, *args: Any, **kwargs: Any):
 
 async def test_a_good_answer_is_used_and_accounted(model):
     client = analyst(model)
-    result = await decide(client, facts(), [], NOW, Direction.BUY)
+    result = await decide(client, facts(), [], NOW, Side.BUY)
     assert result.source == "test-model" and result.fallback == ""
     assert result.action is Action.BUY and result.confidence == 72
     assert result.reason == "BUY 72%: test-model: H4 and H1 trend up, ADX confirms"

@@ -7,15 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from actors.risk.rules import (
-    Direction,
-    Exposure,
-    OrderInput,
-    PreScanInput,
-    SymbolSpec,
-)
+from actors.risk.rules import Exposure, OrderInput, PreScanInput, SymbolSpec
 from actors.risk.state import BrokerDeal, CounterParams, DealEntry, RiskState, apply_deal
-from actors.strategy.indicators import Bars
+from messages.market import Bars, Side
 
 # Wednesday 2024-07-03 12:00:00 UTC
 NOW = 1_720_008_000.0
@@ -67,7 +61,7 @@ def order(**overrides: Any) -> OrderInput:
     market_overrides = overrides.pop("market", {})
     base = OrderInput(
         market=market(**market_overrides),
-        direction=Direction.BUY,
+        direction=Side.BUY,
         entry_price=2350.200,
         stop_loss=2348.200,
         take_profit=2355.200,
@@ -81,7 +75,7 @@ def order(**overrides: Any) -> OrderInput:
     return replace(base, **overrides)
 
 
-def exposure(symbol: str = "EURUSD", direction: Direction = Direction.BUY, **kw: Any) -> Exposure:
+def exposure(symbol: str = "EURUSD", direction: Side = Side.BUY, **kw: Any) -> Exposure:
     fields: dict[str, Any] = {
         "volume": 0.1,
         "entry_price": 1.08000,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from actors.risk.rules import DenialCode, Direction, Exposure, RiskParams, SymbolSpec, money_at_sl
+from actors.risk.rules import DenialCode, Exposure, RiskParams, SymbolSpec, money_at_sl
 from actors.risk.sizing import approve_order
 from actors.risk.state import (
     BrokerDeal,
@@ -23,6 +23,7 @@ from actors.risk.state import (
     broker_day,
     record_order_sent,
 )
+from messages.market import Side
 from tests.unit.risk.builders import EURUSD_SPEC, GOLD_SPEC, NOW, order, walk_bars
 
 PARAMS = RiskParams()
@@ -44,7 +45,7 @@ SYMBOLS: dict[str, tuple[SymbolSpec, float, float]] = {
 class Position:
     ticket: int
     symbol: str
-    direction: Direction
+    direction: Side
     volume: float
     entry: float
     stop: float
@@ -74,7 +75,7 @@ advance = st.tuples(st.just("advance"), st.integers(60, 8 * 3600))
 open_order = st.tuples(
     st.just("open"),
     st.sampled_from(sorted(SYMBOLS)),
-    st.sampled_from([Direction.BUY, Direction.SELL]),
+    st.sampled_from([Side.BUY, Side.SELL]),
     st.floats(0.0, 100.0),  # confidence
     st.integers(5, 200),  # stop distance in spreads
     st.sampled_from([1.0, 1.5, 2.0]),  # the candidate's scaling factor
@@ -120,7 +121,7 @@ def test_no_limit_is_ever_exceeded(actions, seed):
             _, symbol, direction, confidence, stop_spreads, scaling = action
             spec, mid, spread = SYMBOLS[symbol]
             bid, ask = mid - spread / 2, mid + spread / 2
-            entry = ask if direction is Direction.BUY else bid
+            entry = ask if direction is Side.BUY else bid
             distance = round(stop_spreads * spread / spec.tick_size) * spec.tick_size
             stop = entry - direction.sign * distance
             target = entry + direction.sign * 2.5 * distance

@@ -13,8 +13,7 @@ from actors.risk.rules import (
     PRE_SCAN_RULES,
     AssetClass,
     DenialCode,
-    Direction,
-    OrderIntent,
+    OrderPurpose,
     RiskParams,
     asset_class,
     base_symbol,
@@ -54,7 +53,7 @@ from actors.risk.state import (
     set_mode,
     set_paused,
 )
-from actors.strategy.indicators import Bars
+from messages.market import Bars, Side
 from tests.unit.risk.builders import (
     EURUSD_SPEC,
     GOLD_SPEC,
@@ -114,21 +113,21 @@ def test_open_risk_counts_only_stops_below_entry_and_refuses_gaps():
 @pytest.mark.parametrize(
     ("mode", "paused", "intent", "code"),
     [
-        (TradingMode.ACTIVE, False, OrderIntent.OPEN, None),
-        (TradingMode.ACTIVE, True, OrderIntent.OPEN, DenialCode.PAUSED),
-        (TradingMode.ACTIVE, True, OrderIntent.CLOSE, None),
-        (TradingMode.REDUCING, False, OrderIntent.OPEN, DenialCode.MODE_REDUCING),
-        (TradingMode.REDUCING, False, OrderIntent.CLOSE, None),
-        (TradingMode.REDUCING, False, OrderIntent.MODIFY_STOPS, None),
-        (TradingMode.HALTED, False, OrderIntent.OPEN, DenialCode.MODE_HALTED),
-        (TradingMode.HALTED, False, OrderIntent.CLOSE, DenialCode.MODE_HALTED),
-        (TradingMode.HALTED, False, OrderIntent.CANCEL_PENDING, None),
+        (TradingMode.ACTIVE, False, OrderPurpose.OPEN, None),
+        (TradingMode.ACTIVE, True, OrderPurpose.OPEN, DenialCode.PAUSED),
+        (TradingMode.ACTIVE, True, OrderPurpose.CLOSE, None),
+        (TradingMode.REDUCING, False, OrderPurpose.OPEN, DenialCode.MODE_REDUCING),
+        (TradingMode.REDUCING, False, OrderPurpose.CLOSE, None),
+        (TradingMode.REDUCING, False, OrderPurpose.MODIFY_STOPS, None),
+        (TradingMode.HALTED, False, OrderPurpose.OPEN, DenialCode.MODE_HALTED),
+        (TradingMode.HALTED, False, OrderPurpose.CLOSE, DenialCode.MODE_HALTED),
+        (TradingMode.HALTED, False, OrderPurpose.CANCEL_PENDING, None),
     ],
 )
 def test_trading_modes(mode, paused, intent, code):
     state = set_paused(set_mode(CLEAN, mode), paused)
     assert check_order_intent(intent, state).code is code
-    if intent is OrderIntent.OPEN:
+    if intent is OrderPurpose.OPEN:
         assert check_trading_mode(market(), state, P).code is code
 
 
@@ -306,9 +305,9 @@ def test_news():
 def test_stops_must_be_on_their_sides():
     assert check_stops(order(), CLEAN, P).allowed
     assert denied(check_stops(order(stop_loss=2351.0), CLEAN, P), DenialCode.INVALID_STOPS)
-    sell = order(direction=Direction.SELL)  # SL below entry is wrong for a sell
+    sell = order(direction=Side.SELL)  # SL below entry is wrong for a sell
     assert denied(check_stops(sell, CLEAN, P), DenialCode.INVALID_STOPS)
-    good_sell = order(direction=Direction.SELL, stop_loss=2352.2, take_profit=2345.2)
+    good_sell = order(direction=Side.SELL, stop_loss=2352.2, take_profit=2345.2)
     assert check_stops(good_sell, CLEAN, P).allowed
     no_stop = check_stops(order(stop_loss=None), CLEAN, P)
     assert denied(no_stop, DenialCode.MISSING_INPUT) and no_stop.missing == ("stop_loss",)
@@ -358,13 +357,13 @@ def test_correlation_allows_unrelated_markets():
 def test_correlation_denies_same_way_positive_and_opposite_way_negative():
     gold, eur = correlated_bars(+1)
     bars = {"XAUUSD": gold, "EURUSD": eur}
-    same_way = order(market={"exposures": (exposure(direction=Direction.BUY),)}, m1_bars=bars)
+    same_way = order(market={"exposures": (exposure(direction=Side.BUY),)}, m1_bars=bars)
     assert denied(check_correlation(same_way, CLEAN, P), DenialCode.CORRELATED_POSITION)
-    hedge = order(market={"exposures": (exposure(direction=Direction.SELL),)}, m1_bars=bars)
+    hedge = order(market={"exposures": (exposure(direction=Side.SELL),)}, m1_bars=bars)
     assert check_correlation(hedge, CLEAN, P).allowed
     gold, eur = correlated_bars(-1)
     bars = {"XAUUSD": gold, "EURUSD": eur}
-    opposite = order(market={"exposures": (exposure(direction=Direction.SELL),)}, m1_bars=bars)
+    opposite = order(market={"exposures": (exposure(direction=Side.SELL),)}, m1_bars=bars)
     assert denied(check_correlation(opposite, CLEAN, P), DenialCode.CORRELATED_POSITION)
 
 
@@ -396,10 +395,10 @@ def test_correlation_missing_or_short_data_denies():
 
 
 def test_currency_exposure_limits_net_positions_per_currency():
-    longs_usd = tuple(exposure("USDJPY", Direction.BUY) for _ in range(3))  # USD +3
+    longs_usd = tuple(exposure("USDJPY", Side.BUY) for _ in range(3))  # USD +3
     buy_usdchf = order(
         market={"symbol": "USDCHF", "spec": EURUSD_SPEC, "exposures": longs_usd},
-        direction=Direction.BUY,
+        direction=Side.BUY,
     )
     assert denied(check_currency_exposure(buy_usdchf, CLEAN, P), DenialCode.CURRENCY_EXPOSURE)
     # Buying gold sells USD: it reduces the USD exposure and is allowed.

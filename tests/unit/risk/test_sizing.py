@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.risk.rules import DenialCode, Direction, RiskParams, money_at_sl
+from actors.risk.rules import DenialCode, RiskParams, money_at_sl
 from actors.risk.sizing import (
     SizingInput,
     approve_order,
@@ -19,6 +19,7 @@ from actors.risk.sizing import (
     size_position,
 )
 from actors.risk.state import CounterParams, RiskState, roll_broker_day
+from messages.market import Side
 from tests.unit.risk.builders import NOW, closing, exposure, order, state_with, walk_bars
 
 CLEAN = roll_broker_day(RiskState(), NOW, CounterParams())
@@ -272,7 +273,7 @@ def test_approve_order_sizes_down_to_the_remaining_daily_budget():
 
 def test_approve_order_denies_when_the_budget_is_spent_by_open_stops():
     open_risk = tuple(
-        exposure(symbol, Direction.BUY, volume=0.5, entry_price=1.08, stop_loss=1.078)
+        exposure(symbol, Side.BUY, volume=0.5, entry_price=1.08, stop_loss=1.078)
         for symbol in ("EURUSD", "GBPUSD")
     )  # 2 × 100 at risk
     bars = {name: order().m1_bars["XAUUSD"] for name in ("XAUUSD",)}

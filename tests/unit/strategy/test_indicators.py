@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.strategy.indicators import (
-    Bars,
     Regime,
     adx,
     atr,
@@ -25,6 +24,7 @@ from actors.strategy.indicators import (
     true_range,
     wilder_smooth,
 )
+from messages.market import Bars
 
 # Wilder's RSI worked example as published by StockCharts (ChartSchool, "RSI"), 14 periods.
 RSI_CLOSES = [

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.risk.rules import Direction
 from actors.strategy.management import (
     ManagementAction,
     ManagementDecision,
@@ -24,6 +23,7 @@ from actors.strategy.management import (
     ticket_state_to_dict,
     trail_distance_atr,
 )
+from messages.market import Side
 
 ATR = 2.0
 GOLD = TradingLimits(point=0.01, volume_min=0.01, volume_step=0.01)
@@ -31,11 +31,11 @@ CALM = MomentumView(atr=ATR, rsi=50.0, close=2000.0, sma20=2000.0, macd_histogra
 
 
 def long(price: float, stop: float | None = 1998.4, volume: float = 0.10) -> PositionView:
-    return PositionView(7, "XAUUSD", Direction.BUY, volume, 2000.0, stop, 2010.0, price)
+    return PositionView(7, "XAUUSD", Side.BUY, volume, 2000.0, stop, 2010.0, price)
 
 
 def short(price: float, stop: float | None = 2001.6, volume: float = 0.10) -> PositionView:
-    return PositionView(8, "XAUUSD", Direction.SELL, volume, 2000.0, stop, 1990.0, price)
+    return PositionView(8, "XAUUSD", Side.SELL, volume, 2000.0, stop, 1990.0, price)
 
 
 def test_trail_distance_narrows_linearly():
@@ -181,7 +181,7 @@ def test_ticket_state_round_trip_and_pruning():
 
 @settings(max_examples=200, deadline=None)
 @given(
-    direction=st.sampled_from([Direction.BUY, Direction.SELL]),
+    direction=st.sampled_from([Side.BUY, Side.SELL]),
     moves=st.lists(st.floats(-1.5, 1.5), min_size=1, max_size=80),
     broker_accepts=st.lists(st.booleans(), min_size=80, max_size=80),
     rsi=st.floats(0.0, 100.0),

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from actors.risk.rules import DenialCode, Direction, Verdict
-from actors.strategy.indicators import TIMEFRAME_SECONDS, Bars, Regime
+from actors.risk.rules import DenialCode, Verdict
+from actors.strategy.indicators import TIMEFRAME_SECONDS, Regime
 from actors.strategy.signals import (
     ScanResult,
     ScanStatus,
@@ -21,6 +21,7 @@ from actors.strategy.signals import (
     status_of_reason,
     with_risk_denial,
 )
+from messages.market import Bars, Side
 
 # Wednesday 2024-07-03 09:50 UTC: London is open.
 NOW = 1_720_000_200.0  # a multiple of 300 s, so a new M5 bar has just opened
@@ -50,7 +51,7 @@ def market(drift: float = 0.3, **overrides) -> SymbolMarket:
 
 def test_an_uptrend_is_a_buy_candidate_and_its_reason_says_so():
     result = scan_symbol(market(0.3), NOW)
-    assert result.is_candidate and result.direction is Direction.BUY
+    assert result.is_candidate and result.direction is Side.BUY
     assert result.reason.startswith("CANDIDATE BUY: score")
     # Seed bug: candidates read "CANDIDATE (BUY)" and the dashboard showed them as SKIP.
     assert status_of_reason(result.reason) is ScanStatus.CANDIDATE
@@ -61,7 +62,7 @@ def test_an_uptrend_is_a_buy_candidate_and_its_reason_says_so():
 
 def test_a_downtrend_is_a_sell_candidate():
     result = scan_symbol(market(-0.3), NOW)
-    assert result.direction is Direction.SELL
+    assert result.direction is Side.SELL
     assert result.reason.startswith("CANDIDATE SELL: ")
     assert result.facts.sell_score >= 3 and result.facts.buy_score == 0
 
@@ -170,9 +171,9 @@ def test_risk_denials_relabel_a_candidate(code, status):
 
 def test_ranking_and_summary():
     results = [
-        ScanResult("B", ScanStatus.CANDIDATE, "CANDIDATE BUY: x", Direction.BUY, score=3),
-        ScanResult("A", ScanStatus.CANDIDATE, "CANDIDATE SELL: x", Direction.SELL, score=3),
-        ScanResult("C", ScanStatus.CANDIDATE, "CANDIDATE BUY: x", Direction.BUY, score=4),
+        ScanResult("B", ScanStatus.CANDIDATE, "CANDIDATE BUY: x", Side.BUY, score=3),
+        ScanResult("A", ScanStatus.CANDIDATE, "CANDIDATE SELL: x", Side.SELL, score=3),
+        ScanResult("C", ScanStatus.CANDIDATE, "CANDIDATE BUY: x", Side.BUY, score=4),
         ScanResult("D", ScanStatus.SPREAD, "SPREAD: x"),
     ]
     assert [r.symbol for r in rank_candidates(results)] == ["C", "A", "B"]

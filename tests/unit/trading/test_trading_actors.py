@@ -12,7 +12,7 @@ from typing import Any
 from thespian.actors import ActorSystem
 
 from actors.app.settings import Settings, load_settings
-from actors.broker.records import DealRecord
+from messages.books import DealRecord
 from messages.commands import JournalAppend, Publish, StateReply
 from messages.supervision import Configure, Peers, Started
 from messages.trading import (
