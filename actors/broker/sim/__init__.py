@@ -3,9 +3,12 @@
 - ``config``: :class:`SimConfig` (and ``faults.FaultConfig``), filled from ``sim.*`` keys.
 - ``module``: :func:`create_sim_module` builds a ``MetaTrader5``-shaped module for a config, a
   data directory and a clock; :func:`register_module` makes ``import MetaTrader5`` return it.
-- ``terminal``: the account, orders, positions, deals and their checks; ``market``: prices;
-  ``universe``: instruments; ``store``: ``sim.db``; ``replay``: MT5 CSV bars;
-  ``rpyc_server``: the terminal served over RPyC, as mt5linux expects.
+- ``terminal``: :class:`SimTerminal`, the account behind the module's functions, put together
+  from ``checks`` (request rules), ``planning`` (requests into changes), ``triggers`` (SL/TP,
+  pending orders, swaps, stop-out), ``pricing`` (conversion, margin, P&L), ``books`` (positions,
+  orders, history) and ``views`` (records as structs); ``errors``: how calls fail.
+- ``market``: prices; ``universe``: instruments; ``store``: ``sim.db``; ``replay``: MT5 CSV
+  bars; ``rpyc_server``: the terminal served over RPyC, as mt5linux expects.
 """
 
 from __future__ import annotations

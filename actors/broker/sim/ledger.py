@@ -2,7 +2,7 @@
 
 These are the terminal's own mutable records, one field per MT5 property (server times in
 milliseconds), from which the module builds the real struct types (``TradePosition``,
-``TradeOrder``, ``TradeDeal``) when asked. ``store.py`` persists them; ``terminal.py`` changes
+``TradeOrder``, ``TradeDeal``) when asked. ``store.py`` persists them; ``books.py`` changes
 them.
 """
 
