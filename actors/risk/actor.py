@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from actors.risk.rules import DenialCode, check_pre_scan
+from actors.risk.rules import check_pre_scan
 from actors.risk.sizing import approve_order
 from actors.risk.state import (
     BrokerDeal,
@@ -43,6 +43,7 @@ from actors.shared_state.keys import KILL_SWITCH
 from messages.books import DealRecord as BrokerDealRecord
 from messages.commands import StateGet, StateReply, StateSet
 from messages.events import ControlResult, RiskStateChanged
+from messages.risk import DenialCode
 from messages.trading import (
     ApproveOrder,
     BrokerReady,

@@ -21,8 +21,6 @@ from dataclasses import dataclass, replace
 
 from actors.risk.rules import (
     EXECUTION_RULES,
-    DenialCode,
-    OrderInput,
     RiskParams,
     RiskReport,
     Verdict,
@@ -38,6 +36,7 @@ from actors.risk.rules import (
     run_rules,
 )
 from actors.risk.state import RiskState, closing_deals
+from messages.risk import DenialCode, OrderInput
 
 __all__ = [
     "OrderApproval",

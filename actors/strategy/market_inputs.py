@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from actors.risk.rules import Exposure, OrderInput, PreScanInput, SymbolSpec
 from actors.strategy.indicators import atr, macd, rsi, sma
 from actors.strategy.management import MomentumView, PositionView, TradingLimits
 from actors.strategy.signals import SymbolMarket
 from messages.books import AccountRecord, OrderRecord, PositionRecord
 from messages.market import Bars, Side, SymbolSpecRecord, TickRecord
+from messages.risk import Exposure, OrderInput, PreScanInput, SymbolTerms
 
 __all__ = [
     "MT5_TRADE_MODE_FULL",
@@ -71,10 +71,10 @@ def symbol_market(
     )
 
 
-def risk_spec(spec: SymbolSpecRecord | None) -> SymbolSpec | None:
+def risk_spec(spec: SymbolSpecRecord | None) -> SymbolTerms | None:
     if spec is None:
         return None
-    return SymbolSpec(
+    return SymbolTerms(
         point=spec.point,
         tick_size=spec.trade_tick_size,
         tick_value_loss=spec.trade_tick_value_loss or spec.trade_tick_value,

@@ -25,14 +25,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from actors.risk.rules import (
-    AssetClass,
-    DenialCode,
-    SpreadLimits,
-    Verdict,
-    asset_class,
-    evaluate_spread,
-)
+from actors.risk.rules import AssetClass, SpreadLimits, Verdict, asset_class, evaluate_spread
 from actors.strategy.indicators import (
     Regime,
     RegimeParams,
@@ -47,6 +40,7 @@ from actors.strategy.indicators import (
 )
 from actors.strategy.sessions import DEFAULT_SESSIONS, SessionSpec, is_trading_session
 from messages.market import Bars, Side
+from messages.risk import DenialCode
 
 __all__ = [
     "MarketFacts",

@@ -7,14 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from actors.risk.rules import Exposure, OrderInput, PreScanInput, SymbolSpec
 from actors.risk.state import BrokerDeal, CounterParams, DealEntry, RiskState, apply_deal
 from messages.market import Bars, Side
+from messages.risk import Exposure, OrderInput, PreScanInput, SymbolTerms
 
 # Wednesday 2024-07-03 12:00:00 UTC
 NOW = 1_720_008_000.0
 
-GOLD_SPEC = SymbolSpec(
+GOLD_SPEC = SymbolTerms(
     point=0.001,
     tick_size=0.001,
     tick_value_loss=0.1,  # 1 lot = 100 oz: a 0.001 move is 0.1 USD per lot
@@ -23,7 +23,7 @@ GOLD_SPEC = SymbolSpec(
     volume_step=0.01,
     trade_allowed=True,
 )
-EURUSD_SPEC = SymbolSpec(
+EURUSD_SPEC = SymbolTerms(
     point=0.00001,
     tick_size=0.00001,
     tick_value_loss=1.0,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from actors.risk.rules import DenialCode, Exposure, RiskParams, SymbolSpec, money_at_sl
+from actors.risk.rules import RiskParams, money_at_sl
 from actors.risk.sizing import approve_order
 from actors.risk.state import (
     BrokerDeal,
@@ -24,10 +24,11 @@ from actors.risk.state import (
     record_order_sent,
 )
 from messages.market import Side
+from messages.risk import DenialCode, Exposure, SymbolTerms
 from tests.unit.risk.builders import EURUSD_SPEC, GOLD_SPEC, NOW, order, walk_bars
 
 PARAMS = RiskParams()
-SYMBOLS: dict[str, tuple[SymbolSpec, float, float]] = {
+SYMBOLS: dict[str, tuple[SymbolTerms, float, float]] = {
     # symbol: (spec, mid price, spread)
     "XAUUSD": (GOLD_SPEC, 2350.0, 0.2),
     "EURUSD": (EURUSD_SPEC, 1.08, 0.0001),
@@ -50,7 +51,7 @@ class Position:
     entry: float
     stop: float
     target: float
-    spec: SymbolSpec
+    spec: SymbolTerms
 
     def exposure(self) -> Exposure:
         return Exposure(

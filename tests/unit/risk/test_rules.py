@@ -12,7 +12,6 @@ from actors.risk.rules import (
     EXECUTION_RULES,
     PRE_SCAN_RULES,
     AssetClass,
-    DenialCode,
     OrderPurpose,
     RiskParams,
     asset_class,
@@ -54,6 +53,7 @@ from actors.risk.state import (
     set_paused,
 )
 from messages.market import Bars, Side
+from messages.risk import DenialCode
 from tests.unit.risk.builders import (
     EURUSD_SPEC,
     GOLD_SPEC,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.risk.rules import DenialCode, RiskParams, money_at_sl
+from actors.risk.rules import RiskParams, money_at_sl
 from actors.risk.sizing import (
     SizingInput,
     approve_order,
@@ -20,6 +20,7 @@ from actors.risk.sizing import (
 )
 from actors.risk.state import CounterParams, RiskState, roll_broker_day
 from messages.market import Side
+from messages.risk import DenialCode
 from tests.unit.risk.builders import NOW, closing, exposure, order, state_with, walk_bars
 
 CLEAN = roll_broker_day(RiskState(), NOW, CounterParams())

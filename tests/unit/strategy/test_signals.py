@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from actors.risk.rules import DenialCode, Verdict
+from actors.risk.rules import Verdict
 from actors.strategy.indicators import TIMEFRAME_SECONDS, Regime
 from actors.strategy.signals import (
     ScanResult,
@@ -22,6 +22,7 @@ from actors.strategy.signals import (
     with_risk_denial,
 )
 from messages.market import Bars, Side
+from messages.risk import DenialCode
 
 # Wednesday 2024-07-03 09:50 UTC: London is open.
 NOW = 1_720_000_200.0  # a multiple of 300 s, so a new M5 bar has just opened
