@@ -1,128 +1,16 @@
 #!/usr/bin/env python3
-"""Ensemble's command line: ``run`` (the default) starts the daemon in the foreground,
-``status`` prints the supervision tree of a running daemon, ``stop`` stops it.
+"""Ensemble's command line, run from a checkout: ``python run_system.py [run|status|stop]``.
 
-With no configuration it trades a simulated MetaTrader 5 terminal (paper money). See
-``python run_system.py --help`` and DESIGN.md §7 for the configuration keys.
+The same as the installed ``ensemble`` command and ``python -m ensemble``; the code is in
+:mod:`ensemble.cli`. This file defines nothing, so no message class can end up in
+``__main__`` (DESIGN.md §10).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import signal
 import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
-from typing import Any
 
-from actors.app.settings import ConfigError, Settings, load_settings
-from actors.runtime.instance import read_daemon_info
-from actors.runtime.logs import configure_logging
-
-__all__ = ["main"]
-
-STOP_WAIT_S = 20.0
-EXIT_NOT_RUNNING = 3
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="run_system.py",
-        description="Ensemble: an actor-model trading system for MetaTrader 5.",
-    )
-    parser.add_argument("command", nargs="?", default="run", choices=("run", "status", "stop"))
-    parser.add_argument("--config", metavar="FILE.toml", help="a TOML configuration file")
-    parser.add_argument("--set", dest="assignments", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="override one key (repeatable)")
-    parser.add_argument("--host", help="web front bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="web front port (default 8000)")
-    parser.add_argument("--admin-port", type=int, help="Thespian's admin port (default 1900)")
-    parser.add_argument("--data-dir", help="where state.db, events.db and the token live "
-                        "(default ./var)")
-    parser.add_argument("--log-format", choices=("console", "json"))
-    return parser
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    flags = {
-        "web.host": args.host,
-        "web.port": args.port,
-        "runtime.admin_port": args.admin_port,
-        "runtime.data_dir": args.data_dir,
-        "log.format": args.log_format,
-    }
-    overrides = {key: value for key, value in flags.items() if value is not None}
-    return load_settings(args.config, args.assignments, overrides=overrides)
-
-
-def _fetch_json(url: str, token: str) -> Any:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.load(response)
-
-
-def _print_tree(node: dict[str, Any], depth: int = 0) -> None:
-    failure = node.get("last_failure") or {}
-    extra = f"  last failure {failure.get('time')}: {failure.get('reason')}" if failure else ""
-    strategy = f" [{node['strategy']}]" if node.get("strategy") else ""
-    print(f"{'  ' * depth}{node['name']}{strategy}  {node['state']}  pid {node.get('pid')}  "
-          f"restarts {node.get('restarts', 0)}{extra}")
-    for child in node.get("children", []):
-        _print_tree(child, depth + 1)
-
-
-def _status(settings: Settings) -> int:
-    info = read_daemon_info(settings.runtime.admin_port)
-    if info is None:
-        print(f"no Ensemble daemon is running on admin port {settings.runtime.admin_port}")
-        return EXIT_NOT_RUNNING
-    print(f"daemon pid {info.pid}, started {info.started_at}, dashboard {info.web_url}")
-    try:
-        token = Path(info.token_file).read_text(encoding="utf-8").strip()
-        tree = _fetch_json(info.web_url + "api/supervisors", token)
-    except (OSError, urllib.error.URLError, ValueError) as error:
-        print(f"the web front does not answer ({error}); the daemon process is alive")
-        return 1
-    _print_tree(tree)
-    return 0
-
-
-def _stop(settings: Settings) -> int:
-    info = read_daemon_info(settings.runtime.admin_port)
-    if info is None:
-        print(f"no Ensemble daemon is running on admin port {settings.runtime.admin_port}")
-        return EXIT_NOT_RUNNING
-    os.kill(info.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_WAIT_S
-    while time.monotonic() < deadline:
-        if read_daemon_info(settings.runtime.admin_port) is None:
-            print(f"stopped the daemon (pid {info.pid})")
-            return 0
-        time.sleep(0.1)
-    print(f"the daemon (pid {info.pid}) did not stop within {STOP_WAIT_S:g} s", file=sys.stderr)
-    return 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        settings = _settings(args)
-    except ConfigError as error:
-        print(f"ensemble: {error}", file=sys.stderr)
-        return 2
-    configure_logging(settings.log.format, settings.log.level)
-    if args.command == "status":
-        return _status(settings)
-    if args.command == "stop":
-        return _stop(settings)
-    from actors.app.daemon import run_daemon
-
-    return run_daemon(settings)
-
+from ensemble.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="run_system.py"))

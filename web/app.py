@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from actors.runtime.distribution import version
 from actors.runtime.logs import get_logger
 from messages.commands import (
     StateCompareAndSet,
@@ -174,8 +175,9 @@ async def index(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    return json_response({"status": "ok", "uptime_s": round(time.monotonic() - hub.started, 3),
-                  "last_seq": hub.last_seq, "clients": len(hub.subscribers)})
+    return json_response({"status": "ok", "version": version(),
+                          "uptime_s": round(time.monotonic() - hub.started, 3),
+                          "last_seq": hub.last_seq, "clients": len(hub.subscribers)})
 
 
 @routes.get("/api/supervisors")

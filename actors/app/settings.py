@@ -29,6 +29,7 @@ from actors.researcher.llm import LLMConfig
 from actors.risk.rules import RiskParams, SpreadLimits
 from actors.risk.sizing import SizingParams
 from actors.risk.state import CounterParams, KillSwitchParams
+from actors.runtime.distribution import default_data_dir
 from actors.strategy.indicators import RegimeParams
 from actors.strategy.management import ManagementParams
 from actors.strategy.signals import SignalParams
@@ -67,7 +68,10 @@ class _Section(BaseModel):
 
 class RuntimeSettings(_Section):
     admin_port: int = Field(1900, ge=1024, le=65535, description="Thespian's admin port")
-    data_dir: str = Field("./var", min_length=1, description="state.db, events.db, token")
+    data_dir: str = Field(
+        default_factory=default_data_dir, min_length=1,
+        description="state.db, events.db, token (var/ in a checkout, else the user's data dir)",
+    )
     liveness_interval_s: float = Field(
         1.0, gt=0, le=10, description="how often each actor checks that its daemon is alive"
     )

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from actors.runtime.distribution import version
 from tests.support.daemon import Daemon
 
 
 def test_health_needs_no_token(shared_daemon: Daemon) -> None:
     status, body = shared_daemon.request("GET", "/api/health", token=None)
     assert status == 200 and body["status"] == "ok" and body["uptime_s"] >= 0
+    assert body["version"] == version() != "0+unknown"
 
 
 @pytest.mark.parametrize("path", ["/api/state", "/api/supervisors", "/api/events", "/api/account",

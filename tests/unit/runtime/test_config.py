@@ -14,7 +14,8 @@ def test_defaults_are_the_documented_ones() -> None:
     settings = load_settings(environ={})
     assert (settings.web.host, settings.web.port) == ("127.0.0.1", 8000)
     assert settings.runtime.admin_port == 1900
-    assert settings.runtime.data_dir == "./var"
+    # this test runs in a checkout: var/ at its top (tests/unit/test_entry_points.py: installed)
+    assert settings.runtime.data_dir == str(Path(__file__).resolve().parents[3] / "var")
     assert (settings.supervision.max_restarts, settings.supervision.period_s) == (5, 30.0)
     assert (settings.broadcaster.snapshot_events, settings.broadcaster.snapshot_trades) == (200, 50)
 
