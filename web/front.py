@@ -18,6 +18,7 @@ from aiohttp import web
 from thespian.actors import WatchMessage
 
 from actors.broadcaster.journal import EVENTS_FILE, JournalReader
+from actors.risk.state import broker_utc_offset_s
 from actors.runtime.base import EnsembleActor, handles
 from messages.commands import EventBatch, SnapshotSync, StateReply
 from messages.supervision import TreeStatus
@@ -29,18 +30,34 @@ from messages.trading import (
     RiskStatus,
     SimFaultsReply,
 )
-from web.app import WebContext, create_app
+from web.app import create_app
 from web.auth import load_or_create_token
 from web.bridge import ActorBridge, BridgeRequest, ServiceUnavailable
+from web.core import BrokerFacts, WebContext
 from web.hub import Hub
 
-__all__ = ["BRIDGE_REPLIES", "WebFrontActor", "WebServerThread"]
+__all__ = ["BRIDGE_REPLIES", "WebFrontActor", "WebServerThread", "broker_facts", "web_context"]
 
 SERVER_START_TIMEOUT_S = 10.0
 
 # Replies that answer a request made through the bridge; each carries its ``request_id``.
 BRIDGE_REPLIES: tuple[type, ...] = (StateReply, MarketData, ControlReply, RiskStatus,
                                     BrokerSnapshot, OrderReport, SimFaultsReply)
+
+
+def broker_facts(settings: Any) -> BrokerFacts:
+    """What the routes know of the broker. The one place in the web front that looks at the
+    broker's kind, until the broker's profile (which says whether fault switches exist)
+    reaches the front in ``BrokerReady``."""
+    kind = str(settings.broker.kind)
+    return BrokerFacts(name=kind, utc_offset_s=broker_utc_offset_s(settings),
+                       fault_switches=kind == "sim")
+
+
+def web_context(settings: Any, token: str) -> WebContext:
+    web_settings = settings.web
+    return WebContext(token, tuple(web_settings.allowed_origins),
+                      float(web_settings.request_timeout_s), broker_facts(settings))
 
 
 class WebServerThread(threading.Thread):
@@ -112,12 +129,7 @@ class WebFrontActor(EnsembleActor):
             flush_interval_s=settings.web.flush_interval_ms / 1000.0,
             max_batch_events=settings.web.max_batch_events,
         )
-        app = create_app(
-            self.hub,
-            self.bridge,
-            WebContext(token, settings.web.allowed_origins, settings.web.request_timeout_s),
-            settings,
-        )
+        app = create_app(self.hub, self.bridge, web_context(settings, token))
         self.server = WebServerThread(app, settings.web.host, settings.web.port)
         self.bridge.loop = self.server.loop
         self.server.start()
@@ -132,13 +144,7 @@ class WebFrontActor(EnsembleActor):
 
     def on_stop(self) -> None:
         if self.server is not None:
-            if self.hub is not None and self.server.loop.is_running():
-                future = asyncio.run_coroutine_threadsafe(self.hub.close_all(), self.server.loop)
-                try:
-                    future.result(2.0)
-                except Exception as error:
-                    self.log.warning("closing websockets failed", reason=repr(error))
-            self.server.stop()
+            self.server.stop()  # the app's on_shutdown closes the WebSockets first
             self.server = None
         self.bridge.close()
 

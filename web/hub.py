@@ -30,7 +30,15 @@ from aiohttp import web
 from actors.broadcaster.journal import JournalReader
 from actors.broadcaster.snapshot import Snapshot
 from actors.runtime.clock import iso_utc
-from messages.codec import decode_json, encode_json, encode_msgpack, json_frame, msgpack_frame
+from messages.codec import (
+    decode_json,
+    encode_json,
+    encode_msgpack,
+    json_frame,
+    msgpack_frame,
+    to_wire,
+)
+from messages.events import StateSnapshot
 from messages.supervision import NodeStatus
 
 __all__ = ["RESYNC_CLOSE_CODE", "Hub", "LiveEvent", "Subscriber"]
@@ -206,13 +214,9 @@ class Hub:
     # --- clients -----------------------------------------------------------------------------
 
     def state_snapshot_text(self) -> str:
-        return encode_json(
-            {
-                "type": "STATE_SNAPSHOT",
-                "timestamp": iso_utc(time.time()),
-                "data": self.snapshot.to_dict(),
-            }
-        )
+        """The STATE_SNAPSHOT event a connection starts with, encoded."""
+        event = StateSnapshot(timestamp=iso_utc(time.time()), data=self.snapshot.to_dict())
+        return encode_json(to_wire(event))
 
     async def serve(
         self,
@@ -232,7 +236,7 @@ class Hub:
         live_from = self.last_seq
         sender: asyncio.Task[None] | None = None
         try:
-            snapshot = LiveEvent(0, "STATE_SNAPSHOT", self.state_snapshot_text(), None)
+            snapshot = LiveEvent(0, StateSnapshot.TYPE, self.state_snapshot_text(), None)
             await self._send(subscriber, [snapshot])
             subscriber.last_sent_seq = live_from if since is None else since
             if since is not None and since < live_from:

@@ -3,8 +3,8 @@
 ``GET`` returns every switch; ``POST`` with a JSON object of switch changes (``{"disconnect":
 true}``, ``{"requote_rate": 0.5}``) applies them at once and returns the new switches. Both need
 the API token. The request goes through the bridge to the MT5Broker, which owns the terminal:
-409 when the broker is not the simulated terminal, 400 naming an unknown switch or a bad value
-(checked here first, so a typo costs no actor hop).
+409 when the broker has no fault switches (only the simulated terminal has them), 400 naming an
+unknown switch or a bad value (checked here first, so a typo costs no actor hop).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aiohttp import web
 
 from actors.broker.fault_switches import FaultChangeError, checked_fault_changes
 from messages.trading import SetSimFaults, SimFaultsReply
-from web.app import BRIDGE, CONTEXT, SETTINGS, ClientError, json_body, json_response
+from web.core import CONTEXT, ClientError, ask, json_body, json_response
 
 __all__ = ["routes"]
 
@@ -26,15 +26,11 @@ routes = web.RouteTableDef()
 
 
 async def _ask_broker(request: web.Request, changes: dict[str, Any]) -> web.Response:
-    settings = request.app[SETTINGS]
-    kind = getattr(getattr(settings, "broker", None), "kind", "sim")
-    if kind != "sim":
-        raise ClientError(409, _ERRORS[409], f"broker.kind is {kind!r}: fault switches exist "
-                          "only on the simulated terminal (broker.kind=sim)")
-    reply = await request.app[BRIDGE].request(
-        BROKER_ROLE, lambda rid: SetSimFaults(rid, changes),
-        request.app[CONTEXT].request_timeout_s,
-    )  # fmt: skip
+    broker = request.app[CONTEXT].broker
+    if not broker.fault_switches:
+        raise ClientError(409, _ERRORS[409], f"the {broker.name} broker has no fault switches: "
+                          "only the simulated terminal (broker.kind=sim) has them")
+    reply = await ask(request, BROKER_ROLE, lambda rid: SetSimFaults(rid, changes))
     assert isinstance(reply, SimFaultsReply)
     if reply.status != 200:
         raise ClientError(reply.status, _ERRORS.get(reply.status, "rejected"), reply.detail)

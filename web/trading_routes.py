@@ -9,24 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from actors.risk.actor import broker_utc_offset_s
 from messages.commands import JournalQuery, StateReply
 from messages.trading import ControlCommand, ControlReply, MarketData, MarketDataRequest
-from web.app import (
-    BRIDGE,
-    CONTEXT,
-    HUB,
-    SETTINGS,
-    ClientError,
-    int_param,
-    json_body,
-    json_response,
-)
+from web.core import CONTEXT, HUB, ClientError, ask, int_param, json_body, json_response
 from web.journal import calibration, daily_stats, trades_with_reviews
 
 __all__ = ["CONTROL_COMMANDS", "routes"]
@@ -34,11 +23,6 @@ __all__ = ["CONTROL_COMMANDS", "routes"]
 CONTROL_COMMANDS = ("pause", "resume", "kill-switch", "reset-kill-switch", "close-all")
 
 routes = web.RouteTableDef()
-
-
-async def _ask(request: web.Request, role: str, make: Callable[[str], Any]) -> Any:
-    context = request.app[CONTEXT]
-    return await request.app[BRIDGE].request(role, make, context.request_timeout_s)
 
 
 @routes.post("/api/control/{command}")
@@ -50,7 +34,7 @@ async def control(request: web.Request) -> web.Response:
     body = await json_body(request) if request.can_read_body else {}
     op_id = str(body.get("op_id") or request.headers.get("Idempotency-Key") or uuid.uuid4())
     reason = str(body.get("reason") or "operator")[:200]
-    reply = await _ask(request, "risk",
+    reply = await ask(request, "risk",
                        lambda rid: ControlCommand(rid, command, op_id[:128], reason))
     assert isinstance(reply, ControlReply)
     payload = {"command": command, "mode": reply.mode, "kill_switch": reply.kill_switch,
@@ -61,7 +45,7 @@ async def control(request: web.Request) -> web.Response:
 
 
 async def _journal(request: web.Request, **query: Any) -> list[dict[str, Any]]:
-    reply = await _ask(request, "shared_state",
+    reply = await ask(request, "shared_state",
                        lambda rid: JournalQuery(request_id=rid, **query))
     assert isinstance(reply, StateReply)
     if not reply.ok:
@@ -122,13 +106,13 @@ async def bars(request: web.Request) -> web.Response:
         raise ClientError(400, "bad_parameter", f"timeframe={timeframe!r}: use one of "
                           f"{', '.join(TIMEFRAMES)}", parameter="timeframe")
     count = int_param(request, "count", 200, 1, 2000)
-    data = await _ask(request, "broker",
+    data = await ask(request, "broker",
                       lambda rid: MarketDataRequest(rid, (symbol,), (timeframe,), count))
     assert isinstance(data, MarketData)
     rates = data.bars.get(symbol, {}).get(timeframe)
     if rates is None:
         raise ClientError(404, "not_found", data.errors.get(symbol) or f"no bars for {symbol}")
-    offset = broker_utc_offset_s(request.app[SETTINGS])
+    offset = request.app[CONTEXT].broker.utc_offset_s
     return json_response([
         {"time": int(row["time"] - offset), "open": float(row["open"]),
          "high": float(row["high"]), "low": float(row["low"]), "close": float(row["close"])}

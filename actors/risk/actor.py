@@ -28,6 +28,7 @@ from actors.risk.state import (
     RiskState,
     TradingMode,
     apply_deal,
+    broker_utc_offset_s,
     kill_switch_breach,
     latch_kill_switch,
     record_order_sent,
@@ -61,19 +62,12 @@ from messages.trading import (
     TradingGate,
 )
 
-__all__ = ["RISK_STATE_KEY", "RiskManagerActor", "broker_utc_offset_s"]
+__all__ = ["RISK_STATE_KEY", "RiskManagerActor"]
 
 RISK_STATE_KEY = "risk.state"
 STATE_TIMEOUT_S = 5.0
 CLOSE_ALL_TIMEOUT_S = 60.0
 _DEAL_ENTRIES = {0: DealEntry.IN, 1: DealEntry.OUT, 2: DealEntry.INOUT, 3: DealEntry.OUT_BY}
-
-
-def broker_utc_offset_s(settings: Any) -> float:
-    """How far the trade server's clock is ahead of UTC."""
-    if settings.broker.kind == "sim":
-        return settings.sim.server_utc_offset_hours * 3600.0
-    return float(settings.risk.rules.counters.broker_utc_offset_seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ __all__ = [
     "TradingMode",
     "apply_deal",
     "broker_day",
+    "broker_utc_offset_s",
     "closing_deals",
     "kill_switch_breach",
     "latch_kill_switch",
@@ -143,6 +144,15 @@ class RiskState:
 def broker_day(now: float, params: CounterParams) -> int:
     """The broker server's calendar day number for a UTC instant."""
     return math.floor((now + params.broker_utc_offset_seconds) / _SECONDS_PER_DAY)
+
+
+def broker_utc_offset_s(settings: Any) -> float:
+    """How far the trade server's clock is ahead of UTC, from the daemon's settings: the
+    simulated terminal's configured offset, or the one configured for a real broker's counters.
+    (To be replaced by the broker's profile once it travels in ``BrokerReady``.)"""
+    if settings.broker.kind == "sim":
+        return float(settings.sim.server_utc_offset_hours) * 3600.0
+    return float(settings.risk.rules.counters.broker_utc_offset_seconds)
 
 
 def roll_broker_day(state: RiskState, now: float, params: CounterParams) -> RiskState:

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.risk.actor import broker_utc_offset_s
+from actors.risk.state import broker_utc_offset_s
 from actors.runtime.base import EnsembleActor, handles
 from actors.strategy.management import (
     ManagementAction,

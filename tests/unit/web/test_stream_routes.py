@@ -1,0 +1,105 @@
+"""The snapshot endpoints, ``/api/events`` and ``/ws`` on the real app and a real journal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from messages.events import AccountUpdate, ActorRestarted, PositionUpdate
+from tests.unit.web.conftest import WebFixture
+
+NOW = "2026-01-01T00:00:00Z"
+
+
+def restarted(n: int) -> ActorRestarted:
+    return ActorRestarted(timestamp=NOW, name=f"actor{n}", old_pid=n, new_pid=n + 1,
+                          reason="test", restarts=n)
+
+
+async def frames(ws: aiohttp.ClientWebSocketResponse, until_seq: int) -> list[dict[str, Any]]:
+    """Events received until the one numbered ``until_seq`` (STATE_SNAPSHOT included)."""
+    events: list[dict[str, Any]] = []
+    while not any(event.get("seq") == until_seq for event in events):
+        message = await ws.receive(timeout=5)
+        assert message.type == aiohttp.WSMsgType.TEXT, message
+        frame = json.loads(message.data)
+        assert frame["v"] == 1
+        events.extend(frame["events"])
+    return events
+
+
+async def test_state_and_its_parts_follow_the_published_events(web_app: WebFixture) -> None:
+    web_app.feed.publish(
+        AccountUpdate(timestamp=NOW, account={"balance": 10_000.0, "equity": 10_010.0}),
+        PositionUpdate(timestamp=NOW, positions=({"ticket": 7, "symbol": "EURUSD"},)),
+    )
+    status, state = await web_app.call("GET", "/api/state")
+    assert status == 200 and state["last_seq"] == 2
+    assert [event["seq"] for event in state["events"]] == [1, 2]
+    assert (await web_app.call("GET", "/api/account"))[1]["equity"] == 10_010.0
+    assert (await web_app.call("GET", "/api/positions"))[1] == [{"ticket": 7, "symbol": "EURUSD"}]
+    assert (await web_app.call("GET", "/api/trades"))[1] == []
+
+
+async def test_events_page_by_seq_and_filter_by_type(web_app: WebFixture) -> None:
+    web_app.feed.publish(*(restarted(n) for n in range(30)))
+    web_app.feed.publish(AccountUpdate(timestamp=NOW, account={"equity": 1.0}))
+    status, page = await web_app.call("GET", "/api/events?since=10&limit=5")
+    assert status == 200 and page["last_seq"] == 31
+    assert [event["seq"] for event in page["events"]] == [11, 12, 13, 14, 15]
+    status, only = await web_app.call("GET", "/api/events?types=ACCOUNT_UPDATE")
+    assert [event["seq"] for event in only["events"]] == [31]
+
+
+@pytest.mark.parametrize(("query", "parameter"), [
+    ("/api/events?since=-1", "since"), ("/api/events?limit=0", "limit"),
+    ("/api/events?limit=abc", "limit"), ("/api/events?types=NOPE", "types"),
+    ("/ws?format=xml", "format"), ("/ws?since=x", "since"), ("/ws?types=NOPE", "types"),
+])
+async def test_bad_parameters_get_400_naming_them(web_app: WebFixture, query: str,
+                                                  parameter: str) -> None:
+    status, body = await web_app.call("GET", query)
+    assert status == 400 and body["parameter"] == parameter and parameter in body["detail"]
+
+
+async def test_ws_starts_with_the_snapshot_then_goes_live(web_app: WebFixture) -> None:
+    web_app.feed.publish(restarted(1))
+    web_app.feed.sync()
+    async with web_app.client.ws_connect("/ws", headers=web_app.auth) as ws:
+        first = json.loads((await ws.receive(timeout=5)).data)["events"][0]
+        assert first["type"] == "STATE_SNAPSHOT" and first["data"]["last_seq"] == 1
+        assert "seq" not in first and first["timestamp"].endswith("Z")
+        web_app.feed.publish(restarted(2), restarted(3))
+        live = await frames(ws, 3)
+        assert [event["seq"] for event in live] == [2, 3]
+
+
+async def test_ws_since_replays_what_was_missed_without_gap_or_duplicate(
+    web_app: WebFixture,
+) -> None:
+    web_app.feed.publish(*(restarted(n) for n in range(10)))
+    web_app.feed.sync()
+    async with web_app.client.ws_connect("/ws?since=4", headers=web_app.auth) as ws:
+        received = await frames(ws, 10)
+        web_app.feed.publish(restarted(11))
+        received += await frames(ws, 11)
+    seqs = [event["seq"] for event in received if event["type"] != "STATE_SNAPSHOT"]
+    assert seqs == list(range(5, 12))
+
+
+async def test_ws_from_a_foreign_origin_is_refused(web_app: WebFixture) -> None:
+    status, body = await web_app.call("GET", "/ws", headers={"Origin": "http://evil.example"})
+    assert status == 403 and body["error"] == "forbidden_origin"
+
+
+async def test_closing_the_app_closes_the_websockets_with_going_away(web_app: WebFixture) -> None:
+    web_app.feed.sync()
+    ws = await web_app.client.ws_connect("/ws", headers=web_app.auth)
+    await ws.receive(timeout=5)  # the snapshot
+    await web_app.client.server.close()  # runs on_shutdown, then the cleanup contexts
+    message = await ws.receive(timeout=5)
+    assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 1001
+    await ws.close()

@@ -1,0 +1,94 @@
+"""Controls, the trade journal and the charts on the real app; the RiskManager and the broker
+are played by replies declared here, SharedState by its own logic over a real state.db."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from messages.events import AccountUpdate
+from messages.trading import (
+    ControlCommand,
+    ControlReply,
+    MarketData,
+    MarketDataRequest,
+)
+from tests.unit.web.conftest import SIM_BROKER, WebFixture
+
+NOW = "2026-01-01T00:00:00Z"
+BARS_DTYPE = np.dtype([("time", "i8"), ("open", "f8"), ("high", "f8"), ("low", "f8"),
+                       ("close", "f8")])
+
+
+def risk_answers(status: int = 200) -> object:
+    def reply(command: ControlCommand) -> ControlReply:
+        return ControlReply(command.request_id, status, "PAUSED" if status == 200 else "ACTIVE",
+                            False, f"{command.command} ({command.op_id}, {command.reason})")
+    return reply
+
+
+async def test_a_control_goes_to_the_risk_manager_with_its_op_id(web_app: WebFixture) -> None:
+    web_app.responder.on(ControlCommand, risk_answers())
+    status, body = await web_app.call("POST", "/api/control/pause",
+                                      json={"op_id": "op-1", "reason": "lunch"})
+    assert status == 200 and body == {"command": "pause", "mode": "PAUSED",
+                                      "kill_switch": False, "detail": "pause (op-1, lunch)"}
+    (request,) = web_app.responder.received
+    assert request.role == "risk" and request.message.op_id == "op-1"
+
+
+async def test_a_control_that_does_not_apply_is_a_409(web_app: WebFixture) -> None:
+    web_app.responder.on(ControlCommand, risk_answers(409))
+    status, body = await web_app.call("POST", "/api/control/resume")
+    assert status == 409 and body["error"] == "conflict" and body["mode"] == "ACTIVE"
+
+
+async def test_an_unknown_control_is_a_404_naming_the_known_ones(web_app: WebFixture) -> None:
+    status, body = await web_app.call("POST", "/api/control/explode")
+    assert status == 404 and "close-all" in body["detail"]
+    assert (await web_app.call("POST", "/api/control/pause", token=False))[0] == 401
+
+
+async def test_a_control_nobody_answers_is_a_json_error_not_a_hang(web_app: WebFixture) -> None:
+    status, body = await web_app.call("POST", "/api/control/pause")
+    assert status in (503, 504) and body["error"] in ("unavailable", "timeout")
+
+
+async def test_journal_trades_come_with_their_review(web_app: WebFixture) -> None:
+    store = web_app.responder.store
+    store.journal_append("t1", "trade", "7", {"ticket": 7, "profit": 12.5,
+                                               "closed_at": 1_767_225_600}, "d-1")
+    store.journal_append("r1", "review", "7", {"ticket": 7, "score": 0.8, "outcome": "WIN",
+                                                "confidence": 0.7, "lesson": {"advice": "ok"}})
+    status, trades = await web_app.call("GET", "/api/journal/trades")
+    assert status == 200 and trades[0]["ticket"] == 7 and trades[0]["decision_id"] == "d-1"
+    assert trades[0]["review"]["score"] == 0.8 and trades[0]["review"]["lesson"] == "ok"
+    status, daily = await web_app.call("GET", "/api/journal/daily?day=2026-01-01")
+    assert status == 200 and (daily["total"], daily["wins"]) == (1, 1)
+    status, chain = await web_app.call("GET", "/api/journal/decisions/d-1")
+    assert status == 200 and [step["kind"] for step in chain["steps"]] == ["trade"]
+    assert (await web_app.call("GET", "/api/journal/decisions/nope"))[0] == 404
+    assert (await web_app.call("GET", "/api/journal/daily?day=yesterday"))[0] == 400
+
+
+async def test_bars_are_in_utc_seconds(web_app: WebFixture) -> None:
+    server_time = 1_767_232_800  # the broker's clock, two hours ahead of UTC
+    rates = np.array([(server_time, 1.1, 1.2, 1.0, 1.15)], dtype=BARS_DTYPE)
+
+    def broker(request: MarketDataRequest) -> MarketData:
+        return MarketData(request.request_id, float(server_time), {}, {},
+                          {request.symbols[0]: {request.timeframes[0]: rates}})
+
+    web_app.responder.on(MarketDataRequest, broker)
+    status, bars = await web_app.call("GET", "/api/bars?symbol=EURUSD&timeframe=H1&count=1")
+    assert status == 200
+    assert bars == [{"time": server_time - int(SIM_BROKER.utc_offset_s), "open": 1.1,
+                     "high": 1.2, "low": 1.0, "close": 1.15}]
+    status, body = await web_app.call("GET", "/api/bars?symbol=EURUSD&timeframe=W9")
+    assert status == 400 and body["parameter"] == "timeframe"
+
+
+async def test_equity_is_read_from_the_account_updates(web_app: WebFixture) -> None:
+    web_app.feed.publish(AccountUpdate(timestamp=NOW, account={"equity": 1.0, "balance": 1.0}),
+                         AccountUpdate(timestamp=NOW, account={"equity": 2.0, "balance": 1.0}))
+    status, points = await web_app.call("GET", "/api/equity")
+    assert status == 200 and [(p["seq"], p["equity"]) for p in points] == [(1, 1.0), (2, 2.0)]

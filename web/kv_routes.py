@@ -1,0 +1,121 @@
+"""SharedState through HTTP (``/api/kv``), for operators: any key can be read, only keys
+under ``ops.`` can be written (the others belong to the actors that own them). Increment and
+compare-and-set take an ``op_id``, so a retried request applies once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from messages.commands import (
+    StateCompareAndSet,
+    StateDelete,
+    StateGet,
+    StateGetAll,
+    StateIncrement,
+    StateReply,
+    StateSet,
+)
+from web.core import ClientError, ask, json_body, json_response
+
+__all__ = ["OPERATOR_KEY_PREFIX", "routes"]
+
+OPERATOR_KEY_PREFIX = "ops."
+SHARED_STATE_ROLE = "shared_state"
+
+routes = web.RouteTableDef()
+
+
+def _check_operator_key(key: str) -> None:
+    if not key.startswith(OPERATOR_KEY_PREFIX):
+        raise ClientError(403, "forbidden_key",
+                          f"{key!r}: only keys under {OPERATOR_KEY_PREFIX!r} may be written "
+                          "through the API; the others belong to the actors that own them")
+
+
+async def _state_call(request: web.Request, make: Callable[[str], Any]) -> StateReply:
+    reply = await ask(request, SHARED_STATE_ROLE, make)
+    assert isinstance(reply, StateReply)
+    if reply.error is not None:
+        raise ClientError(400, "rejected", reply.error)
+    return reply
+
+
+async def _operator_write(request: web.Request) -> tuple[str, dict[str, Any]]:
+    """The key of a write (which must be an operator key) and the request's JSON body."""
+    key = request.match_info["key"]
+    _check_operator_key(key)
+    return key, await json_body(request)
+
+
+def _op_id(body: dict[str, Any]) -> str:
+    op_id = body.get("op_id")
+    if not isinstance(op_id, str) or not 1 <= len(op_id) <= 128:
+        raise ClientError(400, "bad_body", 'the body needs an "op_id" string (1 to 128 '
+                          "characters): a retry with the same op_id is applied once")
+    return op_id
+
+
+@routes.get("/api/kv")
+async def kv_list(request: web.Request) -> web.Response:
+    prefix = request.query.get("prefix", "")
+    reply = await _state_call(request, lambda rid: StateGetAll(request_id=rid, prefix=prefix))
+    return json_response({"items": reply.value, "updated_at": reply.extra.get("updated_at", {})})
+
+
+@routes.get("/api/kv/{key}")
+async def kv_get(request: web.Request) -> web.Response:
+    key = request.match_info["key"]
+    reply = await _state_call(request, lambda rid: StateGet(request_id=rid, key=key))
+    if not reply.found:
+        raise ClientError(404, "not_found", f"no key {key!r}")
+    return json_response({"key": key, "value": reply.value, "updated_at": reply.updated_at})
+
+
+@routes.put("/api/kv/{key}")
+async def kv_set(request: web.Request) -> web.Response:
+    key, body = await _operator_write(request)
+    if "value" not in body:
+        raise ClientError(400, "bad_body", 'the body needs a "value"')
+    reply = await _state_call(request,
+                              lambda rid: StateSet(request_id=rid, key=key, value=body["value"]))
+    return json_response({"key": key, "value": reply.value, "updated_at": reply.updated_at})
+
+
+@routes.delete("/api/kv/{key}")
+async def kv_delete(request: web.Request) -> web.Response:
+    key = request.match_info["key"]
+    _check_operator_key(key)
+    reply = await _state_call(request, lambda rid: StateDelete(request_id=rid, key=key))
+    return json_response({"key": key, "deleted": reply.found})
+
+
+@routes.post("/api/kv/{key}/increment")
+async def kv_increment(request: web.Request) -> web.Response:
+    key, body = await _operator_write(request)
+    op_id = _op_id(body)
+    delta = body.get("delta", 1)
+    reply = await _state_call(
+        request, lambda rid: StateIncrement(request_id=rid, key=key, delta=delta, op_id=op_id)
+    )
+    return json_response({"key": key, "value": reply.value, "updated_at": reply.updated_at})
+
+
+@routes.post("/api/kv/{key}/cas")
+async def kv_compare_and_set(request: web.Request) -> web.Response:
+    key, body = await _operator_write(request)
+    op_id = _op_id(body)
+    if "new" not in body:
+        raise ClientError(400, "bad_body", 'the body needs "new" (and "expected", null for '
+                          "an absent key)")
+    reply = await _state_call(
+        request,
+        lambda rid: StateCompareAndSet(request_id=rid, key=key, expected=body.get("expected"),
+                                       new=body["new"], op_id=op_id),
+    )
+    if not reply.ok:
+        raise ClientError(409, "conflict", f"{key!r} does not hold the expected value",
+                          current=reply.value)
+    return json_response({"key": key, "value": reply.value})
