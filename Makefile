@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean vendor frontend chromium-check
+.PHONY: run test lint bench clean vendor frontend chromium-check example-config
 
 # The dashboard's third-party files are committed under web/static/vendor/ (see its README.md),
 # so neither running nor testing needs Node.js. `make vendor` refreshes them from the npm
@@ -51,6 +51,10 @@ run: $(RUN_STAMP)
 test: $(STAMP) chromium-check
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ensemble.example.toml is generated from the settings models (a unit test checks it).
+example-config: $(RUN_STAMP)
+	$(PY) -m ensemble.example_config > ensemble.example.toml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
