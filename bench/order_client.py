@@ -93,15 +93,12 @@ class BrokerClient:
     """A process-local client of one daemon's broker (and SharedState, for the journal)."""
 
     def __init__(self, admin_port: int) -> None:
-        from thespian.actors import ActorSystem
-
-        from actors.runtime.loopback import restrict_thespian_to
+        from actors.runtime.system import join_actor_system
 
         if not admin_listening(admin_port):
             raise RuntimeError(f"no Ensemble daemon's admin listens on port {admin_port}")
-        restrict_thespian_to("127.0.0.1")
         self.admin_port = admin_port
-        self.system = ActorSystem("multiprocTCPBase", capabilities={"Admin Port": admin_port})
+        self.system = join_actor_system(admin_port)
 
     def directory(self, timeout: float = ASK_TIMEOUT_S) -> dict[str, Any]:
         from actors.runtime.root import ROOT_GLOBAL_NAME

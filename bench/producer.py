@@ -22,7 +22,7 @@ from actors.broadcaster.journal import EVENTS_FILE, JournalReader
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import iso_utc
 from actors.runtime.instance import read_daemon_info
-from actors.runtime.loopback import restrict_thespian_to
+from actors.runtime.system import join_actor_system
 from messages.events import Event, event
 from messages.supervision import Configure, DirectoryRequest, Peers, Started
 
@@ -97,12 +97,11 @@ class EventProducer(EnsembleActor):
 
 
 def produce(admin_port: int, count: int, rate: float, batch: int, timeout: float) -> Produced:
-    from thespian.actors import ActorExitRequest, ActorSystem
+    from thespian.actors import ActorExitRequest
 
     from actors.runtime.root import ROOT_GLOBAL_NAME
 
-    restrict_thespian_to("127.0.0.1")
-    system = ActorSystem("multiprocTCPBase", capabilities={"Admin Port": admin_port})
+    system = join_actor_system(admin_port)
     root = system.createActor(ROOT_CLASS, globalName=ROOT_GLOBAL_NAME)
     directory = system.ask(root, DirectoryRequest(), 10)
     if not isinstance(directory, Peers) or "broadcaster" not in directory.directory:

@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, float] = {
     "broker_snapshot": 300.0,
     "broker_orders": 300.0,
     "scan_cycle": 300.0,
+    "frame_auth": 300.0,
 }
 
 

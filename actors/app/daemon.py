@@ -85,7 +85,7 @@ def _run_locked(settings: Settings, data_dir: Path, lock: InstanceLock) -> int:
     try:
         token, token_file = load_or_create_token(data_dir)
         _check_web_port(settings.web.host, settings.web.port)
-        replace_stale_admin(settings.runtime.admin_port)
+        replace_stale_admin(settings.runtime.admin_port, data_dir)
     except (OSError, ValueError, StaleAdminError) as error:
         print(f"ensemble: {error}", file=sys.stderr)
         return EXIT_START_FAILED

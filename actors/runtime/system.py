@@ -1,9 +1,9 @@
 """Starting and stopping the Thespian ActorSystem the way Ensemble needs it.
 
 Before the system starts: every socket is restricted to loopback (or the chosen host), every
-process forked from here is armed to die with its parent, and a stale admin left on the port by
-a crashed run is shut down, because a stale admin would run the *old* code for new actors
-(DESIGN.md §10).
+frame is authenticated with a fresh secret of this daemon, and a stale admin left on the port
+by a crashed run of the same data directory is shut down, because a stale admin would run the
+*old* code for new actors (DESIGN.md §10). Anything else on the port is refused.
 """
 
 from __future__ import annotations
@@ -19,14 +19,18 @@ from typing import Any
 
 from thespian.actors import ActorSystem
 
+from actors.runtime.frame_auth import create_secret, install, probe_admin, read_secret
+from actors.runtime.instance import read_daemon_info
 from actors.runtime.logs import get_logger, thespian_log_config
 from actors.runtime.loopback import restrict_thespian_to
 
-__all__ = ["StaleAdminError", "port_is_listening", "replace_stale_admin", "start_actor_system"]
+__all__ = ["StaleAdminError", "join_actor_system", "port_is_listening", "replace_stale_admin",
+           "start_actor_system"]
 
 SYSTEM_BASE = "multiprocTCPBase"
 THESPIAN_HOST = "127.0.0.1"
 STALE_SHUTDOWN_TIMEOUT_S = 20.0
+_REPO = Path(__file__).resolve().parents[2]
 
 log = get_logger("ensemble.system")
 
@@ -41,24 +45,46 @@ def port_is_listening(port: int, host: str = THESPIAN_HOST) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def replace_stale_admin(admin_port: int) -> bool:
+def replace_stale_admin(admin_port: int, data_dir: Path) -> bool:
     """Shut down a Thespian admin that no live daemon owns. Returns whether there was one.
 
-    The caller holds the admin-port lock, so whatever listens there is not a live daemon. The
-    shutdown runs in a child process: joining an ActorSystem makes it this process's singleton.
+    The caller holds the admin-port lock, so whatever listens there is not a live daemon. It is
+    shut down only if it proves, without a byte of its answer being unpickled, that it holds the
+    secret of the last daemon of ``data_dir`` (:func:`~actors.runtime.frame_auth.probe_admin`);
+    anything else on the port is reported and refused. The shutdown runs in a child process:
+    joining an ActorSystem makes it this process's singleton.
     """
     if not port_is_listening(admin_port):
         return False
+    previous = read_secret(data_dir)
+    try:
+        ours = probe_admin(admin_port, previous)
+    except OSError:
+        ours = False
+    if not ours:
+        raise StaleAdminError(
+            f"admin port {admin_port} on {THESPIAN_HOST} is held by a process that is not a "
+            f"Thespian admin of this data directory ({data_dir}): its answer failed "
+            "authentication and nothing it sent was unpickled; stop whatever holds the port "
+            "or choose another --admin-port"
+        )
     log.warning("stale Thespian admin found on the admin port; shutting it down",
                 admin_port=admin_port)
     command = (
+        "import os;"
+        "from actors.runtime.frame_auth import install;"
+        "from actors.runtime.loopback import restrict_thespian_to;"
         "from thespian.actors import ActorSystem;"
+        f"restrict_thespian_to('{THESPIAN_HOST}');"
+        "install(bytes.fromhex(os.environ.pop('ENSEMBLE_STALE_ADMIN_SECRET')));"
         f"ActorSystem('{SYSTEM_BASE}', {{'Admin Port': {admin_port}}}).shutdown()"
     )
+    environment = {**os.environ, "ENSEMBLE_STALE_ADMIN_SECRET": (previous or b"").hex()}
     with contextlib.suppress(subprocess.TimeoutExpired):
         subprocess.run([sys.executable, "-c", command], timeout=STALE_SHUTDOWN_TIMEOUT_S,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+                       stderr=subprocess.DEVNULL, check=False, env=environment,
+                       cwd=_REPO)
     deadline = time.monotonic() + 5.0
     while port_is_listening(admin_port):
         if time.monotonic() > deadline:
@@ -72,8 +98,10 @@ def replace_stale_admin(admin_port: int) -> bool:
 
 
 def start_actor_system(admin_port: int, data_dir: Path, log_level: str) -> Any:
-    """A new multiprocTCPBase system on ``admin_port``, on loopback only."""
+    """A new multiprocTCPBase system on ``admin_port``, on loopback only, every frame of it
+    authenticated with a fresh secret of this daemon (``actors/runtime/frame_auth.py``)."""
     restrict_thespian_to(THESPIAN_HOST)
+    install(create_secret(data_dir))
     # Thespian's internal errors (unpickling failures…) go only to this file (DESIGN.md §10).
     os.environ["THESPLOG_FILE"] = str(data_dir / "thespian.log")
     os.environ.setdefault("THESPLOG_THRESHOLD", "WARNING")
@@ -82,3 +110,18 @@ def start_actor_system(admin_port: int, data_dir: Path, log_level: str) -> Any:
         capabilities={"Admin Port": admin_port},
         logDefs=thespian_log_config(log_level),
     )
+
+
+def join_actor_system(admin_port: int) -> Any:
+    """This process joins the running daemon's system on ``admin_port``, with its secret, read
+    from the data directory that the daemon's admin-port lock names."""
+    info = read_daemon_info(admin_port)
+    if info is None:
+        raise RuntimeError(f"no Ensemble daemon is running on admin port {admin_port}")
+    secret = read_secret(Path(info.data_dir))
+    if secret is None:
+        raise RuntimeError(f"the daemon on admin port {admin_port} left no actor secret in "
+                           f"{info.data_dir}")
+    restrict_thespian_to(THESPIAN_HOST)
+    install(secret)
+    return ActorSystem(SYSTEM_BASE, capabilities={"Admin Port": admin_port})

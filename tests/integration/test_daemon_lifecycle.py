@@ -3,41 +3,13 @@ bad configuration, signals, and no process left behind."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.support.daemon import REPO, Daemon, free_port, processes_with_marker
-
-
-def _listening_sockets(pids: list[int]) -> list[tuple[str, int, int]]:
-    """(address, port, pid) of every TCP socket the processes listen on, IPv4 and IPv6."""
-    inodes: dict[str, int] = {}
-    for pid in pids:
-        try:
-            for fd in Path(f"/proc/{pid}/fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    inodes[target[8:-1]] = pid
-        except OSError:
-            continue
-    found = []
-    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state != "0A" or inode not in inodes:  # 0A: LISTEN
-                continue
-            address_hex, port_hex = local.split(":")
-            if width == 8:
-                address = ".".join(str(int(address_hex[i:i + 2], 16)) for i in (6, 4, 2, 0))
-            else:
-                address = "::1" if address_hex == "0" * 24 + "01000000" else address_hex
-            found.append((address, int(port_hex, 16), inodes[inode]))
-    return found
+from tests.support.daemon import REPO, Daemon, free_port, listening_sockets, processes_with_marker
 
 
 def test_the_tree_is_the_designed_one_each_actor_in_its_own_process(make_daemon) -> None:
@@ -94,12 +66,14 @@ def test_a_second_daemon_on_the_same_data_dir_is_refused(make_daemon) -> None:
 
 def test_a_stale_admin_is_shut_down_and_replaced(make_daemon, tmp_path: Path) -> None:
     daemon = make_daemon(start=False)
-    # A script that exits without shutdown() leaves its admin running (DESIGN.md §10).
+    daemon.data_dir.mkdir(parents=True)
+    # A run of this data directory whose daemon died before any actor started leaves its admin
+    # running (DESIGN.md §10), holding that run's secret.
     stale = subprocess.run(
         [sys.executable, "-c",
-         "from thespian.actors import ActorSystem;"
-         f"ActorSystem('multiprocTCPBase', {{'Admin Port': {daemon.admin_port}}})"],
-        env=daemon.environment(), timeout=60, stdout=subprocess.DEVNULL,
+         "from pathlib import Path; from actors.runtime.system import start_actor_system;"
+         f"start_actor_system({daemon.admin_port}, Path({str(daemon.data_dir)!r}), 'warning')"],
+        cwd=REPO, env=daemon.environment(), timeout=60, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     assert stale.returncode == 0
@@ -161,7 +135,7 @@ def test_sigkill_of_the_daemon_takes_every_actor_down_within_ten_seconds(make_da
 
 def test_every_socket_listens_on_loopback_only(make_daemon) -> None:
     daemon = make_daemon()
-    sockets = _listening_sockets(daemon.processes())
+    sockets = listening_sockets(daemon.processes())
     ports = {port for _, port, _ in sockets}
     assert daemon.port in ports and daemon.admin_port in ports
     assert len(sockets) >= 6  # web, admin, logger and the actors' own sockets

@@ -52,6 +52,33 @@ def processes_with_marker(marker: str) -> list[int]:
     return sorted(found)
 
 
+def listening_sockets(pids: list[int]) -> list[tuple[str, int, int]]:
+    """(address, port, pid) of every TCP socket the processes listen on, IPv4 and IPv6."""
+    inodes: dict[str, int] = {}
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes[target[8:-1]] = pid
+        except OSError:
+            continue
+    found = []
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state != "0A" or inode not in inodes:  # 0A: LISTEN
+                continue
+            address_hex, port_hex = local.split(":")
+            if width == 8:
+                address = ".".join(str(int(address_hex[i:i + 2], 16)) for i in (6, 4, 2, 0))
+            else:
+                address = "::1" if address_hex == "0" * 24 + "01000000" else address_hex
+            found.append((address, int(port_hex, 16), inodes[inode]))
+    return found
+
+
 class Daemon:
     def __init__(self, data_dir: Path, *settings: str, port: int | None = None,
                  admin_port: int | None = None) -> None:

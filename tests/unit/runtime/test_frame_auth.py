@@ -1,0 +1,107 @@
+"""The authenticated Thespian serializer: what is tagged reads back, nothing else is unpickled."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from thespian.system.transport.streamBuffer import ackDataErrPacket, ackPacket, toSendBuffer
+
+from actors.runtime.frame_auth import (
+    SECRET_FILE,
+    AuthenticatedPickle,
+    create_secret,
+    probe_admin,
+    read_secret,
+)
+
+SECRET = b"s" * 32
+
+
+class _Touch:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.path,))
+
+
+def test_a_tagged_body_reads_back() -> None:
+    auth = AuthenticatedPickle(SECRET)
+    message = ("sender", {"symbol": "EURUSD", "volume": 0.1})
+    assert auth.loads(auth.dumps(message)) == message
+
+
+@pytest.mark.parametrize("forge", [
+    lambda body, auth: body,                                     # no tag at all
+    lambda body, auth: AuthenticatedPickle(b"x" * 32).dumps(None)[:32] + body,  # another key
+    lambda body, auth: auth.tag(body)[:-1] + b"\0" + body,       # one byte off
+    lambda body, auth: auth.tag(body[:-1]) + body,               # tag of other bytes
+    lambda body, auth: auth.tag(body)[:16],                      # truncated
+])
+def test_a_frame_that_fails_the_check_is_not_unpickled(tmp_path: Path, forge: Any) -> None:
+    target = tmp_path / "pwned"
+    body = pickle.dumps(_Touch(target))
+    auth = AuthenticatedPickle(SECRET)
+    with structlog.testing.capture_logs() as logs:
+        assert auth.loads(forge(body, auth)) == ackDataErrPacket
+    assert not target.exists()
+    assert [entry["event"] for entry in logs] == [
+        "dropped a Thespian frame that failed authentication, unread"]
+
+
+def test_repeated_rejections_are_logged_once_a_minute_with_a_count() -> None:
+    auth = AuthenticatedPickle(SECRET)
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(50):
+            auth.loads(b"garbage" * 10)
+    assert len(logs) == 1 and logs[0]["rejected_total"] == 1
+
+
+def test_the_secret_file_is_private_and_new_each_time(tmp_path: Path) -> None:
+    first = create_secret(tmp_path)
+    assert os.stat(tmp_path / SECRET_FILE).st_mode & 0o777 == 0o600
+    assert read_secret(tmp_path) == first and len(first) == 32
+    assert create_secret(tmp_path) != first
+    assert read_secret(tmp_path / "none") is None
+
+
+def test_a_symlinked_secret_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").write_text("00" * 32)
+    (tmp_path / SECRET_FILE).symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OSError):
+        read_secret(tmp_path)
+
+
+def _answer_once(listener: socket.socket, reply: bytes) -> None:
+    connection, _ = listener.accept()
+    with connection:
+        connection.recv(65536)
+        connection.sendall(reply)
+
+
+@pytest.mark.parametrize("reply, ours", [
+    (toSendBuffer(ackPacket, AuthenticatedPickle(SECRET).dumps), True),
+    (toSendBuffer(ackPacket, AuthenticatedPickle(b"o" * 32).dumps), False),
+    (toSendBuffer(ackPacket), False),  # a plain Thespian admin's ack
+    (b"99999999>" + b"x" * 100, False),
+    (b"", False),
+])
+def test_the_admin_probe_trusts_only_an_ack_tagged_with_the_secret(
+        tmp_path: Path, reply: bytes, ours: bool) -> None:
+    target = tmp_path / "pwned"
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        if not reply:
+            reply = toSendBuffer(_Touch(target))  # a malicious answer
+        server = threading.Thread(target=_answer_once, args=(listener, reply))
+        server.start()
+        assert probe_admin(port, SECRET, timeout=2.0) is ours
+        server.join(5)
+    assert not target.exists()
