@@ -89,6 +89,7 @@ class Daemon:
         self.marker = uuid.uuid4().hex
         self.log_path = data_dir.parent / f"daemon-{self.marker[:8]}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.cwd = REPO  # where the command runs (an installed package's test runs elsewhere)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -110,7 +111,7 @@ class Daemon:
         # Output goes to a file, never a pipe: a process that outlives us would hold the pipe.
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.command("run"), cwd=REPO, env=self.environment(), stdout=log,
+                self.command("run"), cwd=self.cwd, env=self.environment(), stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         if wait:
