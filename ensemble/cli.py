@@ -23,6 +23,7 @@ from actors.app.settings import ConfigError, Settings, load_settings
 from actors.runtime.distribution import version
 from actors.runtime.instance import read_daemon_info
 from actors.runtime.logs import configure_logging
+from actors.strategy.loader import StrategyError, load_strategies
 
 __all__ = ["main"]
 
@@ -46,6 +47,9 @@ def _parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="where state.db, events.db and the token live "
                         "(default: var/ in a checkout, else the user's data directory)")
     parser.add_argument("--log-format", choices=("console", "json"))
+    parser.add_argument("--strategy", dest="strategies", action="append", default=[],
+                        metavar="SPEC", help="a strategy to run: PATH/file.py:Class or "
+                        "package.module:Class (repeatable; default: the built-in Confluence)")
     return parser
 
 
@@ -56,6 +60,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "runtime.admin_port": args.admin_port,
         "runtime.data_dir": args.data_dir,
         "log.format": args.log_format,
+        "strategy.plugins": tuple(args.strategies) or None,
     }
     overrides = {key: value for key, value in flags.items() if value is not None}
     return load_settings(args.config, args.assignments, overrides=overrides)
@@ -113,7 +118,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = _parser(prog).parse_args(argv)
     try:
         settings = _settings(args)
-    except ConfigError as error:
+        if args.command == "run":  # a strategy that cannot load stops the start, clearly
+            load_strategies(settings.strategy.plugins, settings.strategy.params, settings)
+    except (ConfigError, StrategyError) as error:
         print(f"ensemble: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log.format, settings.log.level)

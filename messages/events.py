@@ -82,12 +82,14 @@ class ScanStart(Event):
 
 @event("SCAN_SUMMARY")
 class ScanSummary(Event):
-    """``symbols`` maps every scanned symbol to its reason string."""
+    """``symbols`` maps every scanned symbol to its reason string; ``strategy`` is the
+    strategy that scanned (each one sends its own summary)."""
 
     symbols: dict[str, str]
     count: int
     candidates: int
     duration_ms: float | None = None  # from the scan's wake-up to this summary
+    strategy: str = ""
 
 
 @event("POSITION_UPDATE")
@@ -111,6 +113,7 @@ class ResearchStart(Event):
     symbol: str
     data: dict[str, Any]
     decision_id: str | None = None
+    strategy: str = ""
 
 
 @event("RESEARCH_RESULT")
@@ -123,6 +126,7 @@ class ResearchResult(Event):
     tokens: int = 0
     latency_ms: float = 0.0
     decision_id: str | None = None
+    strategy: str = ""
 
 
 @event("TRADE_EXECUTION")
@@ -135,6 +139,7 @@ class TradeExecution(Event):
     lot: float
     ticket: int | None = None
     decision_id: str | None = None
+    strategy: str = ""
 
 
 @event("CRITIC_REVIEW")
@@ -145,6 +150,7 @@ class CriticReview(Event):
     analysis: str
     ticket: int | None = None
     decision_id: str | None = None
+    strategy: str = ""
 
 
 @event("ACTOR_RESTARTED")
@@ -166,6 +172,7 @@ class OrderRejected(Event):
     reason: str
     retcode: int | None = None
     decision_id: str | None = None
+    strategy: str = ""
 
 
 @event("POSITION_CLOSED")
@@ -178,6 +185,7 @@ class PositionClosed(Event):
     exit_price: float
     profit: float
     decision_id: str | None = None
+    strategy: str = ""
 
 
 @event("RISK_STATE_CHANGED")

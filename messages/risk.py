@@ -76,6 +76,8 @@ class Exposure:
     tick_value_loss: float | None
     pending: bool = False
     currencies: tuple[str, str] | None = None
+    ticket: int | None = None
+    """The position's ticket (None for a pending order or an order not yet filled)."""
 
 
 @dataclass(frozen=True, slots=True)

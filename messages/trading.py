@@ -17,10 +17,10 @@ import numpy as np
 
 from messages.books import AccountRecord, DealRecord, OrderRecord, PositionRecord
 from messages.market import Side, SymbolSpecRecord, TickRecord
+from messages.risk import OrderInput, PreScanInput
 
 __all__ = [
     "Approval",
-    "ApproveOrder",
     "BrokerProfile",
     "BrokerReady",
     "BrokerSnapshot",
@@ -46,6 +46,7 @@ __all__ = [
     "RiskStatusRequest",
     "SetSimFaults",
     "SimFaultsReply",
+    "SubmitOrder",
     "TradeClosed",
     "TradingGate",
 ]
@@ -72,6 +73,8 @@ class MarketData:
     specs: dict[str, SymbolSpecRecord]
     bars: dict[str, dict[str, np.ndarray]]  # symbol → timeframe → closed bars, oldest first
     errors: dict[str, str] = field(default_factory=dict)  # symbol → why it is missing
+    server_utc_offset_s: float = 0.0
+    """The broker's clock: bar and tick times minus this are UTC."""
 
 
 # --- MT5Broker: orders ----------------------------------------------------------------------
@@ -120,6 +123,26 @@ class PlaceOrder:
     approval: Approval | None = None
     reference_price: float = 0.0
     strategy: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOrder:
+    """Strategy → RiskManager: open a position. The RiskManager checks and sizes it, reserves
+    its risk and sends the :class:`PlaceOrder` (with its :class:`Approval`) to the broker. It
+    answers at once with an :class:`OrderApproval`, then forwards the broker's
+    :class:`OrderReport` messages under this ``request_id``. ``order`` holds the inputs the
+    rules judge, built from the same market data the strategy scanned."""
+
+    request_id: str
+    decision_id: str
+    strategy: str
+    symbol: str
+    side: Side
+    confidence: float
+    entry: float
+    sl: float
+    tp: float
+    order: OrderInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +292,7 @@ class PreScanCheck:
 
     request_id: str
     symbol: str
-    context: dict[str, Any] = field(default_factory=dict)
+    market: PreScanInput | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,21 +302,6 @@ class PreScanVerdict:
     allowed: bool
     code: str = ""
     message: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ApproveOrder:
-    """Size and approve (or deny) a trade the Researcher agreed with."""
-
-    request_id: str
-    decision_id: str
-    symbol: str
-    direction: str
-    confidence: float
-    entry: float
-    sl: float
-    tp: float
-    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,6 +153,13 @@ class StrategySettings(_Section):
     max_orders_per_cycle: int = Field(1, ge=0, le=100, description="orders one scan may place")
     research_concurrency: int = Field(2, ge=1, le=32, description="research at once")
     symbols: tuple[str, ...] = Field((), description="the universe (empty: the broker's)")
+    plugins: tuple[str, ...] = Field(
+        (), description="strategies to run, as PATH/file.py:Class or package.module:Class "
+        "(--strategy; empty: the built-in Confluence)")
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="each strategy's own parameters by its name ([strategy.params.<name>]), "
+        "validated by its Params model; `symbols` there overrides the strategy's own")
     bars: int = Field(300, ge=120, le=5000, description="closed bars per timeframe")
     signals: SignalParams = SignalParams()
     management: ManagementParams = ManagementParams()

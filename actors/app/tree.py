@@ -7,7 +7,8 @@ peers get the new address from the directory, so one failing service need not ta
 
 The trading supervisor runs the trading roles, rest_for_one in dependency order: when the
 broker restarts, the roles after it restart too, because they hold state derived from it and
-must not trade until it has reconciled.
+must not trade until it has reconciled. The strategies come last, under a supervisor of their
+own that isolates them from each other.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from actors.runtime.restart_policy import ChildSpec
 from actors.runtime.root import RootSupervisor
 from actors.runtime.supervisor import Supervisor
+from actors.strategy.loader import load_strategies, strategy_child_name
 
 __all__ = [
     "CORE_CHILDREN",
@@ -22,6 +24,7 @@ __all__ = [
     "TRADING_CHILDREN",
     "CoreSupervisor",
     "EnsembleRoot",
+    "StrategiesSupervisor",
     "TradingSupervisor",
 ]
 
@@ -38,7 +41,8 @@ TRADING_CHILDREN: tuple[ChildSpec, ...] = (
     ChildSpec("risk", "actors.risk.actor.RiskManagerActor", "RiskManager"),
     ChildSpec("researcher", "actors.researcher.actor.ResearcherActor", "Researcher"),
     ChildSpec("critic", "actors.critic.actor.CriticActor", "Critic"),
-    ChildSpec("strategy", "actors.strategy.actor.StrategyActor", "Strategy"),
+    ChildSpec("strategies", "actors.app.tree.StrategiesSupervisor", "StrategiesSupervisor",
+              is_supervisor=True),
 )
 
 
@@ -68,3 +72,19 @@ class EnsembleRoot(RootSupervisor):
             ChildSpec("trading", "actors.app.tree.TradingSupervisor", "TradingSupervisor",
                       is_supervisor=True),
         ]
+
+
+class StrategiesSupervisor(Supervisor):
+    """One Strategy actor per configured strategy. Strategies are independent of each other:
+    each has its own restart intensity, and one that keeps failing is left stopped while the
+    others trade on (risk is shared through the one RiskManager)."""
+
+    role = "StrategiesSupervisor"
+    strategy = "one_for_one"
+    isolate_children = True
+
+    def child_specs(self) -> list[ChildSpec]:
+        loaded = load_strategies(self.settings.strategy.plugins, self.settings.strategy.params,
+                                 self.settings)
+        return [ChildSpec(strategy_child_name(item.name), "actors.strategy.actor.StrategyActor",
+                          "Strategy") for item in loaded]

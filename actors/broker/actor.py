@@ -134,6 +134,7 @@ CLOSE_REPORT_ATTEMPTS = 30  # polls to wait for a closed position's exit deal in
 MODIFY_REPORTS_KEPT = 1000
 RESOLVE_INTERVAL_S = 1.0
 POLL_SOON_DELAY_S = 0.05
+# "strategy" stands for every strategy's actor ("strategy.<name>").
 TRADE_LISTENERS = ("critic", "risk", "strategy")
 READY_LISTENERS = ("risk", "strategy")
 _DEAL_TYPES_TRADING = (0, 1)  # DEAL_TYPE_BUY, DEAL_TYPE_SELL
@@ -218,6 +219,13 @@ class MT5BrokerActor(EnsembleActor):
         self.close_attempts: dict[int, int] = {}
         self.modify_reports: OrderedDict[str, OrderReport] = OrderedDict()
         self.changes = ChangeGate()
+
+    def _listeners(self, roles: tuple[str, ...]) -> list[str]:
+        names = []
+        for role in roles:
+            names += [role] if role != "strategy" else sorted(
+                name for name in self.peers if name.startswith("strategy."))
+        return names
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -437,7 +445,7 @@ class MT5BrokerActor(EnsembleActor):
         """BrokerReady to the roles that may trade, on every change and to every new address
         (a restarted Strategy must learn it)."""
         ready = BrokerReady(connected=self.connected, reconciled=self.reconciled)
-        for role in READY_LISTENERS:
+        for role in self._listeners(READY_LISTENERS):
             address = self.peer(role)
             if address is None:
                 continue
@@ -734,7 +742,7 @@ class MT5BrokerActor(EnsembleActor):
         if reply.error is not None:
             raise RuntimeError(f"cannot record the report of trade {trade.ticket}: {reply.error}")
         if reply.ok:  # the first claim: nobody has reported this trade before
-            for role in TRADE_LISTENERS:
+            for role in self._listeners(TRADE_LISTENERS):
                 address = self.peer(role)
                 if address is not None:
                     self.send(address, trade)
@@ -1102,7 +1110,8 @@ class MT5BrokerActor(EnsembleActor):
             self._gateway_failed(error)
             return
         self.send(sender, MarketData(request.request_id, self.market_clock.now(), data.ticks,
-                                     data.specs, data.bars, data.errors))
+                                     data.specs, data.bars, data.errors,
+                                     server_utc_offset_s=self.server_offset_s))
         if any(code in CONNECTION_ERROR_CODES for code in data.error_codes.values()):
             self._poll_soon()
         if data.ticks:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from actors.risk.reservations import Ledger, Reservation
 from actors.risk.rules import check_pre_scan
 from actors.risk.sizing import approve_order
 from actors.risk.state import (
@@ -44,9 +45,10 @@ from actors.shared_state.keys import KILL_SWITCH
 from messages.books import DealRecord as BrokerDealRecord
 from messages.commands import StateGet, StateReply, StateSet
 from messages.events import ControlResult, RiskStateChanged
-from messages.risk import DenialCode
+from messages.orders import Outcome
+from messages.risk import DenialCode, Exposure
 from messages.trading import (
-    ApproveOrder,
+    Approval,
     BrokerReady,
     CloseAll,
     ControlCommand,
@@ -54,10 +56,12 @@ from messages.trading import (
     DealsObserved,
     OrderApproval,
     OrderReport,
+    PlaceOrder,
     PreScanCheck,
     PreScanVerdict,
     RiskStatus,
     RiskStatusRequest,
+    SubmitOrder,
     TradeClosed,
     TradingGate,
 )
@@ -67,6 +71,9 @@ __all__ = ["RISK_STATE_KEY", "RiskManagerActor"]
 RISK_STATE_KEY = "risk.state"
 STATE_TIMEOUT_S = 5.0
 CLOSE_ALL_TIMEOUT_S = 60.0
+ORDER_TIMEOUT_S = 120.0
+APPROVAL_TTL_S = 30.0
+"""How long the broker may take to act on an approval before it refuses it as expired."""
 _DEAL_ENTRIES = {0: DealEntry.IN, 1: DealEntry.OUT, 2: DealEntry.INOUT, 3: DealEntry.OUT_BY}
 
 
@@ -84,6 +91,11 @@ class RiskManagerActor(EnsembleActor):
         self.market_now = 0.0
         self._gated: dict[str, Any] = {}
         self._loading = False
+        self.ledger = Ledger()
+        # Orders sent to the broker, by the broker request's id: who submitted them, so that a
+        # late report (an unknown outcome resolved later) reaches them too.
+        self._orders: dict[str, tuple[Any, SubmitOrder]] = {}
+        self.profile_offset_s: float | None = None
 
     # --- loading and persisting -------------------------------------------------------------
 
@@ -187,7 +199,8 @@ class RiskManagerActor(EnsembleActor):
         state = self.state
         gate = TradingGate(self.mode, bool(state and state.kill_switch_latched),
                            reason or (state.kill_switch_reason if state else "loading"))
-        for role in ("broker", "strategy"):
+        roles = ["broker", *sorted(r for r in self.peers if r.startswith("strategy"))]
+        for role in roles:
             address = self.peer(role)
             if address is None or (changed_only and self._gated.get(role) == address):
                 continue
@@ -202,7 +215,8 @@ class RiskManagerActor(EnsembleActor):
             self.after(1.0, message)  # apply once the counters are loaded; never drop a deal
             return
         params = self.settings.risk
-        offset = broker_utc_offset_s(self.settings)
+        offset = (self.profile_offset_s if self.profile_offset_s is not None
+                  else broker_utc_offset_s(self.settings))
         state = self.state
         was_latched = state.kill_switch_latched
         for deal in sorted(message.deals, key=lambda d: (d.time_msc, d.ticket)):
@@ -221,16 +235,23 @@ class RiskManagerActor(EnsembleActor):
             self.log.error("kill switch tripped", reason=state.kill_switch_reason)
             self._announce(f"kill switch: {state.kill_switch_reason}")
 
-    @handles(TradeClosed, BrokerReady)
-    def _on_broker_news(self, message: Any, sender: Any) -> None:
-        """Counters follow the deals (DealsObserved), which also cover partial closes; a closed
-        trade or the broker's readiness changes nothing here."""
+    @handles(BrokerReady)
+    def _on_broker_ready(self, message: BrokerReady, sender: Any) -> None:
+        if message.profile is not None:
+            self.profile_offset_s = float(message.profile.server_utc_offset_s)
+
+    @handles(TradeClosed)
+    def _on_trade_closed(self, message: TradeClosed, sender: Any) -> None:
+        """Counters follow the deals (DealsObserved), which also cover partial closes; a
+        closed trade only ends the reservation of the order that opened it."""
+        if message.client_order_id:
+            self.ledger = self.ledger.release(message.client_order_id)
 
     # --- checks -----------------------------------------------------------------------------
 
     @handles(PreScanCheck)
     def _on_pre_scan(self, message: PreScanCheck, sender: Any) -> None:
-        market = message.context.get("input")
+        market = message.market
         if self.state is None or market is None:
             missing = "risk state" if self.state is None else "market input"
             self.send(sender, PreScanVerdict(message.request_id, message.symbol, False,
@@ -246,32 +267,90 @@ class RiskManagerActor(EnsembleActor):
             message.request_id, message.symbol, denial is None,
             "" if denial is None else str(denial.code), "" if denial is None else denial.message))
 
-    @handles(ApproveOrder)
-    def _on_approve(self, message: ApproveOrder, sender: Any) -> None:
-        order = message.context.get("order")
-        if self.state is None or order is None:
-            missing = "risk state" if self.state is None else "order input"
-            self.send(sender, OrderApproval(message.request_id, message.decision_id, False,
-                                            code=DenialCode.MISSING_INPUT.value,
-                                            message=f"{missing} not available"))
+    @handles(SubmitOrder)
+    def _on_submit(self, message: SubmitOrder, sender: Any) -> None:
+        """Check, size and reserve; answer the strategy; send the order with its approval."""
+        client_order_id = f"E{message.decision_id}"
+        if client_order_id in self.ledger:
+            # A retried submission: the order is already on its way (the broker would answer
+            # a second send from its record anyway).
+            held = self.ledger.reservations[client_order_id]
+            self.send(sender, OrderApproval(message.request_id, message.decision_id, True,
+                                            volume=held.exposure.volume or 0.0,
+                                            risk_money=held.risk_money))
+            return
+        if self.state is None:
+            self._deny(sender, message, DenialCode.MISSING_INPUT.value, "risk state not available")
             return
         settings = self.settings.risk
+        wall = time.time()
         self.state = roll_broker_day(self.state, self._now(), settings.rules.counters)
+        exposures = message.order.market.exposures
+        self.ledger = self.ledger.expire(wall).seen_in(tuple(exposures or ()))
+        order = replace(message.order, market=replace(
+            message.order.market, exposures=self.ledger.exposures_with(exposures)))
         approval = approve_order(order, self.state, settings.rules, settings.sizing)
         if not approval.allowed:
             denial = approval.denial
-            self.send(sender, OrderApproval(
-                message.request_id, message.decision_id, False,
-                code=str(denial.code) if denial else DenialCode.VOLUME_BELOW_MIN.value,
-                message=denial.message if denial else "no volume fits the risk limits"))
+            self._deny(sender, message,
+                       str(denial.code) if denial else DenialCode.VOLUME_BELOW_MIN.value,
+                       denial.message if denial else "no volume fits the risk limits")
             return
-        # Counted the moment it is approved for sending (the seed counted only fills).
-        self.state = record_order_sent(self.state, message.symbol, self._now(),
-                                       settings.rules.counters)
-        self._persist()
-        self.send(sender, OrderApproval(
-            message.request_id, message.decision_id, True, volume=approval.volume,
-            risk_money=approval.sizing.risk_money if approval.sizing else 0.0))
+        risk_money = approval.sizing.risk_money if approval.sizing else 0.0
+        spec = order.market.spec
+        self.ledger = self.ledger.reserve(Reservation(
+            client_order_id,
+            Exposure(symbol=message.symbol, direction=message.side, volume=approval.volume,
+                     entry_price=message.entry, stop_loss=message.sl,
+                     tick_size=spec.tick_size if spec else None,
+                     tick_value_loss=spec.tick_value_loss if spec else None,
+                     pending=True, currencies=spec.currencies if spec else None),
+            risk_money, wall))
+        self.send(sender, OrderApproval(message.request_id, message.decision_id, True,
+                                        volume=approval.volume, risk_money=risk_money))
+        approved = Approval(client_order_id, message.decision_id, message.strategy,
+                            message.symbol, message.side, approval.volume, risk_money,
+                            expires_at=wall + APPROVAL_TTL_S)
+        request_id = self.ask_peer(
+            "broker",
+            lambda rid: PlaceOrder(rid, client_order_id, message.decision_id, message.symbol,
+                                   message.side, approval.volume, message.sl, message.tp,
+                                   approval=approved, reference_price=message.entry,
+                                   strategy=message.strategy),
+            lambda report: self._on_order_report(report), ORDER_TIMEOUT_S,
+            lambda: self.log.warning("no order report yet; the reservation stays until it "
+                                     "expires", client_order_id=client_order_id))
+        if request_id is not None:
+            self._orders[request_id] = (sender, message)
+
+    def _deny(self, sender: Any, message: SubmitOrder, code: str, why: str) -> None:
+        self.send(sender, OrderApproval(message.request_id, message.decision_id, False,
+                                        code=code, message=why))
+
+    @handles(OrderReport)
+    def _on_late_order_report(self, report: OrderReport, sender: Any) -> None:
+        """A second report for an order whose first outcome was unknown."""
+        self._on_order_report(report)
+
+    def _on_order_report(self, report: OrderReport) -> None:
+        submitted = self._orders.get(report.request_id)
+        if submitted is None:
+            return
+        requester, message = submitted
+        client_order_id = f"E{message.decision_id}"
+        if report.status == Outcome.DONE.value:
+            self.ledger = self.ledger.fill(client_order_id, report.ticket, report.volume,
+                                           report.price)
+            # Counted on the fill: an approval that never became a trade starts no interval.
+            assert self.state is not None
+            self.state = record_order_sent(self.state, message.symbol, self._now(),
+                                           self.settings.risk.rules.counters)
+            self._persist()
+        elif report.status != Outcome.UNKNOWN.value:
+            self.ledger = self.ledger.release(client_order_id)
+        if report.status != Outcome.UNKNOWN.value:
+            del self._orders[report.request_id]
+        self.send(requester, replace(report, request_id=message.request_id))
 
     @handles(RiskStatusRequest)
     def _on_status(self, message: RiskStatusRequest, sender: Any) -> None:

@@ -17,7 +17,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from thespian.actors import ActorExitRequest, ChildActorExited
@@ -63,6 +63,7 @@ class _Child:
     replaced_pid: int | None = None
     subtree: NodeStatus | None = None
     subtree_version: int = 0
+    directory: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +78,23 @@ class _StopTimeout:
 
 
 class Supervisor(EnsembleActor):
-    """Subclasses set :attr:`strategy` and return their children from :meth:`child_specs`."""
+    """Subclasses set :attr:`strategy` and return their children from :meth:`child_specs`.
+
+    With :attr:`isolate_children`, each child has a restart intensity of its own, and a child
+    that exceeds it is left failed while its siblings go on (for independent children, such as
+    traders' strategies: one that keeps crashing must not stop the others); the supervisor
+    itself never gives up then.
+    """
 
     role = "supervisor"
     strategy: ClassVar[Strategy] = "one_for_one"
+    isolate_children: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.children: dict[str, _Child] = {}
         self.intensity: Intensity | None = None
+        self._child_intensity: dict[str, Intensity] = {}
         self.state = "starting"
         self.started_at: str | None = None
         self._restart_queue: list[str] = []
@@ -123,6 +132,7 @@ class Supervisor(EnsembleActor):
         child.crash_reason = None
         child.subtree = None
         child.subtree_version = 0
+        child.directory = {}
         self.send(
             child.address,
             Configure(
@@ -174,6 +184,7 @@ class Supervisor(EnsembleActor):
             return  # a stale status overtaken in transit
         child.subtree_version = message.version
         child.subtree = message.node
+        child.directory = dict(message.directory)
         self.on_subtree(child.spec.name, message)
         self._refresh_state()
 
@@ -214,12 +225,16 @@ class Supervisor(EnsembleActor):
         if not should_restart(child.spec, failed=True):
             child.state = "stopped"
             return
-        assert self.intensity is not None
-        if not self.intensity.record(now):
-            self.give_up(
-                f"{child.spec.name} failed {self.intensity.max_restarts + 1} times in "
-                f"{self.intensity.period_s:g} s (last: {reason})"
-            )
+        intensity = self._intensity_of(child)
+        if not intensity.record(now):
+            why = (f"{child.spec.name} failed {intensity.max_restarts + 1} times in "
+                   f"{intensity.period_s:g} s (last: {reason})")
+            if self.isolate_children:
+                # Only this child is given up on; its siblings are independent of it.
+                self.log.error("child given up", child=child.spec.name, reason=why)
+                child.last_failure = {"time": iso_utc(now), "reason": f"given up: {why}"}
+                return
+            self.give_up(why)
             return
         group = children_to_restart(self.strategy, list(self.children), child.spec.name)
         for name in group:
@@ -237,7 +252,7 @@ class Supervisor(EnsembleActor):
                 self._restart_queue.append(name)
         supervision = self.settings.supervision
         delay = backoff_delay(
-            self.intensity.recent(now),
+            intensity.recent(now),
             supervision.backoff_initial_s,
             supervision.backoff_max_s,
             supervision.jitter,
@@ -248,6 +263,15 @@ class Supervisor(EnsembleActor):
             self.after(delay, _RestartDue(self._restart_generation))
         else:
             self._restart_due = True
+
+    def _intensity_of(self, child: _Child) -> Intensity:
+        assert self.intensity is not None
+        if not self.isolate_children:
+            return self.intensity
+        if child.spec.name not in self._child_intensity:
+            self._child_intensity[child.spec.name] = Intensity(self.intensity.max_restarts,
+                                                               self.intensity.period_s)
+        return self._child_intensity[child.spec.name]
 
     @handles(_RestartDue)
     def _on_restart_due(self, message: _RestartDue, sender: Any) -> None:
@@ -369,11 +393,11 @@ class Supervisor(EnsembleActor):
     def on_status_changed(self, node: NodeStatus) -> None:
         """Push the subtree to the parent. The root overrides this."""
         if self.supervisor is not None:
-            directory = {
-                name: child.address
-                for name, child in self.children.items()
-                if child.address is not None and child.state == "running"
-            }
+            directory: dict[str, Any] = {}
+            for name, child in self.children.items():
+                if child.address is not None and child.state == "running":
+                    directory[name] = child.address
+                    directory.update(child.directory)  # a supervisor's own children
             self._status_version += 1
             self.send(self.supervisor, SubtreeStatus(node, directory, self._status_version))
 

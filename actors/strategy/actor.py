@@ -1,11 +1,13 @@
-"""The Strategy actor: the scan loop, candidate selection and trade management.
+"""The Strategy actor: runs one strategy (:mod:`actors.strategy.api`) on a scan loop.
 
 Each cycle, woken by a timer: ask the broker for its state and for the market (ticks and closed
-bars of the whole universe, one request each), manage the open positions (one rule per position:
-early cut, break-even with a partial close, trailing stop), emit SCAN_START and SCAN_SUMMARY with
-a reason for every symbol, and, when trading is allowed, take the best candidates through the
-RiskManager's pre-scan check, the Researcher, the RiskManager's approval and sizing, and the
-broker, publishing RESEARCH_START, RESEARCH_RESULT and TRADE_EXECUTION on the way.
+bars of the strategy's symbols, one request each), manage the strategy's open positions (one
+rule per position: early cut, break-even with a partial close, trailing stop), ask the strategy
+about every symbol, emit SCAN_START and SCAN_SUMMARY with a reason for every symbol, and, when
+trading is allowed, take the best signals through the RiskManager's pre-scan check, the
+Researcher, and the RiskManager, which sizes and approves the order and sends it to the broker
+itself (a strategy never reaches the broker with an opening order); RESEARCH_START,
+RESEARCH_RESULT and TRADE_EXECUTION are published on the way, each with the strategy's name.
 
 Nothing here blocks: every conversation is an :meth:`~actors.runtime.base.EnsembleActor.ask_peer`
 with a timeout, and every step of a decision is written to the journal under its decision id.
@@ -19,8 +21,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.risk.state import broker_utc_offset_s
 from actors.runtime.base import EnsembleActor, handles
+from actors.strategy.api import Market, NoSignal, Signal
+from actors.strategy.indicators import closed_bars
+from actors.strategy.loader import LoadedStrategy, load_strategies, strategy_child_name
 from actors.strategy.management import (
     ManagementAction,
     ManagementDecision,
@@ -37,7 +41,6 @@ from actors.strategy.market_inputs import (
     order_input,
     position_view,
     pre_scan_input,
-    symbol_market,
     trading_limits,
 )
 from actors.strategy.signals import (
@@ -45,7 +48,7 @@ from actors.strategy.signals import (
     ScanStatus,
     rank_candidates,
     scan_summary,
-    scan_symbol,
+    status_of_reason,
 )
 from messages.books import PositionRecord
 from messages.commands import JournalAppend, StateDelete, StateGetAll, StateReply, StateSet
@@ -59,7 +62,6 @@ from messages.events import (
 )
 from messages.market import Side
 from messages.trading import (
-    ApproveOrder,
     BrokerReady,
     BrokerSnapshot,
     BrokerSnapshotRequest,
@@ -69,11 +71,11 @@ from messages.trading import (
     ModifyPosition,
     OrderApproval,
     OrderReport,
-    PlaceOrder,
     PreScanCheck,
     PreScanVerdict,
     ResearchReply,
     ResearchRequest,
+    SubmitOrder,
     TradeClosed,
     TradingGate,
 )
@@ -81,7 +83,9 @@ from messages.trading import (
 __all__ = ["StrategyActor"]
 
 TICKET_PREFIX = "strategy.ticket."
-TIMEFRAMES = ("M1", "M5", "H1", "H4")
+OWNER_PREFIX = "strategy.owner."
+# M1 feeds the RiskManager's correlation check; the management timeframe its momentum view.
+ALWAYS_FETCHED = ("M1",)
 REPLY_TIMEOUT_S = 10.0
 ORDER_TIMEOUT_S = 120.0
 FIRST_SCAN_DELAY_S = 2.0
@@ -116,22 +120,62 @@ class StrategyActor(EnsembleActor):
         self.tickets: dict[int, TicketState] = {}
         self._tickets_loaded = False
         self._late_orders: dict[str, dict[str, Any]] = {}
+        self.loaded: LoadedStrategy | None = None
+        self.first_strategy = True
+        # ticket → the strategy that opened it; a strategy manages only its own positions
+        # (the first one also those of unknown origin, adopted at reconciliation).
+        self.owners: dict[int, str] = {}
+        self._owners_loaded = False
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     def on_configure(self) -> None:
+        settings = self.settings
+        every = load_strategies(settings.strategy.plugins, settings.strategy.params, settings)
+        mine = [item for item in every if strategy_child_name(item.name) == self.name]
+        self.loaded = mine[0] if mine else every[0]
+        self.first_strategy = self.loaded is every[0]
+        self.log.info("strategy loaded", strategy=self.loaded.name, spec=self.loaded.spec)
         self._load_tickets()
         # The first scan comes soon, so that a newcomer sees the system work at once.
         self.after(min(FIRST_SCAN_DELAY_S, self._wall_interval()), _ScanDue())
 
     def on_peers(self) -> None:
-        if not self._tickets_loaded:
+        if not (self._tickets_loaded and self._owners_loaded):
             self._load_tickets()
+
+    @property
+    def strategy_name(self) -> str:
+        return self.loaded.name if self.loaded is not None else ""
+
+    def _symbols(self) -> tuple[str, ...]:
+        chosen = self.loaded.symbols if self.loaded is not None else None
+        return tuple(chosen) if chosen is not None else tuple(self.settings.strategy.symbols)
+
+    def _timeframes(self) -> tuple[str, ...]:
+        assert self.loaded is not None
+        wanted = (*self.loaded.strategy.timeframes, *ALWAYS_FETCHED,
+                  self.settings.strategy.signals.primary_timeframe)
+        return tuple(dict.fromkeys(wanted))
 
     def _load_tickets(self) -> None:
         self.ask_peer("shared_state",
                       lambda rid: StateGetAll(request_id=rid, prefix=TICKET_PREFIX),
                       self._on_tickets, REPLY_TIMEOUT_S)
+        self.ask_peer("shared_state",
+                      lambda rid: StateGetAll(request_id=rid, prefix=OWNER_PREFIX),
+                      self._on_owners, REPLY_TIMEOUT_S)
+
+    def _on_owners(self, reply: StateReply) -> None:
+        if not reply.ok:
+            return
+        for key, value in reply.value.items():
+            self.owners.setdefault(int(key.removeprefix(OWNER_PREFIX)), str(value))
+        self._owners_loaded = True
+
+    def _owns(self, ticket: int) -> bool:
+        owner = self.owners.get(ticket)
+        return owner == self.strategy_name or (owner is None and self.first_strategy)
 
     def _on_tickets(self, reply: StateReply) -> None:
         if not reply.ok:
@@ -142,6 +186,9 @@ class StrategyActor(EnsembleActor):
         self._tickets_loaded = True
 
     def _speed(self) -> float:
+        profile = self.broker_ready.profile
+        if profile is not None:
+            return profile.speed
         return self.settings.sim.speed if self.settings.broker.kind == "sim" else 1.0
 
     def _wall_interval(self) -> float:
@@ -158,9 +205,16 @@ class StrategyActor(EnsembleActor):
 
     @handles(TradeClosed)
     def _on_trade_closed(self, message: TradeClosed, sender: Any) -> None:
-        if self.tickets.pop(message.ticket, None) is not None or self._tickets_loaded:
+        self._forget_ticket(message.ticket)
+
+    def _forget_ticket(self, ticket: int) -> None:
+        if self.tickets.pop(ticket, None) is not None or self._tickets_loaded:
             self.ask_peer("shared_state", lambda rid: StateDelete(
-                request_id=rid, key=f"{TICKET_PREFIX}{message.ticket}"), lambda reply: None)
+                request_id=rid, key=f"{TICKET_PREFIX}{ticket}"), lambda reply: None)
+        if self.owners.get(ticket) == self.strategy_name:
+            del self.owners[ticket]
+            self.ask_peer("shared_state", lambda rid: StateDelete(
+                request_id=rid, key=f"{OWNER_PREFIX}{ticket}"), lambda reply: None)
 
     # --- the cycle ------------------------------------------------------------------------------
 
@@ -177,20 +231,21 @@ class StrategyActor(EnsembleActor):
 
     def _on_snapshot(self, cycle: _Cycle, snapshot: BrokerSnapshot) -> None:
         cycle.snapshot = snapshot
-        strategy = self.settings.strategy
+        assert self.loaded is not None
+        history = max(self.loaded.strategy.history, self.settings.strategy.bars)
+        symbols, timeframes = self._symbols(), self._timeframes()
         self.ask_peer(
             "broker",
-            lambda rid: MarketDataRequest(rid, tuple(strategy.symbols), TIMEFRAMES,
-                                          strategy.bars),
+            lambda rid: MarketDataRequest(rid, symbols, timeframes, history),
             lambda data: self._on_market(cycle, data), REPLY_TIMEOUT_S,
             lambda: self._fail(cycle, "no market data from the broker"))
 
     def _fail(self, cycle: _Cycle, why: str) -> None:
-        symbols = tuple(self.settings.strategy.symbols)
+        symbols = self._symbols()
         self.publish([
             ScanStart(timestamp=self.now_iso(), count=len(symbols)),
             ScanSummary(timestamp=self.now_iso(), symbols={s: f"ERROR: {why}" for s in symbols},
-                        count=len(symbols), candidates=0),
+                        count=len(symbols), candidates=0, strategy=self.strategy_name),
         ])
         self.log.warning("scan cycle failed", reason=why)
         cycle.finished = True
@@ -201,15 +256,7 @@ class StrategyActor(EnsembleActor):
         assert snapshot is not None
         self._manage_positions(cycle)
         symbols = sorted(set(data.ticks) | set(data.errors) | set(data.bars))
-        now = data.server_time
-        offset = broker_utc_offset_s(self.settings)
-        results = [
-            scan_symbol(
-                symbol_market(symbol, data.ticks.get(symbol), data.specs.get(symbol),
-                              data.bars.get(symbol, {}), offset, data.errors.get(symbol)),
-                now, self.settings.strategy.signals)
-            for symbol in symbols
-        ]
+        results = [self._scan(data, snapshot, symbol) for symbol in symbols]
         blocked = self._blocked_reason(snapshot)
         if blocked is not None:
             results = [_blocked(result, blocked) for result in results]
@@ -219,10 +266,47 @@ class StrategyActor(EnsembleActor):
             ScanStart(timestamp=self.now_iso(), count=len(symbols)),
             ScanSummary(timestamp=self.now_iso(), symbols=summary, count=len(symbols),
                         candidates=len(candidates),
-                        duration_ms=round((time.monotonic() - cycle.woke_at) * 1000.0, 3)),
+                        duration_ms=round((time.monotonic() - cycle.woke_at) * 1000.0, 3),
+                        strategy=self.strategy_name),
         ])
         cycle.queue = rank_candidates(candidates)
         self._next_candidates(cycle)
+
+    def _scan(self, data: MarketData, snapshot: BrokerSnapshot, symbol: str) -> ScanResult:
+        """Ask the strategy about one symbol. An exception is the strategy's bug: it crashes
+        this actor, which its supervisor restarts (and stops, if it keeps failing)."""
+        assert self.loaded is not None
+        error = data.errors.get(symbol)
+        if error is not None:
+            return ScanResult(symbol, ScanStatus.ERROR, f"{ScanStatus.ERROR.value}: {error}")
+        offset = data.server_utc_offset_s
+        now = data.server_time
+        bars = {}
+        for timeframe, rates in data.bars.get(symbol, {}).items():
+            bars[timeframe] = closed_bars(bars_from_rates(rates, offset), now, timeframe)
+        market = Market(symbol=symbol, now=now, bars=bars, tick=data.ticks.get(symbol),
+                        spec=data.specs.get(symbol), server_utc_offset_s=int(offset),
+                        positions=tuple(p for p in snapshot.positions
+                                        if p.symbol == symbol and self._owns(p.ticket)))
+        answer = self.loaded.strategy.scan(market)
+        if isinstance(answer, Signal):
+            side = answer.side
+            prefix = f"{ScanStatus.CANDIDATE.value} {side.value}"
+            reason = answer.reason if answer.reason.startswith(prefix) else (
+                f"{prefix}: {answer.reason}")
+            return ScanResult(symbol, ScanStatus.CANDIDATE, reason, direction=side,
+                              score=answer.score, sl_distance=answer.sl_distance,
+                              tp_distance=answer.tp_distance, facts=answer.facts,
+                              confidence=answer.confidence)
+        if not isinstance(answer, NoSignal):
+            raise TypeError(f"{type(self.loaded.strategy).__name__}.scan returned {answer!r}; "
+                            "expected a Signal or a NoSignal")
+        status = status_of_reason(answer.reason)
+        if status in (ScanStatus.ERROR, ScanStatus.CANDIDATE) and not answer.reason.startswith(
+                ScanStatus.ERROR.value):
+            return ScanResult(symbol, ScanStatus.NO_SETUP,
+                              f"{ScanStatus.NO_SETUP.value}: {answer.reason}")
+        return ScanResult(symbol, status, answer.reason)
 
     def _blocked_reason(self, snapshot: BrokerSnapshot) -> str | None:
         if not snapshot.connected:
@@ -261,9 +345,10 @@ class StrategyActor(EnsembleActor):
                                 data.specs.get(symbol), open_exposures, snapshot.account)
         self._journal(decision_id, symbol, "candidate", {
             "direction": candidate.direction.value if candidate.direction else None,
-            "score": candidate.score, "reason": candidate.reason})
+            "score": candidate.score, "reason": candidate.reason,
+            "strategy": self.strategy_name})
         self.ask_peer(
-            "risk", lambda rid: PreScanCheck(rid, symbol, {"input": market}),
+            "risk", lambda rid: PreScanCheck(rid, symbol, market),
             lambda verdict: self._on_pre_scan(cycle, candidate, decision_id, market, verdict),
             REPLY_TIMEOUT_S, lambda: self._give_up(cycle, decision_id, symbol, "risk timeout"))
 
@@ -279,13 +364,20 @@ class StrategyActor(EnsembleActor):
         if not verdict.allowed:
             self._done_with(cycle)
             return
-        assert candidate.direction is not None and candidate.facts is not None
+        assert candidate.direction is not None
         self.publish([ResearchStart(
             timestamp=self.now_iso(), symbol=symbol, decision_id=decision_id,
             data={"direction": candidate.direction.value, "score": candidate.score,
-                  "reason": candidate.reason})])
+                  "reason": candidate.reason}, strategy=self.strategy_name)])
         data = cycle.data
         assert data is not None
+        if candidate.confidence is not None or candidate.facts is None:
+            # The strategy is sure of itself (or gives the Researcher nothing to reason from).
+            confidence = candidate.confidence if candidate.confidence is not None else 60.0
+            reply = ResearchReply("", decision_id, candidate.direction.value, confidence,
+                                  f"{self.strategy_name}: {candidate.reason}", "strategy")
+            self._on_research(cycle, candidate, decision_id, market, reply)
+            return
         self.ask_peer(
             "researcher",
             lambda rid: ResearchRequest(rid, decision_id, symbol, candidate.direction.value,
@@ -300,13 +392,17 @@ class StrategyActor(EnsembleActor):
         self.publish([ResearchResult(
             timestamp=self.now_iso(), symbol=symbol, action=reply.action,
             confidence=reply.confidence, reason=reply.reason, source=reply.source,
-            tokens=reply.tokens, latency_ms=reply.latency_ms, decision_id=decision_id)])
+            tokens=reply.tokens, latency_ms=reply.latency_ms, decision_id=decision_id,
+            strategy=self.strategy_name)])
         self._journal(decision_id, symbol, "research", {
             "action": reply.action, "confidence": reply.confidence, "reason": reply.reason,
             "source": reply.source, "regime": reply.regime})
         assert candidate.direction is not None
         if reply.action != candidate.direction.value:
             self._done_with(cycle)
+            return
+        if cycle.orders >= self.settings.strategy.max_orders_per_cycle:
+            self._give_up(cycle, decision_id, symbol, "max orders per cycle reached")
             return
         data, snapshot = cycle.data, cycle.snapshot
         assert data is not None and snapshot is not None
@@ -319,85 +415,98 @@ class StrategyActor(EnsembleActor):
         sign = direction.sign
         stop_loss = entry - sign * candidate.sl_distance
         take_profit = entry + sign * candidate.tp_distance
-        offset = broker_utc_offset_s(self.settings)
+        offset = data.server_utc_offset_s
         m1 = {s: bars_from_rates(frames["M1"], offset) for s, frames in data.bars.items()
               if "M1" in frames}
         order = order_input(market, direction, entry, stop_loss, take_profit, m1,
                             snapshot.account, reply.confidence, self._commission())
-        self.ask_peer(
+        cycle.orders += 1  # held while the RiskManager decides; given back on a denial
+        pending = {"decision_id": decision_id, "symbol": symbol, "direction": direction.value,
+                   "volume": 0.0}
+        request_id = self.ask_peer(
             "risk",
-            lambda rid: ApproveOrder(rid, decision_id, symbol, direction.value, reply.confidence,
-                                     entry, stop_loss, take_profit, {"order": order}),
-            lambda approval: self._on_approval(cycle, decision_id, symbol, direction,
-                                               stop_loss, take_profit, approval),
+            lambda rid: SubmitOrder(rid, decision_id, self.strategy_name, symbol, direction,
+                                    reply.confidence, entry, stop_loss, take_profit, order),
+            lambda approval: self._on_approval(cycle, pending, approval),
             REPLY_TIMEOUT_S, lambda: self._give_up(cycle, decision_id, symbol, "risk timeout"))
+        if request_id is not None:
+            self._late_orders[request_id] = pending
 
     def _commission(self) -> float | None:
+        profile = self.broker_ready.profile
+        if profile is not None:
+            return profile.commission_per_lot
         if self.settings.broker.kind == "sim":
             return self.settings.sim.commission_per_lot
         return self.settings.broker.commission_per_lot
 
-    def _on_approval(self, cycle: _Cycle, decision_id: str, symbol: str, direction: Side,
-                     stop_loss: float, take_profit: float, approval: OrderApproval) -> None:
+    def _on_approval(self, cycle: _Cycle, order: dict[str, Any],
+                     approval: OrderApproval) -> None:
+        symbol, decision_id = order["symbol"], order["decision_id"]
         self._journal(decision_id, symbol, "approval", {
             "approved": approval.approved, "volume": approval.volume, "code": approval.code,
             "message": approval.message, "risk_money": approval.risk_money})
         if not approval.approved:
+            cycle.orders -= 1
+            for request_id, waiting in list(self._late_orders.items()):
+                if waiting is order:
+                    del self._late_orders[request_id]
             self.publish([OrderRejected(timestamp=self.now_iso(), symbol=symbol,
-                                        direction=direction.value, code=approval.code,
-                                        reason=approval.message, decision_id=decision_id)])
-            self._done_with(cycle)
-            return
-        if cycle.orders >= self.settings.strategy.max_orders_per_cycle:
-            self._give_up(cycle, decision_id, symbol, "max orders per cycle reached")
-            return
-        cycle.orders += 1
-        order = {"decision_id": decision_id, "symbol": symbol, "direction": direction.value,
-                 "volume": approval.volume}
-        request_id = self.ask_peer(
-            "broker",
-            lambda rid: PlaceOrder(rid, f"E{decision_id}", decision_id, symbol, direction.value,
-                                   approval.volume, stop_loss, take_profit),
-            lambda report: self._on_order(order, report), ORDER_TIMEOUT_S,
-            lambda: self._journal(decision_id, symbol, "order", {"status": "no answer yet"}))
-        if request_id is not None:
-            self._late_orders[request_id] = order
+                                        direction=order["direction"], code=approval.code,
+                                        reason=approval.message, decision_id=decision_id,
+                                        strategy=self.strategy_name)])
+        else:
+            order["volume"] = approval.volume  # the RiskManager has sent it to the broker
         self._done_with(cycle)
 
-    def _on_order(self, order: dict[str, Any], report: OrderReport) -> None:
+    @handles(OrderReport)
+    def _on_order_report(self, report: OrderReport, sender: Any) -> None:
+        """The broker's report on an order the RiskManager sent for us (forwarded by it)."""
+        order = self._late_orders.get(report.request_id)
+        if order is None:
+            return
         symbol, decision_id = order["symbol"], order["decision_id"]
         self._journal(decision_id, symbol, f"order_{report.status}", {
             "status": report.status, "reason": report.reason, "retcode": report.retcode,
             "ticket": report.ticket, "price": report.price, "volume": report.volume})
         if report.status == "unknown":
             return  # the broker resolves it from the terminal's books and reports again
-        self._late_orders.pop(report.request_id, None)
+        del self._late_orders[report.request_id]
         if report.status == "done":
+            if report.ticket is not None:
+                self._claim(report.ticket)
             self.publish([TradeExecution(
                 timestamp=self.now_iso(), symbol=symbol, direction=order["direction"],
                 price=report.price, lot=report.volume or order["volume"], ticket=report.ticket,
-                decision_id=decision_id)])
+                decision_id=decision_id, strategy=self.strategy_name)])
         else:
             self.publish([OrderRejected(
                 timestamp=self.now_iso(), symbol=symbol, direction=order["direction"],
                 code=report.status.upper(), reason=report.reason, retcode=report.retcode,
-                decision_id=decision_id)])
+                decision_id=decision_id, strategy=self.strategy_name)])
 
-    @handles(OrderReport)
-    def _on_late_report(self, report: OrderReport, sender: Any) -> None:
-        """A second report for an order whose first outcome was unknown."""
-        order = self._late_orders.get(report.request_id)
-        if order is not None:
-            self._on_order(order, report)
+    def _claim(self, ticket: int) -> None:
+        self.owners[ticket] = self.strategy_name
+        self.ask_peer("shared_state", lambda rid: StateSet(
+            request_id=rid, key=f"{OWNER_PREFIX}{ticket}", value=self.strategy_name),
+            lambda reply: None)
 
     # --- trade management -------------------------------------------------------------------------
 
     def _manage_positions(self, cycle: _Cycle) -> None:
         data, snapshot = cycle.data, cycle.snapshot
         assert data is not None and snapshot is not None
-        offset = broker_utc_offset_s(self.settings)
+        open_tickets = {position.ticket for position in snapshot.positions}
+        if self._owners_loaded:
+            for ticket in [t for t, owner in self.owners.items()
+                           if owner == self.strategy_name and t not in open_tickets]:
+                self._forget_ticket(ticket)  # closed (its TradeClosed may have gone elsewhere)
+        assert self.loaded is not None
+        if not self.loaded.strategy.trade_management or not self._owners_loaded:
+            return
+        offset = data.server_utc_offset_s
         primary = self.settings.strategy.signals.primary_timeframe
-        for position in snapshot.positions:
+        for position in [p for p in snapshot.positions if self._owns(p.ticket)]:
             spec = data.specs.get(position.symbol)
             rates = data.bars.get(position.symbol, {}).get(primary)
             if spec is None:

@@ -99,7 +99,7 @@ def exposures(
     which the rules treat as missing (and deny)."""
 
     def exposure(symbol: str, kind: int, volume: float, entry: float, stop: float,
-                 pending: bool) -> Exposure:
+                 pending: bool, ticket: int | None = None) -> Exposure:
         spec = specs.get(symbol)
         return Exposure(
             symbol=symbol,
@@ -112,10 +112,12 @@ def exposures(
                                                        or spec.trade_tick_value),
             pending=pending,
             currencies=None if spec is None else (spec.currency_base, spec.currency_profit),
+            ticket=ticket,
         )
 
     return tuple(
-        [exposure(p.symbol, p.type, p.volume, p.price_open, p.sl, False) for p in positions]
+        [exposure(p.symbol, p.type, p.volume, p.price_open, p.sl, False, p.ticket)
+           for p in positions]
         + [exposure(o.symbol, o.type, o.volume_current, o.price_open, o.sl, True)
            for o in orders]
     )

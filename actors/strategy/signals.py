@@ -146,10 +146,12 @@ class ScanResult:
     status: ScanStatus
     reason: str
     direction: Side | None = None
-    score: int = 0
+    score: float = 0
     sl_distance: float | None = None
     tp_distance: float | None = None
     facts: MarketFacts | None = None
+    confidence: float | None = None
+    """A strategy's own confidence (0–100), which skips the Researcher."""
 
     @property
     def is_candidate(self) -> bool:

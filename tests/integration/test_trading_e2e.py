@@ -71,7 +71,7 @@ async def test_killing_trading_roles_mid_run_loses_nothing_and_sends_nothing_twi
     daemon = make_daemon(*FAST_MARKET, *LIMITS_LIFTED)
     client = await _watch(session, daemon)
     await client.wait_for(lambda: client.of_type("TRADE_EXECUTION"), timeout=240)
-    for role in ("strategy", "researcher", "risk", "critic"):
+    for role in ("strategy.Confluence", "researcher", "risk", "critic"):
         old = daemon.node(role)["pid"]
         os.kill(old, signal.SIGKILL)
         daemon.wait_until(lambda r=role, p=old: daemon.node(r)["pid"] != p

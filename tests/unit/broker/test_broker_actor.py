@@ -61,7 +61,7 @@ class Harness:
         self.settings = settings
         self.directory: dict[str, Any] = {
             role: system.createActor(Recorder)
-            for role in ("broadcaster", "risk", "strategy", "critic")
+            for role in ("broadcaster", "risk", "strategy.Confluence", "critic")
         }
         self.directory["shared_state"] = system.createActor(
             "actors.shared_state.actor.SharedStateActor")
@@ -149,7 +149,7 @@ def test_an_order_is_recorded_before_it_is_sent_and_a_retry_is_answered_from_the
     retry = harness.place("E1", request_id="r2")
     assert (retry.request_id, retry.status, retry.ticket) == ("r2", "done", first.ticket)
     assert harness.books("E1") == {"entries": 1, "exits": 0, "positions": 1}
-    ready = harness.of_type("strategy", BrokerReady)
+    ready = harness.of_type("strategy.Confluence", BrokerReady)
     assert ready and ready[-1] == BrokerReady(connected=True, reconciled=True)
 
 
@@ -168,7 +168,8 @@ def test_a_close_reports_the_trade_once_everywhere_and_a_retry_sends_nothing(
     assert (trade.ticket, trade.decision_id, trade.client_order_id) == (opened.ticket, "DEC2",
                                                                         "E2")
     assert trade.exit_reason == "take profit now" and trade.direction == "BUY"
-    assert harness.of_type("risk", TradeClosed) == harness.of_type("strategy", TradeClosed)
+    assert harness.of_type("risk", TradeClosed) == harness.of_type("strategy.Confluence",
+                                                                   TradeClosed)
     assert [e.ticket for e in harness.events("POSITION_CLOSED")] == [opened.ticket]
     journal = harness.state(JournalQuery(request_id="j", kind="trade", key="EURUSD"))
     assert [entry["record"]["ticket"] for entry in journal.value] == [opened.ticket]
@@ -255,7 +256,7 @@ def test_orders_are_refused_while_halted_or_disconnected_and_flow_again_after(
     status = harness.events("BROKER_STATUS")[-1]
     assert status.state == "disconnected" and "-10004" in status.detail
     assert harness.place("E6").reason == "disconnected"
-    assert harness.of_type("strategy", BrokerReady)[-1] == BrokerReady(False, False)
+    assert harness.of_type("strategy.Confluence", BrokerReady)[-1] == BrokerReady(False, False)
     harness.ask(SetSimFaults("f", {"disconnect": False}), SimFaultsReply)
     harness.wait(lambda s: s.connected and s.reconciled, "the broker to reconnect")
     assert harness.place("E6").status == "done"

@@ -95,10 +95,10 @@ def test_frames_carry_the_events_in_order_with_the_schema_version(events: list[E
 
 def test_wire_form_keeps_the_seed_field_names() -> None:
     wire = to_wire(ScanSummary(timestamp="2026-01-01T00:00:00.000Z", symbols={"EURUSD": "ok"},
-                               count=1, candidates=0).numbered(7))
+                               count=1, candidates=0, strategy="SmaCross").numbered(7))
     assert wire == {"type": "SCAN_SUMMARY", "timestamp": "2026-01-01T00:00:00.000Z", "seq": 7,
                     "symbols": {"EURUSD": "ok"}, "count": 1, "candidates": 0,
-                    "duration_ms": None}
+                    "duration_ms": None, "strategy": "SmaCross"}
 
 
 def test_non_finite_numbers_become_null_because_json_has_no_nan() -> None:

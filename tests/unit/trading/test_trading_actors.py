@@ -14,17 +14,20 @@ from thespian.actors import ActorSystem
 from actors.app.settings import Settings, load_settings
 from messages.books import DealRecord
 from messages.commands import JournalAppend, Publish, StateReply
+from messages.market import Side
+from messages.risk import OrderInput, PreScanInput
 from messages.supervision import Configure, Peers, Started
 from messages.trading import (
-    ApproveOrder,
     ControlCommand,
     ControlReply,
     DealsObserved,
     OrderApproval,
+    PlaceOrder,
     PreScanCheck,
     PreScanVerdict,
     ResearchReply,
     ResearchRequest,
+    SubmitOrder,
     TradeClosed,
     TradingGate,
 )
@@ -75,12 +78,18 @@ def test_the_risk_manager_denies_everything_it_cannot_judge(system, tmp_path) ->
     actors = _start(system, _settings(tmp_path),
                     risk="actors.risk.actor.RiskManagerActor")
     _wait_loaded(system, actors["risk"])
-    verdict = ask_for(system, actors["risk"], PreScanCheck("1", "EURUSD", {}), PreScanVerdict)
+    verdict = ask_for(system, actors["risk"], PreScanCheck("1", "EURUSD", None), PreScanVerdict)
     assert not verdict.allowed and verdict.code == "MISSING_INPUT"
+    unknown = PreScanInput(symbol="EURUSD", now=None, bid=None, ask=None, spec=None,
+                           exposures=None, floating_pnl=None, news_blackout=None)
+    order = OrderInput(market=unknown, direction=Side.BUY, entry_price=1.1, stop_loss=1.09,
+                       take_profit=1.12, commission_per_lot=None, m1_bars=None)
     approval = ask_for(system, actors["risk"],
-                        ApproveOrder("2", "d", "EURUSD", "BUY", 80, 1.1, 1.09, 1.12, {}),
-                        OrderApproval)
+                       SubmitOrder("2", "d", "Test", "EURUSD", Side.BUY, 80, 1.1, 1.09, 1.12,
+                                   order), OrderApproval)
     assert not approval.approved and approval.code == "MISSING_INPUT"
+    # Nothing was sent to the broker for it.
+    assert not [m for m in system.ask(actors["broker"], "dump", ASK) if isinstance(m, PlaceOrder)]
 
 
 def test_losing_deals_trip_the_kill_switch_which_halts_broker_and_strategy(system,

@@ -1,0 +1,92 @@
+"""Reserved risk: what approved orders will put at stake before the broker's books show it.
+
+An approval reserves its order's loss at the stop (and its exposure) before it is answered,
+so the next approval sees it, even one made from the same, older snapshot of the books. A
+reservation stays while the order is on its way; on the fill it becomes the position it
+opened (it carries the ticket), until the books an approval is judged on show that ticket;
+a refusal releases it; one that hears nothing (timeout, lost reply) expires after
+``ttl_s``. The daily budget is therefore
+``realised loss + open risk at the stops + reservations ≤ daily loss limit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from messages.risk import Exposure
+
+__all__ = ["Ledger", "Reservation"]
+
+DEFAULT_TTL_S = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    client_order_id: str
+    exposure: Exposure
+    risk_money: float
+    reserved_at: float
+    """Wall-clock seconds."""
+    filled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """Immutable: every change returns a new ledger."""
+
+    reservations: Mapping[str, Reservation] = field(
+        default_factory=lambda: MappingProxyType({}))
+    ttl_s: float = DEFAULT_TTL_S
+
+    def __contains__(self, client_order_id: object) -> bool:
+        return client_order_id in self.reservations
+
+    def reserve(self, reservation: Reservation) -> Ledger:
+        return self._with({**self.reservations, reservation.client_order_id: reservation})
+
+    def fill(self, client_order_id: str, ticket: int | None, volume: float | None = None,
+             price: float | None = None) -> Ledger:
+        """The order opened a position: it is that position until the books show it."""
+        held = self.reservations.get(client_order_id)
+        if held is None:
+            return self
+        exposure = replace(held.exposure, pending=False, ticket=ticket,
+                           volume=volume or held.exposure.volume,
+                           entry_price=price or held.exposure.entry_price)
+        return self._with({**self.reservations,
+                           client_order_id: replace(held, exposure=exposure, filled=True)})
+
+    def release(self, client_order_id: str) -> Ledger:
+        if client_order_id not in self.reservations:
+            return self
+        return self._with({k: v for k, v in self.reservations.items() if k != client_order_id})
+
+    def expire(self, now: float) -> Ledger:
+        kept = {k: v for k, v in self.reservations.items() if now - v.reserved_at < self.ttl_s}
+        return self if len(kept) == len(self.reservations) else self._with(kept)
+
+    def seen_in(self, exposures: tuple[Exposure, ...]) -> Ledger:
+        """Drop filled reservations whose position the books now show."""
+        tickets = {e.ticket for e in exposures if e.ticket is not None}
+        kept = {k: v for k, v in self.reservations.items()
+                if not (v.filled and v.exposure.ticket in tickets)}
+        return self if len(kept) == len(self.reservations) else self._with(kept)
+
+    def exposures_with(self, exposures: tuple[Exposure, ...] | None) -> tuple[Exposure, ...] | None:
+        """The books' exposures plus every reservation they do not show yet (None stays None:
+        missing input is denied by the rules)."""
+        if exposures is None:
+            return None
+        tickets = {e.ticket for e in exposures if e.ticket is not None}
+        extra = tuple(r.exposure for r in self.reservations.values()
+                      if not (r.filled and r.exposure.ticket in tickets))
+        return tuple(exposures) + extra
+
+    @property
+    def reserved_money(self) -> float:
+        return sum(r.risk_money for r in self.reservations.values() if not r.filled)
+
+    def _with(self, reservations: dict[str, Reservation]) -> Ledger:
+        return Ledger(MappingProxyType(reservations), self.ttl_s)
