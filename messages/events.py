@@ -127,6 +127,7 @@ class ResearchResult(Event):
     latency_ms: float = 0.0
     decision_id: str | None = None
     strategy: str = ""
+    fallback: str = ""  # why a configured model was not used ("" when it was, or none is set)
 
 
 @event("TRADE_EXECUTION")

@@ -388,6 +388,7 @@ class ResearchReply:
     tokens: int = 0
     latency_ms: float = 0.0
     regime: str = ""
+    fallback: str = ""  # why a configured model was not used (its kind first)
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,5 +98,6 @@ class ResearcherActor(EnsembleActor):
                 tokens=result.prompt_tokens + result.completion_tokens,
                 latency_ms=result.latency_ms,
                 regime=result.regime.value,
+                fallback=result.fallback,
             ),
         )

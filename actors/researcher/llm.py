@@ -1,12 +1,20 @@
 """An optional Researcher backed by any OpenAI-compatible chat-completions endpoint.
 
 The request asks for a strict JSON answer (``response_format`` of type ``json_schema``):
-action BUY / SELL / HOLD, confidence 0–100, a reason, and the bull and bear cases. The answer
-is validated field by field. Whatever goes wrong — no API key, the per-decision or per-day
-token budget, a timeout, an HTTP or network error, a refusal, text that is not JSON or JSON
-that breaks the schema — the deterministic analyst answers instead, and its reason starts with
-why the model was not used. Either way the result carries its source (the model's name or
-"rules"), the tokens spent, their cost and the call's latency.
+action BUY / SELL / HOLD, confidence 0–100, a reason, and the bull and bear cases, validated
+by the pydantic model :class:`Answer`. It sends ``max_completion_tokens`` (current reasoning
+models reject ``max_tokens`` with HTTP 400) and ``temperature`` only when configured; a model
+that answers 400 naming ``temperature`` is asked again without it, and never sent it again.
+HTTP 429 and 5xx are retried up to ``max_retries`` times with exponential backoff, waiting
+what ``Retry-After`` asks when it says (seconds or an HTTP date), at most ``retry_max_s`` a
+wait and never past ``max_decision_seconds`` in all, which stays under the Strategy's wait.
+
+Whatever goes wrong — no API key, the per-decision or per-day token budget, a timeout, an HTTP
+or network error, a refusal, text that is not JSON or JSON that breaks the schema — the
+deterministic analyst answers instead; ``fallback`` says why (its first word is the kind:
+``no``, ``budget``, ``timeout``, ``http``, ``rate_limited``, ``network``, ``refused``,
+``unparsable``, ``schema``), and so does the start of its reason. Either way the result carries
+its source (the model's name or "rules"), the tokens spent, their cost and the call's latency.
 
 A model's answer goes through the same :func:`~actors.researcher.analyst.finalise_decision`
 as the rules' one, so the Critic's lessons and the HOLD threshold apply to it too.
@@ -17,6 +25,7 @@ decision at a time. ``timeout_seconds`` bounds each socket operation.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import math
 import os
@@ -26,7 +35,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from actors.critic.scoring import Lesson
 from actors.researcher.analyst import (
@@ -42,15 +53,19 @@ from messages.market import Side
 
 __all__ = [
     "ANSWER_SCHEMA",
+    "Answer",
     "LLMAnalyst",
     "LLMConfig",
     "LLMError",
     "LLMUsage",
     "build_messages",
     "parse_answer",
+    "retry_after_seconds",
 ]
 
 _MAX_RESPONSE_BYTES = 1_000_000
+_MAX_ERROR_BYTES = 20_000
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _CHARS_PER_TOKEN = 4  # a conservative estimate for budgeting before the call
 
 ANSWER_SCHEMA: dict[str, Any] = {
@@ -74,16 +89,37 @@ _SYSTEM_PROMPT = (
 )
 
 
+class Answer(BaseModel):
+    """The model's answer, as :data:`ANSWER_SCHEMA` asks for it. Strict: a confidence must be
+    a finite number (not a string or a boolean), the cases lists of strings, and nothing else
+    may be in the object."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["BUY", "SELL", "HOLD"]
+    confidence: Annotated[float, Field(ge=0, le=100, strict=True, allow_inf_nan=False)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, strict=True)]
+    bull_case: list[Annotated[str, Field(strict=True)]]
+    bear_case: list[Annotated[str, Field(strict=True)]]
+
+
 @dataclass(frozen=True, slots=True)
 class LLMConfig:
     """Where and how to ask. The API key is read from the environment variable named
-    ``api_key_env``, never stored in configuration. Costs are per million tokens."""
+    ``api_key_env``, never stored in configuration. Costs are per million tokens.
+    ``temperature`` None sends none (reasoning models accept only their default).
+    ``max_decision_seconds`` bounds one decision, retries included; keep it under the
+    Strategy's 30 s wait for the Researcher."""
 
     base_url: str
     model: str
     api_key_env: str = "ENSEMBLE_LLM_API_KEY"
-    timeout_seconds: float = 15.0
-    temperature: float = 0.2
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 15.0
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = 0.2
+    max_retries: Annotated[int, Field(ge=0, le=5)] = 2
+    retry_initial_s: Annotated[float, Field(ge=0, le=60)] = 1.0
+    retry_max_s: Annotated[float, Field(ge=0, le=60)] = 8.0
+    max_decision_seconds: Annotated[float, Field(gt=0, le=120)] = 25.0
     max_completion_tokens: int = 500
     max_tokens_per_decision: int = 4000
     max_tokens_per_day: int = 200_000
@@ -109,12 +145,54 @@ class LLMUsage:
 
 
 class LLMError(Exception):
-    """A failed model call; ``kind`` is a short machine-readable cause."""
+    """A failed model call; ``kind`` is a short machine-readable cause. An HTTP error also has
+    its ``status``, the ``param`` its error body names (OpenAI's error format) and the wait its
+    ``Retry-After`` header asks for, in seconds."""
 
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: str, detail: str, status: int | None = None,
+                 param: str | None = None, retry_after: float | None = None) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
+        self.status = status
+        self.param = param
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date (RFC 9110), None when
+    absent or unreadable. ``now`` is the wall clock (epoch seconds) for a date."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - now
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _http_error(exc: urllib.error.HTTPError, now: float) -> LLMError:
+    """An HTTP error with the server's own message (OpenAI-style ``error.message``/``param``)."""
+    message, param = "", None
+    try:
+        body = json.loads(exc.read(_MAX_ERROR_BYTES) or b"null")
+    except (OSError, ValueError):
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        message = str(error.get("message") or "")[:300]
+        param = error.get("param") if isinstance(error.get("param"), str) else None
+    elif isinstance(error, str):
+        message = error[:300]
+    detail = f"HTTP {exc.code} {exc.reason}" + (f": {message}" if message else "")
+    retry_after = retry_after_seconds(exc.headers.get("Retry-After") if exc.headers else None,
+                                      now)
+    return LLMError("http", detail, status=exc.code, param=param, retry_after=retry_after)
 
 
 def _facts_payload(facts: MarketFacts) -> dict[str, Any]:
@@ -159,33 +237,22 @@ def _strip_fences(text: str) -> str:
     return stripped.strip()
 
 
-def parse_answer(content: str) -> dict[str, Any]:
-    """The validated answer object; raises LLMError("unparsable" | "schema")."""
+def parse_answer(content: str) -> Answer:
+    """The validated answer; raises LLMError("unparsable" | "schema")."""
     try:
         answer = json.loads(_strip_fences(content))
     except (json.JSONDecodeError, TypeError) as exc:
         raise LLMError("unparsable", f"not JSON: {exc}") from exc
     if not isinstance(answer, dict):
         raise LLMError("schema", "the answer is not a JSON object")
-    properties = ANSWER_SCHEMA["properties"]
-    missing = [name for name in ANSWER_SCHEMA["required"] if name not in answer]
-    extra = [name for name in answer if name not in properties]
-    if missing or extra:
-        raise LLMError("schema", f"missing {missing}, unexpected {extra}")
-    if answer["action"] not in properties["action"]["enum"]:
-        raise LLMError("schema", f"action {answer['action']!r} is not BUY, SELL or HOLD")
-    confidence = answer["confidence"]
-    if isinstance(confidence, bool) or not isinstance(confidence, int | float):
-        raise LLMError("schema", f"confidence {confidence!r} is not a number")
-    if not math.isfinite(confidence) or not 0 <= confidence <= 100:
-        raise LLMError("schema", f"confidence {confidence!r} outside 0–100")
-    if not isinstance(answer["reason"], str) or not answer["reason"].strip():
-        raise LLMError("schema", "reason is not a non-empty string")
-    for case in ("bull_case", "bear_case"):
-        items = answer[case]
-        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-            raise LLMError("schema", f"{case} is not a list of strings")
-    return answer
+    try:
+        return Answer.model_validate(answer)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'answer'}: {item['msg']}"
+            for item in exc.errors()[:5]
+        )
+        raise LLMError("schema", problems) from None
 
 
 class LLMAnalyst:
@@ -198,12 +265,18 @@ class LLMAnalyst:
         analyst_params: AnalystParams | None = None,
         usage: LLMUsage | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.analyst_params = analyst_params or AnalystParams()
         self._environ = os.environ if environ is None else environ
         self._usage = usage or LLMUsage()
         self._monotonic = monotonic
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        # False once the model has refused a temperature (HTTP 400 naming it).
+        self.sends_temperature = config.temperature is not None
         handlers: list[urllib.request.BaseHandler] = []
         if not config.use_environment_proxies:
             handlers.append(urllib.request.ProxyHandler({}))
@@ -219,6 +292,48 @@ class LLMAnalyst:
         if day != self._usage.day:
             self._usage = LLMUsage(day=day)
 
+    def _call(self, payload: dict[str, Any], api_key: str, started: float) -> dict[str, Any]:
+        """POST with the retries: 429 and 5xx with backoff (``Retry-After`` first), and one
+        retry without ``temperature`` if the model refuses it."""
+        deadline = started + self.config.max_decision_seconds
+        attempt = 0
+        while True:
+            if not self.sends_temperature:
+                payload.pop("temperature", None)
+            try:
+                return self._post(payload, api_key)
+            except LLMError as error:
+                if (error.status == 400 and error.param == "temperature"
+                        and "temperature" in payload):
+                    self.sends_temperature = False  # this model takes only its default
+                    continue
+                if error.status not in _RETRY_STATUSES:
+                    raise
+                wait = self._retry_wait(error, attempt, deadline)
+                self._sleep(wait)
+                attempt += 1
+
+    def _retry_wait(self, error: LLMError, attempt: int, deadline: float) -> float:
+        """Seconds to wait before retrying after ``error`` (what ``Retry-After`` asks, else
+        exponential backoff); raises the final error when there is no retry left, the wait is
+        longer than allowed, or it would pass the decision's time limit."""
+        config = self.config
+        wait = error.retry_after
+        if wait is None:
+            wait = min(config.retry_initial_s * 2**attempt, config.retry_max_s)
+        why = ""
+        if attempt >= config.max_retries:
+            why = f"gave up after {attempt + 1} attempts"
+        elif wait > config.retry_max_s:
+            why = f"Retry-After {wait:g} s is longer than retry_max_s {config.retry_max_s:g} s"
+        elif self._monotonic() + wait >= deadline:
+            why = (f"no time left to retry within max_decision_seconds "
+                   f"{config.max_decision_seconds:g} s")
+        if why:
+            kind = "rate_limited" if error.status == 429 else "http"
+            raise LLMError(kind, f"{error.detail}; {why}", status=error.status) from error
+        return wait
+
     def _post(self, payload: dict[str, Any], api_key: str) -> dict[str, Any]:
         request = urllib.request.Request(
             self.config.base_url.rstrip("/") + "/chat/completions",
@@ -230,7 +345,7 @@ class LLMAnalyst:
             with self._opener.open(request, timeout=self.config.timeout_seconds) as response:
                 body = response.read(_MAX_RESPONSE_BYTES + 1)
         except urllib.error.HTTPError as exc:
-            raise LLMError("http", f"HTTP {exc.code} {exc.reason}") from exc
+            raise _http_error(exc, self._wall_clock()) from exc
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError | socket.timeout):
                 raise LLMError("timeout", f"no answer in {self.config.timeout_seconds} s") from exc
@@ -335,11 +450,10 @@ class LLMAnalyst:
                 f"budget: {self._usage.tokens} of {self.config.max_tokens_per_day} daily tokens "
                 "used",
             )
-        payload = {
+        payload: dict[str, Any] = {
             "model": self.config.model,
             "messages": messages,
-            "temperature": self.config.temperature,
-            "max_tokens": self.config.max_completion_tokens,
+            "max_completion_tokens": self.config.max_completion_tokens,
             "response_format": {
                 "type": "json_schema",
                 "json_schema": {
@@ -349,10 +463,12 @@ class LLMAnalyst:
                 },
             },
         }
+        if self.sends_temperature:
+            payload["temperature"] = self.config.temperature
         started = self._monotonic()
         decoded: dict[str, Any] | None = None
         try:
-            decoded = self._post(payload, api_key)
+            decoded = self._call(payload, api_key, started)
             answer = parse_answer(self._content(decoded))
         except LLMError as error:
             latency_ms = (self._monotonic() - started) * 1000.0
@@ -370,13 +486,13 @@ class LLMAnalyst:
         cost = self._spend(prompt, completion)
         result = finalise_decision(
             facts,
-            Action(answer["action"]),
-            float(answer["confidence"]),
-            answer["bull_case"],
-            answer["bear_case"],
+            Action(answer.action),
+            answer.confidence,
+            answer.bull_case,
+            answer.bear_case,
             lessons,
             now,
-            f"{self.config.model}: {answer['reason'].strip()}",
+            f"{self.config.model}: {answer.reason}",
             self.analyst_params,
             source=self.config.model,
         )

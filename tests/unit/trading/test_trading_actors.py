@@ -4,11 +4,13 @@ the Critic's lessons changing the Researcher's next decision."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from thespian.actors import ActorSystem
 
 from actors.app.settings import Settings, load_settings
@@ -149,3 +151,38 @@ def test_a_losing_trade_lowers_the_confidence_of_the_next_similar_decision(syste
     ask_for(system, actors["researcher"],
              ResearchRequest("r3", "d3", "XAUUSD", "BUY", setup, NOW), ResearchReply)
     assert len(_events(system, actors["broadcaster"], "CRITIC_REVIEW")) == 1
+
+
+async def test_the_researcher_says_in_its_reply_why_the_model_was_not_used(
+        tmp_path, aiohttp_server, monkeypatch):
+    """A configured model answers HTTP 400; the Researcher actor's reply (what RESEARCH_RESULT
+    carries) says the rules decided, and why, in the server's own words."""
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"message": "Unsupported parameter: 'max_tokens'",
+                                            "param": "max_tokens"}}, status=400)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", refuse)
+    server = await aiohttp_server(app)
+    settings = load_settings(environ={"TEST_LLM_KEY": "k"}, assignments=[
+        f"runtime.data_dir='{tmp_path}'", f"researcher.llm.base_url='{server.make_url('/v1')}'",
+        "researcher.llm.model='m1'", "researcher.llm.api_key_env='TEST_LLM_KEY'",
+        "researcher.llm.use_environment_proxies=false"])
+
+    monkeypatch.setenv("TEST_LLM_KEY", "k")  # the Researcher reads its key from there
+
+    def ask() -> ResearchReply:
+        system = ActorSystem("simpleSystemBase", transientUnique=True)
+        try:
+            actors = _start(system, settings,
+                            researcher="actors.researcher.actor.ResearcherActor")
+            return ask_for(system, actors["researcher"],
+                           ResearchRequest("r1", "d1", "XAUUSD", "BUY", facts(), NOW),
+                           ResearchReply)
+        finally:
+            system.shutdown()
+
+    reply = await asyncio.get_running_loop().run_in_executor(None, ask)
+    assert reply.source == "rules"
+    assert reply.fallback == "http: HTTP 400 Bad Request: Unsupported parameter: 'max_tokens'"
+    assert reply.reason.startswith("[model m1 not used: http: HTTP 400")
