@@ -1,15 +1,29 @@
-"""Views of the trade journal for the API: closed trades with their review, the day's totals,
-and the calibration of research confidence. Pure functions over journal entries."""
+"""Views of the trade journal for the API: closed trades with their review (as JSON or CSV),
+the day's totals, and the calibration of research confidence. Pure functions over journal
+entries."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from actors.critic.calibration import calibration_report
 
-__all__ = ["calibration", "daily_stats", "trades_with_reviews"]
+__all__ = ["TRADE_CSV_COLUMNS", "calibration", "daily_stats", "trades_csv",
+           "trades_with_reviews"]
+
+# The CSV's columns: the trade's own fields, then its review's (empty until it is written).
+TRADE_CSV_COLUMNS = (
+    "ticket", "decision_id", "symbol", "direction", "volume", "entry_price", "exit_price", "sl",
+    "tp", "profit", "commission", "swap", "opened_at", "closed_at", "exit_reason",
+    "review_score", "review_outcome", "review_r_multiple", "review_lesson",
+)
+_TIME_COLUMNS = frozenset({"opened_at", "closed_at"})
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def trades_with_reviews(trades: Sequence[dict[str, Any]],
@@ -26,6 +40,40 @@ def trades_with_reviews(trades: Sequence[dict[str, Any]],
         } | {"lesson": (review.get("lesson") or {}).get("advice")}
         merged.append(trade)
     return merged
+
+
+def _iso(epoch: Any) -> str:
+    try:
+        moment = datetime.fromtimestamp(float(epoch), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if column in _TIME_COLUMNS:
+        return _iso(value)
+    if isinstance(value, bool | int | float):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def trades_csv(trades: Sequence[dict[str, Any]]) -> str:
+    """Closed trades (as :func:`trades_with_reviews` returns them) as CSV: a header, then one
+    row per trade, times in ISO 8601 UTC. Text that a spreadsheet would run as a formula gets a
+    leading apostrophe; numbers are written as they are."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(TRADE_CSV_COLUMNS)
+    for trade in trades:
+        review = trade.get("review") or {}
+        row = {**trade, **{f"review_{key}": value for key, value in review.items()}}
+        row["review_lesson"] = review.get("lesson")
+        writer.writerow([_cell(column, row.get(column)) for column in TRADE_CSV_COLUMNS])
+    return out.getvalue()
 
 
 def _day_of(epoch: Any) -> str | None:

@@ -16,7 +16,7 @@ from aiohttp import web
 from messages.commands import JournalQuery, StateReply
 from messages.trading import ControlCommand, ControlReply, MarketData, MarketDataRequest
 from web.core import CONTEXT, HUB, ClientError, ask, int_param, json_body, json_response
-from web.journal import calibration, daily_stats, trades_with_reviews
+from web.journal import calibration, daily_stats, trades_csv, trades_with_reviews
 
 __all__ = ["CONTROL_COMMANDS", "routes"]
 
@@ -53,12 +53,25 @@ async def _journal(request: web.Request, **query: Any) -> list[dict[str, Any]]:
     return list(reply.value)
 
 
-@routes.get("/api/journal/trades")
-async def journal_trades(request: web.Request) -> web.Response:
+async def _trades(request: web.Request) -> list[dict[str, Any]]:
     limit = int_param(request, "limit", 50, 1, 1000)
     trades = await _journal(request, kind="trade", limit=limit)
     reviews = await _journal(request, kind="review", limit=limit * 2)
-    return json_response(trades_with_reviews(trades, reviews))
+    return trades_with_reviews(trades, reviews)
+
+
+@routes.get("/api/journal/trades")
+async def journal_trades(request: web.Request) -> web.Response:
+    return json_response(await _trades(request))
+
+
+@routes.get("/api/journal/trades.csv")
+async def journal_trades_csv(request: web.Request) -> web.Response:
+    """The same trades as ``/api/journal/trades`` (same ``limit``), as a CSV download."""
+    text = trades_csv(await _trades(request))
+    return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": 'attachment; filename="ensemble-trades.csv"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
 @routes.get("/api/journal/daily")

@@ -3,6 +3,9 @@ are played by replies declared here, SharedState by its own logic over a real st
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 
 from messages.events import AccountUpdate
@@ -13,6 +16,7 @@ from messages.trading import (
     MarketDataRequest,
 )
 from tests.unit.web.conftest import SIM_BROKER, WebFixture
+from web.journal import TRADE_CSV_COLUMNS
 
 NOW = "2026-01-01T00:00:00Z"
 BARS_DTYPE = np.dtype([("time", "i8"), ("open", "f8"), ("high", "f8"), ("low", "f8"),
@@ -92,3 +96,36 @@ async def test_equity_is_read_from_the_account_updates(web_app: WebFixture) -> N
                          AccountUpdate(timestamp=NOW, account={"equity": 2.0, "balance": 1.0}))
     status, points = await web_app.call("GET", "/api/equity")
     assert status == 200 and [(p["seq"], p["equity"]) for p in points] == [(1, 1.0), (2, 2.0)]
+
+
+async def test_journal_trades_as_csv_have_a_header_and_one_row_per_trade(
+        web_app: WebFixture) -> None:
+    store = web_app.responder.store
+    for ticket, profit, comment in ((7, 12.5, "TP"), (8, -4.25, "=HYPERLINK(\"x\")"),
+                                    (9, 0.0, "SL")):
+        store.journal_append(f"t{ticket}", "trade", "XAUUSD", {
+            "ticket": ticket, "symbol": "XAUUSD", "direction": "BUY", "volume": 0.1,
+            "entry_price": 2350.0, "exit_price": 2351.25, "sl": 2348.0, "tp": 2354.0,
+            "profit": profit, "opened_at": 1_767_225_000, "closed_at": 1_767_225_600,
+            "exit_reason": comment}, f"d-{ticket}")
+    store.journal_append("r7", "review", "7", {"ticket": 7, "score": 8, "outcome": "WIN",
+                                                "r_multiple": 1.5, "lesson": {"advice": "ok"}})
+    status, text = await web_app.call("GET", "/api/journal/trades.csv")
+    assert status == 200
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == list(TRADE_CSV_COLUMNS)
+    _, trades = await web_app.call("GET", "/api/journal/trades")
+    assert [row["ticket"] for row in rows] == [str(t["ticket"]) for t in trades]
+    assert sorted(row["ticket"] for row in rows) == ["7", "8", "9"]
+    by_ticket = {row["ticket"]: row for row in rows}
+    assert by_ticket["7"]["profit"] == "12.5" and by_ticket["7"]["symbol"] == "XAUUSD"
+    assert (by_ticket["7"]["review_score"], by_ticket["7"]["review_lesson"]) == ("8", "ok")
+    assert by_ticket["9"]["review_score"] == "" and by_ticket["8"]["profit"] == "-4.25"
+    assert by_ticket["7"]["closed_at"] == "2026-01-01T00:00:00Z"
+    assert by_ticket["7"]["decision_id"] == "d-7"
+    assert by_ticket["8"]["exit_reason"] == "'=HYPERLINK(\"x\")"  # not run as a formula
+    status, limited = await web_app.call("GET", "/api/journal/trades.csv?limit=1")
+    assert status == 200 and len(list(csv.DictReader(io.StringIO(limited)))) == 1
+    status, body = await web_app.call("GET", "/api/journal/trades.csv?limit=0")
+    assert status == 400 and body["parameter"] == "limit"
+    assert (await web_app.call("GET", "/api/journal/trades.csv", token=False))[0] == 401
