@@ -40,6 +40,7 @@ from messages.codec import (
 )
 from messages.events import StateSnapshot
 from messages.supervision import NodeStatus
+from web.metrics import Metrics
 
 __all__ = ["RESYNC_CLOSE_CODE", "Hub", "LiveEvent", "Subscriber"]
 
@@ -123,7 +124,7 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self.started = time.monotonic()
         self.counters = {"resyncs": 0, "events": 0, "frames": 0, "connections": 0}
-        self.restarts_by_name: dict[str, int] = {}
+        self.metrics = Metrics(self)
         self._reader: JournalReader | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         # Set by the Broadcaster's first SnapshotSync; until then the snapshot's seq is not
@@ -198,13 +199,9 @@ class Hub:
         if not events:
             return
         for event in events:
-            if event.wire is not None:
-                self.snapshot.apply(event.wire)
-                if event.type == "ACTOR_RESTARTED":
-                    name = str(event.wire.get("name"))
-                    self.restarts_by_name[name] = self.restarts_by_name.get(name, 0) + 1
-            else:
-                self.snapshot.apply(decode_json(event.text))
+            wire = event.wire if event.wire is not None else decode_json(event.text)
+            self.snapshot.apply(wire)
+            self.metrics.observe(wire)
         self.counters["events"] += len(events)
         for subscriber in list(self.subscribers):
             if subscriber.offer(events):

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from messages.events import ActorRestarted
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from messages.events import (
+    AccountUpdate,
+    ActorRestarted,
+    BrokerStatus,
+    OrderRejected,
+    PositionUpdate,
+    ResearchResult,
+    RiskStateChanged,
+    ScanSummary,
+    TradeExecution,
+)
 from tests.unit.web.conftest import WebFixture
 
 NOW = "2026-01-01T00:00:00Z"
@@ -23,14 +37,72 @@ async def test_supervisors_show_the_tree_the_root_pushed(web_app: WebFixture) ->
     assert (await web_app.call("GET", "/api/supervisors", token=False))[0] == 401
 
 
-async def test_metrics_count_restarts_by_name(web_app: WebFixture) -> None:
+def _families(text: str) -> dict[str, Any]:
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+def _value(family: Any, **labels: str) -> float:
+    (sample,) = [s for s in family.samples
+                 if s.labels == labels and not s.name.endswith(("_created", "_bucket"))
+                 and s.name in (family.name, f"{family.name}_total")]
+    return float(sample.value)
+
+
+async def test_metrics_are_prometheus_with_help_types_and_escaped_labels(
+        web_app: WebFixture) -> None:
+    feed = web_app.feed.publish
+    feed(AccountUpdate(timestamp=NOW, account={"equity": 10_050.5, "balance": 10_000.0,
+                                               "margin_level": 812.5, "day_pl": -12.25}))
+    feed(PositionUpdate(timestamp=NOW, positions=({"ticket": 1}, {"ticket": 2})))
+    feed(RiskStateChanged(timestamp=NOW, mode="PAUSED", kill_switch=False, reason="operator"))
+    feed(BrokerStatus(timestamp=NOW, state="connected", broker="sim"))
+    feed(TradeExecution(timestamp=NOW, symbol="XAUUSD", direction="BUY", price=1.0, lot=0.1))
+    feed(OrderRejected(timestamp=NOW, symbol="XAUUSD", direction="BUY", code="DAILY_LOSS_LIMIT",
+                       reason="limit"))
+    feed(OrderRejected(timestamp=NOW, symbol="XAUUSD", direction="BUY", code="REJECTED",
+                       reason="broker", retcode=10006))
     for restarts in (1, 2):
-        web_app.feed.publish(ActorRestarted(timestamp=NOW, name="critic", old_pid=1,
-                                            new_pid=2, reason="test", restarts=restarts))
+        feed(ActorRestarted(timestamp=NOW, name='odd "name"\\x', old_pid=1, new_pid=2,
+                            reason="test", restarts=restarts))
+    feed(ScanSummary(timestamp=NOW, symbols={}, count=8, candidates=0, duration_ms=42.0))
+    feed(ResearchResult(timestamp=NOW, symbol="XAUUSD", action="BUY", confidence=70.0,
+                        reason="r", source="gpt-x", tokens=350))
+    feed(ResearchResult(timestamp=NOW, symbol="XAUUSD", action="HOLD", confidence=40.0,
+                        reason="r", fallback="rate_limited: HTTP 429 Too Many Requests"))
     status, text = await web_app.call("GET", "/metrics")
     assert status == 200
-    assert 'ensemble_actor_restarts_total{name="critic"} 2' in text.splitlines()
-    assert "ensemble_last_event_seq 2" in text.splitlines()
+    families = _families(text)
+    for name, kind in [
+        ("ensemble_equity", "gauge"), ("ensemble_balance", "gauge"),
+        ("ensemble_margin_level", "gauge"), ("ensemble_open_positions", "gauge"),
+        ("ensemble_day_pnl", "gauge"), ("ensemble_kill_switch", "gauge"),
+        ("ensemble_trading_mode", "gauge"), ("ensemble_broker_connected", "gauge"),
+        ("ensemble_orders", "counter"), ("ensemble_risk_denials", "counter"),
+        ("ensemble_actor_restarts", "counter"), ("ensemble_scan_duration_seconds", "histogram"),
+        ("ensemble_llm_tokens", "counter"), ("ensemble_llm_fallbacks", "counter"),
+        ("ensemble_research_decisions", "counter"), ("ensemble_last_event_seq", "gauge"),
+    ]:
+        assert families[name].type == kind, name
+        assert families[name].documentation, f"{name} has no # HELP"
+    assert _value(families["ensemble_equity"]) == 10_050.5
+    assert _value(families["ensemble_margin_level"]) == 812.5
+    assert _value(families["ensemble_day_pnl"]) == -12.25
+    assert _value(families["ensemble_open_positions"]) == 2
+    assert _value(families["ensemble_kill_switch"]) == 0
+    assert _value(families["ensemble_trading_mode"], mode="PAUSED") == 1
+    assert _value(families["ensemble_trading_mode"], mode="ACTIVE") == 0
+    assert _value(families["ensemble_broker_connected"]) == 1
+    assert _value(families["ensemble_orders"], result="filled") == 1
+    assert _value(families["ensemble_orders"], result="rejected") == 1
+    assert _value(families["ensemble_risk_denials"], code="DAILY_LOSS_LIMIT") == 1
+    assert _value(families["ensemble_actor_restarts"], actor='odd "name"\\x') == 2
+    scans = families["ensemble_scan_duration_seconds"]
+    assert [s.value for s in scans.samples if s.name.endswith("_sum")] == [0.042]
+    assert _value(families["ensemble_llm_tokens"]) == 350
+    assert _value(families["ensemble_llm_fallbacks"], kind="rate_limited") == 1
+    assert _value(families["ensemble_research_decisions"], source="model") == 1
+    assert _value(families["ensemble_last_event_seq"]) == 12  # one seq per event fed
+    assert (await web_app.call("GET", "/metrics", token=False))[0] == 401
 
 
 async def test_the_dashboard_page_and_its_files_need_no_token(web_app: WebFixture) -> None:
