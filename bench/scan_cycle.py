@@ -21,6 +21,7 @@ import aiohttp
 
 from actors.broker.gateway import TIMEFRAMES, open_gateway
 from actors.broker.sim.config import SimConfig
+from actors.broker.sim.server_clock import server_utc_offset_at
 from actors.broker.sim.universe import DEFAULT_UNIVERSE
 from actors.runtime.clock import SimClock
 from actors.strategy.market_inputs import symbol_market
@@ -69,7 +70,7 @@ def _direct_cycles(symbols: list[str], cycles: int, root: Path) -> list[float]:
                 rates = {tf: snapshots[tf][symbol].rates for tf in CYCLE_TIMEFRAMES
                          if snapshots[tf][symbol].rates is not None}
                 scan_symbol(symbol_market(symbol, tick, gateway.symbol(symbol), rates,
-                                          config.server_utc_offset_hours * 3600), now)
+                                          server_utc_offset_at(config, now)), now)
             durations.append(time.monotonic() - started)
     finally:
         gateway.close()

@@ -80,6 +80,7 @@ from actors.broker.reconcile import (
     trade_mode_name,
 )
 from actors.broker.retcodes import CONNECTION_ERROR_CODES
+from actors.broker.sim.server_clock import server_utc_offset_at
 from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile, resume_sim_clock
 from actors.broker.state_calls import StateCalls
 from actors.runtime.base import EnsembleActor, handles
@@ -235,7 +236,7 @@ class MT5BrokerActor(EnsembleActor):
             sim = self.settings.sim
             self.market_time_file = MarketTimeFile(self.settings.data_path / MARKET_TIME_FILE)
             self.market_clock = resume_sim_clock(sim, self.market_time_file)
-            self.server_offset_s = sim.server_utc_offset_hours * 3600.0
+            self.server_offset_s = float(server_utc_offset_at(sim, self.market_clock.now()))
         # Connecting can take long (initialize waits for the terminal): not inside Configure,
         # so the supervisor sees this actor started at once.
         self._schedule_connect(0.0)

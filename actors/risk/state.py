@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import bisect
 import math
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+
+from actors.broker.sim.server_clock import server_utc_offset_at
 
 __all__ = [
     "STATE_FORMAT_VERSION",
@@ -146,12 +149,13 @@ def broker_day(now: float, params: CounterParams) -> int:
     return math.floor((now + params.broker_utc_offset_seconds) / _SECONDS_PER_DAY)
 
 
-def broker_utc_offset_s(settings: Any) -> float:
-    """How far the trade server's clock is ahead of UTC, from the daemon's settings: the
-    simulated terminal's configured offset, or the one configured for a real broker's counters.
+def broker_utc_offset_s(settings: Any, at_s: float | None = None) -> float:
+    """How far the trade server's clock is ahead of UTC at the UTC instant ``at_s`` (wall time
+    now when None), from the daemon's settings: the simulated terminal's server clock (whose
+    offset changes at its DST switches), or the one configured for a real broker's counters.
     (To be replaced by the broker's profile once it travels in ``BrokerReady``.)"""
     if settings.broker.kind == "sim":
-        return float(settings.sim.server_utc_offset_hours) * 3600.0
+        return float(server_utc_offset_at(settings.sim, time.time() if at_s is None else at_s))
     return float(settings.risk.rules.counters.broker_utc_offset_seconds)
 
 

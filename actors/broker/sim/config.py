@@ -1,9 +1,9 @@
 """The simulated terminal's configuration: one frozen dataclass the config system fills.
 
 Every field has a documented default, so ``SimConfig()`` is a working paper-trading account: a
-10,000 USD hedging demo account at 1:100 on eleven liquid symbols, a UTC+2 server clock, and no
-injected faults. The configuration system maps TOML keys ``sim.<field>`` (and
-``sim.faults.<switch>``) onto these fields.
+10,000 USD hedging demo account at 1:100 on eleven liquid symbols, a "New York close" server
+clock (UTC+2, UTC+3 in US summer time), and no injected faults. The configuration system maps
+TOML keys ``sim.<field>`` (and ``sim.faults.<switch>``) onto these fields.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from actors.broker.sim.faults import FaultConfig
+from actors.broker.sim.server_clock import NEW_YORK_CLOSE, parse_server_time
 from actors.broker.sim.universe import DEFAULT_ACTIVE_SYMBOLS, DEFAULT_UNIVERSE
 
 __all__ = ["SimConfig"]
@@ -39,8 +40,10 @@ class SimConfig:
     replay_warmup_days: float = 7.0
     """When the clock lies outside the replayed period, bars are shifted by whole weeks so that
     the clock starts this many days after the first replayed bar."""
-    server_utc_offset_hours: float = 2.0
-    """The broker server's clock: every time the terminal reports is UTC + this offset."""
+    server_time: str = NEW_YORK_CLOSE
+    """The broker server's clock, which stamps every time the terminal reports:
+    ``"new-york-close"`` (UTC+2, UTC+3 while US daylight-saving time is in force), an IANA zone
+    name (``"Europe/Athens"``), or a fixed offset (``"+02:00"``); see ``server_clock.py``."""
     history_bars: int = 500
     """Closed bars available at start-up on every timeframe up to D1 (more are built on demand)."""
     max_bars: int = 100_000
@@ -75,7 +78,6 @@ class SimConfig:
             raise ValueError(f"sim.symbols has unknown symbols: {', '.join(unknown)}")
         if self.history_bars < 1 or self.max_bars <= self.history_bars:
             raise ValueError("sim.history_bars must be >= 1 and below sim.max_bars")
-        if not -14 <= self.server_utc_offset_hours <= 14:
-            raise ValueError("sim.server_utc_offset_hours must be within -14..14")
+        parse_server_time(self.server_time)
         if self.comment_limit < 1:
             raise ValueError("sim.comment_limit must be >= 1")

@@ -13,7 +13,8 @@ its own module:
 - ``books``: positions, orders, history and their changes, persisted in ``sim.db``;
   ``views``: those records as the module's struct types.
 
-Time comes from the injected clock; every time the terminal reports is the server's clock. The
+Time comes from the injected clock (UTC); every time the terminal reports is the server's
+clock, UTC plus the offset in force at that instant (``server_clock.py``). The
 books catch up lazily: each call first applies whatever happened (triggers, expiries,
 rollovers) between the last call and ``clock.now()``, tick by tick, so the outcome does not
 depend on how often the terminal is asked.
@@ -41,6 +42,7 @@ from actors.broker.sim.ledger import AccountState
 from actors.broker.sim.market import Market, MarketError
 from actors.broker.sim.planning import OrderDesk
 from actors.broker.sim.pricing import Pricing
+from actors.broker.sim.server_clock import parse_server_time
 from actors.broker.sim.store import SimStore
 from actors.broker.sim.structs import (
     SYMBOL_INFO_FIELDS,
@@ -104,7 +106,7 @@ class SimTerminal:
         self.clock = clock
         self.data_dir = Path(data_dir)
         self.lock = threading.RLock()
-        self._offset_ms = round(config.server_utc_offset_hours * 3_600_000)
+        self.server_time = parse_server_time(config.server_time)
         specs = dict(universe if universe is not None else DEFAULT_UNIVERSE)
         replay = ReplayBook.load(config.replay_csv, specs) if config.replay_csv else None
         if replay is not None:
@@ -169,8 +171,9 @@ class SimTerminal:
     # ---- clock, faults, lifecycle ---------------------------------------------------------
 
     def now_ms(self) -> int:
-        """Server time now, in milliseconds."""
-        return int(self.clock.now() * 1000) + self._offset_ms
+        """Server time now, in milliseconds: UTC plus the offset in force now."""
+        utc_ms = int(self.clock.now() * 1000)
+        return utc_ms + self.server_time.offset_s(utc_ms / 1000) * 1000
 
     @property
     def fault_config(self) -> FaultConfig:

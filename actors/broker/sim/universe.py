@@ -5,7 +5,7 @@ numbers a real MT5 broker shows (digits, contract size, volume limits, stops lev
 spread, execution and filling modes, swaps, sessions). :data:`DEFAULT_UNIVERSE` holds 40 of them:
 the 28 pairs of the eight major currencies, two metals, six index CFDs, two crypto CFDs and two
 oil CFDs. All times here are *server* times (reference mt5_api.md §8.3), as in MT5's own
-symbol settings; the broker's server clock runs at UTC plus ``server_utc_offset_hours``.
+symbol settings; the broker's server clock is ``sim.server_time`` (``server_clock.py``).
 
 The market model (``market.py``) reads two intraday profiles from here, per minute of the server
 day: ``activity`` (how much the price moves and how often it ticks) and ``spread multiplier``
