@@ -10,11 +10,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from actors.broker.sim import constants as c
 from actors.broker.sim.faults import FaultConfig
 from actors.broker.sim.server_clock import NEW_YORK_CLOSE, parse_server_time
 from actors.broker.sim.universe import DEFAULT_ACTIVE_SYMBOLS, DEFAULT_UNIVERSE
 
-__all__ = ["SimConfig"]
+__all__ = ["COMMENT_REWRITES", "EXECUTION_MODES", "SimConfig"]
+
+COMMENT_REWRITES = ("off", "truncate", "replace")
+EXECUTION_MODES = {
+    "market": c.SYMBOL_TRADE_EXECUTION_MARKET,
+    "instant": c.SYMBOL_TRADE_EXECUTION_INSTANT,
+    "request": c.SYMBOL_TRADE_EXECUTION_REQUEST,
+}
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"sim.{name} must be one of {options}; got {value!r}")
+
+
+def _within(name: str, value: float, low: float, high: float) -> None:
+    if not (isinstance(value, int | float) and low <= value <= high):
+        raise ValueError(f"sim.{name} must be within {low:g}..{high:g}; got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +78,26 @@ class SimConfig:
     """Maximum open positions (retcode 10040 beyond it); 0 = unlimited."""
     comment_limit: int = 31
     """Longest ``comment`` the module accepts (reference §7.3)."""
+    comment_rewrite: str = "off"
+    """What the broker does to a request's comment on the orders, deals and positions it books:
+    ``"off"`` keeps it, ``"truncate"`` cuts it to ``comment_rewrite_length`` characters,
+    ``"replace"`` puts the broker's own text (``#`` and the order ticket) in its place. The
+    ``OrderSendResult.request`` echo keeps what was sent."""
+    comment_rewrite_length: int = 16
+    """How many characters of a comment a ``"truncate"`` broker keeps."""
+    stops_level_scale: float = 1.0
+    """Multiplies every symbol's stops and freeze levels (``trade_stops_level``,
+    ``trade_freeze_level``); 0 is an ECN-style account without them (SL/TP must still be on the
+    right side of the price)."""
+    execution_mode: str | None = None
+    """How the server fills market orders: ``None`` as each symbol is set up (market execution
+    throughout the built-in universe), else for every symbol ``"market"`` (at the price the
+    server finds; ``deviation`` is ignored), ``"instant"`` (within ``deviation`` points of the
+    requested price, else a requote 10004 with fresh prices) or ``"request"`` (the same, answered
+    10020 "Prices changed")."""
+    execution_delay_ms: float = 0.0
+    """Time the server takes to fill a market order: the fill uses the quote that far (times a
+    seeded jitter of 0.5..1.5) after the request arrived, so fills slip in fast markets."""
     company: str = "Ensemble Simulated Markets Ltd."
     server: str = "EnsembleSim-Demo"
     account_name: str = "Ensemble Paper Account"
@@ -79,5 +118,11 @@ class SimConfig:
         if self.history_bars < 1 or self.max_bars <= self.history_bars:
             raise ValueError("sim.history_bars must be >= 1 and below sim.max_bars")
         parse_server_time(self.server_time)
+        _choice("comment_rewrite", self.comment_rewrite, COMMENT_REWRITES)
+        if self.execution_mode is not None:
+            _choice("execution_mode", self.execution_mode, tuple(EXECUTION_MODES))
+        _within("comment_rewrite_length", self.comment_rewrite_length, 1, 255)
+        _within("stops_level_scale", self.stops_level_scale, 0.0, 100.0)
+        _within("execution_delay_ms", self.execution_delay_ms, 0.0, 10_000.0)
         if self.comment_limit < 1:
             raise ValueError("sim.comment_limit must be >= 1")

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from actors.broker.sim import constants as c
 from actors.broker.sim.books import Venue
 from actors.broker.sim.checks import (
@@ -54,10 +56,31 @@ class Plan:
 class OrderDesk:
     """Validates and plans the trade requests of one account."""
 
-    def __init__(self, venue: Venue, now_ms: Callable[[], int]) -> None:
+    def __init__(self, venue: Venue, now_ms: Callable[[], int], seed: int) -> None:
         self.config, self.market, self.books, self.pricing, self.faults = venue
         self.now_ms = now_ms
         self._request_id = 0
+        self._latency_rng = np.random.default_rng([int(seed), 0x51199])
+
+    def _booked_comment(self, comment: str, ticket: int) -> str:
+        """The comment the broker books for a request's order, deal or position
+        (``sim.comment_rewrite``)."""
+        mode = self.config.comment_rewrite
+        if mode == "truncate":
+            return comment[: self.config.comment_rewrite_length]
+        if mode == "replace":
+            return f"#{ticket}"
+        return comment
+
+    def _execution_quote(self, spec: SymbolSpec, quote: Quote, now_ms: int) -> Quote:
+        """The quote a market order fills at: ``sim.execution_delay_ms`` (with a seeded jitter
+        of 0.5..1.5) after it arrived, so that fills slip when the market moves fast."""
+        delay_ms = self.config.execution_delay_ms
+        if not delay_ms:
+            return quote
+        jitter = float(self._latency_rng.uniform(0.5, 1.5))
+        later = self.market.quote(spec.name, now_ms + round(delay_ms * jitter))
+        return later if later is not None else quote
 
     def plan(self, request: Mapping[str, Any], *, executing: bool) -> Plan:
         faults = self.faults.config
@@ -203,6 +226,8 @@ class OrderDesk:
         if opening:
             self._check_volume_limit(spec, is_buy, volume)
         check_filling(spec, r["type_filling"], False, order_type)
+        if position is not None:
+            check_position_frozen(spec, position, quote)
         market_price = price_of(spec, quote.ask if is_buy else quote.bid)
         if opening:
             # SL/TP of a new buy are measured from the bid it will close at, of a sell from
@@ -230,33 +255,41 @@ class OrderDesk:
                 raise Reject(c.TRADE_RETCODE_PRICE_OFF)
             if self.faults.roll(faults.requote_rate):
                 raise Reject(c.TRADE_RETCODE_REQUOTE, quote)
+            quote = self._execution_quote(spec, quote, now_ms)
+            market_price = price_of(spec, quote.ask if is_buy else quote.bid)
             if instant and abs(r["price"] - market_price) > r["deviation"] * spec.point + 1e-12:
-                raise Reject(c.TRADE_RETCODE_REQUOTE, quote)
+                retcode = (
+                    c.TRADE_RETCODE_PRICE_CHANGED
+                    if spec.exemode == c.SYMBOL_TRADE_EXECUTION_REQUEST
+                    else c.TRADE_RETCODE_REQUOTE
+                )
+                raise Reject(retcode, quote)
 
         def apply() -> OrderSendResult:
             ticket = books.next_order_ticket()
+            comment = self._booked_comment(r["comment"], ticket)
             if position is None:
                 books.history_order(
                     ticket=ticket, symbol=spec.name, order_type=order_type, volume=volume,
-                    price=market_price, magic=r["magic"], comment=r["comment"],
+                    price=market_price, magic=r["magic"], comment=comment,
                     reason=c.ORDER_REASON_EXPERT, position_id=ticket, now_ms=now_ms,
                     type_filling=r["type_filling"], sl=r["sl"], tp=r["tp"],
                 )  # fmt: skip
                 deal = books.open_position(
                     ticket=ticket, symbol=spec.name, order_type=order_type, volume=volume,
                     price=market_price, sl=r["sl"], tp=r["tp"], magic=r["magic"],
-                    comment=r["comment"], now_ms=now_ms,
+                    comment=comment, now_ms=now_ms,
                 )  # fmt: skip
             else:
                 books.history_order(
                     ticket=ticket, symbol=spec.name, order_type=order_type, volume=volume,
-                    price=market_price, magic=r["magic"], comment=r["comment"],
+                    price=market_price, magic=r["magic"], comment=comment,
                     reason=c.ORDER_REASON_EXPERT, position_id=position.identifier, now_ms=now_ms,
                     type_filling=r["type_filling"],
                 )  # fmt: skip
                 deal = books.close_position(
                     position, volume=volume, price=market_price, order_ticket=ticket,
-                    reason=c.DEAL_REASON_EXPERT, comment=r["comment"], magic=r["magic"],
+                    reason=c.DEAL_REASON_EXPERT, comment=comment, magic=r["magic"],
                     now_ms=now_ms,
                 )  # fmt: skip
             return self._done(
@@ -298,7 +331,8 @@ class OrderDesk:
                 state=c.ORDER_STATE_PLACED, magic=r["magic"], position_id=0, position_by_id=0,
                 reason=c.ORDER_REASON_EXPERT, volume_initial=volume, volume_current=volume,
                 price_open=r["price"], sl=r["sl"], tp=r["tp"], price_current=0.0,
-                price_stoplimit=r["stoplimit"], symbol=spec.name, comment=r["comment"],
+                price_stoplimit=r["stoplimit"], symbol=spec.name,
+                comment=self._booked_comment(r["comment"], ticket),
             )  # fmt: skip
             self.books.add_order(order, now_ms)
             return self._done(
@@ -410,9 +444,10 @@ class OrderDesk:
         def apply() -> OrderSendResult:
             volume = min(first.volume, second.volume)
             ticket = books.next_order_ticket()
+            comment = self._booked_comment(r["comment"], ticket)
             books.history_order(
                 ticket=ticket, symbol=spec.name, order_type=c.ORDER_TYPE_CLOSE_BY, volume=volume,
-                price=0.0, magic=r["magic"], comment=r["comment"], reason=c.ORDER_REASON_EXPERT,
+                price=0.0, magic=r["magic"], comment=comment, reason=c.ORDER_REASON_EXPERT,
                 position_id=first.identifier, position_by_id=second.identifier, now_ms=now_ms,
             )  # fmt: skip
             # Both legs close at the opposite position's open price, as MT5 does: the first
@@ -420,12 +455,12 @@ class OrderDesk:
             first_price = second_price = second.price_open
             books.close_position(
                 first, volume=volume, price=first_price, order_ticket=ticket,
-                reason=c.DEAL_REASON_EXPERT, comment=r["comment"], magic=r["magic"],
+                reason=c.DEAL_REASON_EXPERT, comment=comment, magic=r["magic"],
                 now_ms=now_ms, entry=c.DEAL_ENTRY_OUT_BY,
             )  # fmt: skip
             deal = books.close_position(
                 second, volume=volume, price=second_price, order_ticket=ticket,
-                reason=c.DEAL_REASON_EXPERT, comment=r["comment"], magic=r["magic"],
+                reason=c.DEAL_REASON_EXPERT, comment=comment, magic=r["magic"],
                 now_ms=now_ms, entry=c.DEAL_ENTRY_OUT_BY,
             )  # fmt: skip
             return self._done(r, deal=deal.ticket, order=ticket, volume=volume)

@@ -25,6 +25,7 @@ own argument checks and ``last_error()``; this class assumes well-typed requests
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,7 +36,7 @@ import numpy as np
 from actors.broker.sim import constants as c
 from actors.broker.sim.books import Books, Venue, group_matches, select_history, select_open
 from actors.broker.sim.checks import price_of, volume_valid
-from actors.broker.sim.config import SimConfig
+from actors.broker.sim.config import EXECUTION_MODES, SimConfig
 from actors.broker.sim.errors import Reject, TerminalError
 from actors.broker.sim.faults import FaultConfig, FaultInjector
 from actors.broker.sim.ledger import AccountState
@@ -87,6 +88,18 @@ _INT_SYMBOL_FIELDS = frozenset(
 )  # fmt: skip
 
 
+def _as_configured(spec: SymbolSpec, config: SimConfig) -> SymbolSpec:
+    """A symbol as this account's broker sets it up: stops and freeze levels scaled by
+    ``sim.stops_level_scale``, the execution mode of ``sim.execution_mode`` when given."""
+    changes: dict[str, Any] = {}
+    if config.stops_level_scale != 1.0:
+        changes["stops_level"] = round(spec.stops_level * config.stops_level_scale)
+        changes["freeze_level"] = round(spec.freeze_level * config.stops_level_scale)
+    if config.execution_mode is not None:
+        changes["exemode"] = EXECUTION_MODES[config.execution_mode]
+    return dataclasses.replace(spec, **changes) if changes else spec
+
+
 class SimTerminal:
     """One simulated terminal logged into one hedging account, persisted in ``data_dir``."""
 
@@ -111,6 +124,7 @@ class SimTerminal:
         replay = ReplayBook.load(config.replay_csv, specs) if config.replay_csv else None
         if replay is not None:
             specs.update(replay.specs)
+        specs = {name: _as_configured(spec, config) for name, spec in specs.items()}
         unknown = [s for s in config.symbols if s not in specs]
         if unknown:
             raise ValueError(f"unknown symbols: {', '.join(unknown)}")
@@ -160,7 +174,7 @@ class SimTerminal:
         self.deals = self.books.deals
         venue = Venue(config, self.market, self.books, self.pricing, self.faults)
         self.triggers = Triggers(venue)
-        self.desk = OrderDesk(venue, self.now_ms)
+        self.desk = OrderDesk(venue, self.now_ms, config.seed)
         self._selected: list[str] = list(dict.fromkeys(config.symbols))
         if saved.account is None:
             with self.store.transaction():

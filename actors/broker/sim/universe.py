@@ -1,8 +1,11 @@
 """The simulated broker's instruments: contract specifications, sessions and intraday profiles.
 
 Every symbol a simulated terminal offers is described by a frozen :class:`SymbolSpec` with the
-numbers a real MT5 broker shows (digits, contract size, volume limits, stops level, typical
-spread, execution and filling modes, swaps, sessions). :data:`DEFAULT_UNIVERSE` holds 40 of them:
+numbers a real MT5 broker shows (digits, contract size, volume limits, stops and freeze levels,
+typical spread, execution and filling modes, swaps, sessions). Stops and freeze levels are in
+points, as a retail broker sets them per asset class: 1 pip / 0.5 pip on the FX majors, 2 / 1
+pips on the crosses, 50 / 20 points on metals, a few index points on indices, 10 / 3 USD on
+Bitcoin. :data:`DEFAULT_UNIVERSE` holds 40 of them:
 the 28 pairs of the eight major currencies, two metals, six index CFDs, two crypto CFDs and two
 oil CFDs. All times here are *server* times (reference mt5_api.md §8.3), as in MT5's own
 symbol settings; the broker's server clock is ``sim.server_time`` (``server_clock.py``).
@@ -238,8 +241,8 @@ def _fx_spec(name: str) -> SymbolSpec:
         reference_price=round(_USD_VALUE[base] / _USD_VALUE[quote], digits),
         annual_volatility=0.0,
         spread_points=spread,
-        stops_level=0 if name in _MAJORS else 10,
-        freeze_level=0,
+        stops_level=10 if name in _MAJORS else 20,
+        freeze_level=5 if name in _MAJORS else 10,
         swap_long=swap_long,
         swap_short=swap_short,
         sessions=FX_SESSIONS,
@@ -265,6 +268,7 @@ def _cfd(
     volume_step: float = 0.01,
     volume_max: float = 100.0,
     stops_level: int = 0,
+    freeze_level: int = 0,
     swaps: tuple[float, float] = (-20.0, -10.0),
     ticks: float = 25.0,
 ) -> SymbolSpec:
@@ -282,6 +286,7 @@ def _cfd(
         annual_volatility=vol,
         spread_points=spread,
         stops_level=stops_level,
+        freeze_level=freeze_level,
         calc_mode=calc_mode,
         margin_rate=margin_rate,
         volume_min=volume_min,
@@ -298,40 +303,41 @@ def _cfd(
 _OTHER_SPECS: tuple[SymbolSpec, ...] = (
     _cfd("XAUUSD", "Gold vs US Dollar", "metal", "USD", digits=2, contract_size=100.0,
          price=2000.0, vol=0.15, spread=25, sessions=METAL_SESSIONS,
-         calc_mode=c.SYMBOL_CALC_MODE_FOREX, swaps=(-35.0, 12.0), ticks=45.0),
+         calc_mode=c.SYMBOL_CALC_MODE_FOREX, swaps=(-35.0, 12.0), ticks=45.0, stops_level=50,
+         freeze_level=20),
     _cfd("XAGUSD", "Silver vs US Dollar", "metal", "USD", digits=3, contract_size=5000.0,
          price=23.0, vol=0.25, spread=30, sessions=METAL_SESSIONS,
-         calc_mode=c.SYMBOL_CALC_MODE_FOREX, swaps=(-6.0, 1.5)),
+         calc_mode=c.SYMBOL_CALC_MODE_FOREX, swaps=(-6.0, 1.5), stops_level=50, freeze_level=20),
     _cfd("US500", "US 500 Cash Index", "index", "USD", digits=2, contract_size=1.0,
          price=5000.0, vol=0.16, spread=50, sessions=US_INDEX_SESSIONS, volume_min=0.1,
-         volume_step=0.1, stops_level=100, margin_rate=5.0, ticks=40.0),
+         volume_step=0.1, stops_level=100, freeze_level=30, margin_rate=5.0, ticks=40.0),
     _cfd("US30", "US Wall Street 30 Cash Index", "index", "USD", digits=2, contract_size=1.0,
          price=38000.0, vol=0.15, spread=200, sessions=US_INDEX_SESSIONS, volume_min=0.1,
-         volume_step=0.1, stops_level=500, margin_rate=5.0),
+         volume_step=0.1, stops_level=500, freeze_level=150, margin_rate=5.0),
     _cfd("NAS100", "US Tech 100 Cash Index", "index", "USD", digits=2, contract_size=1.0,
          price=17500.0, vol=0.20, spread=150, sessions=US_INDEX_SESSIONS, volume_min=0.1,
-         volume_step=0.1, stops_level=300, margin_rate=5.0),
+         volume_step=0.1, stops_level=300, freeze_level=100, margin_rate=5.0),
     _cfd("GER40", "Germany 40 Cash Index", "index", "EUR", digits=2, contract_size=1.0,
          price=17000.0, vol=0.17, spread=120, sessions=EU_INDEX_SESSIONS, volume_min=0.1,
-         volume_step=0.1, stops_level=300, margin_rate=5.0),
+         volume_step=0.1, stops_level=300, freeze_level=100, margin_rate=5.0),
     _cfd("UK100", "UK 100 Cash Index", "index", "GBP", digits=2, contract_size=1.0,
          price=7600.0, vol=0.13, spread=100, sessions=EU_INDEX_SESSIONS, volume_min=0.1,
-         volume_step=0.1, stops_level=200, margin_rate=5.0),
+         volume_step=0.1, stops_level=200, freeze_level=50, margin_rate=5.0),
     _cfd("JP225", "Japan 225 Cash Index", "index", "JPY", digits=0, contract_size=1.0,
          price=38000.0, vol=0.20, spread=10, sessions=ASIA_INDEX_SESSIONS, volume_min=1.0,
-         volume_step=1.0, volume_max=500.0, stops_level=20, margin_rate=5.0),
+         volume_step=1.0, volume_max=500.0, stops_level=20, freeze_level=5, margin_rate=5.0),
     _cfd("BTCUSD", "Bitcoin vs US Dollar", "crypto", "USD", digits=2, contract_size=1.0,
          price=60000.0, vol=0.60, spread=3000, sessions=CRYPTO_SESSIONS, stops_level=1000,
-         volume_max=20.0, margin_rate=50.0, swaps=(-180.0, -180.0), ticks=30.0),
+         freeze_level=300, volume_max=20.0, margin_rate=50.0, swaps=(-180.0, -180.0), ticks=30.0),
     _cfd("ETHUSD", "Ethereum vs US Dollar", "crypto", "USD", digits=2, contract_size=1.0,
          price=3000.0, vol=0.70, spread=250, sessions=CRYPTO_SESSIONS, stops_level=100,
-         volume_max=200.0, margin_rate=50.0, swaps=(-12.0, -12.0), ticks=25.0),
+         freeze_level=30, volume_max=200.0, margin_rate=50.0, swaps=(-12.0, -12.0), ticks=25.0),
     _cfd("USOIL", "US Crude Oil Cash", "energy", "USD", digits=2, contract_size=1000.0,
-         price=78.0, vol=0.32, spread=4, sessions=ENERGY_SESSIONS, stops_level=10,
-         margin_rate=10.0, swaps=(-8.0, 2.0)),
+         price=78.0, vol=0.32, spread=4, sessions=ENERGY_SESSIONS, stops_level=20,
+         freeze_level=5, margin_rate=10.0, swaps=(-8.0, 2.0)),
     _cfd("UKOIL", "Brent Crude Oil Cash", "energy", "USD", digits=2, contract_size=1000.0,
-         price=82.0, vol=0.30, spread=5, sessions=ENERGY_SESSIONS, stops_level=10,
-         margin_rate=10.0, swaps=(-7.0, 1.5)),
+         price=82.0, vol=0.30, spread=5, sessions=ENERGY_SESSIONS, stops_level=20,
+         freeze_level=5, margin_rate=10.0, swaps=(-7.0, 1.5)),
 )  # fmt: skip
 
 DEFAULT_UNIVERSE: dict[str, SymbolSpec] = {
