@@ -8,6 +8,7 @@ TOML keys ``sim.<field>`` (and ``sim.faults.<switch>``) onto these fields.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from actors.broker.sim import constants as c
@@ -18,6 +19,7 @@ from actors.broker.sim.universe import DEFAULT_ACTIVE_SYMBOLS, DEFAULT_UNIVERSE
 __all__ = ["COMMENT_REWRITES", "EXECUTION_MODES", "SimConfig"]
 
 COMMENT_REWRITES = ("off", "truncate", "replace")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 EXECUTION_MODES = {
     "market": c.SYMBOL_TRADE_EXECUTION_MARKET,
     "instant": c.SYMBOL_TRADE_EXECUTION_INSTANT,
@@ -28,12 +30,12 @@ EXECUTION_MODES = {
 def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         options = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"sim.{name} must be one of {options}; got {value!r}")
+        raise ValueError(f"sim.{name} must be one of {options}, got {value!r}")
 
 
 def _within(name: str, value: float, low: float, high: float) -> None:
     if not (isinstance(value, int | float) and low <= value <= high):
-        raise ValueError(f"sim.{name} must be within {low:g}..{high:g}; got {value!r}")
+        raise ValueError(f"sim.{name} must be within {low:g}..{high:g}, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,11 @@ class SimConfig:
     leverage: int = 100
     currency: str = "USD"
     login: int = 51_234_567
+    password_env: str | None = None
+    """The environment variable holding the account's password. When set, ``initialize`` and
+    ``login`` with any other password fail with ``(-6, 'Terminal: Authorization failed')``, as
+    every password does while that variable is unset or empty; ``None`` accepts any password.
+    A call without a password uses the terminal's saved one and succeeds."""
     symbols: tuple[str, ...] = DEFAULT_ACTIVE_SYMBOLS
     """Symbols shown in Market Watch; any symbol of the universe can still be selected."""
     replay_csv: str | None = None
@@ -118,6 +125,11 @@ class SimConfig:
         if self.history_bars < 1 or self.max_bars <= self.history_bars:
             raise ValueError("sim.history_bars must be >= 1 and below sim.max_bars")
         parse_server_time(self.server_time)
+        if self.password_env is not None and not _ENV_NAME.match(self.password_env):
+            raise ValueError(
+                "sim.password_env must name an environment variable (letters, digits and _, "
+                f"not starting with a digit), got {self.password_env!r}"
+            )
         _choice("comment_rewrite", self.comment_rewrite, COMMENT_REWRITES)
         if self.execution_mode is not None:
             _choice("execution_mode", self.execution_mode, tuple(EXECUTION_MODES))

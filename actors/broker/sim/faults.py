@@ -10,9 +10,12 @@ What each switch does (codes from reference mt5_api.md §3 and §7.4):
 - ``disconnect``: every call fails, ``None``/``False`` with ``(-10004, 'No IPC connection')``.
 - ``ipc_timeout``: every call fails with ``(-10005, 'IPC timeout')``.
 - ``call_delay_s``: every call first sleeps this long on the wall clock (a slow or hung
-  terminal; lets the gateway's per-call timeout fire).
-- ``requote_rate`` / ``price_off_rate``: that share of market orders gets retcode 10004
+  terminal; lets the gateway's per-call timeout fire), 0..600 seconds.
+- ``requote_rate`` / ``price_off_rate``: that share (0..1) of market orders gets retcode 10004
   (with fresh bid/ask) / 10021.
+
+Values out of range (or of the wrong type) raise a ValueError naming the switch, the value and
+what is allowed, whether they come from the configuration or from ``set``.
 - ``algo_trading_off``: the terminal's Algo Trading button is off: ``terminal_info().
   trade_allowed`` is False and every trade request gets 10027.
 - ``no_money``: every order that would open a position gets 10019.
@@ -31,7 +34,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FaultConfig", "FaultInjector"]
+__all__ = ["MAX_CALL_DELAY_S", "FaultConfig", "FaultInjector"]
+
+MAX_CALL_DELAY_S = 600.0
+"""The longest injected call delay: ten minutes is a hung terminal; more would only overflow."""
+_RANGES: dict[str, tuple[float, float, str]] = {
+    "call_delay_s": (0.0, MAX_CALL_DELAY_S, " seconds"),
+    "requote_rate": (0.0, 1.0, ""),
+    "price_off_rate": (0.0, 1.0, ""),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +60,18 @@ class FaultConfig:
     timeout_after_execution: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("requote_rate", "price_off_rate"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"sim.faults.{name} must be within 0..1, got {value!r}")
-        if self.call_delay_s < 0:
-            raise ValueError(f"sim.faults.call_delay_s must be >= 0, got {self.call_delay_s!r}")
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in _RANGES:
+                low, high, unit = _RANGES[field.name]
+                number = isinstance(value, int | float) and not isinstance(value, bool)
+                if not (number and low <= value <= high):  # NaN fails both comparisons
+                    raise ValueError(
+                        f"sim.faults.{field.name} must be within {low:g}..{high:g}{unit}, "
+                        f"got {value!r}"
+                    )
+            elif not isinstance(value, bool):
+                raise ValueError(f"sim.faults.{field.name} must be true or false, got {value!r}")
 
 
 class FaultInjector:

@@ -284,14 +284,11 @@ def build_module(terminal: SimTerminal) -> types.ModuleType:
                 _string(args[0], 0)
             _keyword(kwargs, "path", str)
             login_value = _keyword(kwargs, "login", int)
-            _keyword(kwargs, "password", str)
+            password = _keyword(kwargs, "password", str)
             server = _keyword(kwargs, "server", str)
             _keyword(kwargs, "timeout", int)
             _keyword(kwargs, "portable", bool)
-            if (login_value is not None and login_value != t.account.login) or (
-                server is not None and server != t.config.server
-            ):
-                raise TerminalError(c.RES_E_AUTH_FAILED, "Terminal: Authorization failed")
+            t.authorize(login_value, password, server)
             api.connected = True
             return True
 
@@ -305,11 +302,10 @@ def build_module(terminal: SimTerminal) -> types.ModuleType:
             value = args[0] if args else kwargs.get("login")
             if isinstance(value, bool) or not isinstance(value, int):
                 raise _ArgumentError('Invalid "login" argument')
-            _keyword(kwargs, "password", str)
+            password = _keyword(kwargs, "password", str)
             server = _keyword(kwargs, "server", str)
             _keyword(kwargs, "timeout", int)
-            if value != t.account.login or (server is not None and server != t.config.server):
-                raise TerminalError(c.RES_E_AUTH_FAILED, "Terminal: Authorization failed")
+            t.authorize(value, password, server)
             return True
 
         return api.call("login", False, body)

@@ -86,13 +86,13 @@ class ServerTime:
             sign, hours, minutes = match.groups()
             offset = (int(hours) * 60 + int(minutes)) * 60 * (-1 if sign == "-" else 1)
             if int(minutes) >= 60 or abs(offset) > 14 * _HOUR_S:
-                raise ValueError(f"sim.server_time must be {_ALLOWED}; got {setting!r}")
+                raise ValueError(f"sim.server_time must be {_ALLOWED}, got {setting!r}")
             self._fixed = offset
             return
         try:
             self._zone = ZoneInfo(setting)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise ValueError(f"sim.server_time must be {_ALLOWED}; got {setting!r}") from None
+            raise ValueError(f"sim.server_time must be {_ALLOWED}, got {setting!r}") from None
 
     def offset_s(self, utc_s: float) -> int:
         """Server time minus UTC, in seconds, at the UTC instant ``utc_s`` (epoch seconds)."""
@@ -113,7 +113,7 @@ class ServerTime:
 def parse_server_time(setting: str) -> ServerTime:
     """The clock rule for a ``sim.server_time`` value, or a ValueError saying what is allowed."""
     if not isinstance(setting, str) or not setting.strip():
-        raise ValueError(f"sim.server_time must be {_ALLOWED}; got {setting!r}")
+        raise ValueError(f"sim.server_time must be {_ALLOWED}, got {setting!r}")
     return ServerTime(setting.strip())
 
 

@@ -26,6 +26,8 @@ own argument checks and ``last_error()``; this class assumes well-typed requests
 from __future__ import annotations
 
 import dataclasses
+import hmac
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -200,6 +202,18 @@ class SimTerminal:
     def close(self) -> None:
         with self.lock:
             self.store.close()
+
+    def authorize(self, login: int | None, password: str | None, server: str | None) -> None:
+        """Check credentials given to ``initialize``/``login`` (``None``: the saved ones);
+        ``(-6, 'Terminal: Authorization failed')`` for another account, server or password."""
+        wrong = (login is not None and login != self.account.login) or (
+            server is not None and server != self.config.server
+        )
+        if password is not None and self.config.password_env is not None:
+            expected = os.environ.get(self.config.password_env)
+            wrong = wrong or not expected or not hmac.compare_digest(password, expected)
+        if wrong:
+            raise TerminalError(c.RES_E_AUTH_FAILED, "Terminal: Authorization failed")
 
     def sync(self) -> None:
         """Apply everything that happened between the last call and now (``triggers.py``)."""
