@@ -102,3 +102,22 @@ def test_the_bounds_themselves_are_accepted_and_a_hung_terminal_stays_bounded(
         checked_fault_changes({"call_delay_s": 1e300}, terminal.fault_config)
     with pytest.raises(ConfigError, match=r"call_delay_s must be within 0\.\.600"):
         load_settings(assignments=["sim.faults.call_delay_s=601"], environ={})
+
+
+def test_the_rpyc_terminal_takes_the_realism_options_and_refuses_bad_ones(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from actors.broker.sim.rpyc_server import config_from_args
+
+    config, data_dir, port = config_from_args([
+        "--port", "0", "--data-dir", "d", "--server-time", "+03:00", "--password-env", "PW",
+        "--comment-rewrite", "replace", "--stops-level-scale", "0",
+    ])  # fmt: skip
+    assert (data_dir, port) == ("d", 0)
+    assert (config.server_time, config.password_env, config.comment_rewrite) == (
+        "+03:00", "PW", "replace",
+    )
+    assert config.stops_level_scale == 0.0
+    with pytest.raises(SystemExit):
+        config_from_args(["--port", "0", "--data-dir", "d", "--server-time", "Mars/Base"])
+    assert "sim.server_time must be 'new-york-close'" in capsys.readouterr().err
