@@ -15,8 +15,10 @@ says what that clock is:
 - a fixed offset ``"+HH:MM"`` or ``"-HH:MM"``, e.g. ``"+02:00"``, within -14:00..+14:00.
 
 When the offset falls back (November), the server's clock shows the same hour twice; a symbol
-that trades then (crypto, on Sunday morning) sees that hour's server times again, as on a real
-server whose clock is set back.
+that trades then (crypto, on Sunday morning) sees that hour's server times (and, the market
+being a function of server time, its prices) again, as on a real server whose clock is set
+back; the terminal's triggers follow the clock back (``triggers.py``). In spring the server's
+clock skips an hour.
 
 :func:`server_utc_offset_at` is what other roles call to turn a simulated server time into UTC.
 """

@@ -47,6 +47,11 @@ class Triggers:
         order; then the stop-out."""
         books = self.books
         account = books.account
+        if now_ms < account.processed_until_ms:
+            # The server's clock was set back (the autumn DST switch): the hour it shows again
+            # has the same prices, so what did not trigger then does not now, and what was
+            # opened or changed since is sought from its own time.
+            account.processed_until_ms = now_ms
         if now_ms > account.processed_until_ms:
             after = account.processed_until_ms
             for _ in range(_MAX_EVENTS_PER_CATCH_UP):

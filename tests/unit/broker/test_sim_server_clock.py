@@ -143,3 +143,24 @@ def test_daily_bars_start_at_the_new_york_close_on_both_sides_of_the_switch(
     hourly = mt5.copy_rates_from_pos("EURUSD", c.TIMEFRAME_H1, 0, 24 * 5)
     opens = [int(t) for t in hourly["time"] if t % 86_400 == 0]
     assert opens and all(datetime.fromtimestamp(t, UTC).weekday() < 5 for t in opens)
+
+
+def test_in_the_repeated_november_hour_a_new_position_still_meets_its_take_profit(
+    make_terminal: TerminalFactory, clock: ManualClock
+) -> None:
+    clock.set(NOVEMBER_SWITCH - 1800)  # 08:30 server time (UTC+3), Bitcoin trading
+    mt5 = build_module(make_terminal(stops_level_scale=0.0))
+    assert mt5.initialize()
+    clock.set(NOVEMBER_SWITCH + 600)  # 08:10 server time again (UTC+2)
+    assert mt5.account_info() is not None  # the books have caught up to 08:30 before this
+    tick = mt5.symbol_info_tick("BTCUSD")
+    point = mt5.symbol_info("BTCUSD").point
+    request = market_request(mt5, "BTCUSD", c.ORDER_TYPE_BUY, 0.01, tp=round(tick.bid + point, 2),
+                             sl=round(tick.bid - 50_000 * point, 2))  # fmt: skip
+    opened = mt5.order_send(request)
+    assert opened.retcode == c.TRADE_RETCODE_DONE
+    clock.advance(600)  # still inside the repeated hour
+    assert mt5.positions_get(ticket=opened.order) == ()
+    exit_ = mt5.history_deals_get(position=opened.order)[-1]
+    assert exit_.reason == c.DEAL_REASON_TP
+    assert NOVEMBER_SWITCH + 600 + 2 * HOUR <= exit_.time <= NOVEMBER_SWITCH + 1200 + 2 * HOUR
