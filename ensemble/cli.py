@@ -21,9 +21,11 @@ from typing import Any
 
 from actors.app.settings import ConfigError, Settings, load_settings
 from actors.runtime.distribution import version
-from actors.runtime.instance import read_daemon_info
+from actors.runtime.instance import DaemonInfo, read_daemon_info, why_not_the_daemon
 from actors.runtime.logs import configure_logging
+from actors.runtime.private import UnsafePath, open_private
 from actors.strategy.loader import StrategyError, load_strategies
+from web.auth import TOKEN_ENV, TOKEN_FILE
 
 __all__ = ["main"]
 
@@ -82,15 +84,45 @@ def _print_tree(node: dict[str, Any], depth: int = 0) -> None:
         _print_tree(child, depth + 1)
 
 
+def _daemon_info(settings: Settings) -> DaemonInfo | None:
+    try:
+        return read_daemon_info(settings.runtime.admin_port)
+    except UnsafePath as error:
+        raise SystemExit(f"ensemble: {error}") from None
+
+
+def _local_url(settings: Settings, path: str) -> str:
+    """The configured web port, on loopback unless a specific address is configured: never an
+    address read from a file."""
+    host = settings.web.host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.web.port}/{path}"
+
+
+def _configured_token(settings: Settings) -> str:
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return token
+    with os.fdopen(open_private(settings.data_path / TOKEN_FILE, os.O_RDONLY),
+                   encoding="utf-8") as handle:
+        return handle.read().strip()
+
+
 def _status(settings: Settings) -> int:
-    info = read_daemon_info(settings.runtime.admin_port)
+    info = _daemon_info(settings)
     if info is None:
         print(f"no Ensemble daemon is running on admin port {settings.runtime.admin_port}")
         return EXIT_NOT_RUNNING
-    print(f"daemon pid {info.pid}, started {info.started_at}, dashboard {info.web_url}")
+    print(f"daemon pid {info.pid}, started {info.started_at}, data directory {info.data_dir}")
+    if Path(info.data_dir).resolve() != settings.data_path.resolve():
+        print(f"it does not use the configured data directory ({settings.data_path}); "
+              f"pass --data-dir {info.data_dir}", file=sys.stderr)
+        return 2
     try:
-        token = Path(info.token_file).read_text(encoding="utf-8").strip()
-        tree = _fetch_json(info.web_url + "api/supervisors", token)
+        tree = _fetch_json(_local_url(settings, "api/supervisors"), _configured_token(settings))
     except (OSError, urllib.error.URLError, ValueError) as error:
         print(f"the web front does not answer ({error}); the daemon process is alive")
         return 1
@@ -99,14 +131,18 @@ def _status(settings: Settings) -> int:
 
 
 def _stop(settings: Settings) -> int:
-    info = read_daemon_info(settings.runtime.admin_port)
+    info = _daemon_info(settings)
     if info is None:
         print(f"no Ensemble daemon is running on admin port {settings.runtime.admin_port}")
         return EXIT_NOT_RUNNING
+    problem = why_not_the_daemon(info)
+    if problem is not None:
+        print(f"ensemble: not signalling: {problem}", file=sys.stderr)
+        return 2
     os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_WAIT_S
     while time.monotonic() < deadline:
-        if read_daemon_info(settings.runtime.admin_port) is None:
+        if _daemon_info(settings) is None:
             print(f"stopped the daemon (pid {info.pid})")
             return 0
         time.sleep(0.1)

@@ -21,6 +21,7 @@ from actors.app.tree import ROOT_CLASS
 from actors.runtime.clock import iso_utc
 from actors.runtime.instance import AlreadyRunning, DaemonInfo, InstanceLock
 from actors.runtime.logs import get_logger
+from actors.runtime.private import PRIVATE_UMASK, UnsafePath, prepare_data_dir
 from actors.runtime.root import ROOT_GLOBAL_NAME
 from actors.runtime.system import StaleAdminError, replace_stale_admin, start_actor_system
 from actors.shared_state.actor import STATE_FILE
@@ -68,11 +69,12 @@ def _latch_kill_switch(data_dir: Path, reason: str) -> None:
 
 def run_daemon(settings: Settings) -> int:
     data_dir = settings.data_path
-    data_dir.mkdir(parents=True, exist_ok=True)
+    os.umask(PRIVATE_UMASK)  # every file the daemon and its actors create is 0600
     lock = InstanceLock(settings.runtime.admin_port, data_dir)
     try:
+        prepare_data_dir(data_dir)
         lock.acquire()
-    except AlreadyRunning as error:
+    except (AlreadyRunning, UnsafePath, OSError) as error:
         print(f"ensemble: {error}", file=sys.stderr)
         return EXIT_START_FAILED
     try:

@@ -1,24 +1,30 @@
 """One daemon per admin port and per data directory.
 
-Each running daemon holds two ``flock`` locks: one on ``<tmp>/ensemble-<uid>/admin-<port>.lock``
-and one on ``<data-dir>/daemon.lock``. The kernel releases them when the process dies, however
-it dies, so a lock that can be taken means no live daemon holds it, and a stale lock file is
-never mistaken for a running daemon. The admin-port lock file also holds a JSON description of
-the daemon (pid, web URL, data directory, token file) for ``run_system.py status`` and ``stop``.
+Each running daemon holds two ``flock`` locks: one on ``<runtime-dir>/admin-<port>.lock`` (the
+runtime directory is checked to be private, ``actors/runtime/private.py``) and one on
+``<data-dir>/daemon.lock``, both opened without following symbolic links. The kernel releases
+them when the last process holding them dies, however it dies, so a lock that can be taken
+means no live daemon holds it, and a stale lock file is never mistaken for a running daemon.
+The admin-port lock file also holds a JSON description of the daemon (pid and start time, web
+URL, data directory, token file) for ``run_system.py status`` and ``stop``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["AlreadyRunning", "DaemonInfo", "InstanceLock", "admin_lock_path", "read_daemon_info"]
+from actors.runtime.lifeline import process_command, process_start_ticks
+from actors.runtime.private import open_private, runtime_dir
+
+__all__ = ["AlreadyRunning", "DaemonInfo", "InstanceLock", "admin_lock_path", "read_daemon_info",
+           "why_not_the_daemon"]
+
+_ENTRY_NAMES = ("run_system.py", "ensemble", "ensemble.cli", "__main__.py")
 
 
 class AlreadyRunning(RuntimeError):
@@ -33,47 +39,75 @@ class DaemonInfo:
     web_url: str
     token_file: str
     started_at: str
+    # The daemon process's start time (clock ticks since boot, /proc/<pid>/stat), so that
+    # ``stop`` can tell it from a process that got its pid later; None where unknown.
+    process_start: int | None = None
 
 
 def admin_lock_path(admin_port: int) -> Path:
-    directory = Path(tempfile.gettempdir()) / f"ensemble-{os.getuid()}"
-    directory.mkdir(mode=0o700, exist_ok=True)
-    return directory / f"admin-{admin_port}.lock"
+    """The admin-port lock, in the checked runtime directory (``actors/runtime/private.py``)."""
+    return runtime_dir() / f"admin-{admin_port}.lock"
 
 
 def read_daemon_info(admin_port: int) -> DaemonInfo | None:
     """The description of the live daemon on ``admin_port``, or None if there is none."""
     path = admin_lock_path(admin_port)
-    if not path.exists() or not _is_locked(path):
+    try:
+        descriptor = open_private(path, os.O_RDONLY)
+    except FileNotFoundError:
         return None
-    with contextlib.suppress(ValueError, TypeError, OSError):
-        return DaemonInfo(**json.loads(path.read_text(encoding="utf-8")))
+    with os.fdopen(descriptor, encoding="utf-8") as handle:
+        if not _is_locked(handle):
+            return None
+        with contextlib.suppress(ValueError, TypeError, OSError):
+            return DaemonInfo(**json.loads(handle.read()))
     return None
 
 
-def _is_locked(path: Path) -> bool:
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+def _is_locked(handle: IO[str]) -> bool:
+    import fcntl
+
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def why_not_the_daemon(info: DaemonInfo) -> str | None:
+    """None if ``info.pid`` is verifiably the daemon that published ``info`` (same start time,
+    an Ensemble command line), else why not. Where ``/proc`` is missing, nothing can be checked
+    beyond the lock itself, which lives in the private runtime directory."""
+    started = process_start_ticks(info.pid)
+    command = process_command(info.pid)
+    if started is None and command is None:
+        return None if not os.path.isdir("/proc/self") else f"no process has pid {info.pid}"
+    if info.process_start is None or started != info.process_start:
+        return (f"pid {info.pid} started at another time than the daemon that published the lock "
+                "(its pid was reused)")
+    names = {os.path.basename(part) for part in command or ()}
+    if not names & set(_ENTRY_NAMES):
+        shown = " ".join(command or ())[:120]
+        return f"pid {info.pid} runs {shown!r}, not an Ensemble daemon"
+    return None
 
 
 class InstanceLock:
     """Both locks, taken together or not at all."""
 
     def __init__(self, admin_port: int, data_dir: Path) -> None:
-        self.admin_path = admin_lock_path(admin_port)
+        self.admin_port = admin_port
         self.data_path = data_dir / "daemon.lock"
         self._handles: list[IO[str]] = []
 
     def acquire(self) -> None:
+        import fcntl
+
         try:
-            for path, what in ((self.admin_path, "admin port"),
+            for path, what in ((admin_lock_path(self.admin_port), "admin port"),
                                (self.data_path, "data directory")):
-                handle = open(path, "a+")  # noqa: SIM115 - held for the daemon's lifetime
+                handle = os.fdopen(open_private(path), "r+", encoding="utf-8")
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -87,6 +121,8 @@ class InstanceLock:
             raise
 
     def publish(self, info: DaemonInfo) -> None:
+        if info.process_start is None:
+            info = replace(info, process_start=process_start_ticks(info.pid))
         for handle in self._handles:
             handle.seek(0)
             handle.truncate()
@@ -94,6 +130,8 @@ class InstanceLock:
             handle.flush()
 
     def release(self) -> None:
+        import fcntl
+
         for handle in self._handles:
             with contextlib.suppress(OSError):
                 handle.seek(0)

@@ -20,7 +20,8 @@ import os
 import signal
 import sys
 
-__all__ = ["arm_parent_death_signal", "end_thespian_group", "parent_is_gone", "process_alive"]
+__all__ = ["arm_parent_death_signal", "end_thespian_group", "parent_is_gone", "process_alive",
+           "process_command", "process_start_ticks"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -39,6 +40,27 @@ def arm_parent_death_signal() -> bool:
 def parent_is_gone(original_parent: int) -> bool:
     """Whether the process that started this one has exited (it has been re-parented)."""
     return os.getppid() != original_parent
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (Linux ``/proc``), or None if unknown.
+    Two processes that share a pid one after the other never share a start time."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rpartition(b")")[2].split()
+        return int(fields[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_command(pid: int) -> list[str] | None:
+    """The command line of ``pid`` (Linux ``/proc``), or None if unknown."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
 def process_alive(pid: int) -> bool:

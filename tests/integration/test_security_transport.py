@@ -10,13 +10,12 @@ import re
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tests.support.daemon import REPO, Daemon, free_port, listening_sockets
+from tests.support.listener import RecordingServer
 
 REJECTED = "dropped a Thespian frame that failed authentication, unread"
 
@@ -87,43 +86,11 @@ def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
-class _FakeAdmin:
-    """Listens on a port and answers every connection with a malicious framed pickle."""
-
-    def __init__(self, port: int, payload: bytes) -> None:
-        self.listener = socket.create_server(("127.0.0.1", port))
-        self.listener.settimeout(0.2)
-        self.payload = payload
-        self.contacted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                connection.settimeout(2)
-                with contextlib.suppress(OSError):
-                    connection.recv(65536)
-                    self.contacted += 1
-                    connection.sendall(self.payload)
-                    time.sleep(0.2)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.listener.close()
-
-
 def test_a_fake_admin_on_the_admin_port_is_refused_and_nothing_it_sends_is_unpickled(
         tmp_path: Path) -> None:
     target = tmp_path / "pwned-by-fake-admin"
     port = free_port()
-    fake = _FakeAdmin(port, _frame(target))
+    fake = RecordingServer(port, reply=_frame(target))
     try:
         daemon = Daemon(tmp_path / "data", admin_port=port)
         result = subprocess.run(daemon.command("run"), cwd=REPO, capture_output=True, text=True,
@@ -135,7 +102,7 @@ def test_a_fake_admin_on_the_admin_port_is_refused_and_nothing_it_sends_is_unpic
     assert f"admin port {port} on 127.0.0.1 is held by a process that is not a Thespian admin " \
            "of this data directory" in result.stderr
     assert "nothing it sent was unpickled" in result.stderr
-    assert fake.contacted >= 1
+    assert fake.received  # it was asked, and answered with its pickle
     assert not target.exists()
 
 
