@@ -43,10 +43,10 @@ from thespian.actors import (
 from actors.runtime.brief import brief, brief_error
 from actors.runtime.clock import Clock, WallClock, iso_utc
 from actors.runtime.lifeline import (
+    DaemonWatch,
     arm_parent_death_signal,
     end_thespian_group,
     parent_is_gone,
-    process_alive,
 )
 from actors.runtime.logs import bind_process, get_logger
 from messages.commands import Publish
@@ -110,6 +110,7 @@ class EnsembleActor(Actor):
         self.log = get_logger("ensemble")
         self._parent_pid = os.getppid()
         self._daemon_session: int | None = None
+        self._daemon_watch: DaemonWatch | None = None
         self._peers_version = 0
         self._crashed = False
         self._unpublished: deque[Event] = deque(maxlen=_UNPUBLISHED_LIMIT)
@@ -254,6 +255,7 @@ class EnsembleActor(Actor):
             if parent_is_gone(self._parent_pid):
                 os._exit(0)
             self._daemon_session = _session_of(message.daemon_pid)
+            self._daemon_watch = DaemonWatch(message.daemon_pid)
             bind_process(role=self.name, pid=os.getpid())  # for records from other libraries
         self.log = get_logger("ensemble").bind(role=self.name, pid=os.getpid())
         self.on_configure()
@@ -265,8 +267,9 @@ class EnsembleActor(Actor):
         self.wakeupAfter(interval, payload=_LivenessCheck())
 
     def _check_liveness(self) -> None:
-        if self.daemon_pid is not None and not process_alive(self.daemon_pid):
-            self.log.warning("the daemon is gone; ending every actor", daemon_pid=self.daemon_pid)
+        if self._daemon_watch is not None and self._daemon_watch.gone():
+            self.log.warning("the daemon is gone; ending every actor", daemon_pid=self.daemon_pid,
+                             noticed_by=self._daemon_watch.method)
             end_thespian_group(self._daemon_session)
         if parent_is_gone(self._parent_pid):
             self.log.warning("parent actor is gone; exiting")

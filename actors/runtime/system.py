@@ -21,6 +21,7 @@ from thespian.actors import ActorSystem
 
 from actors.runtime.frame_auth import create_secret, install, probe_admin, read_secret
 from actors.runtime.instance import read_daemon_info
+from actors.runtime.lifeline import hold_lifeline
 from actors.runtime.logs import get_logger, thespian_log_config
 from actors.runtime.loopback import restrict_thespian_to
 
@@ -102,6 +103,7 @@ def start_actor_system(admin_port: int, data_dir: Path, log_level: str) -> Any:
     authenticated with a fresh secret of this daemon (``actors/runtime/frame_auth.py``)."""
     restrict_thespian_to(THESPIAN_HOST)
     install(create_secret(data_dir))
+    hold_lifeline()  # every process forked from here can tell when the daemon is gone
     # Thespian's internal errors (unpickling failures…) go only to this file (DESIGN.md §10).
     os.environ["THESPLOG_FILE"] = str(data_dir / "thespian.log")
     os.environ.setdefault("THESPLOG_THRESHOLD", "WARNING")
