@@ -200,7 +200,9 @@ class RiskStateChanged(Event):
 
 @event("BROKER_STATUS")
 class BrokerStatus(Event):
-    """The broker connection: connected, degraded or disconnected."""
+    """The broker connection: connected, degraded, disconnected or auth_failed, with the
+    broker's profile (:class:`~messages.trading.BrokerProfile`'s fields; ``broker`` is its
+    kind)."""
 
     state: str
     broker: str
@@ -208,6 +210,13 @@ class BrokerStatus(Event):
     server: str | None = None
     trade_mode: str | None = None
     detail: str = ""
+    connected: bool = False
+    company: str = ""
+    currency: str = ""
+    server_utc_offset_s: int = 0
+    speed: float = 1.0
+    commission_per_lot: float = 0.0
+    fault_switches: bool = False
 
 
 @event("CONTROL_RESULT")

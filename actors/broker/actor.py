@@ -33,32 +33,36 @@ actor on purpose: its replacement rebuilds everything from SharedState and the t
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from actors.broker.backends import BrokerBackend, make_backend
+from actors.broker.desk import (
+    CancelOrder,
+    Conditions,
+    Effect,
+    LookUp,
+    Lookup,
+    Note,
+    OrderDesk,
+    Persist,
+    PollSoon,
+    ReadBooks,
+    Reply,
+    ResolveSoon,
+    Send,
+    SetStops,
+    WriteAhead,
+    order_intent,
+)
 from actors.broker.fault_switches import FaultChangeError, checked_fault_changes, fault_switches
-from actors.broker.gate import GateState, refusal_reason
-from actors.broker.gateway import (
-    BrokerUnavailable,
-    Gateway,
-    GatewayError,
-    GatewayTimeout,
-    open_gateway,
-)
-from actors.broker.intents import (
-    INTENT_PREFIX,
-    Intent,
-    IntentLedger,
-    IntentStatus,
-    close_order_id,
-    intent_key,
-    report_status,
-)
+from actors.broker.gate import GateState
+from actors.broker.gateway import BrokerUnavailable, Gateway, GatewayError, GatewayTimeout
+from actors.broker.intents import INTENT_PREFIX, Intent, intent_key
 from actors.broker.market_data import SpecCache, collect_market_data
 from actors.broker.positions_tracker import (
     POSITION_PREFIX,
@@ -73,6 +77,7 @@ from actors.broker.positions_tracker import (
     server_day_start,
 )
 from actors.broker.reconcile import (
+    ConnectionVerdict,
     connection_verdict,
     estimate_server_offset,
     foreign_summary,
@@ -80,8 +85,6 @@ from actors.broker.reconcile import (
     trade_mode_name,
 )
 from actors.broker.retcodes import CONNECTION_ERROR_CODES
-from actors.broker.sim.server_clock import server_utc_offset_at
-from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile, resume_sim_clock
 from actors.broker.state_calls import StateCalls
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import Clock, WallClock, iso_utc
@@ -98,9 +101,9 @@ from messages.commands import (
     StateSet,
 )
 from messages.events import AccountUpdate, BrokerStatus, Event, PositionClosed, PositionUpdate
-from messages.market import Side
-from messages.orders import OrderIntent, OrderOutcome, Outcome
+from messages.orders import OrderOutcome, Outcome
 from messages.trading import (
+    BrokerProfile,
     BrokerReady,
     BrokerSnapshot,
     BrokerSnapshotRequest,
@@ -110,7 +113,6 @@ from messages.trading import (
     MarketData,
     MarketDataRequest,
     ModifyPosition,
-    OrderReport,
     PlaceOrder,
     RiskStatus,
     RiskStatusRequest,
@@ -126,13 +128,9 @@ BROKER_STATE_PREFIX = "broker."
 REPORTED_PREFIX = "broker.reported."
 """``broker.reported.<ticket>``: the closed trade of this position has been reported."""
 
-WRITE_AHEAD_DEADLINE_S = 10.0
-"""A write-ahead acknowledged later than this (SharedState was restarting, or the actor was
-held up by a slow terminal) is not sent: the decision behind it is stale by then."""
 DEAL_LOOKBACK_S = 30 * 86_400  # the deals the RiskManager's counters look back on
 RECENT_DEALS_KEPT = 2000
 CLOSE_REPORT_ATTEMPTS = 30  # polls to wait for a closed position's exit deal in the history
-MODIFY_REPORTS_KEPT = 1000
 RESOLVE_INTERVAL_S = 1.0
 POLL_SOON_DELAY_S = 0.05
 # "strategy" stands for every strategy's actor ("strategy.<name>").
@@ -157,32 +155,15 @@ class _ResolveDue:
     pass
 
 
-@dataclass(slots=True)
-class _Job:
-    """One request that sends orders: a place, a close, or a close-all. ``owned`` are the
-    intents this job began (only it may send them); ``writing`` those whose write-ahead is not
-    acknowledged yet."""
-
-    request_id: str
-    requester: Any
-    kind: str  # place | close | close_all
-    coids: list[str]
-    started: float = field(default_factory=time.monotonic)
-    owned: set[str] = field(default_factory=set)
-    writing: set[str] = field(default_factory=set)
-    interim_sent: bool = False
-
-
 class MT5BrokerActor(EnsembleActor):
     role = "MT5Broker"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.kind = "sim"
+        self.backend: BrokerBackend | None = None
         self.gateway: Gateway | None = None
         self.market_clock: Clock = WallClock()
-        self.market_time_file: MarketTimeFile | None = None
-        self.server_offset_s = 0.0
+        self.server_offset_s = 0
         self.universe: tuple[str, ...] = ()
         self.specs = SpecCache()
         # connection and readiness
@@ -204,10 +185,9 @@ class MT5BrokerActor(EnsembleActor):
         self._ready_sent: dict[str, Any] = {}
         self._risk_asked: Any = None
         # books
-        self.ledger = IntentLedger()
+        self.desk = OrderDesk(0)
         self.tracker = PositionTracker()
         self.calls = StateCalls("broker")
-        self.jobs: dict[str, _Job] = {}
         self.gate = GateState()
         self.gate_from_risk = False
         self.account: AccountRecord | None = None
@@ -218,7 +198,6 @@ class MT5BrokerActor(EnsembleActor):
         self.recent_deals: OrderedDict[int, DealRecord] = OrderedDict()
         self.deals_seen_until: float | None = None
         self.close_attempts: dict[int, int] = {}
-        self.modify_reports: OrderedDict[str, OrderReport] = OrderedDict()
         self.changes = ChangeGate()
 
     def _listeners(self, roles: tuple[str, ...]) -> list[str]:
@@ -231,12 +210,9 @@ class MT5BrokerActor(EnsembleActor):
     # --- lifecycle -----------------------------------------------------------------------------
 
     def on_configure(self) -> None:
-        self.kind = self.settings.broker.kind
-        if self.kind == "sim":
-            sim = self.settings.sim
-            self.market_time_file = MarketTimeFile(self.settings.data_path / MARKET_TIME_FILE)
-            self.market_clock = resume_sim_clock(sim, self.market_time_file)
-            self.server_offset_s = float(server_utc_offset_at(sim, self.market_clock.now()))
+        self.backend = make_backend(self.settings)
+        self.market_clock = self.backend.market_clock
+        self.desk = OrderDesk(self.settings.broker.magic, decision_of=self._decision_of)
         # Connecting can take long (initialize waits for the terminal): not inside Configure,
         # so the supervisor sees this actor started at once.
         self._schedule_connect(0.0)
@@ -299,36 +275,16 @@ class MT5BrokerActor(EnsembleActor):
         if message.generation == self.connect_generation and not self.connected:
             self._connect()
 
-    def _open_gateway(self) -> Gateway:
-        broker = self.settings.broker
-        common: dict[str, Any] = {
-            "call_timeout": broker.call_timeout_s,
-            "order_timeout": broker.order_timeout_s,
-            "clock": self.market_clock,
-            # Opened without connecting, so the gateway (and the simulated terminal with its
-            # fault switches) stays when initialize fails; connect() is retried on it.
-            "connect": False,
-        }
-        if self.kind == "sim":
-            return open_gateway("sim", sim_config=self.settings.sim,
-                                data_dir=self.settings.data_path, **common)
-        if self.kind == "mt5":
-            return open_gateway("mt5", **common)
-        return open_gateway("mt5linux", host=broker.mt5linux_host, port=broker.mt5linux_port,
-                            **common)
-
     def _connect(self) -> None:
-        broker = self.settings.broker
-        real = self.kind != "sim"
+        assert self.backend is not None
+        backend = self.backend
+        credentials = backend.credentials()
         try:
             if self.gateway is None:
-                self.gateway = self._open_gateway()
-            account = self.gateway.connect(
-                path=broker.terminal_path if self.kind == "mt5" else None,
-                login=broker.login if real else None,
-                password=(os.environ.get(broker.password_env) or None) if real else None,
-                server=broker.server if real else None,
-            )
+                self.gateway = backend.open_gateway()
+            account = self.gateway.connect(path=credentials.path, login=credentials.login,
+                                           password=credentials.password,
+                                           server=credentials.server)
             terminal = self.gateway.terminal()
         except BrokerUnavailable as error:
             self._connection_failed(str(error), None)
@@ -336,12 +292,7 @@ class MT5BrokerActor(EnsembleActor):
         except GatewayError as error:
             self._connection_failed(str(error), error.code)
             return
-        verdict = connection_verdict(
-            account, terminal,
-            expected_login=broker.login if real else None,
-            expected_server=broker.server if real else None,
-            allow_real_account=broker.allow_real_account,
-        )  # fmt: skip
+        verdict = self._verdict(account, terminal)
         self.account, self.terminal = account, terminal
         if verdict.state == "refused":
             self.log.error("refusing the account", detail=verdict.detail)
@@ -352,7 +303,7 @@ class MT5BrokerActor(EnsembleActor):
         self.may_trade = verdict.may_trade
         self.verdict_detail = verdict.detail
         self.poll_problem = ""
-        self.log.info("connected", broker=self.kind, account=account.login,
+        self.log.info("connected", broker=backend.kind, account=account.login,
                       server=account.server, trade_mode=trade_mode_name(account.trade_mode),
                       detail=verdict.detail)
         self._prepare_universe()
@@ -360,18 +311,18 @@ class MT5BrokerActor(EnsembleActor):
         self._refresh_status()
         self._begin_reconcile()
 
+    def _verdict(self, account: AccountRecord, terminal: TerminalRecord) -> ConnectionVerdict:
+        assert self.backend is not None
+        return connection_verdict(
+            account, terminal, expected_login=self.backend.expected_login,
+            expected_server=self.backend.expected_server,
+            allow_real_account=self.settings.broker.allow_real_account,
+        )  # fmt: skip
+
     def _prepare_universe(self) -> None:
-        assert self.gateway is not None
-        if self.kind == "sim":
-            self.universe = tuple(self.settings.sim.symbols)
-            return
-        configured = tuple(self.settings.strategy.symbols)
+        assert self.gateway is not None and self.backend is not None
         try:
-            self.universe = configured or tuple(
-                spec.name for spec in self.gateway.symbols() if spec.visible
-            )
-            for symbol in configured:
-                self.gateway.select_symbol(symbol)
+            self.universe = self.backend.universe(self.gateway)
             ticks = [self.gateway.tick(symbol) for symbol in self.universe[:5]]
         except GatewayError as error:
             self.log.warning("reading the symbols failed", reason=str(error))
@@ -379,11 +330,12 @@ class MT5BrokerActor(EnsembleActor):
         self._learn_server_offset(max((tick.time for tick in ticks), default=0))
 
     def _learn_server_offset(self, freshest_tick_time: float) -> None:
-        if self.kind == "sim" or freshest_tick_time <= 0:
-            return
-        offset = estimate_server_offset(freshest_tick_time, time.time())
+        assert self.backend is not None
+        offset = self.backend.server_offset_hint(self.gateway)
+        if offset is None and freshest_tick_time > 0:
+            offset = estimate_server_offset(freshest_tick_time, self.market_clock.now())
         if offset is not None and offset != self.server_offset_s:
-            self.server_offset_s = float(offset)
+            self.server_offset_s = int(offset)
             self.log.info("server clock offset", offset_s=offset)
 
     def _connection_failed(self, detail: str, code: int | None, *, refused: bool = False) -> None:
@@ -391,7 +343,8 @@ class MT5BrokerActor(EnsembleActor):
         was_ready = self.connected or self.reconciled
         self.connected = self.reconciled = self.may_trade = False
         self.poll_generation += 1  # stop polling until reconnected
-        if self.gateway is not None and self.kind != "sim":
+        assert self.backend is not None
+        if self.gateway is not None and not self.backend.keeps_terminal_on_failure:
             # A real terminal's link (an RPyC connection, the module's IPC) is rebuilt from
             # scratch; the simulated terminal stays, with its books and fault switches.
             gateway, self.gateway = self.gateway, None
@@ -433,25 +386,43 @@ class MT5BrokerActor(EnsembleActor):
         if self.status == (state, detail):
             return
         self.status = (state, detail)
+        self._publish_status()
+
+    def _profile(self) -> BrokerProfile:
+        assert self.backend is not None
+        return self.backend.profile(connected=self.connected, account=self.account,
+                                    server_utc_offset_s=self.server_offset_s)
+
+    def _publish_status(self) -> None:
+        if self.status is None:
+            return
+        state, detail = self.status
+        profile = self._profile()
         account = self.account
         self.publish([BrokerStatus(
-            timestamp=self.now_iso(), state=state, broker=self.kind,
+            timestamp=self.now_iso(), state=state, broker=profile.kind,
             account=account.login if account else None,
             server=account.server if account else None,
-            trade_mode=trade_mode_name(account.trade_mode) if account else None,
-            detail=detail,
+            trade_mode=profile.trade_mode or None, detail=detail,
+            connected=profile.connected, company=profile.company, currency=profile.currency,
+            server_utc_offset_s=profile.server_utc_offset_s, speed=profile.speed,
+            commission_per_lot=profile.commission_per_lot,
+            fault_switches=profile.fault_switches,
         )])  # fmt: skip
 
     def _announce_ready(self, force: bool = False) -> None:
         """BrokerReady to the roles that may trade, on every change and to every new address
         (a restarted Strategy must learn it)."""
-        ready = BrokerReady(connected=self.connected, reconciled=self.reconciled)
+        if self.backend is None:
+            return
+        ready = BrokerReady(connected=self.connected, reconciled=self.reconciled,
+                            profile=self._profile())
         for role in self._listeners(READY_LISTENERS):
             address = self.peer(role)
             if address is None:
                 continue
-            if force or self._ready_sent.get(role) != address:
-                self._ready_sent[role] = address
+            if force or self._ready_sent.get(role) != (address, ready):
+                self._ready_sent[role] = (address, ready)
                 self.send(address, ready)
 
     @handles(TradingGate)
@@ -486,16 +457,18 @@ class MT5BrokerActor(EnsembleActor):
             raise RuntimeError(f"cannot read the broker's records from SharedState: "
                                f"{reply.error}")
         items: dict[str, Any] = reply.value or {}
-        broken = self.ledger.load({k: v for k, v in items.items() if k.startswith(INTENT_PREFIX)})
+        broken = self.desk.ledger.load(
+            {k: v for k, v in items.items() if k.startswith(INTENT_PREFIX)}
+        )
         broken += self.tracker.load(
             {k: v for k, v in items.items() if k.startswith(POSITION_PREFIX)}
         )
         if broken:
             self.log.error("unreadable broker records ignored", keys=broken[:20])
         self.loaded, self.loading = True, False
-        self.log.info("broker records loaded", intents=len(self.ledger),
+        self.log.info("broker records loaded", intents=len(self.desk.ledger),
                       tracked=len(self.tracker.tracked),
-                      unresolved=len(self.ledger.unresolved()))
+                      unresolved=len(self.desk.ledger.unresolved()))
         self._begin_reconcile()
 
     def _on_kill_switch(self, reply: StateReply) -> None:
@@ -515,7 +488,8 @@ class MT5BrokerActor(EnsembleActor):
             self._gateway_failed(error)
             return
         magic = self.settings.broker.magic
-        plan = plan_reconciliation(positions, orders, magic, self.tracker.tracked, self.ledger)
+        plan = plan_reconciliation(positions, orders, magic, self.tracker.tracked,
+                                   self.desk.ledger)
         for position in plan.adopt:
             tracked = TrackedPosition.adopt(position, *self._identify(position))
             self.tracker.track(tracked)
@@ -527,7 +501,7 @@ class MT5BrokerActor(EnsembleActor):
         if self.foreign_detail:
             self.log.warning("foreign positions and orders are left alone",
                              detail=self.foreign_detail)
-        unresolved = self.ledger.unresolved()
+        unresolved = self.desk.ledger.unresolved()
         if unresolved:
             self.reconcile_detail = (f"resolving {len(unresolved)} order(s) of unknown "
                                      "outcome from the terminal's books")
@@ -543,16 +517,15 @@ class MT5BrokerActor(EnsembleActor):
         self._announce_ready(force=True)
         self._start_polling()
 
+    def _decision_of(self, position: PositionRecord) -> str:
+        tracked = self.tracker.get(position.ticket)
+        return tracked.decision_id if tracked else ""
+
     def _identify(self, position: PositionRecord) -> tuple[str, str]:
-        intent = self.ledger.opened_position(position.ticket, position.comment)
+        intent = self.desk.ledger.opened_position(position.ticket, position.comment)
         if intent is None:
             return position.comment, ""
         return intent.client_order_id, intent.decision_id
-
-    def _in_flight_s(self) -> float:
-        # The simulated terminal runs in this process: nothing sent before our own restart can
-        # still execute, and a fate is read only after the send has returned (one thread).
-        return 0.0 if self.kind == "sim" else self.settings.broker.order_timeout_s
 
     def _schedule_resolve(self) -> None:
         if not self.resolve_scheduled:
@@ -569,20 +542,18 @@ class MT5BrokerActor(EnsembleActor):
             self._reconcile_with_terminal()
         else:
             self._resolve_unresolved()
-            if self.ledger.unresolved():
+            if self.desk.ledger.unresolved():
                 self._schedule_resolve()
-        self._report_jobs()
+        self._carry_out(self.desk.report_jobs())
         self._save_market_time()
 
     def _resolve_unresolved(self) -> None:
         """Ask the terminal's books about every intent that was (perhaps) sent with no known
-        outcome. Intents a job is still writing ahead are not sent yet: leave them."""
+        outcome."""
         assert self.gateway is not None
-        not_sent_yet = {coid for job in self.jobs.values() for coid in job.writing}
+        assert self.backend is not None
         magic = self.settings.broker.magic
-        for intent in self.ledger.unresolved():
-            if intent.client_order_id in not_sent_yet:
-                continue
+        for intent in self.desk.to_resolve():
             since = intent.market_time - 3600 if intent.market_time else None
             try:
                 fate = self.gateway.find_order_fate(intent.client_order_id, magic, since=since)
@@ -592,16 +563,8 @@ class MT5BrokerActor(EnsembleActor):
                     return
                 self.log.warning("reading an order's fate failed", reason=str(error))
                 continue
-            resolved = self.ledger.apply_fate(intent.client_order_id, fate, time.time(),
-                                              self._in_flight_s())
-            if resolved != intent:
-                self._persist_intent(resolved)
-            if resolved.final:
-                self.log.info("order outcome resolved", client_order_id=resolved.client_order_id,
-                              status=str(resolved.status), reason=resolved.reason,
-                              ticket=resolved.ticket)
-                if resolved.status is IntentStatus.DONE:
-                    self._poll_soon()
+            self._carry_out(self.desk.fate_found(intent.client_order_id, fate, time.time(),
+                                                 self.backend.in_flight_s))
 
     # --- polling -------------------------------------------------------------------------------
 
@@ -652,11 +615,7 @@ class MT5BrokerActor(EnsembleActor):
         except GatewayError as error:
             self._gateway_failed(error)
             return
-        verdict = connection_verdict(
-            account, terminal, expected_login=broker.login if self.kind != "sim" else None,
-            expected_server=broker.server if self.kind != "sim" else None,
-            allow_real_account=broker.allow_real_account,
-        )  # fmt: skip
+        verdict = self._verdict(account, terminal)
         if verdict.state == "refused":
             self._connection_failed(verdict.detail, None, refused=True)
             return
@@ -718,7 +677,8 @@ class MT5BrokerActor(EnsembleActor):
         except GatewayError as error:
             self._gateway_failed(error)
             return
-        trade = build_trade_closed(tracked, deals, self.server_offset_s, self.ledger.purpose_of)
+        trade = build_trade_closed(tracked, deals, self.server_offset_s,
+                                   self.desk.ledger.purpose_of)
         if trade is None:
             attempts = self.close_attempts.get(tracked.ticket, 0) + 1
             self.close_attempts[tracked.ticket] = attempts
@@ -762,336 +722,125 @@ class MT5BrokerActor(EnsembleActor):
         self.close_attempts.pop(ticket, None)
         self._state(lambda rid: StateDelete(request_id=rid, key=position_key(ticket)))
 
-    # --- orders --------------------------------------------------------------------------------
+    # --- orders: the desk decides, the actor carries out ------------------------------------------
 
-    def _refusal(self, *, opening: bool, sending: set[str] | None = None) -> str | None:
-        unresolved = [i for i in self.ledger.unresolved()
-                      if sending is None or i.client_order_id not in sending]
-        return refusal_reason(
-            opening=opening, connected=self.connected, reconciled=self.reconciled,
-            may_trade=self.may_trade, gate=self.gate, unresolved_orders=len(unresolved),
-        )  # fmt: skip
-
-    def _reply(self, sender: Any, report: OrderReport) -> None:
-        self.send(sender, report)
-
-    def _refuse(self, sender: Any, request_id: str, reason: str, **fields: Any) -> None:
-        self._reply(sender, OrderReport(request_id, "refused", reason, **fields))
-
-    def _answer_known(self, intent: Intent, request_id: str, sender: Any, kind: str) -> None:
-        """A client order id already in the ledger: answered from its record, never resent.
-        One that is not final yet is answered when it is."""
-        job = _Job(request_id, sender, kind, [intent.client_order_id])
-        self.jobs[uuid.uuid4().hex] = job
-        if not intent.final and intent.status is IntentStatus.UNKNOWN:
-            job.interim_sent = True
-            self._reply(sender, self._report(job))
-        self._report_jobs()
+    def _conditions(self) -> Conditions:
+        return Conditions(connected=self.connected, reconciled=self.reconciled,
+                          may_trade=self.may_trade, gate=self.gate,
+                          market_time=self.market_clock.now())
 
     @handles(PlaceOrder)
     def _on_place_order(self, order: PlaceOrder, sender: Any) -> None:
-        known = self.ledger.get(order.client_order_id)
-        if known is not None:
-            self._answer_known(known, order.request_id, sender, "place")
-            return
-        fields = {"client_order_id": order.client_order_id, "symbol": order.symbol,
-                  "side": order.side}
-        refusal = self._refusal(opening=True)
-        if refusal is not None:
-            self._refuse(sender, order.request_id, refusal, **fields)
-            return
-        intent = Intent(
-            client_order_id=order.client_order_id, kind="open", status=IntentStatus.WRITING,
-            symbol=order.symbol, side=str(order.side).upper(), volume=float(order.volume),
-            request_id=order.request_id, created_at=time.time(),
-            market_time=self.market_clock.now(), decision_id=order.decision_id,
-            sl=float(order.sl or 0.0), tp=float(order.tp or 0.0),
-            deviation_points=int(order.deviation_points),
-        )  # fmt: skip
-        try:
-            self._order_intent(intent)  # the gateway's own checks, before anything is recorded
-        except (ValueError, TypeError) as error:
-            self._refuse(sender, order.request_id, f"invalid: {error}", **fields)
-            return
-        self.ledger.begin(intent)
-        self._start_job(_Job(order.request_id, sender, "place", [order.client_order_id],
-                             owned={order.client_order_id}))
-
-    def _order_intent(self, intent: Intent) -> OrderIntent:
-        side = intent.side.upper()
-        if side not in ("BUY", "SELL"):
-            raise ValueError(f"side must be BUY or SELL, got {intent.side!r}")
-        return OrderIntent(
-            symbol=intent.symbol, side=Side(side.upper()), volume=float(intent.volume or 0),
-            client_order_id=intent.client_order_id, magic=self.settings.broker.magic,
-            sl=intent.sl or None, tp=intent.tp or None,
-            deviation_points=intent.deviation_points,
-        )  # fmt: skip
+        self._carry_out(self.desk.place(order, sender, self._conditions(), time.time()))
 
     @handles(ClosePosition)
     def _on_close_position(self, message: ClosePosition, sender: Any) -> None:
-        coid = close_order_id(message.op_id)
-        known = self.ledger.get(coid)
-        if known is not None:
-            self._answer_known(known, message.request_id, sender, "close")
-            return
-        refusal = self._refusal(opening=False)
-        if refusal is not None:
-            self._refuse(sender, message.request_id, refusal, client_order_id=coid,
-                         ticket=message.ticket)
-            return
-        if message.volume is not None and not message.volume > 0:
-            self._refuse(sender, message.request_id, "invalid: volume must be > 0",
-                         client_order_id=coid, ticket=message.ticket)
-            return
-        position = self._find_position(message.ticket, message.request_id, sender, coid)
-        if position is None:
-            return
-        volume = message.volume
-        if volume is not None and volume >= position.volume - 1e-9:
-            volume = None  # all of it
-        self._begin_close(position, coid, message.request_id, message.op_id, message.reason,
-                          volume)
-        self._start_job(_Job(message.request_id, sender, "close", [coid], owned={coid}))
-
-    def _find_position(self, ticket: int, request_id: str, sender: Any,
-                       coid: str = "") -> PositionRecord | None:
-        """The open position ``ticket`` if it is ours; otherwise answer the request and return
-        None. A position that is gone is reported closed: that is what a close wants, and a
-        second close order could open an opposite position on a netting account."""
-        assert self.gateway is not None
-        try:
-            found = self.gateway.positions(ticket=ticket)
-        except GatewayError as error:
-            self._gateway_failed(error)
-            self._refuse(sender, request_id, "terminal_unavailable", client_order_id=coid,
-                         ticket=ticket)
-            return None
-        if not found:
-            self._reply(sender, OrderReport(request_id, "done", "already_closed",
-                                            client_order_id=coid, ticket=ticket))
-            self._poll_soon()
-            return None
-        position = found[0]
-        if position.magic != self.settings.broker.magic:
-            self._refuse(sender, request_id, "foreign_position", client_order_id=coid,
-                         ticket=ticket, symbol=position.symbol)
-            return None
-        return position
-
-    def _begin_close(self, position: PositionRecord, coid: str, request_id: str, op_id: str,
-                     purpose: str, volume: float | None) -> None:
-        tracked = self.tracker.get(position.ticket)
-        self.ledger.begin(Intent(
-            client_order_id=coid, kind="close", status=IntentStatus.WRITING,
-            symbol=position.symbol, side="SELL" if position.type == 0 else "BUY",
-            volume=volume, request_id=request_id, created_at=time.time(),
-            market_time=self.market_clock.now(),
-            decision_id=tracked.decision_id if tracked else "", ticket=position.ticket,
-            op_id=op_id, purpose=purpose,
-        ))  # fmt: skip
+        self._carry_out(self.desk.close(message, sender, self._conditions(), time.time()))
 
     @handles(CloseAll)
     def _on_close_all(self, message: CloseAll, sender: Any) -> None:
-        refusal = self._refusal(opening=False)
-        if refusal is not None:
-            self._refuse(sender, message.request_id, refusal)
-            return
-        assert self.gateway is not None
-        magic = self.settings.broker.magic
-        try:
-            positions = [p for p in self.gateway.positions() if p.magic == magic]
-            pending = [o for o in self.gateway.orders() if o.magic == magic]
-        except GatewayError as error:
-            self._gateway_failed(error)
-            self._refuse(sender, message.request_id, "terminal_unavailable")
-            return
-        for order in pending:
-            # Deleting a pending order is harmless to repeat: no write-ahead needed.
-            outcome = self.gateway.cancel_order(order.ticket)
-            self.log.info("pending order cancelled", ticket=order.ticket, outcome=outcome.reason)
-        job = _Job(message.request_id, sender, "close_all", [])
-        for position in positions:
-            coid = close_order_id(f"{message.op_id}/{position.ticket}")
-            if coid not in self.ledger:
-                self._begin_close(position, coid, message.request_id, message.op_id,
-                                  message.reason, None)
-                job.owned.add(coid)
-            job.coids.append(coid)
-        if not job.coids:
-            self._reply(sender, OrderReport(message.request_id, "done", "nothing_to_close"))
-            return
-        self._start_job(job)
-
-    def _start_job(self, job: _Job) -> None:
-        """Write the job's new intents ahead; it runs when SharedState has all of them."""
-        job_id = uuid.uuid4().hex
-        self.jobs[job_id] = job
-        for coid in job.owned:
-            intent = self.ledger[coid]
-            record = dataclasses.replace(intent, status=IntentStatus.SENDING).to_record()
-            job.writing.add(coid)
-            self._state(
-                lambda rid, c=coid, r=record: StateSet(request_id=rid, key=intent_key(c), value=r),
-                lambda reply, c=coid: self._on_written_ahead(job_id, c, reply),
-            )
-        if not job.writing:
-            self._run_job(job_id)
-
-    def _on_written_ahead(self, job_id: str, coid: str, reply: StateReply) -> None:
-        job = self.jobs[job_id]
-        job.writing.discard(coid)
-        if reply.ok:
-            self.ledger.durable(coid, time.time())
-        else:
-            self.log.error("write-ahead refused; order not sent", client_order_id=coid,
-                           reason=reply.error)
-            self.ledger.abandon(coid)
-            job.owned.discard(coid)
-            job.coids.remove(coid)
-            self._refuse(job.requester, job.request_id, "state_write_failed",
-                         client_order_id=coid)
-        if not job.writing:
-            self._run_job(job_id)
-
-    def _run_job(self, job_id: str) -> None:
-        """Send the job's durable intents, one after the other, and report."""
-        job = self.jobs.get(job_id)
-        if job is None:
-            return
-        late = time.monotonic() - job.started > WRITE_AHEAD_DEADLINE_S
-        sent_any = False
-        for coid in job.coids:
-            intent = self.ledger.get(coid)
-            if coid not in job.owned or intent is None or intent.status is not IntentStatus.SENDING:
-                continue
-            refusal = "write_ahead_late" if late else self._refusal(
-                opening=intent.kind == "open", sending=job.owned
-            )
-            if refusal is not None:
-                self._persist_intent(self.ledger.refuse(coid, refusal, time.time()))
-                continue
-            outcome = self._send(intent)
-            sent_any = True
-            done = self.ledger.apply_outcome(coid, outcome, time.time())
-            self._persist_intent(done)
-            self._after_send(done, outcome)
-        if not job.coids:
-            del self.jobs[job_id]
-        self._report_jobs()
-        if sent_any:
-            self._save_market_time()
-
-    def _send(self, intent: Intent) -> OrderOutcome:
-        assert self.gateway is not None
-        if intent.kind == "open":
-            return self.gateway.place_order(self._order_intent(intent))
-        assert intent.ticket is not None
-        return self.gateway.close_position(
-            intent.ticket, client_order_id=intent.client_order_id,
-            magic=self.settings.broker.magic, volume=intent.volume,
-            deviation_points=intent.deviation_points,
-        )  # fmt: skip
-
-    def _after_send(self, intent: Intent, outcome: OrderOutcome) -> None:
-        self.log.info("order sent" if outcome.sent else "order not sent",
-                      client_order_id=intent.client_order_id, kind=intent.kind,
-                      symbol=intent.symbol, status=str(intent.status), reason=intent.reason,
-                      retcode=intent.retcode, ticket=intent.ticket)
-        if intent.status is IntentStatus.UNKNOWN:
-            self._schedule_resolve()
-        elif intent.status is IntentStatus.DONE:
-            self._poll_soon()
-        if outcome.error is not None and outcome.error[0] in CONNECTION_ERROR_CODES:
-            self._poll_soon()  # the poll finds out whether the connection is gone
-
-    def _report(self, job: _Job) -> OrderReport:
-        intents = [self.ledger[c] for c in job.coids]
-        if job.kind != "close_all":
-            intent = intents[0]
-            status = report_status(intent.status)
-            return OrderReport(
-                job.request_id, status, intent.reason or status,
-                client_order_id=intent.client_order_id, retcode=intent.retcode,
-                ticket=intent.ticket, price=intent.price,
-                volume=intent.filled_volume or (intent.volume or 0.0), symbol=intent.symbol,
-                side=intent.side,
-            )  # fmt: skip
-        closed = tuple(i.ticket for i in intents
-                       if i.status is IntentStatus.DONE and i.ticket is not None)
-        failed = [i for i in intents if i.status in (IntentStatus.REJECTED, IntentStatus.REFUSED)]
-        if any(not i.final for i in intents):
-            status, reason = "unknown", "some closes have an unknown outcome"
-        elif failed:
-            status = "rejected"
-            reason = "; ".join(f"{i.ticket}: {i.reason}" for i in failed)
-        else:
-            status, reason = "done", f"closed {len(closed)} position(s)"
-        return OrderReport(job.request_id, status, reason, closed=closed)
-
-    def _report_jobs(self) -> None:
-        """Final reports for the jobs whose intents are all final; an interim ``unknown`` for
-        those waiting on a resolution (the final report follows under the same request id)."""
-        for job_id, job in list(self.jobs.items()):
-            if job.writing:
-                continue
-            intents = [self.ledger.get(c) for c in job.coids]
-            if any(i is None for i in intents):
-                # Waiting on a write-ahead that failed in another job: nothing was sent.
-                del self.jobs[job_id]
-                self._refuse(job.requester, job.request_id, "state_write_failed")
-                continue
-            if all(i.final for i in intents if i is not None):
-                del self.jobs[job_id]
-                self._reply(job.requester, self._report(job))
-            elif not job.interim_sent and any(
-                i.status is IntentStatus.UNKNOWN for i in intents if i is not None
-            ):
-                job.interim_sent = True
-                self._reply(job.requester, self._report(job))
+        self._carry_out(self.desk.close_all(message, sender, self._conditions()))
 
     @handles(ModifyPosition)
     def _on_modify(self, message: ModifyPosition, sender: Any) -> None:
-        """Change a position's stops (None keeps the current one). Setting the same stops twice
-        is harmless, so no write-ahead; a retried op id gets the first answer."""
-        earlier = self.modify_reports.get(message.op_id)
-        if earlier is not None:
-            self._reply(sender, dataclasses.replace(earlier, request_id=message.request_id))
-            return
-        refusal = self._refusal(opening=False)
-        if refusal is not None:
-            self._refuse(sender, message.request_id, refusal, ticket=message.ticket)
-            return
-        position = self._find_position(message.ticket, message.request_id, sender)
-        if position is None:
-            return
-        assert self.gateway is not None
-        sl = position.sl if message.sl is None else float(message.sl)
-        tp = position.tp if message.tp is None else float(message.tp)
-        outcome = self.gateway.modify_position(position.ticket, sl=sl, tp=tp)
-        status = {Outcome.DONE: "done", Outcome.UNKNOWN: "unknown"}.get(outcome.status,
-                                                                         "rejected")
-        if status == "unknown":
-            status = self._stops_applied(position.ticket, sl, tp)
-        report = OrderReport(message.request_id, status, outcome.reason,
-                             retcode=outcome.retcode, ticket=position.ticket,
-                             symbol=position.symbol)
-        if status != "unknown":
-            self.modify_reports[message.op_id] = report
-            while len(self.modify_reports) > MODIFY_REPORTS_KEPT:
-                self.modify_reports.popitem(last=False)
-        self._reply(sender, report)
-        self._poll_soon()
+        self._carry_out(self.desk.modify(message, sender, self._conditions()))
 
-    def _stops_applied(self, ticket: int, sl: float, tp: float) -> str:
+    def _carry_out(self, effects: list[Effect]) -> None:
+        """Carry the desk's effects out, in order; what comes of one goes back to the desk,
+        whose further effects run next."""
+        queue: deque[Effect] = deque(effects)
+        while queue:
+            effect = queue.popleft()
+            more = self._carry_out_one(effect)
+            queue.extendleft(reversed(more))
+
+    def _carry_out_one(self, effect: Effect) -> list[Effect]:
+        if isinstance(effect, Reply):
+            self.send(effect.to, effect.report)
+        elif isinstance(effect, Persist):
+            self._persist_intent(effect.intent)
+        elif isinstance(effect, WriteAhead):
+            self._write_ahead(effect)
+        elif isinstance(effect, Send):
+            outcome = self._send(effect.intent)
+            self._save_market_time()
+            return self.desk.sent(effect.job_id, effect.intent.client_order_id, outcome,
+                                  self._conditions(), time.time())
+        elif isinstance(effect, LookUp):
+            return self.desk.looked_up(effect.lookup, self._read_position(effect.lookup),
+                                       self._conditions(), time.time())
+        elif isinstance(effect, ReadBooks):
+            positions, orders = self._read_books()
+            return self.desk.books_read(effect.lookup, positions, orders, self._conditions(),
+                                        time.time())
+        elif isinstance(effect, CancelOrder):
+            assert self.gateway is not None
+            outcome = self.gateway.cancel_order(effect.ticket)
+            self.log.info("pending order cancelled", ticket=effect.ticket, outcome=outcome.reason)
+        elif isinstance(effect, SetStops):
+            return self._set_stops(effect)
+        elif isinstance(effect, ResolveSoon):
+            self._schedule_resolve()
+        elif isinstance(effect, PollSoon):
+            self._poll_soon()
+        elif isinstance(effect, Note):
+            getattr(self.log, effect.level)(effect.text, **effect.fields)
+        return []
+
+    def _write_ahead(self, effect: WriteAhead) -> None:
+        intent = effect.intent
+        record = intent.to_record()
+        coid = intent.client_order_id
+
+        def on_reply(reply: StateReply) -> None:
+            self._carry_out(self.desk.written(effect.job_id, coid, reply.ok, reply.error,
+                                              self._conditions(), time.time()))
+
+        self._state(lambda rid: StateSet(request_id=rid, key=intent_key(coid), value=record),
+                    on_reply)
+
+    def _read_position(self, lookup: Lookup) -> tuple[PositionRecord, ...] | None:
+        assert self.gateway is not None
+        ticket = getattr(lookup.request, "ticket", 0)
+        try:
+            return self.gateway.positions(ticket=ticket)
+        except GatewayError as error:
+            self._gateway_failed(error)
+            return None
+
+    def _read_books(self) -> tuple[tuple[PositionRecord, ...] | None, tuple[OrderRecord, ...]]:
         assert self.gateway is not None
         try:
-            found = self.gateway.positions(ticket=ticket)
-        except GatewayError:
-            return "unknown"
-        if found and abs(found[0].sl - sl) < 1e-9 and abs(found[0].tp - tp) < 1e-9:
-            return "done"
-        return "unknown"
+            return self.gateway.positions(), self.gateway.orders()
+        except GatewayError as error:
+            self._gateway_failed(error)
+            return None, ()
+
+    def _send(self, intent: Intent) -> OrderOutcome:
+        assert self.gateway is not None
+        magic = self.settings.broker.magic
+        if intent.kind == "open":
+            return self.gateway.place_order(order_intent(intent, magic))
+        assert intent.ticket is not None
+        return self.gateway.close_position(
+            intent.ticket, client_order_id=intent.client_order_id, magic=magic,
+            volume=intent.volume, deviation_points=intent.deviation_points,
+        )  # fmt: skip
+
+    def _set_stops(self, effect: SetStops) -> list[Effect]:
+        assert self.gateway is not None
+        ticket = effect.position.ticket
+        outcome = self.gateway.modify_position(ticket, sl=effect.sl, tp=effect.tp)
+        stops_now: tuple[float, float] | None = None
+        if outcome.status is Outcome.UNKNOWN:
+            try:
+                found = self.gateway.positions(ticket=ticket)
+            except GatewayError:
+                found = ()
+            if found:
+                stops_now = (found[0].sl, found[0].tp)
+        return self.desk.stops_set(effect, outcome, stops_now)
+
 
     # --- market data and snapshots -------------------------------------------------------------
 
@@ -1134,11 +883,12 @@ class MT5BrokerActor(EnsembleActor):
         def reply(status: int, detail: str = "", faults: dict[str, Any] | None = None) -> None:
             self.send(sender, SimFaultsReply(message.request_id, status, faults or {}, detail))
 
-        if self.kind != "sim":
-            reply(409, f"broker.kind is {self.kind!r}: fault switches exist only on the "
-                       "simulated terminal (broker.kind=sim)")
+        assert self.backend is not None
+        if not self.backend.has_fault_switches:
+            reply(409, f"broker.kind is {self.backend.kind!r}: fault switches exist only on "
+                       "the simulated terminal (broker.kind=sim)")
             return
-        terminal = getattr(getattr(self.gateway, "backend", None), "_sim", None)
+        terminal = self.backend.fault_terminal(self.gateway)
         if terminal is None:
             reply(503, "the simulated terminal is not open yet")
             return
@@ -1162,9 +912,9 @@ class MT5BrokerActor(EnsembleActor):
         return self.market_clock.now() + self.server_offset_s
 
     def _save_market_time(self, force: bool = False) -> None:
-        if self.market_time_file is not None:
+        if self.backend is not None:
             try:
-                self.market_time_file.save(self.market_clock.now(), force=force)
+                self.backend.save_market_time(force=force)
             except OSError as error:
                 self.log.warning("saving the market time failed", reason=repr(error))
 

@@ -150,7 +150,11 @@ def test_an_order_is_recorded_before_it_is_sent_and_a_retry_is_answered_from_the
     assert (retry.request_id, retry.status, retry.ticket) == ("r2", "done", first.ticket)
     assert harness.books("E1") == {"entries": 1, "exits": 0, "positions": 1}
     ready = harness.of_type("strategy.Confluence", BrokerReady)
-    assert ready and ready[-1] == BrokerReady(connected=True, reconciled=True)
+    assert ready and (ready[-1].connected, ready[-1].reconciled) == (True, True)
+    profile = ready[-1].profile
+    assert profile is not None and (profile.kind, profile.server, profile.account) == (
+        "sim", harness.settings.sim.server, harness.settings.sim.login)
+    assert profile.server_utc_offset_s == 2 * 3600 and profile.fault_switches
 
 
 def test_a_close_reports_the_trade_once_everywhere_and_a_retry_sends_nothing(
@@ -256,7 +260,8 @@ def test_orders_are_refused_while_halted_or_disconnected_and_flow_again_after(
     status = harness.events("BROKER_STATUS")[-1]
     assert status.state == "disconnected" and "-10004" in status.detail
     assert harness.place("E6").reason == "disconnected"
-    assert harness.of_type("strategy.Confluence", BrokerReady)[-1] == BrokerReady(False, False)
+    last_ready = harness.of_type("strategy.Confluence", BrokerReady)[-1]
+    assert (last_ready.connected, last_ready.reconciled) == (False, False)
     harness.ask(SetSimFaults("f", {"disconnect": False}), SimFaultsReply)
     harness.wait(lambda s: s.connected and s.reconciled, "the broker to reconnect")
     assert harness.place("E6").status == "done"

@@ -1,0 +1,196 @@
+"""The order desk alone, without Thespian: each event in, the effects out, and the rules of
+"never twice" (write-ahead before send, answers from the record, no new order while one is
+unresolved, stale write-aheads not sent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.broker.desk import (
+    WRITE_AHEAD_DEADLINE_S,
+    CancelOrder,
+    Conditions,
+    Effect,
+    LookUp,
+    OrderDesk,
+    Persist,
+    PollSoon,
+    ReadBooks,
+    Reply,
+    ResolveSoon,
+    Send,
+    SetStops,
+    WriteAhead,
+)
+from actors.broker.gate import GateState
+from actors.broker.intents import IntentStatus
+from messages.books import OrderRecord, PositionRecord
+from messages.market import Side
+from messages.orders import FateStatus, OrderFate, OrderOutcome, Outcome
+from messages.trading import CloseAll, ClosePosition, ModifyPosition, PlaceOrder
+
+MAGIC = 234000
+NOW = 1_700_000_000.0
+READY = Conditions(connected=True, reconciled=True, may_trade=True, gate=GateState(),
+                   market_time=NOW)
+ME = "requester"
+
+
+def _order(coid: str = "E1", request_id: str = "r1") -> PlaceOrder:
+    return PlaceOrder(request_id, coid, f"D{coid}", "EURUSD", Side.BUY, 0.1, 1.09, 1.11)
+
+
+def _position(ticket: int = 7, magic: int = MAGIC, comment: str = "E1") -> PositionRecord:
+    return PositionRecord(
+        ticket=ticket, time=0, time_msc=0, time_update=0, time_update_msc=0, type=0,
+        magic=magic, identifier=ticket, reason=3, volume=0.1, price_open=1.1, sl=1.09,
+        tp=1.11, price_current=1.1, swap=0.0, profit=0.0, symbol="EURUSD", comment=comment,
+        external_id="",
+    )  # fmt: skip
+
+
+def _pending(ticket: int, magic: int = MAGIC) -> OrderRecord:
+    return OrderRecord(
+        ticket=ticket, time_setup=0, time_setup_msc=0, time_done=0, time_done_msc=0,
+        time_expiration=0, type=2, type_time=0, type_filling=0, state=1, magic=magic,
+        position_id=0, position_by_id=0, reason=3, volume_initial=0.1, volume_current=0.1,
+        price_open=1.0, sl=0.0, tp=0.0, price_current=1.1, price_stoplimit=0.0,
+        symbol="EURUSD", comment="", external_id="",
+    )  # fmt: skip
+
+
+def _outcome(status: Outcome, coid: str = "E1", **fields: Any) -> OrderOutcome:
+    return OrderOutcome(status, str(status), coid, sent=True, **fields)
+
+
+def _of(effects: list[Effect], kind: type) -> list[Any]:
+    return [e for e in effects if isinstance(e, kind)]
+
+
+def _only(effects: list[Effect], kind: type) -> Any:
+    (found,) = _of(effects, kind)
+    return found
+
+
+def _place_until_send(desk: OrderDesk, order: PlaceOrder) -> Send:
+    ahead = _only(desk.place(order, ME, READY, NOW), WriteAhead)
+    assert ahead.intent.status is IntentStatus.SENDING
+    return _only(desk.written(ahead.job_id, order.client_order_id, True, None, READY, NOW),
+                 Send)
+
+
+def test_an_order_is_sent_only_after_its_write_ahead_and_reported_once() -> None:
+    desk = OrderDesk(MAGIC)
+    effects = desk.place(_order(), ME, READY, NOW)
+    assert [type(e) for e in effects] == [WriteAhead]  # nothing sent before SharedState has it
+    ahead = effects[0]
+    sent = desk.written(ahead.job_id, "E1", True, None, READY, NOW)
+    send = _only(sent, Send)
+    assert (send.intent.client_order_id, send.intent.kind, send.intent.sl) == ("E1", "open", 1.09)
+    done = desk.sent(send.job_id, "E1", _outcome(Outcome.DONE, order=42, price=1.1, volume=0.1),
+                     READY, NOW)
+    assert _only(done, Persist).intent.status is IntentStatus.DONE
+    report = _only(done, Reply).report
+    assert (report.status, report.ticket, report.price, report.request_id) == ("done", 42, 1.1,
+                                                                               "r1")
+    assert _of(done, PollSoon) and not desk.jobs
+
+
+def test_a_known_client_order_id_is_answered_from_its_record_and_never_sent_again() -> None:
+    desk = OrderDesk(MAGIC)
+    send = _place_until_send(desk, _order())
+    desk.sent(send.job_id, "E1", _outcome(Outcome.DONE, order=42), READY, NOW)
+    retry = desk.place(_order(request_id="r2"), ME, READY, NOW)
+    assert not _of(retry, Send) and not _of(retry, WriteAhead)
+    report = _only(retry, Reply).report
+    assert (report.request_id, report.status, report.ticket) == ("r2", "done", 42)
+
+
+def test_orders_are_refused_without_a_record_while_disconnected_or_halted() -> None:
+    desk = OrderDesk(MAGIC)
+    for conditions, reason in (
+        (Conditions(False, False, False, GateState()), "disconnected"),
+        (Conditions(True, False, True, GateState()), "not_reconciled"),
+        (Conditions(True, True, True, GateState("HALTED")), "trading_halted"),
+        (Conditions(True, True, True, GateState(kill_switch=True)), "kill_switch"),
+    ):
+        report = _only(desk.place(_order(), ME, conditions, NOW), Reply).report
+        assert (report.status, report.reason) == ("refused", reason)
+    assert len(desk.ledger) == 0
+    bad = _only(desk.place(_order(coid="not a valid id!"), ME, READY, NOW), Reply).report
+    assert bad.status == "refused" and bad.reason.startswith("invalid: client_order_id")
+
+
+def test_an_unknown_outcome_blocks_new_orders_until_the_books_resolve_it() -> None:
+    desk = OrderDesk(MAGIC)
+    send = _place_until_send(desk, _order())
+    unknown = desk.sent(send.job_id, "E1", _outcome(Outcome.UNKNOWN), READY, NOW)
+    assert _only(unknown, Reply).report.status == "unknown"  # interim
+    assert _of(unknown, ResolveSoon)
+    blocked = _only(desk.place(_order("E2"), ME, READY, NOW), Reply).report
+    assert (blocked.status, blocked.reason) == ("refused", "unresolved_order")
+    assert [i.client_order_id for i in desk.to_resolve()] == ["E1"]
+    fate = OrderFate("E1", MAGIC, FateStatus.FILLED, order=42, position=42, volume=0.1,
+                     price=1.1)
+    resolved = desk.fate_found("E1", fate, NOW, 0.0)
+    assert _only(resolved, Persist).intent.status is IntentStatus.DONE
+    final = _only(desk.report_jobs(), Reply).report
+    assert (final.request_id, final.status, final.ticket) == ("r1", "done", 42)
+    assert desk.report_jobs() == []  # reported once
+    assert _of(desk.place(_order("E2"), ME, READY, NOW), WriteAhead)
+
+
+def test_a_refused_write_ahead_frees_the_id_and_a_late_one_is_never_sent() -> None:
+    desk = OrderDesk(MAGIC)
+    ahead = _only(desk.place(_order(), ME, READY, NOW), WriteAhead)
+    failed = desk.written(ahead.job_id, "E1", False, "disk full", READY, NOW)
+    assert _only(failed, Reply).report.reason == "state_write_failed" and "E1" not in desk.ledger
+    ahead = _only(desk.place(_order(), ME, READY, NOW), WriteAhead)
+    late = desk.written(ahead.job_id, "E1", True, None, READY,
+                        NOW + WRITE_AHEAD_DEADLINE_S + 1)
+    assert not _of(late, Send)
+    assert _only(late, Persist).intent.status is IntentStatus.REFUSED
+    assert _only(late, Reply).report.reason == "write_ahead_late"
+
+
+def test_a_close_looks_the_position_up_and_answers_a_gone_or_foreign_one() -> None:
+    desk = OrderDesk(MAGIC)
+    close = ClosePosition("c1", "op-1", 7, None, "operator")
+    lookup = _only(desk.close(close, ME, READY, NOW), LookUp).lookup
+    gone = desk.looked_up(lookup, (), READY, NOW)
+    assert _only(gone, Reply).report.reason == "already_closed" and _of(gone, PollSoon)
+    foreign = desk.looked_up(lookup, (_position(magic=1),), READY, NOW)
+    assert _only(foreign, Reply).report.reason == "foreign_position"
+    failed = desk.looked_up(lookup, None, READY, NOW)
+    assert _only(failed, Reply).report.reason == "terminal_unavailable"
+    assert len(desk.ledger) == 0
+    ahead = _only(desk.looked_up(lookup, (_position(),), READY, NOW), WriteAhead)
+    assert (ahead.intent.kind, ahead.intent.side, ahead.intent.ticket) == ("close", "SELL", 7)
+    # A close reduces risk: it goes out while trading is halted.
+    halted = Conditions(True, True, True, GateState("HALTED"))
+    assert _of(desk.written(ahead.job_id, ahead.intent.client_order_id, True, None, halted, NOW),
+               Send)
+
+
+def test_close_all_cancels_our_pending_orders_and_closes_only_our_positions() -> None:
+    desk = OrderDesk(MAGIC)
+    read = _only(desk.close_all(CloseAll("a", "op-all", "operator"), ME, READY), ReadBooks)
+    effects = desk.books_read(read.lookup, (_position(7), _position(8, magic=1)),
+                              (_pending(70), _pending(80, magic=1)), READY, NOW)
+    assert [e.ticket for e in _of(effects, CancelOrder)] == [70]
+    assert [e.intent.ticket for e in _of(effects, WriteAhead)] == [7]
+    nothing = desk.books_read(read.lookup, (), (), READY, NOW)
+    assert _only(nothing, Reply).report.reason == "nothing_to_close"
+
+
+def test_a_retried_modify_gets_the_first_answer() -> None:
+    desk = OrderDesk(MAGIC)
+    modify = ModifyPosition("m1", "op-m", 7, 1.095, None)
+    lookup = _only(desk.modify(modify, ME, READY), LookUp).lookup
+    stops = _only(desk.looked_up(lookup, (_position(),), READY, NOW), SetStops)
+    assert (stops.sl, stops.tp) == (1.095, 1.11)  # None keeps the current take profit
+    first = _only(desk.stops_set(stops, _outcome(Outcome.DONE), None), Reply).report
+    assert first.status == "done" and first.symbol == "EURUSD"
+    again = desk.modify(ModifyPosition("m2", "op-m", 7, 1.095, None), ME, READY)
+    report = _only(again, Reply).report
+    assert (report.request_id, report.status) == ("m2", "done")
