@@ -727,7 +727,7 @@ class MT5BrokerActor(EnsembleActor):
     def _conditions(self) -> Conditions:
         return Conditions(connected=self.connected, reconciled=self.reconciled,
                           may_trade=self.may_trade, gate=self.gate,
-                          market_time=self.market_clock.now())
+                          market_time=self.market_clock.now(), risk=self.peer("risk"))
 
     @handles(PlaceOrder)
     def _on_place_order(self, order: PlaceOrder, sender: Any) -> None:

@@ -20,6 +20,13 @@ acknowledgement), :class:`Send` (call the terminal), :class:`LookUp` / :class:`R
 (read the terminal's books), :class:`CancelOrder`, :class:`SetStops`, :class:`ResolveSoon`,
 :class:`PollSoon` and :class:`Note` (a log line).
 
+An opening order is sent only when it comes from the current RiskManager with a valid
+:class:`~messages.trading.Approval` (:func:`approval_refusal`); anything else is answered
+``rejected`` with a :class:`~messages.orders.RefusalCode`, before any record is written. Closes
+and stop changes reduce risk: they are taken from any role, and while trading is halted. A
+known client order id is answered from its record before the approval is looked at, so a
+RiskManager that asks again after a restart learns the order's fate.
+
 The rules it keeps (DESIGN.md §3, "Never twice"): an intent is written ahead and sent only once
 SharedState has it (:mod:`actors.broker.intents`); a known client order id is answered from its
 record and never sent again; an order of unknown outcome is resolved from the books, and no
@@ -48,7 +55,7 @@ from actors.broker.intents import (
 from actors.broker.retcodes import CONNECTION_ERROR_CODES
 from messages.books import OrderRecord, PositionRecord
 from messages.market import Side
-from messages.orders import OrderFate, OrderIntent, OrderOutcome, Outcome
+from messages.orders import OrderFate, OrderIntent, OrderOutcome, Outcome, RefusalCode
 from messages.trading import CloseAll, ClosePosition, ModifyPosition, OrderReport, PlaceOrder
 
 __all__ = [
@@ -70,6 +77,7 @@ __all__ = [
     "Send",
     "SetStops",
     "WriteAhead",
+    "approval_refusal",
     "order_intent",
 ]
 
@@ -92,6 +100,8 @@ class Conditions:
     gate: GateState
     market_time: float = 0.0
     """The market clock (UTC): where the terminal's history is searched for an intent."""
+    risk: Any = None
+    """The current RiskManager's address: the only sender of opening orders."""
 
 
 # --- effects --------------------------------------------------------------------------------
@@ -247,6 +257,11 @@ class OrderDesk:
             return self._answer_known(known, order.request_id, sender, "place", now)
         fields = {"client_order_id": order.client_order_id, "symbol": order.symbol,
                   "side": str(order.side)}
+        code = approval_refusal(order, sender, conditions.risk, now)
+        if code is not None:
+            return [Reply(sender, OrderReport(order.request_id, "rejected", str(code), **fields)),
+                    Note("warning", "opening order refused", {"code": str(code),
+                         "client_order_id": order.client_order_id})]  # fmt: skip
         refusal = self._refusal(conditions, opening=True)
         if refusal is not None:
             return [_refuse(sender, order.request_id, refusal, **fields)]
@@ -560,6 +575,24 @@ class OrderDesk:
         else:
             status, reason = "done", f"closed {len(closed)} position(s)"
         return OrderReport(job.request_id, status, reason, closed=closed)
+
+
+def approval_refusal(order: PlaceOrder, sender: Any, risk: Any, now: float) -> RefusalCode | None:
+    """Why an opening order may not be sent (None: it may): it must come from the current
+    RiskManager, with an approval for this client order id, symbol and side, for no less
+    volume, that has not expired (``now``: wall-clock epoch seconds)."""
+    if risk is None or sender != risk:
+        return RefusalCode.NOT_FROM_RISK
+    approval = order.approval
+    if approval is None:
+        return RefusalCode.NOT_APPROVED
+    if (approval.client_order_id != order.client_order_id or approval.symbol != order.symbol
+            or str(approval.side).upper() != str(order.side).upper()
+            or not float(order.volume) <= float(approval.volume) + 1e-9):
+        return RefusalCode.APPROVAL_MISMATCH
+    if not now <= float(approval.expires_at):
+        return RefusalCode.APPROVAL_EXPIRED
+    return None
 
 
 def _refuse(to: Any, request_id: str, reason: str, **fields: Any) -> Reply:

@@ -5,9 +5,11 @@ terminal's own books (``sim.db``) are the oracle of "sent at most once"."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from messages.market import Side
 from messages.orders import OrderIntent
 from messages.supervision import Configure, Peers, Started
 from messages.trading import (
+    Approval,
     BrokerReady,
     BrokerSnapshot,
     BrokerSnapshotRequest,
@@ -53,6 +56,33 @@ def _settings(data_dir: Path, *extra: str) -> Settings:
     ], environ={})  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class Forward:
+    to: Any
+    message: Any
+
+
+class RiskStandIn(Recorder):
+    """The RiskManager's place in the directory: it keeps what it is sent, and sends what the
+    test tells it to, so the broker sees the RiskManager as the sender."""
+
+    def receiveMessage(self, message: Any, sender: Any) -> None:
+        if isinstance(message, Forward):
+            self.send(message.to, message.message)
+        else:
+            super().receiveMessage(message, sender)
+
+
+def approval_for(order: PlaceOrder, **changes: Any) -> Approval:
+    fields: dict[str, Any] = {
+        "client_order_id": order.client_order_id, "decision_id": order.decision_id,
+        "strategy": "test", "symbol": order.symbol, "side": order.side,
+        "volume": order.volume, "risk_money": 10.0, "expires_at": time.time() + 60,
+    }  # fmt: skip
+    fields.update(changes)
+    return Approval(**fields)
+
+
 class Harness:
     """SharedState for real, Recorders for the broadcaster and the roles the broker informs."""
 
@@ -61,8 +91,9 @@ class Harness:
         self.settings = settings
         self.directory: dict[str, Any] = {
             role: system.createActor(Recorder)
-            for role in ("broadcaster", "risk", "strategy.Confluence", "critic")
+            for role in ("broadcaster", "strategy.Confluence", "critic")
         }
+        self.directory["risk"] = system.createActor(RiskStandIn)
         self.directory["shared_state"] = system.createActor(
             "actors.shared_state.actor.SharedStateActor")
         ask_for(system, self.directory["shared_state"],
@@ -98,10 +129,30 @@ class Harness:
     def ask(self, message: Any, expected: type = OrderReport) -> Any:
         return ask_for(self.system, self.broker, message, expected)
 
+    def order(self, coid: str, side: str = "BUY", request_id: str = "r",
+              decision_id: str = "") -> PlaceOrder:
+        unapproved = PlaceOrder(request_id, coid, decision_id or f"D{coid}", "EURUSD",
+                                Side(side), 0.1, 0.0, 0.0)
+        return dataclasses.replace(unapproved, approval=approval_for(unapproved))
+
     def place(self, coid: str, side: str = "BUY", request_id: str = "r",
               decision_id: str = "") -> OrderReport:
-        return self.ask(PlaceOrder(request_id, coid, decision_id or f"D{coid}", "EURUSD", side,
-                                   0.1, 0.0, 0.0))
+        """An approved order, sent by the RiskManager; its (next) report."""
+        return self.from_risk(self.order(coid, side, request_id, decision_id))
+
+    def reports_to_risk(self, request_id: str) -> list[OrderReport]:
+        return [m for m in self.of_type("risk", OrderReport) if m.request_id == request_id]
+
+    def from_risk(self, message: Any) -> OrderReport:
+        """Send ``message`` to the broker from the RiskManager; the report it gets next."""
+        before = len(self.reports_to_risk(message.request_id))
+        self.system.tell(self.directory["risk"], Forward(self.broker, message))
+        return self.next_report(message.request_id, before)
+
+    def next_report(self, request_id: str, seen: int) -> OrderReport:
+        reports = self.until(lambda: self.reports_to_risk(request_id)[seen:],
+                             f"a report of {request_id}")
+        return reports[0]
 
     def received(self, role: str) -> list[Any]:
         return self.system.ask(self.directory[role], "dump", ASK)
@@ -200,8 +251,8 @@ def test_an_unknown_outcome_is_resolved_from_the_books_and_reported_again(
     assert first.status == "unknown"
     refused = harness.place("E4")
     assert (refused.status, refused.reason) == ("refused", "unresolved_order")
-    # The final report arrives on its own; asking for anything lets the resolution timer run.
-    final = ask_for(harness.system, harness.broker, BrokerSnapshotRequest("x"), OrderReport)
+    # The final report arrives on its own, under the same request id.
+    final = harness.next_report("r3", 1)
     assert (final.request_id, final.status, final.reason) == ("r3", "done", "done")
     assert final.ticket and harness.books("E3") == {"entries": 1, "exits": 0, "positions": 1}
     assert harness.books("E4")["entries"] == 0
@@ -293,3 +344,45 @@ def test_market_data_for_the_whole_universe_in_one_reply(harness: Harness) -> No
     assert set(data.bars) == set(harness.settings.sim.symbols) and data.errors == {}
     assert all(len(bars["M5"]) == 30 and len(bars["H1"]) == 30 for bars in data.bars.values())
     assert abs(data.server_time - WEDNESDAY_UTC) < 60  # market time, UTC
+
+
+def test_an_opening_order_needs_the_risk_managers_valid_approval(harness: Harness) -> None:
+    harness.start_broker()
+    order = harness.order("E8", request_id="r8")
+    # Not from the RiskManager (here: from the test, as a strategy's bug would send it).
+    direct = harness.ask(order)
+    refused = {"NOT_FROM_RISK": direct}
+    for code, message in (
+        ("NOT_APPROVED", dataclasses.replace(order, approval=None)),
+        ("APPROVAL_MISMATCH", dataclasses.replace(order, volume=0.2)),
+        ("APPROVAL_MISMATCH", dataclasses.replace(order, side=Side.SELL)),
+        ("APPROVAL_MISMATCH", dataclasses.replace(order, symbol="GBPUSD")),
+        ("APPROVAL_MISMATCH", dataclasses.replace(
+            order, approval=approval_for(order, client_order_id="E9"))),
+        ("APPROVAL_EXPIRED", dataclasses.replace(
+            order, approval=approval_for(order, expires_at=time.time() - 1))),
+    ):
+        report = harness.from_risk(message)
+        assert (report.status, report.reason) == ("rejected", code), message
+        refused[code] = report
+    assert direct.status == "rejected" and set(refused) == {
+        "NOT_FROM_RISK", "NOT_APPROVED", "APPROVAL_MISMATCH", "APPROVAL_EXPIRED"}
+    # Nothing reached the terminal and nothing was recorded.
+    assert harness.books("E8") == {"entries": 0, "exits": 0, "positions": 0}
+    assert not harness.state(StateGet(request_id="g", key=intent_key("E8"))).found
+    # The same order with its approval, a smaller volume than approved, goes out once.
+    smaller = dataclasses.replace(order, volume=0.05, request_id="r8b")
+    accepted = harness.from_risk(smaller)
+    assert accepted.status == "done" and accepted.volume == 0.05
+    assert harness.books("E8") == {"entries": 1, "exits": 0, "positions": 1}
+
+
+def test_a_halted_risk_manager_still_lets_a_close_through(harness: Harness) -> None:
+    harness.start_broker()
+    opened = harness.place("E10")
+    harness.system.tell(harness.broker, TradingGate("HALTED", True, "daily loss limit"))
+    assert harness.place("E11").reason == "kill_switch"
+    closed = harness.from_risk(ClosePosition("c10", "op-close-10", opened.ticket, None,
+                                             "close all"))
+    assert (closed.status, closed.ticket) == ("done", opened.ticket)
+    assert harness.books(closed.client_order_id) == {"entries": 0, "exits": 1, "positions": 0}

@@ -4,7 +4,10 @@ unresolved, stale write-aheads not sent)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
+
+import pytest
 
 from actors.broker.desk import (
     WRITE_AHEAD_DEADLINE_S,
@@ -21,23 +24,29 @@ from actors.broker.desk import (
     Send,
     SetStops,
     WriteAhead,
+    approval_refusal,
 )
 from actors.broker.gate import GateState
 from actors.broker.intents import IntentStatus
 from messages.books import OrderRecord, PositionRecord
 from messages.market import Side
 from messages.orders import FateStatus, OrderFate, OrderOutcome, Outcome
-from messages.trading import CloseAll, ClosePosition, ModifyPosition, PlaceOrder
+from messages.trading import Approval, CloseAll, ClosePosition, ModifyPosition, PlaceOrder
 
 MAGIC = 234000
 NOW = 1_700_000_000.0
+ME = "the RiskManager"
 READY = Conditions(connected=True, reconciled=True, may_trade=True, gate=GateState(),
-                   market_time=NOW)
-ME = "requester"
+                   market_time=NOW, risk=ME)
 
 
-def _order(coid: str = "E1", request_id: str = "r1") -> PlaceOrder:
-    return PlaceOrder(request_id, coid, f"D{coid}", "EURUSD", Side.BUY, 0.1, 1.09, 1.11)
+def _order(coid: str = "E1", request_id: str = "r1", **approval: Any) -> PlaceOrder:
+    order = PlaceOrder(request_id, coid, f"D{coid}", "EURUSD", Side.BUY, 0.1, 1.09, 1.11)
+    fields: dict[str, Any] = {"client_order_id": coid, "decision_id": f"D{coid}",
+                              "strategy": "s", "symbol": "EURUSD", "side": Side.BUY,
+                              "volume": 0.1, "risk_money": 10.0, "expires_at": NOW + 30}
+    fields.update(approval)
+    return dataclasses.replace(order, approval=Approval(**fields))
 
 
 def _position(ticket: int = 7, magic: int = MAGIC, comment: str = "E1") -> PositionRecord:
@@ -109,10 +118,10 @@ def test_a_known_client_order_id_is_answered_from_its_record_and_never_sent_agai
 def test_orders_are_refused_without_a_record_while_disconnected_or_halted() -> None:
     desk = OrderDesk(MAGIC)
     for conditions, reason in (
-        (Conditions(False, False, False, GateState()), "disconnected"),
-        (Conditions(True, False, True, GateState()), "not_reconciled"),
-        (Conditions(True, True, True, GateState("HALTED")), "trading_halted"),
-        (Conditions(True, True, True, GateState(kill_switch=True)), "kill_switch"),
+        (Conditions(False, False, False, GateState(), risk=ME), "disconnected"),
+        (Conditions(True, False, True, GateState(), risk=ME), "not_reconciled"),
+        (Conditions(True, True, True, GateState("HALTED"), risk=ME), "trading_halted"),
+        (Conditions(True, True, True, GateState(kill_switch=True), risk=ME), "kill_switch"),
     ):
         report = _only(desk.place(_order(), ME, conditions, NOW), Reply).report
         assert (report.status, report.reason) == ("refused", reason)
@@ -194,3 +203,30 @@ def test_a_retried_modify_gets_the_first_answer() -> None:
     again = desk.modify(ModifyPosition("m2", "op-m", 7, 1.095, None), ME, READY)
     report = _only(again, Reply).report
     assert (report.request_id, report.status) == ("m2", "done")
+
+
+@pytest.mark.parametrize(("sender", "order", "code"), [
+    ("a strategy", _order(), "NOT_FROM_RISK"),
+    (ME, dataclasses.replace(_order(), approval=None), "NOT_APPROVED"),
+    (ME, _order(client_order_id="E2"), "APPROVAL_MISMATCH"),
+    (ME, _order(symbol="GBPUSD"), "APPROVAL_MISMATCH"),
+    (ME, _order(side=Side.SELL), "APPROVAL_MISMATCH"),
+    (ME, _order(volume=0.05), "APPROVAL_MISMATCH"),
+    (ME, _order(expires_at=NOW - 0.001), "APPROVAL_EXPIRED"),
+])  # fmt: skip
+def test_an_opening_order_without_a_valid_approval_is_rejected_untouched(
+    sender: str, order: PlaceOrder, code: str,
+) -> None:
+    desk = OrderDesk(MAGIC)
+    effects = desk.place(order, sender, READY, NOW)
+    report = _only(effects, Reply).report
+    assert (report.status, report.reason, report.client_order_id) == ("rejected", code, "E1")
+    assert not _of(effects, WriteAhead) and not _of(effects, Send) and len(desk.ledger) == 0
+    assert str(approval_refusal(order, sender, ME, NOW)) == code
+
+
+def test_no_risk_manager_means_no_opening_order() -> None:
+    desk = OrderDesk(MAGIC)
+    nobody = dataclasses.replace(READY, risk=None)
+    assert _only(desk.place(_order(), ME, nobody, NOW), Reply).report.reason == "NOT_FROM_RISK"
+    assert _of(desk.place(_order(), ME, READY, NOW), WriteAhead)
