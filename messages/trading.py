@@ -213,6 +213,8 @@ class BrokerSnapshot:
     positions: tuple[PositionRecord, ...]
     orders: tuple[OrderRecord, ...]
     day_realised: float = 0.0
+    profile: BrokerProfile | None = None
+    """What the broker is (``GET /api/broker``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from web import kv_routes, page_routes, sim_routes, status_routes, stream_routes, trading_routes
+from web import (
+    broker_routes,
+    kv_routes,
+    page_routes,
+    sim_routes,
+    status_routes,
+    stream_routes,
+    trading_routes,
+)
 from web.bridge import ActorBridge
 from web.core import (
     BRIDGE,
@@ -36,6 +44,7 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     kv_routes.routes,
     trading_routes.routes,
     sim_routes.routes,
+    broker_routes.routes,
 )
 
 

@@ -36,7 +36,7 @@ import dataclasses
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,12 +79,12 @@ from actors.broker.positions_tracker import (
 from actors.broker.reconcile import (
     ConnectionVerdict,
     connection_verdict,
-    estimate_server_offset,
     foreign_summary,
     plan_reconciliation,
     trade_mode_name,
 )
 from actors.broker.retcodes import CONNECTION_ERROR_CODES
+from actors.broker.server_clock import ServerClock
 from actors.broker.state_calls import StateCalls
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import Clock, WallClock, iso_utc
@@ -101,6 +101,7 @@ from messages.commands import (
     StateSet,
 )
 from messages.events import AccountUpdate, BrokerStatus, Event, PositionClosed, PositionUpdate
+from messages.market import TickRecord
 from messages.orders import OrderOutcome, Outcome
 from messages.trading import (
     BrokerProfile,
@@ -125,6 +126,9 @@ from messages.trading import (
 __all__ = ["BROKER_STATE_PREFIX", "REPORTED_PREFIX", "MT5BrokerActor"]
 
 BROKER_STATE_PREFIX = "broker."
+SERVER_OFFSET_KEY = "broker.server_utc_offset"
+"""The last measured server clock offset, for a restart while the market is closed."""
+CLOCK_TICK_SYMBOLS = 8  # symbols whose ticks each poll reads to measure the server's clock
 REPORTED_PREFIX = "broker.reported."
 """``broker.reported.<ticket>``: the closed trade of this position has been reported."""
 
@@ -163,7 +167,7 @@ class MT5BrokerActor(EnsembleActor):
         self.backend: BrokerBackend | None = None
         self.gateway: Gateway | None = None
         self.market_clock: Clock = WallClock()
-        self.server_offset_s = 0
+        self.server_clock = ServerClock()
         self.universe: tuple[str, ...] = ()
         self.specs = SpecCache()
         # connection and readiness
@@ -176,7 +180,7 @@ class MT5BrokerActor(EnsembleActor):
         self.poll_problem = ""
         self.reconcile_detail = ""
         self.foreign_detail = ""
-        self.status: tuple[str, str] | None = None
+        self.status: tuple[str, str, BrokerProfile] | None = None
         self.connect_failures = 0
         self.connect_generation = 0
         self.poll_generation = 0
@@ -323,20 +327,36 @@ class MT5BrokerActor(EnsembleActor):
         assert self.gateway is not None and self.backend is not None
         try:
             self.universe = self.backend.universe(self.gateway)
-            ticks = [self.gateway.tick(symbol) for symbol in self.universe[:5]]
+            ticks = self.gateway.ticks(self.universe[:CLOCK_TICK_SYMBOLS])
         except GatewayError as error:
             self.log.warning("reading the symbols failed", reason=str(error))
             return
-        self._learn_server_offset(max((tick.time for tick in ticks), default=0))
+        self._learn_server_offset(ticks.values())
 
-    def _learn_server_offset(self, freshest_tick_time: float) -> None:
+    @property
+    def server_offset_s(self) -> int:
+        """Server time − UTC: the one broker clock (0 until measured)."""
+        return self.server_clock.offset_s or 0
+
+    def _learn_server_offset(self, ticks: Iterable[TickRecord]) -> None:
+        """Measure the server's clock from the ticks just read; a change goes out at once in
+        the profile (BROKER_STATUS, BrokerReady) and is remembered in SharedState."""
         assert self.backend is not None
-        offset = self.backend.server_offset_hint(self.gateway)
-        if offset is None and freshest_tick_time > 0:
-            offset = estimate_server_offset(freshest_tick_time, self.market_clock.now())
-        if offset is not None and offset != self.server_offset_s:
-            self.server_offset_s = int(offset)
-            self.log.info("server clock offset", offset_s=offset)
+        before = self.server_clock.offset_s
+        hint = self.backend.server_offset_hint(self.gateway)
+        if not self.server_clock.observe([tick.time for tick in ticks],
+                                         self.market_clock.now(), hint):
+            return
+        offset = self.server_offset_s
+        self.log.info("server clock offset", offset_s=offset, before_s=before)
+        self._state(lambda rid: StateSet(request_id=rid, key=SERVER_OFFSET_KEY,
+                                         value={"offset_s": offset}), _check_written)
+        self._profile_changed()
+
+    def _profile_changed(self) -> None:
+        if self.status is not None:
+            self._set_status(*self.status[:2])
+        self._announce_ready()
 
     def _connection_failed(self, detail: str, code: int | None, *, refused: bool = False) -> None:
         broker = self.settings.broker
@@ -383,9 +403,11 @@ class MT5BrokerActor(EnsembleActor):
         self._set_status(state, detail)
 
     def _set_status(self, state: str, detail: str) -> None:
-        if self.status == (state, detail):
+        """BROKER_STATUS when the state, its detail or the broker's profile changed."""
+        status = (state, detail, self._profile())
+        if self.status == status:
             return
-        self.status = (state, detail)
+        self.status = status
         self._publish_status()
 
     def _profile(self) -> BrokerProfile:
@@ -396,8 +418,7 @@ class MT5BrokerActor(EnsembleActor):
     def _publish_status(self) -> None:
         if self.status is None:
             return
-        state, detail = self.status
-        profile = self._profile()
+        state, detail, profile = self.status
         account = self.account
         self.publish([BrokerStatus(
             timestamp=self.now_iso(), state=state, broker=profile.kind,
@@ -463,6 +484,12 @@ class MT5BrokerActor(EnsembleActor):
         broken += self.tracker.load(
             {k: v for k, v in items.items() if k.startswith(POSITION_PREFIX)}
         )
+        saved_offset = items.get(SERVER_OFFSET_KEY)
+        if not self.server_clock.known and isinstance(saved_offset, dict) and isinstance(
+            saved_offset.get("offset_s"), int
+        ):
+            self.server_clock.offset_s = saved_offset["offset_s"]  # until a tick can tell
+            self._profile_changed()
         if broken:
             self.log.error("unreadable broker records ignored", keys=broken[:20])
         self.loaded, self.loading = True, False
@@ -612,9 +639,11 @@ class MT5BrokerActor(EnsembleActor):
             account = gateway.account()
             terminal = gateway.terminal()
             deals = gateway.history_deals(*self._deal_window(server_now))
+            ticks = gateway.ticks(self.universe[:CLOCK_TICK_SYMBOLS])
         except GatewayError as error:
             self._gateway_failed(error)
             return
+        self._learn_server_offset(ticks.values())
         verdict = self._verdict(account, terminal)
         if verdict.state == "refused":
             self._connection_failed(verdict.detail, None, refused=True)
@@ -865,7 +894,7 @@ class MT5BrokerActor(EnsembleActor):
         if any(code in CONNECTION_ERROR_CODES for code in data.error_codes.values()):
             self._poll_soon()
         if data.ticks:
-            self._learn_server_offset(max(tick.time for tick in data.ticks.values()))
+            self._learn_server_offset(data.ticks.values())
         self._save_market_time()
 
     @handles(BrokerSnapshotRequest)
@@ -874,6 +903,7 @@ class MT5BrokerActor(EnsembleActor):
             request.request_id, connected=self.connected, reconciled=self.reconciled,
             server_time=self.market_clock.now(), account=self.account,
             positions=self.positions, orders=self.orders, day_realised=self.day_realised_pnl,
+            profile=self._profile() if self.backend is not None else None,
         ))  # fmt: skip
 
     # --- the simulated terminal's fault switches -----------------------------------------------

@@ -507,6 +507,20 @@ class Gateway:
     def tick(self, symbol: str) -> TickRecord:
         return self._run("symbol_info_tick", lambda: self._read_tick(symbol))
 
+    def ticks(self, symbols: Iterable[str]) -> dict[str, TickRecord]:
+        """The latest tick of each symbol, in one trip to the worker; a symbol whose tick
+        cannot be read is left out (the other reads of a poll tell a lost connection)."""
+        names = [str(symbol) for symbol in symbols]
+
+        def job() -> dict[str, TickRecord]:
+            found: dict[str, TickRecord] = {}
+            for name in names:
+                with contextlib.suppress(GatewayError):
+                    found[name] = self._read_tick(name)
+            return found
+
+        return self._run("symbol_info_tick", job)
+
     # ---- bars and ticks -------------------------------------------------------------------
 
     def rates_from_pos(self, symbol: str, timeframe: int, start: int, count: int) -> np.ndarray:

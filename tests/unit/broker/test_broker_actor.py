@@ -206,6 +206,10 @@ def test_an_order_is_recorded_before_it_is_sent_and_a_retry_is_answered_from_the
     assert profile is not None and (profile.kind, profile.server, profile.account) == (
         "sim", harness.settings.sim.server, harness.settings.sim.login)
     assert profile.server_utc_offset_s == 2 * 3600 and profile.fault_switches
+    status = harness.events("BROKER_STATUS")[-1]
+    assert (status.state, status.broker, status.connected, status.server_utc_offset_s) == (
+        "connected", "sim", True, 2 * 3600)
+    assert harness.snapshot().profile == profile
 
 
 def test_a_close_reports_the_trade_once_everywhere_and_a_retry_sends_nothing(
@@ -386,3 +390,16 @@ def test_a_halted_risk_manager_still_lets_a_close_through(harness: Harness) -> N
                                              "close all"))
     assert (closed.status, closed.ticket) == ("done", opened.ticket)
     assert harness.books(closed.client_order_id) == {"entries": 0, "exits": 1, "positions": 0}
+
+
+def test_the_broker_measures_its_servers_clock(system: ActorSystem, tmp_path: Path) -> None:
+    harness = Harness(system, _settings(tmp_path, "sim.server_time='+03:00'"))
+    harness.start_broker()
+    try:
+        profile = harness.snapshot().profile
+        assert profile is not None and profile.server_utc_offset_s == 3 * 3600
+        assert harness.events("BROKER_STATUS")[-1].server_utc_offset_s == 3 * 3600
+        saved = harness.state(StateGet(request_id="o", key="broker.server_utc_offset")).value
+        assert saved == {"offset_s": 3 * 3600}
+    finally:
+        harness.stop_broker()

@@ -1,0 +1,30 @@
+"""``GET /api/broker``: what the broker is and whether it is connected, as the MT5Broker itself
+reports it (its :class:`~messages.trading.BrokerProfile`): kind, server, company, account,
+currency, trade mode, the server clock's UTC offset, market speed, commission, fault switches.
+The account number is private, so the route needs the token like every other account route."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aiohttp import web
+
+from messages.trading import BrokerSnapshot, BrokerSnapshotRequest
+from web.bridge import ServiceUnavailable
+from web.core import ask, json_response
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/broker")
+async def broker(request: web.Request) -> web.Response:
+    snapshot = await ask(request, "broker", BrokerSnapshotRequest)
+    assert isinstance(snapshot, BrokerSnapshot)
+    if snapshot.profile is None:
+        raise ServiceUnavailable("the broker has not opened its terminal yet")
+    profile = dataclasses.asdict(snapshot.profile)
+    return json_response({**profile, "connected": snapshot.connected,
+                          "reconciled": snapshot.reconciled,
+                          "server_time": snapshot.server_time})
