@@ -283,6 +283,12 @@ class TradeClosed:
     max_adverse_price: float | None = None
     max_favourable_price: float | None = None
     exit_reason: str = ""
+    planned_risk: float = 0.0
+    """The loss at the initial stop, in account currency (0: no stop, or unknown)."""
+    realised: float = 0.0
+    """What the trade made, in account currency: ``profit`` (commission and swap included)."""
+    loss_beyond_stop: float = 0.0
+    """How much more than ``planned_risk`` it lost (slippage, gaps); 0 if none."""
 
 
 # --- RiskManager ----------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.broker.backends import BrokerBackend, make_backend
+from actors.broker.deal_reader import CURSOR_KEY, DealCursor, DealReader, closed_positions
 from actors.broker.desk import (
     CancelOrder,
     Conditions,
@@ -74,7 +75,9 @@ from actors.broker.positions_tracker import (
     day_realised,
     position_key,
     position_row,
+    risk_at_stop,
     server_day_start,
+    tracked_from_deals,
 )
 from actors.broker.reconcile import (
     ConnectionVerdict,
@@ -140,7 +143,6 @@ POLL_SOON_DELAY_S = 0.05
 # "strategy" stands for every strategy's actor ("strategy.<name>").
 TRADE_LISTENERS = ("critic", "risk", "strategy")
 READY_LISTENERS = ("risk", "strategy")
-_DEAL_TYPES_TRADING = (0, 1)  # DEAL_TYPE_BUY, DEAL_TYPE_SELL
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +202,7 @@ class MT5BrokerActor(EnsembleActor):
         self.orders: tuple[OrderRecord, ...] = ()
         self.day_realised_pnl = 0.0
         self.recent_deals: OrderedDict[int, DealRecord] = OrderedDict()
-        self.deals_seen_until: float | None = None
+        self.deals = DealReader(0)
         self.close_attempts: dict[int, int] = {}
         self.changes = ChangeGate()
 
@@ -217,6 +219,7 @@ class MT5BrokerActor(EnsembleActor):
         self.backend = make_backend(self.settings)
         self.market_clock = self.backend.market_clock
         self.desk = OrderDesk(self.settings.broker.magic, decision_of=self._decision_of)
+        self.deals = DealReader(self.settings.broker.magic)
         # Connecting can take long (initialize waits for the terminal): not inside Configure,
         # so the supervisor sees this actor started at once.
         self._schedule_connect(0.0)
@@ -484,6 +487,12 @@ class MT5BrokerActor(EnsembleActor):
         broken += self.tracker.load(
             {k: v for k, v in items.items() if k.startswith(POSITION_PREFIX)}
         )
+        cursor = items.get(CURSOR_KEY)
+        if cursor is not None:
+            try:
+                self.deals.cursor = DealCursor.from_record(cursor)
+            except (KeyError, TypeError, ValueError):
+                broken.append(CURSOR_KEY)  # every deal of the window is read as new again
         saved_offset = items.get(SERVER_OFFSET_KEY)
         if not self.server_clock.known and isinstance(saved_offset, dict) and isinstance(
             saved_offset.get("offset_s"), int
@@ -620,13 +629,12 @@ class MT5BrokerActor(EnsembleActor):
             self.after(self.settings.broker.poll_interval_s, _PollDue(self.poll_generation))
 
     def _deal_window(self, server_now: float) -> tuple[float, float]:
-        """History to read, in the server's clock (the terminal compares dates in it)."""
-        start = server_day_start(server_now) - 3600.0
-        if self.deals_seen_until is None:
-            start = server_now - DEAL_LOOKBACK_S
-        else:
-            start = min(start, self.deals_seen_until - 3600.0)
-        return start, server_now + 86_400.0
+        """History to read, in the server's clock (the terminal compares dates in it): the
+        broker's day (for its realised P&L) and everything since the last deal seen."""
+        day = server_day_start(server_now) - 3600.0
+        first_start = server_now - DEAL_LOOKBACK_S
+        default_msc = int(day * 1000) if self.deals.cursor is not None else int(first_start * 1000)
+        return self.deals.window_start_msc(default_msc) / 1000.0, server_now + 86_400.0
 
     def _poll(self) -> None:
         gateway = self.gateway
@@ -661,7 +669,7 @@ class MT5BrokerActor(EnsembleActor):
             self._persist_tracked(tracked)
         for tracked in observation.closed:
             self._report_closed(tracked)
-        self._observe_deals(deals, server_now)
+        self._observe_deals(deals, {p.ticket for p in ours})
         self.day_realised_pnl = day_realised(deals, server_day_start(server_now))
         events: list[Event] = []
         rows = tuple(position_row(p, self.tracker.get(p.ticket)) for p in ours)
@@ -674,18 +682,18 @@ class MT5BrokerActor(EnsembleActor):
         self._refresh_status()
         self._save_market_time()
 
-    def _observe_deals(self, deals: tuple[DealRecord, ...], server_now: float) -> None:
-        """New trading deals with our magic go to the RiskManager (it ignores repeats)."""
-        magic = self.settings.broker.magic
-        fresh = sorted(
-            (d for d in deals
-             if d.magic == magic and d.type in _DEAL_TYPES_TRADING
-             and d.ticket not in self.recent_deals),
-            key=lambda d: (d.time_msc, d.ticket),
-        )  # fmt: skip
-        self.deals_seen_until = server_now
+    def _observe_deals(self, deals: tuple[DealRecord, ...],
+                       open_tickets: set[int]) -> None:
+        """Our new deals (each once, across restarts) go to the RiskManager; a position they
+        closed that was never seen open (it opened and closed between two polls) is reported
+        as a closed trade like any other."""
+        fresh = self.deals.fresh(deals)
         if not fresh:
             return
+        assert self.deals.cursor is not None
+        record = self.deals.cursor.to_record()
+        self._state(lambda rid: StateSet(request_id=rid, key=CURSOR_KEY, value=record),
+                    _check_written)
         for deal in fresh:
             self.recent_deals[deal.ticket] = deal
         while len(self.recent_deals) > RECENT_DEALS_KEPT:
@@ -693,21 +701,66 @@ class MT5BrokerActor(EnsembleActor):
         risk = self.peer("risk")
         if risk is not None:
             self.send(risk, DealsObserved(tuple(fresh)))
+        for ticket in closed_positions(fresh, open_tickets):
+            if ticket in self.tracker or ticket in self.tracker.reporting:
+                continue  # seen open: reported when the poll found it gone
+            self._report_unseen(ticket)
 
-    def _report_closed(self, tracked: TrackedPosition) -> None:
+    def _report_unseen(self, ticket: int) -> None:
+        assert self.gateway is not None
+        try:
+            deals = self.gateway.deals_of_position(ticket)
+            orders = self.gateway.history_orders_of_position(ticket)
+        except GatewayError as error:
+            self._gateway_failed(error)
+            return
+        opening = min(orders, key=lambda o: (o.time_setup_msc, o.ticket), default=None)
+
+        def identify(ticket: int, comment: str) -> tuple[str, str, float, float]:
+            intent = self.desk.ledger.opened_position(ticket, comment)
+            if intent is not None and (intent.sl or intent.tp):
+                return intent.client_order_id, intent.decision_id, intent.sl, intent.tp
+            coid, decision = (intent.client_order_id, intent.decision_id) if intent else (
+                comment, "")
+            return coid, decision, opening.sl if opening else 0.0, opening.tp if opening else 0.0
+
+        tracked = tracked_from_deals(ticket, deals, identify)
+        if tracked is None:
+            self.log.error("closed position has no entry deal; not reported", ticket=ticket)
+            return
+        self._report_closed(tracked, deals)
+
+    def _planned_risk(self, tracked: TrackedPosition) -> float:
+        """The loss at the initial stop: as the RiskManager approved it, else from the stop the
+        order was sent with (else the position's own) and the symbol's tick value."""
+        intent = self.desk.ledger.opened_position(tracked.ticket, tracked.client_order_id)
+        if intent is not None and intent.planned_risk > 0:
+            return intent.planned_risk
+        sl = (intent.sl if intent is not None and intent.sl else 0.0) or tracked.sl
+        assert self.gateway is not None
+        try:
+            spec = self.specs.get(self.gateway, tracked.symbol)
+        except GatewayError:
+            return 0.0
+        return risk_at_stop(tracked.entry_price, sl, tracked.volume, spec.trade_tick_size,
+                            spec.trade_tick_value_loss or spec.trade_tick_value)
+
+    def _report_closed(self, tracked: TrackedPosition,
+                       deals: tuple[DealRecord, ...] | None = None) -> None:
         """Report a closed position once: journal it (idempotent by op id), claim the report
         in SharedState (compare-and-set: only the first claim wins, across restarts), then
         tell the Critic, the RiskManager and the Strategy."""
         if tracked.ticket in self.tracker.reporting or not self.connected:
             return  # (a poll reports it once the terminal answers again)
         assert self.gateway is not None
-        try:
-            deals = self.gateway.deals_of_position(tracked.ticket)
-        except GatewayError as error:
-            self._gateway_failed(error)
-            return
+        if deals is None:
+            try:
+                deals = self.gateway.deals_of_position(tracked.ticket)
+            except GatewayError as error:
+                self._gateway_failed(error)
+                return
         trade = build_trade_closed(tracked, deals, self.server_offset_s,
-                                   self.desk.ledger.purpose_of)
+                                   self.desk.ledger.purpose_of, self._planned_risk(tracked))
         if trade is None:
             attempts = self.close_attempts.get(tracked.ticket, 0) + 1
             self.close_attempts[tracked.ticket] = attempts

@@ -271,6 +271,7 @@ class OrderDesk:
             request_id=order.request_id, created_at=now, market_time=conditions.market_time,
             decision_id=order.decision_id, sl=float(order.sl or 0.0), tp=float(order.tp or 0.0),
             deviation_points=int(order.deviation_points),
+            planned_risk=float(order.approval.risk_money) if order.approval else 0.0,
         )  # fmt: skip
         try:
             order_intent(intent, self.magic)  # the gateway's own checks, before any record

@@ -104,6 +104,7 @@ class Intent:
     filled_volume: float = 0.0
     not_found_checks: int = 0
     updated_at: float = 0.0
+    planned_risk: float = 0.0  # open: the loss at the stop the RiskManager approved
 
     @property
     def final(self) -> bool:

@@ -37,7 +37,9 @@ __all__ = [
     "direction_of",
     "position_key",
     "position_row",
+    "risk_at_stop",
     "server_day_start",
+    "tracked_from_deals",
 ]
 
 POSITION_PREFIX = "broker.position."
@@ -258,16 +260,51 @@ def _weighted_price(deals: Sequence[DealRecord]) -> float:
     return sum(d.price * d.volume for d in deals) / volume if volume > 0 else 0.0
 
 
+def tracked_from_deals(
+    ticket: int,
+    deals: Sequence[DealRecord],
+    identify: Callable[[int, str], tuple[str, str, float, float]],
+) -> TrackedPosition | None:
+    """A position that was never seen open (it opened and closed between two polls), rebuilt
+    from its deals; ``identify(ticket, entry comment)`` gives its client order id, decision id
+    and the stops it was opened with. None without an entry deal."""
+    entries = [d for d in deals if d.position_id == ticket and d.entry == _DEAL_ENTRY_IN]
+    if not entries:
+        return None
+    first = min(entries, key=lambda d: (d.time_msc, d.ticket))
+    coid, decision_id, sl, tp = identify(ticket, first.comment)
+    price = _weighted_price(entries)
+    return TrackedPosition(
+        ticket=ticket, symbol=first.symbol,
+        direction="BUY" if first.type == _DEAL_TYPE_BUY else "SELL",
+        volume=round(sum(d.volume for d in entries), 8), entry_price=price, sl=sl, tp=tp,
+        opened_msc=first.time_msc, client_order_id=coid, decision_id=decision_id,
+        worst_price=price, best_price=price,
+    )  # fmt: skip
+
+
+def risk_at_stop(entry: float, sl: float, volume: float, tick_size: float,
+                 tick_value_loss: float) -> float:
+    """The loss, in account currency, of ``volume`` lots from ``entry`` to the stop ``sl``
+    (0 when there is no stop or the symbol's tick value is unknown)."""
+    if not sl > 0 or not entry > 0 or not tick_size > 0 or not tick_value_loss > 0:
+        return 0.0
+    return round(abs(entry - sl) / tick_size * tick_value_loss * volume, 2)
+
+
 def build_trade_closed(
     tracked: TrackedPosition,
     deals: Sequence[DealRecord],
     offset_s: float,
     purpose_of: Callable[[str], str] = lambda comment: "",
+    planned_risk: float = 0.0,
 ) -> TradeClosed | None:
     """The closed trade of ``tracked`` from its deals (all deals of the position), or None when
-    no exit deal is in the history yet. ``profit`` includes commission, fees and swap. The exit
-    reason is SL, TP or SO from the deal's reason, else the purpose the broker recorded for its
-    own close order (``purpose_of(comment)``), else ``client``."""
+    no exit deal is in the history yet. ``profit`` (= ``realised``) includes commission, fees
+    and swap; ``loss_beyond_stop`` is what it lost beyond ``planned_risk`` (the loss at the
+    initial stop; 0 means none was planned). The exit reason is SL, TP or SO from the deal's
+    reason, else the purpose the broker recorded for its own close order
+    (``purpose_of(comment)``), else ``client``."""
     mine = [d for d in deals if d.position_id == tracked.ticket]
     entries = [d for d in mine if d.entry == _DEAL_ENTRY_IN]
     exits = [d for d in mine if d.entry in (_DEAL_ENTRY_OUT, _DEAL_ENTRY_OUT_BY,
@@ -304,4 +341,7 @@ def build_trade_closed(
         max_adverse_price=extremes.worst_price,
         max_favourable_price=extremes.best_price,
         exit_reason=exit_reason,
+        planned_risk=round(planned_risk, 2),
+        realised=profit,
+        loss_beyond_stop=round(max(0.0, -profit - planned_risk), 2) if planned_risk > 0 else 0.0,
     )

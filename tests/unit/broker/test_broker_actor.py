@@ -17,8 +17,10 @@ import pytest
 from thespian.actors import ActorExitRequest, ActorSystem
 
 from actors.app.settings import Settings, load_settings
+from actors.broker.deal_reader import CURSOR_KEY
 from actors.broker.gateway import open_gateway
 from actors.broker.intents import Intent, IntentStatus, intent_key
+from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile
 from actors.runtime.clock import ManualClock
 from bench.order_client import terminal_books
 from messages.commands import JournalQuery, Publish, StateGet, StateGetAll, StateReply, StateSet
@@ -401,5 +403,72 @@ def test_the_broker_measures_its_servers_clock(system: ActorSystem, tmp_path: Pa
         assert harness.events("BROKER_STATUS")[-1].server_utc_offset_s == 3 * 3600
         saved = harness.state(StateGet(request_id="o", key="broker.server_utc_offset")).value
         assert saved == {"offset_s": 3 * 3600}
+    finally:
+        harness.stop_broker()
+
+
+def _trades_of(harness: Harness, ticket: int) -> dict[str, list[TradeClosed]]:
+    return {role: [t for t in harness.of_type(role, TradeClosed) if t.ticket == ticket]
+            for role in ("critic", "risk", "strategy.Confluence")}
+
+
+def test_a_position_never_seen_open_is_reported_once_from_its_deals(harness: Harness) -> None:
+    harness.start_broker()
+    harness.place("E20")  # the broker has read deals: its cursor is saved
+    harness.until(lambda: harness.state(StateGet(request_id="c", key=CURSOR_KEY)).found,
+                  "the deal cursor")
+    harness.stop_broker()
+    # While it is away, a position of ours opens and closes: no poll ever sees it open.
+    settings = harness.settings
+    resumed = MarketTimeFile(settings.data_path / MARKET_TIME_FILE).load()
+    assert resumed is not None
+    gateway = open_gateway("sim", sim_config=settings.sim, data_dir=settings.data_path,
+                           clock=ManualClock(resumed + 5))
+    opened = gateway.place_order(OrderIntent("EURUSD", Side.BUY, 0.3, "AWAY1", MAGIC,
+                                             sl=1.0, tp=2.0))
+    assert opened.ok
+    assert gateway.close_position(opened.order, client_order_id="AWAY1x", magic=MAGIC).ok
+    gateway.close()
+    harness.start_broker()
+    trades = harness.until(lambda: _trades_of(harness, opened.order)["critic"], "TradeClosed")
+    (trade,) = trades
+    assert (trade.symbol, trade.direction, trade.volume, trade.client_order_id) == (
+        "EURUSD", "BUY", 0.3, "AWAY1")
+    assert trade.realised == trade.profit and trade.planned_risk > 0
+    assert trade.loss_beyond_stop == 0.0  # it closed long before its stop
+    journal = harness.state(JournalQuery(request_id="j", kind="trade", key="EURUSD")).value
+    assert [e["record"]["ticket"] for e in journal].count(opened.order) == 1
+    dealt = [d.ticket for m in harness.of_type("risk", DealsObserved) for d in m.deals
+             if d.position_id == opened.order]
+    assert len(dealt) == 2 and len(set(dealt)) == 2  # entry and exit, each once
+    # Another restart reports nothing again.
+    harness.stop_broker()
+    harness.start_broker()
+    harness.place("E21")
+    harness.snapshot()
+    assert {role: len(found) for role, found in _trades_of(harness, opened.order).items()} == {
+        "critic": 1, "risk": 1, "strategy.Confluence": 1}
+
+
+def test_a_take_profit_hit_between_polls_is_reported_once(system: ActorSystem,
+                                                          tmp_path: Path) -> None:
+    harness = Harness(system, _settings(tmp_path, "sim.speed=60"))
+    harness.start_broker()
+    try:
+        data = harness.ask(MarketDataRequest("m", ("EURUSD",), ("M1",), 5), MarketData)
+        tick, spec = data.ticks["EURUSD"], data.specs["EURUSD"]
+        order = harness.order("E30")
+        tp = round(tick.bid + (spec.trade_stops_level + 1) * spec.point, spec.digits)
+        approved = dataclasses.replace(order, tp=tp)
+        opened = harness.from_risk(approved)
+        assert opened.status == "done", opened
+        (trade,) = harness.until(lambda: _trades_of(harness, opened.ticket)["critic"],
+                                 "the take profit")
+        assert trade.exit_reason == "TP" and trade.realised == trade.profit
+        harness.snapshot()
+        assert {role: len(found) for role, found in _trades_of(harness, opened.ticket).items()
+                } == {"critic": 1, "risk": 1, "strategy.Confluence": 1}
+        closed = [e for e in harness.events("POSITION_CLOSED") if e.ticket == opened.ticket]
+        assert len(closed) == 1
     finally:
         harness.stop_broker()

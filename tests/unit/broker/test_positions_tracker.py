@@ -15,7 +15,9 @@ from actors.broker.positions_tracker import (
     build_trade_closed,
     day_realised,
     position_row,
+    risk_at_stop,
     server_day_start,
+    tracked_from_deals,
 )
 from messages.books import AccountRecord, DealRecord, PositionRecord
 
@@ -183,3 +185,27 @@ def test_the_change_gate_passes_only_changes() -> None:
     assert gate.changed("a", (1,)) and not gate.changed("a", (1,)) and gate.changed("a", ())
     gate.forget("a")
     assert gate.changed("a", ())
+
+
+def test_a_loss_beyond_the_stop_is_recorded_as_such() -> None:
+    tracked = TrackedPosition.adopt(_position(), "E1", "D1")
+    planned = risk_at_stop(1.1000, 1.0950, 0.2, 0.00001, 1.0)  # 500 points × 0.2 lots × 1.0
+    assert planned == 100.0 and risk_at_stop(1.1, 0.0, 0.2, 0.00001, 1.0) == 0.0
+    gapped = [_deal(1, 0, 1.1, 0.2, commission=0.0),
+              _deal(2, 1, 1.0930, 0.2, reason=4, profit=-140.0, commission=0.0, type_=1)]
+    trade = build_trade_closed(tracked, gapped, 0.0, planned_risk=planned)
+    assert trade is not None
+    assert (trade.planned_risk, trade.realised, trade.loss_beyond_stop) == (100.0, -140.0, 40.0)
+    within = [gapped[0], dataclasses.replace(gapped[1], profit=-60.0)]
+    trade = build_trade_closed(tracked, within, 0.0, planned_risk=planned)
+    assert trade is not None and (trade.realised, trade.loss_beyond_stop) == (-60.0, 0.0)
+
+
+def test_a_position_never_seen_open_is_rebuilt_from_its_deals() -> None:
+    deals = [_deal(1, 0, 1.1, 0.2, type_=1, comment="E5"), _deal(2, 1, 1.09, 0.2)]
+    tracked = tracked_from_deals(10, deals, lambda ticket, comment: (comment, "D5", 1.11, 1.08))
+    assert tracked is not None
+    assert (tracked.direction, tracked.volume, tracked.entry_price, tracked.sl) == (
+        "SELL", 0.2, 1.1, 1.11)
+    assert (tracked.client_order_id, tracked.decision_id) == ("E5", "D5")
+    assert tracked_from_deals(10, deals[1:], lambda t, c: ("", "", 0.0, 0.0)) is None
