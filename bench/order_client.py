@@ -57,6 +57,7 @@ BENCH_SETTINGS = (
     f"sim.start={BENCH_START}",
     "strategy.scan_interval_s=86400",  # the Strategy stays idle and places nothing
     "strategy.max_orders_per_cycle=0",
+    "broker.require_approval=false",  # this client places orders itself, on a demo account
 )
 
 

@@ -141,6 +141,11 @@ class BrokerSettings(_Section):
     allow_real_account: bool = Field(
         False, description="trade an account whose trade mode is real (not demo)"
     )
+    require_approval: bool = Field(
+        True, description="send an opening order only from the RiskManager with its valid "
+        "approval; false lets anyone place orders on a demo account, for testing the broker "
+        "alone (never on a real one)"
+    )
 
 
 class StrategySettings(_Section):

@@ -131,7 +131,7 @@ __all__ = ["BROKER_STATE_PREFIX", "REPORTED_PREFIX", "MT5BrokerActor"]
 BROKER_STATE_PREFIX = "broker."
 SERVER_OFFSET_KEY = "broker.server_utc_offset"
 """The last measured server clock offset, for a restart while the market is closed."""
-CLOCK_TICK_SYMBOLS = 8  # symbols whose ticks each poll reads to measure the server's clock
+CLOCK_TICK_SYMBOLS = 8  # symbols whose ticks are read at connect to measure the server's clock
 REPORTED_PREFIX = "broker.reported."
 """``broker.reported.<ticket>``: the closed trade of this position has been reported."""
 
@@ -170,6 +170,7 @@ class MT5BrokerActor(EnsembleActor):
         self.gateway: Gateway | None = None
         self.market_clock: Clock = WallClock()
         self.server_clock = ServerClock()
+        self.clock_turn = -1
         self.universe: tuple[str, ...] = ()
         self.specs = SpecCache()
         # connection and readiness
@@ -335,6 +336,14 @@ class MT5BrokerActor(EnsembleActor):
             self.log.warning("reading the symbols failed", reason=str(error))
             return
         self._learn_server_offset(ticks.values())
+
+    def _clock_symbol(self) -> tuple[str, ...]:
+        """One symbol a poll, in turn: its tick measures the server's clock (a closed market's
+        stale tick measures nothing, the next symbol may be open)."""
+        if not self.universe:
+            return ()
+        self.clock_turn = (self.clock_turn + 1) % len(self.universe)
+        return (self.universe[self.clock_turn],)
 
     @property
     def server_offset_s(self) -> int:
@@ -647,7 +656,7 @@ class MT5BrokerActor(EnsembleActor):
             account = gateway.account()
             terminal = gateway.terminal()
             deals = gateway.history_deals(*self._deal_window(server_now))
-            ticks = gateway.ticks(self.universe[:CLOCK_TICK_SYMBOLS])
+            ticks = gateway.ticks(self._clock_symbol())
         except GatewayError as error:
             self._gateway_failed(error)
             return
@@ -809,7 +818,14 @@ class MT5BrokerActor(EnsembleActor):
     def _conditions(self) -> Conditions:
         return Conditions(connected=self.connected, reconciled=self.reconciled,
                           may_trade=self.may_trade, gate=self.gate,
-                          market_time=self.market_clock.now(), risk=self.peer("risk"))
+                          market_time=self.market_clock.now(), risk=self.peer("risk"),
+                          require_approval=self.settings.broker.require_approval
+                          or self._real_account())
+
+    def _real_account(self) -> bool:
+        """Fail closed: an account that is not known to be demo or contest counts as real."""
+        return self.account is None or trade_mode_name(self.account.trade_mode) not in (
+            "demo", "contest")
 
     @handles(PlaceOrder)
     def _on_place_order(self, order: PlaceOrder, sender: Any) -> None:

@@ -102,6 +102,9 @@ class Conditions:
     """The market clock (UTC): where the terminal's history is searched for an intent."""
     risk: Any = None
     """The current RiskManager's address: the only sender of opening orders."""
+    require_approval: bool = True
+    """Check the approval of opening orders (off only where ``broker.require_approval`` is
+    false, for testing the broker alone, and never on a real account)."""
 
 
 # --- effects --------------------------------------------------------------------------------
@@ -257,7 +260,8 @@ class OrderDesk:
             return self._answer_known(known, order.request_id, sender, "place", now)
         fields = {"client_order_id": order.client_order_id, "symbol": order.symbol,
                   "side": str(order.side)}
-        code = approval_refusal(order, sender, conditions.risk, now)
+        code = approval_refusal(order, sender, conditions.risk, now) if (
+            conditions.require_approval) else None
         if code is not None:
             return [Reply(sender, OrderReport(order.request_id, "rejected", str(code), **fields)),
                     Note("warning", "opening order refused", {"code": str(code),

@@ -201,3 +201,27 @@ def test_each_fault_degrades_or_rejects_recovers_and_never_sends_twice(
     assert terminal_books(daemon.data_dir, during)["entries"] == sent
     assert terminal_books(daemon.data_dir, after)["entries"] == 1
     broker_do(daemon, {"op": "close_all", "op_id": f"flat-{after}"})
+
+
+def test_an_order_not_sent_by_the_risk_manager_is_refused(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """With the approval check on (the default), the same client's order never reaches the
+    terminal: only the RiskManager may open a position."""
+    daemon = Daemon(tmp_path_factory.mktemp("approval") / "data", *BROKER_SETTINGS,
+                    "broker.require_approval=true")
+    try:
+        daemon.start()
+        wait_broker(daemon)
+        coid = order_id("R")
+        (report,) = place(daemon, coid)
+        assert report is not None
+        assert (report["status"], report["reason"]) == ("rejected", "NOT_FROM_RISK")
+        assert terminal_books(daemon.data_dir, coid) == {"entries": 0, "exits": 0,
+                                                         "positions": 0}
+        broker = daemon.get("/api/broker")
+        assert (broker["kind"], broker["connected"], broker["trade_mode"]) == ("sim", True,
+                                                                             "demo")
+        assert broker["server_utc_offset_s"] == 7200 and broker["account"] == 51_234_567
+    finally:
+        daemon.stop()

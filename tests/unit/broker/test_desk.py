@@ -230,3 +230,5 @@ def test_no_risk_manager_means_no_opening_order() -> None:
     nobody = dataclasses.replace(READY, risk=None)
     assert _only(desk.place(_order(), ME, nobody, NOW), Reply).report.reason == "NOT_FROM_RISK"
     assert _of(desk.place(_order(), ME, READY, NOW), WriteAhead)
+    unchecked = dataclasses.replace(READY, risk=None, require_approval=False)
+    assert _of(desk.place(_order("E2"), "a test client", unchecked, NOW), WriteAhead)
