@@ -20,9 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from actors.risk.reservations import Ledger, Reservation
+from actors.risk.reservations import Ledger, approve_and_reserve
 from actors.risk.rules import check_pre_scan
-from actors.risk.sizing import approve_order
 from actors.risk.state import (
     BrokerDeal,
     DealEntry,
@@ -46,7 +45,7 @@ from messages.books import DealRecord as BrokerDealRecord
 from messages.commands import StateGet, StateReply, StateSet
 from messages.events import ControlResult, RiskStateChanged
 from messages.orders import Outcome
-from messages.risk import DenialCode, Exposure
+from messages.risk import DenialCode
 from messages.trading import (
     Approval,
     BrokerReady,
@@ -285,11 +284,9 @@ class RiskManagerActor(EnsembleActor):
         settings = self.settings.risk
         wall = time.time()
         self.state = roll_broker_day(self.state, self._now(), settings.rules.counters)
-        exposures = message.order.market.exposures
-        self.ledger = self.ledger.expire(wall).seen_in(tuple(exposures or ()))
-        order = replace(message.order, market=replace(
-            message.order.market, exposures=self.ledger.exposures_with(exposures)))
-        approval = approve_order(order, self.state, settings.rules, settings.sizing)
+        approval, self.ledger = approve_and_reserve(message.order, client_order_id, self.ledger,
+                                                    self.state, settings.rules,
+                                                    settings.sizing, wall)
         if not approval.allowed:
             denial = approval.denial
             self._deny(sender, message,
@@ -297,15 +294,6 @@ class RiskManagerActor(EnsembleActor):
                        denial.message if denial else "no volume fits the risk limits")
             return
         risk_money = approval.sizing.risk_money if approval.sizing else 0.0
-        spec = order.market.spec
-        self.ledger = self.ledger.reserve(Reservation(
-            client_order_id,
-            Exposure(symbol=message.symbol, direction=message.side, volume=approval.volume,
-                     entry_price=message.entry, stop_loss=message.sl,
-                     tick_size=spec.tick_size if spec else None,
-                     tick_value_loss=spec.tick_value_loss if spec else None,
-                     pending=True, currencies=spec.currencies if spec else None),
-            risk_money, wall))
         self.send(sender, OrderApproval(message.request_id, message.decision_id, True,
                                         volume=approval.volume, risk_money=risk_money))
         approved = Approval(client_order_id, message.decision_id, message.strategy,

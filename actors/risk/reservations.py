@@ -15,9 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from messages.risk import Exposure
+from actors.risk.rules import RiskParams
+from actors.risk.sizing import OrderApproval, SizingParams, approve_order
+from actors.risk.state import RiskState
+from messages.risk import Exposure, OrderInput
 
-__all__ = ["Ledger", "Reservation"]
+__all__ = ["Ledger", "Reservation", "approve_and_reserve"]
 
 DEFAULT_TTL_S = 600.0
 
@@ -90,3 +93,26 @@ class Ledger:
 
     def _with(self, reservations: dict[str, Reservation]) -> Ledger:
         return Ledger(MappingProxyType(reservations), self.ttl_s)
+
+
+def approve_and_reserve(order: OrderInput, client_order_id: str, ledger: Ledger,
+                        state: RiskState, rules: RiskParams, sizing: SizingParams,
+                        wall: float) -> tuple[OrderApproval, Ledger]:
+    """Judge ``order`` against the books it was built from *plus* every reservation they do
+    not show yet; reserve its loss at the stop when approved. ``wall`` is wall-clock time."""
+    ledger = ledger.expire(wall).seen_in(tuple(order.market.exposures or ()))
+    seen = replace(order, market=replace(
+        order.market, exposures=ledger.exposures_with(order.market.exposures)))
+    approval = approve_order(seen, state, rules, sizing)
+    if not approval.allowed:
+        return approval, ledger
+    spec = order.market.spec
+    assert order.direction is not None
+    exposure = Exposure(
+        symbol=order.market.symbol, direction=order.direction, volume=approval.volume,
+        entry_price=order.entry_price, stop_loss=order.stop_loss,
+        tick_size=spec.tick_size if spec else None,
+        tick_value_loss=spec.tick_value_loss if spec else None,
+        pending=True, currencies=spec.currencies if spec else None)
+    risk_money = approval.sizing.risk_money if approval.sizing else 0.0
+    return approval, ledger.reserve(Reservation(client_order_id, exposure, risk_money, wall))

@@ -374,8 +374,9 @@ class StrategyActor(EnsembleActor):
         if candidate.confidence is not None or candidate.facts is None:
             # The strategy is sure of itself (or gives the Researcher nothing to reason from).
             confidence = candidate.confidence if candidate.confidence is not None else 60.0
-            reply = ResearchReply("", decision_id, candidate.direction.value, confidence,
-                                  f"{self.strategy_name}: {candidate.reason}", "strategy")
+            reply = ResearchReply("", decision_id, symbol, candidate.direction.value,
+                                  confidence, f"{self.strategy_name}: {candidate.reason}",
+                                  "strategy")
             self._on_research(cycle, candidate, decision_id, market, reply)
             return
         self.ask_peer(
