@@ -10,7 +10,8 @@ What each switch does (codes from reference mt5_api.md §3 and §7.4):
 - ``disconnect``: every call fails, ``None``/``False`` with ``(-10004, 'No IPC connection')``.
 - ``ipc_timeout``: every call fails with ``(-10005, 'IPC timeout')``.
 - ``call_delay_s``: every call first sleeps this long on the wall clock (a slow or hung
-  terminal; lets the gateway's per-call timeout fire), 0..600 seconds.
+  terminal; lets the gateway's per-call timeout fire), 0..600 seconds. Lowering it releases the
+  calls already held.
 - ``requote_rate`` / ``price_off_rate``: that share (0..1) of market orders gets retcode 10004
   (with fresh bid/ask) / 10021.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +83,7 @@ class FaultInjector:
         self._config = config
         self._rng = np.random.default_rng([int(seed), 0xFA017])
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
 
     @property
     def config(self) -> FaultConfig:
@@ -91,7 +94,17 @@ class FaultInjector:
         with self._lock:
             base = config if config is not None else self._config
             self._config = dataclasses.replace(base, **changes) if changes else base
+            self._changed.notify_all()
             return self._config
+
+    def delay_call(self) -> None:
+        """Hold a call for ``call_delay_s`` of wall time, as a slow or hung terminal does; a
+        call already held is released as soon as the switch is lowered (the terminal
+        recovers), so lowering it to 0 lets every waiting call through."""
+        started = time.monotonic()
+        with self._changed:
+            while (remaining := self._config.call_delay_s - (time.monotonic() - started)) > 0:
+                self._changed.wait(remaining)
 
     def clear(self) -> FaultConfig:
         return self.set(FaultConfig())

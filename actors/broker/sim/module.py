@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 import types
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -243,9 +242,8 @@ class _SimModuleApi:
         *,
         needs_connection: bool = True,
     ) -> Any:
+        self.terminal.faults.delay_call()
         faults = self.terminal.faults.config
-        if faults.call_delay_s:
-            time.sleep(faults.call_delay_s)
         with self.lock:
             if faults.disconnect:
                 self.error = _NO_CONNECTION

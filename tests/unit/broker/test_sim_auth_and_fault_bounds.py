@@ -121,3 +121,19 @@ def test_the_rpyc_terminal_takes_the_realism_options_and_refuses_bad_ones(
     with pytest.raises(SystemExit):
         config_from_args(["--port", "0", "--data-dir", "d", "--server-time", "Mars/Base"])
     assert "sim.server_time must be 'new-york-close'" in capsys.readouterr().err
+
+
+def test_a_hung_terminal_serves_again_once_the_delay_is_lowered(mt5: Any) -> None:
+    import threading
+
+    terminal = mt5._sim
+    terminal.set_faults(call_delay_s=600.0)
+    answers: list[Any] = []
+    caller = threading.Thread(target=lambda: answers.append(mt5.account_info()), daemon=True)
+    caller.start()
+    caller.join(0.2)
+    assert caller.is_alive() and answers == []  # held by the hung terminal
+    terminal.set_faults(call_delay_s=0.0)
+    caller.join(30.0)  # released at once; the bound only keeps a broken build from hanging
+    assert not caller.is_alive()
+    assert answers[0].login == terminal.account.login
