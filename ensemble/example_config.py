@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from actors.app.settings import Settings
+from actors.risk.state import RUNTIME
 
 __all__ = ["LLM_EXAMPLE", "render"]
 
@@ -75,7 +76,8 @@ def _fields(value: Any) -> Iterator[tuple[str, Any, str]]:
             yield name, getattr(value, name), info.description or ""
     else:
         for field in dataclasses.fields(value):
-            yield field.name, getattr(value, field.name), ""
+            if not field.metadata.get(RUNTIME):
+                yield field.name, getattr(value, field.name), ""
 
 
 def _is_section(value: Any) -> bool:

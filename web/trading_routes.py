@@ -15,7 +15,7 @@ from aiohttp import web
 
 from messages.commands import JournalQuery, StateReply
 from messages.trading import ControlCommand, ControlReply, MarketData, MarketDataRequest
-from web.core import CONTEXT, HUB, ClientError, ask, int_param, json_body, json_response
+from web.core import HUB, ClientError, ask, int_param, json_body, json_response
 from web.journal import calibration, daily_stats, trades_csv, trades_with_reviews
 
 __all__ = ["CONTROL_COMMANDS", "routes"]
@@ -125,7 +125,7 @@ async def bars(request: web.Request) -> web.Response:
     rates = data.bars.get(symbol, {}).get(timeframe)
     if rates is None:
         raise ClientError(404, "not_found", data.errors.get(symbol) or f"no bars for {symbol}")
-    offset = request.app[CONTEXT].broker.utc_offset_s
+    offset = data.server_utc_offset_s  # the broker's measured clock, DST included
     return json_response([
         {"time": int(row["time"] - offset), "open": float(row["open"]),
          "high": float(row["high"]), "low": float(row["low"]), "close": float(row["close"])}

@@ -210,6 +210,23 @@ class ConfigError(ValueError):
     """A configuration problem, worded for the person who has to fix it."""
 
 
+# Keys Ensemble measures instead of reading them from the configuration.
+_MEASURED = {
+    ("risk", "rules", "counters", "broker_utc_offset_seconds"):
+        "the broker's UTC offset is measured from the terminal's clock (GET /api/broker), "
+        "DST included",
+}
+
+
+def _refuse_runtime_keys(tree: dict[str, Any]) -> None:
+    for path, why in _MEASURED.items():
+        node: Any = tree
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None:
+            raise ConfigError(f"{'.'.join(path)}: unknown key ({why})")
+
+
 def parse_assignment(assignment: str) -> tuple[tuple[str, ...], Any]:
     """``section.key=value`` → ``(("section", "key"), value)``. The value is read as a TOML
     value when it is one (numbers, booleans, strings in quotes, arrays) and as a bare string
@@ -301,6 +318,7 @@ def load_settings(
         _assign(tree, keys, value, f"--set {assignment}")
     for dotted, value in (overrides or {}).items():
         _assign(tree, tuple(dotted.split(".")), value, dotted)
+    _refuse_runtime_keys(tree)
     try:
         return Settings.model_validate(tree)
     except ValidationError as error:

@@ -21,14 +21,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from actors.risk.reservations import Ledger, approve_and_reserve
-from actors.risk.rules import check_pre_scan
+from actors.risk.rules import RiskParams, check_pre_scan
 from actors.risk.state import (
     BrokerDeal,
     DealEntry,
     RiskState,
     TradingMode,
     apply_deal,
-    broker_utc_offset_s,
     kill_switch_breach,
     latch_kill_switch,
     record_order_sent,
@@ -210,12 +209,14 @@ class RiskManagerActor(EnsembleActor):
 
     @handles(DealsObserved)
     def _on_deals(self, message: DealsObserved, sender: Any) -> None:
-        if self.state is None:
-            self.after(1.0, message)  # apply once the counters are loaded; never drop a deal
+        if self.state is None or self.profile_offset_s is None:
+            # Apply once the counters are loaded and the broker's clock is known (the deal's
+            # broker day depends on it); never drop a deal.
+            self.after(1.0, message)
             return
         params = self.settings.risk
-        offset = (self.profile_offset_s if self.profile_offset_s is not None
-                  else broker_utc_offset_s(self.settings))
+        counters = self.rules.counters
+        offset = self.profile_offset_s
         state = self.state
         was_latched = state.kill_switch_latched
         for deal in sorted(message.deals, key=lambda d: (d.time_msc, d.ticket)):
@@ -223,8 +224,8 @@ class RiskManagerActor(EnsembleActor):
             if converted is None:
                 continue
             self.market_now = max(self.market_now, converted.time)
-            state = apply_deal(roll_broker_day(state, converted.time, params.rules.counters),
-                               converted, params.rules.counters)
+            state = apply_deal(roll_broker_day(state, converted.time, counters), converted,
+                               counters)
         breach = kill_switch_breach(state, params.kill_switch)
         if breach and not state.kill_switch_latched:
             state = latch_kill_switch(state, breach, self._now())
@@ -239,6 +240,25 @@ class RiskManagerActor(EnsembleActor):
         if message.profile is not None:
             self.profile_offset_s = float(message.profile.server_utc_offset_s)
 
+    @property
+    def rules(self) -> RiskParams:
+        """The configured rules on the broker's own calendar: its measured UTC offset decides
+        where a broker day starts (it changes at the server's DST switches)."""
+        configured = self.settings.risk.rules
+        offset = int(self.profile_offset_s or 0)
+        if configured.counters.broker_utc_offset_seconds == offset:
+            return configured
+        return replace(configured, counters=replace(configured.counters,
+                                                    broker_utc_offset_seconds=offset))
+
+    def _unjudgeable(self) -> str | None:
+        """Why nothing can be judged now (fail closed), or None."""
+        if self.state is None:
+            return "risk state not available"
+        if self.profile_offset_s is None:
+            return "the broker's clock is not known yet (waiting for the broker)"
+        return None
+
     @handles(TradeClosed)
     def _on_trade_closed(self, message: TradeClosed, sender: Any) -> None:
         """Counters follow the deals (DealsObserved), which also cover partial closes; a
@@ -251,16 +271,17 @@ class RiskManagerActor(EnsembleActor):
     @handles(PreScanCheck)
     def _on_pre_scan(self, message: PreScanCheck, sender: Any) -> None:
         market = message.market
-        if self.state is None or market is None:
-            missing = "risk state" if self.state is None else "market input"
+        why = self._unjudgeable() or (None if market is not None else "market input not "
+                                      "available")
+        if why is not None or market is None or self.state is None:
             self.send(sender, PreScanVerdict(message.request_id, message.symbol, False,
-                                             DenialCode.MISSING_INPUT.value,
-                                             f"{missing} not available"))
+                                             DenialCode.MISSING_INPUT.value, str(why)))
             return
         if market.now:
             self.market_now = max(self.market_now, market.now)
-        self.state = roll_broker_day(self.state, self._now(), self.settings.risk.rules.counters)
-        report = check_pre_scan(market, self.state, self.settings.risk.rules)
+        rules = self.rules
+        self.state = roll_broker_day(self.state, self._now(), rules.counters)
+        report = check_pre_scan(market, self.state, rules)
         denial = report.first_denial
         self.send(sender, PreScanVerdict(
             message.request_id, message.symbol, denial is None,
@@ -278,15 +299,16 @@ class RiskManagerActor(EnsembleActor):
                                             volume=held.exposure.volume or 0.0,
                                             risk_money=held.risk_money))
             return
-        if self.state is None:
-            self._deny(sender, message, DenialCode.MISSING_INPUT.value, "risk state not available")
+        why = self._unjudgeable()
+        if why is not None or self.state is None:
+            self._deny(sender, message, DenialCode.MISSING_INPUT.value, str(why))
             return
-        settings = self.settings.risk
+        rules = self.rules
         wall = time.time()
-        self.state = roll_broker_day(self.state, self._now(), settings.rules.counters)
+        self.state = roll_broker_day(self.state, self._now(), rules.counters)
         approval, self.ledger = approve_and_reserve(message.order, client_order_id, self.ledger,
-                                                    self.state, settings.rules,
-                                                    settings.sizing, wall)
+                                                    self.state, rules,
+                                                    self.settings.risk.sizing, wall)
         if not approval.allowed:
             denial = approval.denial
             self._deny(sender, message,
@@ -332,7 +354,7 @@ class RiskManagerActor(EnsembleActor):
             # Counted on the fill: an approval that never became a trade starts no interval.
             assert self.state is not None
             self.state = record_order_sent(self.state, message.symbol, self._now(),
-                                           self.settings.risk.rules.counters)
+                                           self.rules.counters)
             self._persist()
         elif report.status != Outcome.UNKNOWN.value:
             self.ledger = self.ledger.release(client_order_id)

@@ -103,6 +103,10 @@ class DealRecord:
     net_profit: float
 
 
+RUNTIME = "runtime"
+"""Field metadata: set by Ensemble at run time, not a configuration key."""
+
+
 @dataclass(frozen=True, slots=True)
 class KillSwitchParams:
     """The seed's kill switch: the last 15 closing deals lost more than 60 (account currency),
@@ -115,11 +119,12 @@ class KillSwitchParams:
 
 @dataclass(frozen=True, slots=True)
 class CounterParams:
-    """How the counters are kept: the broker's UTC offset (seconds; replace the params when the
-    server changes its offset for DST), how long and how many deals are remembered (the seed
-    read 30 days of deals), and the kill switch."""
+    """How the counters are kept: the broker's UTC offset, how long and how many deals are
+    remembered (the seed read 30 days of deals), and the kill switch."""
 
-    broker_utc_offset_seconds: int = 0
+    broker_utc_offset_seconds: int = field(default=0, metadata={RUNTIME: True})
+    """Measured, not configured: the RiskManager sets it from the broker's profile (and again
+    when the server's offset changes at a DST switch)."""
     deal_retention_seconds: float = 30 * _SECONDS_PER_DAY
     max_deals: int = 2000
     kill_switch: KillSwitchParams = field(default_factory=KillSwitchParams)

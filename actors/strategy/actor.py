@@ -187,9 +187,7 @@ class StrategyActor(EnsembleActor):
 
     def _speed(self) -> float:
         profile = self.broker_ready.profile
-        if profile is not None:
-            return profile.speed
-        return self.settings.sim.speed if self.settings.broker.kind == "sim" else 1.0
+        return profile.speed if profile is not None else 1.0  # the broker's, once it is known
 
     def _wall_interval(self) -> float:
         strategy = self.settings.strategy
@@ -435,11 +433,7 @@ class StrategyActor(EnsembleActor):
 
     def _commission(self) -> float | None:
         profile = self.broker_ready.profile
-        if profile is not None:
-            return profile.commission_per_lot
-        if self.settings.broker.kind == "sim":
-            return self.settings.sim.commission_per_lot
-        return self.settings.broker.commission_per_lot
+        return profile.commission_per_lot if profile is not None else None  # unknown: denied
 
     def _on_approval(self, cycle: _Cycle, order: dict[str, Any],
                      approval: OrderApproval) -> None:

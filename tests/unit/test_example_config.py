@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from actors.app.settings import Settings, load_settings
 from actors.researcher.llm import LLMConfig
+from actors.risk.state import RUNTIME
 from ensemble.example_config import LLM_EXAMPLE, render
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "ensemble.example.toml"
@@ -34,7 +35,8 @@ def _keys_in_file(text: str) -> set[str]:
 def _keys_of(section: Any, prefix: str) -> set[str]:
     """Every key under a section instance: records (models, dataclasses) are sub-sections."""
     names = (type(section).model_fields if isinstance(section, BaseModel)
-             else [field.name for field in dataclasses.fields(section)])
+             else [field.name for field in dataclasses.fields(section)
+                   if not field.metadata.get(RUNTIME)])
     keys: set[str] = set()
     for name in names:
         value = getattr(section, name)

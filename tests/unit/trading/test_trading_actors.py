@@ -20,6 +20,8 @@ from messages.market import Side
 from messages.risk import OrderInput, PreScanInput
 from messages.supervision import Configure, Peers, Started
 from messages.trading import (
+    BrokerProfile,
+    BrokerReady,
     ControlCommand,
     ControlReply,
     DealsObserved,
@@ -105,6 +107,9 @@ def test_losing_deals_trip_the_kill_switch_which_halts_broker_and_strategy(syste
                    comment="", external_id="")
         for i in range(12)
     )  # 12 closing deals losing 84 in all: more than 60 over at least 10 deals
+    # As the broker does on reconciling: its profile, with the server's clock, comes first.
+    system.tell(actors["risk"], BrokerReady(True, True, BrokerProfile(
+        kind="sim", connected=True, server_utc_offset_s=7200)))
     system.tell(actors["risk"], DealsObserved(losses))
     reply = ask_for(system, actors["risk"], ControlCommand("k", "kill-switch", "k1"),
                      ControlReply)

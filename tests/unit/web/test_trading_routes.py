@@ -15,7 +15,7 @@ from messages.trading import (
     MarketData,
     MarketDataRequest,
 )
-from tests.unit.web.conftest import SIM_BROKER, WebFixture
+from tests.unit.web.conftest import WebFixture
 from web.journal import TRADE_CSV_COLUMNS
 
 NOW = "2026-01-01T00:00:00Z"
@@ -80,12 +80,13 @@ async def test_bars_are_in_utc_seconds(web_app: WebFixture) -> None:
 
     def broker(request: MarketDataRequest) -> MarketData:
         return MarketData(request.request_id, float(server_time), {}, {},
-                          {request.symbols[0]: {request.timeframes[0]: rates}})
+                          {request.symbols[0]: {request.timeframes[0]: rates}},
+                          server_utc_offset_s=7200.0)
 
     web_app.responder.on(MarketDataRequest, broker)
     status, bars = await web_app.call("GET", "/api/bars?symbol=EURUSD&timeframe=H1&count=1")
     assert status == 200
-    assert bars == [{"time": server_time - int(SIM_BROKER.utc_offset_s), "open": 1.1,
+    assert bars == [{"time": server_time - 7200, "open": 1.1,
                      "high": 1.2, "low": 1.0, "close": 1.15}]
     status, body = await web_app.call("GET", "/api/bars?symbol=EURUSD&timeframe=W9")
     assert status == 400 and body["parameter"] == "timeframe"
