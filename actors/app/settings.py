@@ -141,6 +141,10 @@ class BrokerSettings(_Section):
     allow_real_account: bool = Field(
         False, description="trade an account whose trade mode is real (not demo)"
     )
+    max_slippage_points: float = Field(
+        100.0, ge=0, le=1_000_000, description="refuse an opening order (PRICE_MOVED) when the "
+        "quote is further than this from the decision's price; SL/TP are re-based on the quote"
+    )
     require_approval: bool = Field(
         True, description="send an opening order only from the RiskManager with its valid "
         "approval; false lets anyone place orders on a demo account, for testing the broker "

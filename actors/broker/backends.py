@@ -127,6 +127,7 @@ class BrokerBackend:
             "call_timeout": broker.call_timeout_s,
             "order_timeout": broker.order_timeout_s,
             "clock": self.market_clock,
+            "max_slippage_points": broker.max_slippage_points,
             # Opened without connecting, so the gateway (and the simulated terminal with its
             # fault switches) stays when initialize fails; connect() is retried on it.
             "connect": False,

@@ -232,7 +232,7 @@ def order_intent(intent: Intent, magic: int) -> OrderIntent:
     return OrderIntent(
         symbol=intent.symbol, side=Side(side), volume=float(intent.volume or 0),
         client_order_id=intent.client_order_id, magic=magic,
-        sl=intent.sl or None, tp=intent.tp or None,
+        price=intent.reference_price or None, sl=intent.sl or None, tp=intent.tp or None,
         deviation_points=intent.deviation_points,
     )  # fmt: skip
 
@@ -276,6 +276,7 @@ class OrderDesk:
             decision_id=order.decision_id, sl=float(order.sl or 0.0), tp=float(order.tp or 0.0),
             deviation_points=int(order.deviation_points),
             planned_risk=float(order.approval.risk_money) if order.approval else 0.0,
+            reference_price=float(order.reference_price or 0.0),
         )  # fmt: skip
         try:
             order_intent(intent, self.magic)  # the gateway's own checks, before any record

@@ -30,6 +30,7 @@ itself can be used instead (``use_mt5linux_package=True``) where it installs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import operator
 import threading
@@ -44,11 +45,20 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from actors.broker.guards import GuardedPrices, check_modify, follow_fill, guard_market_order
 from actors.broker.records import record_from_mapping
 from actors.broker.retcodes import classify_call_failure, classify_retcode
 from messages.books import AccountRecord, DealRecord, OrderRecord, PositionRecord, TerminalRecord
 from messages.market import MarketSnapshot, Side, SymbolSpecRecord, TickRecord
-from messages.orders import FateStatus, OrderFate, OrderIntent, OrderKind, OrderOutcome, Outcome
+from messages.orders import (
+    FateStatus,
+    OrderFate,
+    OrderIntent,
+    OrderKind,
+    OrderOutcome,
+    Outcome,
+    RefusalCode,
+)
 
 __all__ = [
     "BROKER_KINDS",
@@ -333,7 +343,11 @@ class Gateway:
         price_retries: int = 2,
         on_close: Callable[[], None] | None = None,
         clock: Any = None,
+        max_slippage_points: float | None = None,
     ) -> None:
+        """``max_slippage_points``: a market order with a reference price (``OrderIntent.price``)
+        is guarded (:mod:`actors.broker.guards`); None keeps the older rule, a requote beyond
+        ``deviation_points``."""
         from actors.runtime.clock import WallClock
 
         self.backend = backend
@@ -342,6 +356,7 @@ class Gateway:
         self.call_timeout = float(call_timeout)
         self.order_timeout = float(order_timeout)
         self.price_retries = int(price_retries)
+        self.max_slippage_points = max_slippage_points
         self._on_close = on_close
         self._worker = _Worker(f"mt5-gateway-{kind}")
         self._busy_lock = threading.Lock()
@@ -761,8 +776,18 @@ class Gateway:
                         Outcome.REJECTED, "position_not_found", client_order_id, sent=False
                     )
                 spec = self._read_symbol(found[0].symbol)
+                tick = self._read_tick(found[0].symbol)
             except GatewayError as error:
                 return self._not_sent(client_order_id, error)
+            position = found[0]
+            side = Side.BUY if position.type == _POSITION_TYPE_BUY else Side.SELL
+            why = check_modify(side, position.sl, position.tp,
+                               normalize_price(sl, spec) if sl else 0.0,
+                               normalize_price(tp, spec) if tp else 0.0, tick, spec)
+            if why:
+                return OrderOutcome(Outcome.REJECTED, str(RefusalCode.STOPS_TOO_CLOSE),
+                                    client_order_id, sent=False, description=why,
+                                    bid=tick.bid, ask=tick.ask)
             request = {
                 "action": _TRADE_ACTION_SLTP,
                 "symbol": found[0].symbol,
@@ -915,7 +940,17 @@ class Gateway:
                 except GatewayError as error:
                     return self._not_sent(coid, error)
                 market = tick.ask if intent.side is Side.BUY else tick.bid
-                if intent.price is not None:
+                guarded = self._guard(intent, tick, spec)
+                if guarded is not None:
+                    if guarded.refusal is not None:
+                        return OrderOutcome(
+                            Outcome.REJECTED, str(guarded.refusal), coid, sent=False,
+                            description=guarded.detail, bid=tick.bid, ask=tick.ask,
+                            attempts=attempts,
+                        )  # fmt: skip
+                    request["sl"] = normalize_price(guarded.sl, spec) if guarded.sl else 0.0
+                    request["tp"] = normalize_price(guarded.tp, spec) if guarded.tp else 0.0
+                elif intent.price is not None:
                     moved = abs(market - intent.price)
                     if moved > intent.deviation_points * spec.point + spec.point * 1e-6:
                         return OrderOutcome(
@@ -926,6 +961,8 @@ class Gateway:
                 request["price"] = market
             attempts += 1
             outcome = self._send(request, coid, guard, attempts=attempts)
+            if outcome.ok and self._guarded(intent):
+                return self._follow_fill(outcome, request, spec)
             if outcome.retcode == _RETCODE_INVALID_FILL and not refilled:
                 refilled = True
                 try:
@@ -947,6 +984,39 @@ class Gateway:
                 guard.reset()
                 continue
             return outcome
+
+    def _guarded(self, intent: OrderIntent) -> bool:
+        """Whether the execution guards apply: an opening market order with a reference
+        price, on a gateway with a slippage limit."""
+        return (self.max_slippage_points is not None and intent.price is not None
+                and intent.kind is OrderKind.MARKET and intent.position_ticket is None)
+
+    def _guard(self, intent: OrderIntent, tick: TickRecord,
+               spec: SymbolSpecRecord) -> GuardedPrices | None:
+        """The guarded prices of the order (None: no guard applies)."""
+        if not self._guarded(intent):
+            return None
+        assert intent.price is not None and self.max_slippage_points is not None
+        return guard_market_order(intent.side, intent.price, intent.sl or 0.0,
+                                  intent.tp or 0.0, tick, spec, self.max_slippage_points)
+
+    def _follow_fill(self, outcome: OrderOutcome, request: Mapping[str, Any],
+                     spec: SymbolSpecRecord) -> OrderOutcome:
+        """On the worker, after a fill: SL and TP keep their distances from the fill price (an
+        SLTP request on the new position when the fill slipped)."""
+        moved = follow_fill(float(request["sl"]), float(request["tp"]), float(request["price"]),
+                            outcome.price, spec)
+        if moved is None or not outcome.order:
+            return outcome
+        sl, tp = moved
+        modify = {"action": _TRADE_ACTION_SLTP, "symbol": spec.name,
+                  "position": outcome.order, "sl": sl, "tp": tp}
+        followed = self._send(modify, outcome.client_order_id, _SendGuard(), attempts=1)
+        note = (f"stops moved with the fill to SL {sl:g} TP {tp:g}" if followed.ok else
+                f"moving the stops with the fill failed ({followed.reason}); they stay at "
+                f"SL {request['sl']:g} TP {request['tp']:g}")
+        return dataclasses.replace(outcome, description="; ".join(
+            part for part in (outcome.description, note) if part))
 
     # ---- resolving unknown outcomes -------------------------------------------------------
 
@@ -1135,6 +1205,7 @@ def open_gateway(
     order_timeout: float = 60.0,
     connect: bool = True,
     use_mt5linux_package: bool = False,
+    max_slippage_points: float | None = None,
 ) -> Gateway:
     """Open a gateway on ``broker``: ``sim`` (the simulated terminal of ``sim_config`` in
     ``data_dir``, driven by ``clock``), ``mt5`` (the ``MetaTrader5`` package, Windows) or
@@ -1158,6 +1229,7 @@ def open_gateway(
             order_timeout=order_timeout,
             on_close=module._sim.close,
             clock=clock,
+            max_slippage_points=max_slippage_points,
         )
     elif broker == "mt5":
         try:
@@ -1174,6 +1246,7 @@ def open_gateway(
             call_timeout=call_timeout,
             order_timeout=order_timeout,
             clock=clock,
+            max_slippage_points=max_slippage_points,
         )
     elif broker == "mt5linux":
         try:
@@ -1202,6 +1275,7 @@ def open_gateway(
             order_timeout=order_timeout,
             on_close=close,
             clock=clock,
+            max_slippage_points=max_slippage_points,
         )
     else:
         raise ValueError(f"broker must be one of {', '.join(BROKER_KINDS)}, got {broker!r}")

@@ -105,6 +105,7 @@ class Intent:
     not_found_checks: int = 0
     updated_at: float = 0.0
     planned_risk: float = 0.0  # open: the loss at the stop the RiskManager approved
+    reference_price: float = 0.0  # open: the price decided at (SL/TP keep their distances)
 
     @property
     def final(self) -> bool:
