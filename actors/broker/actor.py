@@ -60,10 +60,11 @@ from actors.broker.desk import (
     WriteAhead,
     order_intent,
 )
+from actors.broker.fate_match import OrderShape
 from actors.broker.fault_switches import FaultChangeError, checked_fault_changes, fault_switches
 from actors.broker.gate import GateState
 from actors.broker.gateway import BrokerUnavailable, Gateway, GatewayError, GatewayTimeout
-from actors.broker.intents import INTENT_PREFIX, Intent, intent_key
+from actors.broker.intents import INTENT_PREFIX, Intent, IntentStatus, intent_key
 from actors.broker.market_data import SpecCache, collect_market_data
 from actors.broker.positions_tracker import (
     POSITION_PREFIX,
@@ -104,7 +105,7 @@ from messages.commands import (
     StateSet,
 )
 from messages.events import AccountUpdate, BrokerStatus, Event, PositionClosed, PositionUpdate
-from messages.market import TickRecord
+from messages.market import Side, TickRecord
 from messages.orders import OrderOutcome, Outcome
 from messages.trading import (
     BrokerProfile,
@@ -139,6 +140,7 @@ DEAL_LOOKBACK_S = 30 * 86_400  # the deals the RiskManager's counters look back 
 RECENT_DEALS_KEPT = 2000
 CLOSE_REPORT_ATTEMPTS = 30  # polls to wait for a closed position's exit deal in the history
 RESOLVE_INTERVAL_S = 1.0
+SHAPE_SLACK_S = 5.0  # how far before it was begun, and after now, an order is looked for
 POLL_SOON_DELAY_S = 0.05
 # "strategy" stands for every strategy's actor ("strategy.<name>").
 TRADE_LISTENERS = ("critic", "risk", "strategy")
@@ -601,7 +603,8 @@ class MT5BrokerActor(EnsembleActor):
         for intent in self.desk.to_resolve():
             since = intent.market_time - 3600 if intent.market_time else None
             try:
-                fate = self.gateway.find_order_fate(intent.client_order_id, magic, since=since)
+                fate = self.gateway.find_order_fate(intent.client_order_id, magic, since=since,
+                                                    shape=self._shape_of(intent))
             except GatewayError as error:
                 if error.code in CONNECTION_ERROR_CODES or isinstance(error, GatewayTimeout):
                     self._gateway_failed(error)
@@ -610,6 +613,42 @@ class MT5BrokerActor(EnsembleActor):
                 continue
             self._carry_out(self.desk.fate_found(intent.client_order_id, fate, time.time(),
                                                  self.backend.in_flight_s))
+            self._name_position(self.desk.ledger[intent.client_order_id])
+
+    def _shape_of(self, intent: Intent) -> OrderShape | None:
+        """What the order was, to find it in the books when its comment was rewritten: sent
+        from when it was begun (less a little) until now, server clock."""
+        if intent.side not in ("BUY", "SELL"):
+            return None
+        start = intent.market_time + self.server_offset_s - SHAPE_SLACK_S if (
+            intent.market_time) else 0.0
+        taken = frozenset(
+            other.ticket for other in self.desk.ledger.all()
+            if other.ticket and other.client_order_id != intent.client_order_id
+            and other.kind == "open"
+        )  # fmt: skip
+        return OrderShape(
+            symbol=intent.symbol, side=Side(intent.side), volume=intent.volume,
+            start_msc=int(start * 1000), end_msc=int((self._server_now() + SHAPE_SLACK_S) * 1000),
+            position=intent.ticket if intent.kind == "close" else None, taken=taken,
+            others=frozenset(other.client_order_id for other in self.desk.ledger.all()
+                             if other.client_order_id != intent.client_order_id),
+        )  # fmt: skip
+
+    def _name_position(self, intent: Intent) -> None:
+        """An order resolved to a position the broker already tracks under another name (its
+        comment was rewritten): the position carries the order's ids from now on."""
+        if intent.kind != "open" or intent.status is not IntentStatus.DONE or not intent.ticket:
+            return
+        tracked = self.tracker.get(intent.ticket)
+        if tracked is None or (tracked.client_order_id, tracked.decision_id) == (
+            intent.client_order_id, intent.decision_id
+        ):
+            return
+        named = dataclasses.replace(tracked, client_order_id=intent.client_order_id,
+                                    decision_id=intent.decision_id)
+        self.tracker.track(named)
+        self._persist_tracked(named)
 
     # --- polling -------------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from actors.broker.fate_match import OrderShape, match_fate
 from actors.broker.guards import GuardedPrices, check_modify, follow_fill, guard_market_order
 from actors.broker.records import record_from_mapping
 from actors.broker.retcodes import classify_call_failure, classify_retcode
@@ -1021,12 +1022,15 @@ class Gateway:
     # ---- resolving unknown outcomes -------------------------------------------------------
 
     def find_order_fate(
-        self, client_order_id: str, magic: int, *, since: datetime | float | None = None
+        self, client_order_id: str, magic: int, *, since: datetime | float | None = None,
+        shape: OrderShape | None = None,
     ) -> OrderFate:
         """What the terminal's books say about an order: open position, pending order, filled
         or cancelled history order, or a deal, matched on ``magic`` and the client order id in
-        the comment. Raises :class:`GatewayError` if any read fails: ``NOT_FOUND`` is only
-        returned after every book was read."""
+        the comment; when no comment matches (brokers rewrite them) and ``shape`` is given, by
+        what the order was (:func:`~actors.broker.fate_match.match_fate`). Raises
+        :class:`GatewayError` if any read fails: ``NOT_FOUND`` is only returned after every
+        book was read."""
         coid, magic = str(client_order_id), int(magic)
         now = _utc(self.clock.now())
         start = _utc(since) if since is not None else now - timedelta(days=7)
@@ -1037,7 +1041,8 @@ class Gateway:
             return int(record.magic) == magic and str(record.comment) == coid
 
         def job() -> OrderFate:
-            for p in self._records("positions_get", PositionRecord):
+            positions = self._records("positions_get", PositionRecord)
+            for p in positions:
                 if mine(p):
                     deals = self._records("history_deals_get", DealRecord, position=p.identifier)
                     return OrderFate(
@@ -1051,10 +1056,10 @@ class Gateway:
                         coid, magic, FateStatus.PENDING, order=o.ticket,
                         volume=o.volume_current, price=o.price_open, order_state=o.state,
                     )  # fmt: skip
-            history = [
-                o for o in self._records("history_orders_get", OrderRecord, *window) if mine(o)
-            ]
-            deals = [d for d in self._records("history_deals_get", DealRecord, *window) if mine(d)]
+            all_history = self._records("history_orders_get", OrderRecord, *window)
+            all_deals = self._records("history_deals_get", DealRecord, *window)
+            history = [o for o in all_history if mine(o)]
+            deals = [d for d in all_deals if mine(d)]
             for o in history:
                 own_deals = [d for d in deals if d.order == o.ticket]
                 if not own_deals and o.state == _ORDER_STATE_FILLED:
@@ -1080,6 +1085,10 @@ class Gateway:
                     coid, magic, FateStatus.FILLED, order=d.order, position=d.position_id,
                     deals=tuple(x.ticket for x in deals), volume=d.volume, price=d.price,
                 )  # fmt: skip
+            if shape is not None:
+                matched = match_fate(coid, magic, shape, positions, all_history, all_deals)
+                if matched is not None:
+                    return matched
             return OrderFate(coid, magic, FateStatus.NOT_FOUND)
 
         return self._run("find_order_fate", job)

@@ -472,3 +472,37 @@ def test_a_take_profit_hit_between_polls_is_reported_once(system: ActorSystem,
         assert len(closed) == 1
     finally:
         harness.stop_broker()
+
+
+def test_a_rewritten_comment_is_resolved_by_the_orders_shape_and_never_resent(
+    system: ActorSystem, tmp_path: Path,
+) -> None:
+    harness = Harness(system, _settings(tmp_path, "sim.comment_rewrite='replace'"))
+    harness.start_broker()
+    try:
+        faults = harness.ask(SetSimFaults("f", {"timeout_after_execution": True}),
+                             SimFaultsReply)
+        assert faults.status == 200
+        first = harness.place("E40", request_id="r40", decision_id="DEC40")
+        assert first.status == "unknown"
+        final = harness.next_report("r40", 1)
+        assert (final.status, final.reason) == ("done", "done") and final.ticket
+        harness.ask(SetSimFaults("f", {"timeout_after_execution": False}), SimFaultsReply)
+        (position,) = harness.wait(lambda s: len(s.positions) == 1, "the position").positions
+        assert position.ticket == final.ticket and position.comment != "E40"  # rewritten
+        retry = harness.place("E40", request_id="r41")
+        assert (retry.status, retry.ticket) == ("done", final.ticket)
+        assert len(harness.snapshot().positions) == 1  # not sent again
+        def named() -> bool:
+            updates = harness.events("POSITION_UPDATE")
+            rows = updates[-1].positions if updates else ()
+            return bool(rows) and (rows[0]["client_order_id"], rows[0]["decision_id"]) == (
+                "E40", "DEC40")
+
+        harness.until(named, "the position shown under its order's ids")
+        harness.from_risk(ClosePosition("c40", "op-close-40", final.ticket, None, "done"))
+        (trade,) = harness.until(lambda: _trades_of(harness, final.ticket)["critic"],
+                                 "TradeClosed")
+        assert (trade.client_order_id, trade.decision_id) == ("E40", "DEC40")
+    finally:
+        harness.stop_broker()
