@@ -243,13 +243,13 @@ class RiskManagerActor(EnsembleActor):
     @property
     def rules(self) -> RiskParams:
         """The configured rules on the broker's own calendar: its measured UTC offset decides
-        where a broker day starts (it changes at the server's DST switches)."""
+        where a broker day starts (it changes at the server's DST switches). The kill switch
+        is ``risk.kill_switch``, for the deals and the pre-trade rule alike."""
         configured = self.settings.risk.rules
-        offset = int(self.profile_offset_s or 0)
-        if configured.counters.broker_utc_offset_seconds == offset:
-            return configured
-        return replace(configured, counters=replace(configured.counters,
-                                                    broker_utc_offset_seconds=offset))
+        counters = replace(configured.counters,
+                           broker_utc_offset_seconds=int(self.profile_offset_s or 0),
+                           kill_switch=self.settings.risk.kill_switch)  # one kill switch
+        return replace(configured, counters=counters)
 
     def _unjudgeable(self) -> str | None:
         """Why nothing can be judged now (fail closed), or None."""

@@ -78,6 +78,7 @@ __all__ = [
     "check_symbol_tradeable",
     "check_trade_interval",
     "check_trading_mode",
+    "daily_loss_limit",
     "deny",
     "evaluate_spread",
     "exposure_gaps",
@@ -182,9 +183,14 @@ class SpreadLimits:
 
 @dataclass(frozen=True, slots=True)
 class RiskParams:
-    """Every number the rules use; the defaults are the seed's."""
+    """Every number the rules use; the defaults are the seed's (the daemon's own defaults,
+    which scale with the account, are in ``actors/app/settings.py``)."""
 
-    max_daily_loss: float = 100.0
+    max_daily_loss: float | None = 100.0
+    """The day's loss limit in account currency (None: only ``max_daily_loss_pct``)."""
+    max_daily_loss_pct: float | None = None
+    """The day's loss limit as a percentage of the balance (None or 0: off); with both set,
+    the smaller."""
     max_daily_trades: int = 9999
     consecutive_loss_limit: int = 2
     payoff_min_trades: int = 20
@@ -316,8 +322,22 @@ def realised_today(state: RiskState, now: float, params: RiskParams) -> float:
     return state.day_realised_pnl
 
 
+def daily_loss_limit(params: RiskParams, balance: float | None) -> float | None:
+    """The day's loss limit in account currency: the smaller of the absolute limit and the
+    percentage of ``balance``; None when it depends on a balance that is not known."""
+    limits: list[float] = []
+    if params.max_daily_loss is not None:
+        limits.append(params.max_daily_loss)
+    if params.max_daily_loss_pct:
+        if balance is None or not balance > 0:
+            return None
+        limits.append(balance * params.max_daily_loss_pct / 100.0)
+    return min(limits) if limits else None
+
+
 def remaining_daily_loss_budget(
-    state: RiskState, now: float, exposures: Sequence[Exposure], params: RiskParams
+    state: RiskState, now: float, exposures: Sequence[Exposure], params: RiskParams,
+    balance: float | None = None,
 ) -> float:
     """How much a new order may lose at its stop without the day's worst case (today's realised
     loss, minus every open stop's loss) passing the daily loss limit.
@@ -327,8 +347,11 @@ def remaining_daily_loss_budget(
     limit there. With profits excluded, open risk never exceeds the limit, so no broker day can
     lose more than the limit while the stops hold.
     """
+    limit = daily_loss_limit(params, balance)
+    if limit is None:
+        return 0.0  # a limit that cannot be known leaves no budget
     realised_loss = min(0.0, realised_today(state, now, params))
-    return params.max_daily_loss + realised_loss - open_risk_money(exposures)
+    return limit + realised_loss - open_risk_money(exposures)
 
 
 # --- Pre-scan rules ---------------------------------------------------------------------------
@@ -369,16 +392,18 @@ def check_kill_switch(market: PreScanInput, state: RiskState, params: RiskParams
 def check_daily_loss(market: PreScanInput, state: RiskState, params: RiskParams) -> Verdict:
     """Today's realised plus floating P&L must stay above −max_daily_loss (broker day)."""
     rule = "daily_loss"
-    gap = missing_input(rule, now=market.now, floating_pnl=market.floating_pnl)
+    limit = daily_loss_limit(params, market.balance)
+    gap = missing_input(rule, now=market.now, floating_pnl=market.floating_pnl,
+                        daily_loss_limit=limit)
     if gap:
         return gap
-    assert market.now is not None and market.floating_pnl is not None
+    assert market.now is not None and market.floating_pnl is not None and limit is not None
     day_pnl = realised_today(state, market.now, params) + market.floating_pnl
-    if day_pnl <= -params.max_daily_loss:
+    if day_pnl <= -limit:
         return deny(
             rule,
             DenialCode.DAILY_LOSS_LIMIT,
-            f"day P&L {day_pnl:.2f} reached the daily loss limit {-params.max_daily_loss:.2f}",
+            f"day P&L {day_pnl:.2f} reached the daily loss limit {-limit:.2f}",
         )
     return allow(rule)
 
@@ -802,7 +827,11 @@ def check_daily_loss_budget(order: OrderInput, state: RiskState, params: RiskPar
     assert order.volume is not None and order.entry_price is not None
     assert order.stop_loss is not None and spec.tick_size is not None
     assert spec.tick_value_loss is not None
-    budget = remaining_daily_loss_budget(state, market.now, market.exposures, params)
+    limit = daily_loss_limit(params, order.balance)
+    if limit is None:
+        return missing_input(rule, daily_loss_limit=None) or allow(rule)
+    budget = remaining_daily_loss_budget(state, market.now, market.exposures, params,
+                                         order.balance)
     risk = money_at_sl(
         order.volume, order.entry_price, order.stop_loss, spec.tick_size, spec.tick_value_loss
     )
@@ -811,7 +840,7 @@ def check_daily_loss_budget(order: OrderInput, state: RiskState, params: RiskPar
             rule,
             DenialCode.DAILY_LOSS_BUDGET,
             f"this order risks {risk:.2f} but only {max(budget, 0.0):.2f} of today's "
-            f"{params.max_daily_loss:.2f} loss budget is left",
+            f"{limit:.2f} loss budget is left",
         )
     return allow(rule)
 

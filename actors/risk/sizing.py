@@ -338,7 +338,8 @@ def approve_order(
     absent = missing_named("daily_loss_budget", exposure_gaps(market.exposures))
     if absent:
         return OrderApproval(RiskReport((*before.verdicts, absent)))
-    budget = remaining_daily_loss_budget(state, market.now, market.exposures, params)
+    budget = remaining_daily_loss_budget(state, market.now, market.exposures, params,
+                                         order.balance)
     result = size_position(
         SizingInput(
             symbol=market.symbol,

@@ -140,6 +140,7 @@ def pre_scan_input(
         exposures=open_exposures,
         floating_pnl=None if account is None else account.equity - account.balance,
         news_blackout=False,
+        balance=None if account is None else account.balance,
     )
 
 

@@ -34,7 +34,8 @@ VIEWPORT = {"width": 1280, "height": 800}
 # otherwise halt it).
 TRADING_MARKET = (
     *FAST_MARKET, "strategy.scan_interval_s=2", "risk.kill_switch.max_loss=1000000",
-    "risk.rules.max_daily_loss=1000000", "risk.rules.consecutive_loss_limit=1000",
+    "risk.rules.max_daily_loss=1000000", "risk.rules.max_daily_loss_pct=0",
+    "risk.rules.consecutive_loss_limit=1000",
 )
 # Endpoints the page uses that other issues are still adding: a 404 from them is expected.
 OPTIONAL_ENDPOINTS = re.compile(r"/api/(journal/|bars|equity|control/)")

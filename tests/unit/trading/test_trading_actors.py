@@ -41,8 +41,9 @@ from tests.unit.researcher.builders import NOW, facts
 ASK = 10.0
 
 
-def _settings(data_dir: Path) -> Settings:
-    return load_settings(assignments=[f"runtime.data_dir='{data_dir}'"], environ={})
+def _settings(data_dir: Path, *assignments: str) -> Settings:
+    return load_settings(assignments=[f"runtime.data_dir='{data_dir}'", *assignments],
+                         environ={})
 
 
 def _start(system: ActorSystem, settings: Settings, **roles: str) -> dict[str, Any]:
@@ -98,7 +99,8 @@ def test_the_risk_manager_denies_everything_it_cannot_judge(system, tmp_path) ->
 
 def test_losing_deals_trip_the_kill_switch_which_halts_broker_and_strategy(system,
                                                                           tmp_path) -> None:
-    actors = _start(system, _settings(tmp_path), risk="actors.risk.actor.RiskManagerActor")
+    seed_kill_switch = _settings(tmp_path, "risk.kill_switch.max_loss=60")  # presets/seed.toml
+    actors = _start(system, seed_kill_switch, risk="actors.risk.actor.RiskManagerActor")
     _wait_loaded(system, actors["risk"])
     losses = tuple(
         DealRecord(ticket=100 + i, order=0, time=int(NOW) + i * 60, time_msc=(int(NOW) + i * 60)
