@@ -127,7 +127,31 @@ def _status(settings: Settings) -> int:
         print(f"the web front does not answer ({error}); the daemon process is alive")
         return 1
     _print_tree(tree)
+    _print_trading(settings)
     return 0
+
+
+def _print_trading(settings: Settings) -> None:
+    """The mode, what blocks trading, the day's P&L and the open positions."""
+    token = _configured_token(settings)
+    try:
+        risk = _fetch_json(_local_url(settings, "api/risk"), token)
+        positions = _fetch_json(_local_url(settings, "api/positions"), token)
+    except (OSError, urllib.error.URLError, ValueError) as error:
+        print(f"trading: not available yet ({error})")
+        return
+    blocked = ", ".join(risk.get("blocked_by") or []) or "nothing"
+    day = risk.get("day") or {}
+    print(f"trading: mode {risk.get('mode')}, kill switch "
+          f"{'LATCHED' if risk.get('kill_switch') else 'off'}, blocked by {blocked}")
+    print(f"  broker day: realised {day.get('realised')}, open risk {day.get('open_risk')}, "
+          f"reserved {day.get('reserved')}, loss limit {day.get('loss_limit')}, "
+          f"remaining {day.get('remaining')}")
+    rows = positions if isinstance(positions, list) else positions.get("positions", [])
+    print(f"  open positions: {len(rows)}")
+    for row in rows:
+        print(f"    {row.get('ticket')} {row.get('symbol')} {row.get('direction')} "
+              f"{row.get('volume')} @ {row.get('entry_price')}  P&L {row.get('profit')}")
 
 
 def _stop(settings: Settings) -> int:

@@ -191,11 +191,13 @@ class PositionClosed(Event):
 
 @event("RISK_STATE_CHANGED")
 class RiskStateChanged(Event):
-    """The trading mode (ACTIVE, REDUCING, HALTED, PAUSED) or the kill switch changed."""
+    """The trading mode (ACTIVE, REDUCING, HALTED, PAUSED), the kill switch, or what blocks
+    new entries (``blocked_by``: denial codes, empty when nothing does) changed."""
 
     mode: str
     kill_switch: bool
     reason: str
+    blocked_by: tuple[str, ...] = ()
 
 
 @event("BROKER_STATUS")

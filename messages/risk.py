@@ -94,6 +94,8 @@ class PreScanInput:
     floating_pnl: float | None
     news_blackout: bool | None
     news_event: str = ""
+    balance: float | None = None
+    """The account's balance: limits set as a share of it need it."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -330,6 +330,10 @@ class TradingGate:
     mode: str  # ACTIVE | REDUCING | HALTED | PAUSED
     kill_switch: bool
     reason: str
+    blocked_by: tuple[str, ...] = ()
+    """Denial codes stopping every new entry now (the day's loss limit, say), even in ACTIVE."""
+    blocked: str = ""
+    """The same, in words."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +348,10 @@ class RiskStatus:
     kill_switch: bool
     paused: bool
     reason: str
+    blocked_by: tuple[str, ...] = ()
+    per_trade_risk_cap_pct: float = 0.0
+    day: dict[str, Any] = field(default_factory=dict)
+    """broker_day, realised, open_risk, reserved, loss_limit, remaining, trades."""
 
 
 # --- Operator controls ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from web import (
     broker_routes,
     kv_routes,
     page_routes,
+    risk_routes,
     sim_routes,
     status_routes,
     stream_routes,
@@ -45,6 +46,7 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     trading_routes.routes,
     sim_routes.routes,
     broker_routes.routes,
+    risk_routes.routes,
 )
 
 

@@ -59,7 +59,8 @@ class Snapshot:
             self.recent_trades.insert(0, trade)
             del self.recent_trades[self.max_trades :]
         elif kind == "RISK_STATE_CHANGED":
-            self.risk = {key: wire.get(key) for key in ("mode", "kill_switch", "reason", "seq")}
+            self.risk = {key: wire.get(key)
+                         for key in ("mode", "kill_switch", "reason", "blocked_by", "seq")}
         elif kind == "BROKER_STATUS":
             self.broker = {key: value for key, value in wire.items() if key != "type"}
 

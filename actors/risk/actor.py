@@ -22,6 +22,7 @@ from typing import Any
 
 from actors.risk.reservations import Ledger, approve_and_reserve
 from actors.risk.rules import RiskParams, check_pre_scan
+from actors.risk.standing import Standing, standing
 from actors.risk.state import (
     BrokerDeal,
     DealEntry,
@@ -44,7 +45,7 @@ from messages.books import DealRecord as BrokerDealRecord
 from messages.commands import StateGet, StateReply, StateSet
 from messages.events import ControlResult, RiskStateChanged
 from messages.orders import Outcome
-from messages.risk import DenialCode
+from messages.risk import DenialCode, PreScanInput
 from messages.trading import (
     Approval,
     BrokerReady,
@@ -94,6 +95,8 @@ class RiskManagerActor(EnsembleActor):
         # late report (an unknown outcome resolved later) reaches them too.
         self._orders: dict[str, tuple[Any, SubmitOrder]] = {}
         self.profile_offset_s: float | None = None
+        self.last_market: PreScanInput | None = None  # the latest account a strategy saw
+        self.standing: Standing = Standing((), {})
 
     # --- loading and persisting -------------------------------------------------------------
 
@@ -188,15 +191,35 @@ class RiskManagerActor(EnsembleActor):
 
     def _announce(self, reason: str) -> None:
         state = self.state
+        self._review_standing(announce=False)
         self.publish([RiskStateChanged(timestamp=self.now_iso(), mode=self.mode,
                                        kill_switch=bool(state and state.kill_switch_latched),
-                                       reason=reason)])
+                                       reason=reason, blocked_by=self.standing.blocked_by)])
         self._send_gate(changed_only=False, reason=reason)
+
+    def _review_standing(self, announce: bool = True) -> None:
+        """Recompute what blocks new entries; say so (event and gates) when it changed."""
+        if self.state is None or self.profile_offset_s is None:
+            return
+        before = self.standing.blocked_by
+        self.standing = standing(self.state, self.rules, self.ledger, self.last_market,
+                                 self._now())
+        if announce and self.standing.blocked_by != before:
+            words = self.standing.words
+            self.log.info("new entries blocked" if words else "new entries allowed",
+                          blocked_by=list(self.standing.blocked_by))
+            self.publish([RiskStateChanged(
+                timestamp=self.now_iso(), mode=self.mode,
+                kill_switch=bool(self.state.kill_switch_latched),
+                reason=f"blocked: {words}" if words else "nothing blocks new entries",
+                blocked_by=self.standing.blocked_by)])
+            self._send_gate(changed_only=False)
 
     def _send_gate(self, changed_only: bool, reason: str = "") -> None:
         state = self.state
         gate = TradingGate(self.mode, bool(state and state.kill_switch_latched),
-                           reason or (state.kill_switch_reason if state else "loading"))
+                           reason or (state.kill_switch_reason if state else "loading"),
+                           self.standing.blocked_by, self.standing.words)
         roles = ["broker", *sorted(r for r in self.peers if r.startswith("strategy"))]
         for role in roles:
             address = self.peer(role)
@@ -234,6 +257,8 @@ class RiskManagerActor(EnsembleActor):
         if state.kill_switch_latched and not was_latched:
             self.log.error("kill switch tripped", reason=state.kill_switch_reason)
             self._announce(f"kill switch: {state.kill_switch_reason}")
+        else:
+            self._review_standing()
 
     @handles(BrokerReady)
     def _on_broker_ready(self, message: BrokerReady, sender: Any) -> None:
@@ -280,7 +305,9 @@ class RiskManagerActor(EnsembleActor):
         if market.now:
             self.market_now = max(self.market_now, market.now)
         rules = self.rules
+        self.last_market = market
         self.state = roll_broker_day(self.state, self._now(), rules.counters)
+        self._review_standing()
         report = check_pre_scan(market, self.state, rules)
         denial = report.first_denial
         self.send(sender, PreScanVerdict(
@@ -356,6 +383,7 @@ class RiskManagerActor(EnsembleActor):
             self.state = record_order_sent(self.state, message.symbol, self._now(),
                                            self.rules.counters)
             self._persist()
+            self._review_standing()
         elif report.status != Outcome.UNKNOWN.value:
             self.ledger = self.ledger.release(client_order_id)
         if report.status != Outcome.UNKNOWN.value:
@@ -365,10 +393,14 @@ class RiskManagerActor(EnsembleActor):
     @handles(RiskStatusRequest)
     def _on_status(self, message: RiskStatusRequest, sender: Any) -> None:
         state = self.state
+        self._review_standing()
         self.send(sender, RiskStatus(message.request_id, self.mode,
                                      bool(state and state.kill_switch_latched),
                                      bool(state and state.paused),
-                                     state.kill_switch_reason if state else "loading"))
+                                     state.kill_switch_reason if state else "loading",
+                                     blocked_by=self.standing.blocked_by,
+                                     per_trade_risk_cap_pct=self.settings.risk.sizing.max_risk_pct,
+                                     day=dict(self.standing.day)))
 
     # --- operator controls --------------------------------------------------------------------
 

@@ -315,6 +315,8 @@ class StrategyActor(EnsembleActor):
             return f"kill switch latched ({self.gate.reason})"
         if self.gate.mode != "ACTIVE":
             return f"trading {self.gate.mode.lower()}"
+        if self.gate.blocked_by:
+            return f"new entries blocked ({self.gate.blocked or ', '.join(self.gate.blocked_by)})"
         return None
 
     def _next_candidates(self, cycle: _Cycle) -> None:

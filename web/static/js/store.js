@@ -243,7 +243,8 @@ const HANDLERS = {
   },
   RISK_STATE_CHANGED(store, event, seq) {
     if (!store.guard('risk', seq)) return;
-    store.risk = { mode: event.mode, kill_switch: event.kill_switch, reason: event.reason, seq };
+    store.risk = { mode: event.mode, kill_switch: event.kill_switch, reason: event.reason,
+      blocked_by: event.blocked_by || [], seq };
     store.mark('header');
   },
   CONTROL_RESULT(store, event, seq) {

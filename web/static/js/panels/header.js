@@ -50,7 +50,11 @@ export class Header {
     this.renderConnection(store);
     const mode = store.risk.mode ? String(store.risk.mode).toUpperCase() : '';
     setData(this.mode, 'mode', mode);
-    setText(this.mode, mode ? `MODE ${mode}` : 'MODE —');
+    const blocked = (store.risk.blocked_by || []).length > 0 && mode === 'ACTIVE';
+    // "BLOCKED · daily loss limit" rather than an ACTIVE that trades nothing.
+    setText(this.mode, blocked ? `BLOCKED · ${(store.risk.reason || '').replace(/^blocked: /, '')}`
+      : (mode ? `MODE ${mode}` : 'MODE —'));
+    this.mode.dataset.blocked = blocked ? 'true' : 'false';
     this.mode.title = store.risk.reason ? `Trading mode: ${store.risk.reason}` : 'Trading mode';
     this.kill.hidden = !store.risk.kill_switch;
     this.kill.title = store.risk.reason || 'The kill switch is latched';

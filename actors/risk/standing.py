@@ -1,0 +1,82 @@
+"""Where trading stands: what stops new entries now, and the day's numbers, for a person.
+
+The RiskManager answers ``GET /api/risk`` and announces RISK_STATE_CHANGED from these. Only the
+account-wide rules count as blocking (mode, pause, kill switch, the day's loss, the day's trade
+count): a symbol's spread or a correlation is a reason for one candidate, not for the account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from actors.risk.reservations import Ledger
+from actors.risk.rules import (
+    RiskParams,
+    check_daily_loss,
+    check_daily_trade_count,
+    check_kill_switch,
+    check_trading_mode,
+    daily_loss_limit,
+    open_risk_money,
+    realised_today,
+)
+from actors.risk.state import RiskState, broker_day
+from messages.risk import PreScanInput
+
+__all__ = ["ACCOUNT_RULES", "Standing", "standing"]
+
+ACCOUNT_RULES = (check_trading_mode, check_kill_switch, check_daily_loss, check_daily_trade_count)
+
+# What the dashboard header says for each blocking code.
+_WORDS = {
+    "MODE_HALTED": "halted", "MODE_REDUCING": "reducing only", "PAUSED": "paused",
+    "KILL_SWITCH": "kill switch", "DAILY_LOSS_LIMIT": "daily loss limit",
+    "DAILY_TRADE_LIMIT": "daily trade limit", "MISSING_INPUT": "waiting for the account",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    blocked_by: tuple[str, ...]
+    """The denial codes now stopping new entries (empty when none)."""
+    day: dict[str, Any]
+
+    @property
+    def words(self) -> str:
+        return ", ".join(_WORDS.get(code, code.lower()) for code in self.blocked_by)
+
+
+def standing(state: RiskState, rules: RiskParams, ledger: Ledger,
+             market: PreScanInput | None, now: float) -> Standing:
+    """The account-wide blocks and the day's figures as of ``now`` (UTC), judged on the latest
+    account the RiskManager has seen (``market``: None before the first scan)."""
+    balance = market.balance if market is not None else None
+    probe = market if market is not None else PreScanInput(
+        symbol="", now=now, bid=None, ask=None, spec=None, exposures=None, floating_pnl=None,
+        news_blackout=None)
+    blocked: list[str] = []
+    for rule in ACCOUNT_RULES:
+        verdict = rule(probe, state, rules)
+        if not verdict.allowed and verdict.code is not None and str(verdict.code) not in blocked:
+            blocked.append(str(verdict.code))
+    exposures = tuple(market.exposures or ()) if market is not None else ()
+    try:
+        open_risk = round(open_risk_money(exposures), 2)
+    except ValueError:
+        open_risk = None  # an exposure without its stop or tick values: unknown, not zero
+    limit = daily_loss_limit(rules, balance)
+    realised = round(realised_today(state, now, rules), 2)
+    reserved = round(ledger.reserved_money, 2)
+    remaining = None
+    if limit is not None and open_risk is not None:
+        remaining = round(max(0.0, limit + min(0.0, realised) - open_risk - reserved), 2)
+    return Standing(tuple(blocked), {
+        "broker_day": broker_day(now, rules.counters),
+        "realised": realised,
+        "open_risk": open_risk,
+        "reserved": reserved,
+        "loss_limit": None if limit is None else round(limit, 2),
+        "remaining": remaining,
+        "trades": state.day_trade_count,
+    })
