@@ -1,0 +1,51 @@
+"""What blocks new entries, as the header and GET /api/risk show it: only account-wide rules
+block, and the day's figures add up."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from actors.app.settings import load_settings
+from actors.risk.reservations import Ledger, Reservation
+from actors.risk.standing import standing
+from actors.risk.state import RiskState, latch_kill_switch, roll_broker_day, set_paused
+from tests.unit.risk.builders import NOW, exposure, market
+
+RULES = load_settings(environ={}).risk.rules  # 2 % of the balance a day
+
+
+def _account(floating: float = 0.0):
+    return market(balance=10_000.0, floating_pnl=floating, exposures=())
+
+
+def test_nothing_blocks_a_fresh_day_and_its_budget_is_the_whole_limit() -> None:
+    state = roll_broker_day(RiskState(), NOW, RULES.counters)
+    now = standing(state, RULES, Ledger(), _account(), NOW)
+    assert now.blocked_by == () and now.words == ""
+    assert now.day["loss_limit"] == 200.0 and now.day["remaining"] == 200.0
+
+
+def test_the_days_loss_blocks_and_says_so_in_words() -> None:
+    state = roll_broker_day(RiskState(), NOW, RULES.counters)
+    state = replace(state, day_realised_pnl=-150.0)
+    now = standing(state, RULES, Ledger(), _account(floating=-60.0), NOW)
+    assert now.blocked_by == ("DAILY_LOSS_LIMIT",) and now.words == "daily loss limit"
+    assert now.day["realised"] == -150.0 and now.day["remaining"] == 50.0
+
+
+def test_pause_and_kill_switch_block_and_reservations_use_the_budget() -> None:
+    state = roll_broker_day(RiskState(), NOW, RULES.counters)
+    paused = standing(set_paused(state, True), RULES, Ledger(), _account(), NOW)
+    assert paused.blocked_by == ("PAUSED",)
+    latched = standing(latch_kill_switch(state, "operator", NOW), RULES, Ledger(), _account(),
+                       NOW)
+    assert "KILL_SWITCH" in latched.blocked_by
+    ledger = Ledger().reserve(Reservation("E1", exposure(), 30.0, 0.0))
+    held = standing(state, RULES, ledger, _account(), NOW)
+    assert held.day["reserved"] == 30.0 and held.day["remaining"] == 170.0
+
+
+def test_before_any_account_is_seen_trading_is_blocked_as_waiting() -> None:
+    now = standing(RiskState(), RULES, Ledger(), None, NOW)
+    assert now.blocked_by and now.words.startswith("waiting for the account")
+    assert now.day["loss_limit"] is None and now.day["remaining"] is None
