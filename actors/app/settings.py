@@ -117,6 +117,16 @@ class BroadcasterSettings(_Section):
     )
 
 
+class StateSettings(_Section):
+    retention_days: float = Field(
+        30.0, gt=0, le=36_500,
+        description="market days kept of decisions, final intents and report/review claims",
+    )
+    prune_interval_s: float = Field(
+        300.0, gt=0, le=86_400, description="wall-clock time between two prune passes"
+    )
+
+
 class BrokerSettings(_Section):
     kind: Literal["sim", "mt5", "mt5linux"] = Field(
         "sim", description="the simulated terminal, the MetaTrader5 module, or mt5linux"
@@ -206,6 +216,7 @@ class Settings(_Section):
     log: LogSettings = LogSettings()
     supervision: SupervisionSettings = SupervisionSettings()
     broadcaster: BroadcasterSettings = BroadcasterSettings()
+    state: StateSettings = StateSettings()
     broker: BrokerSettings = BrokerSettings()
     sim: SimConfig = SimConfig()
     strategy: StrategySettings = StrategySettings()

@@ -3,7 +3,9 @@
 The Broadcaster is its only writer; the WebFront opens it read-only to replay what a client
 missed (``/ws?since=SEQ``, ``/api/events``) without an actor hop. Each row keeps the event's
 JSON text exactly as it was sent live, so a replayed event is byte-for-byte the live one.
-The seq continues across restarts: it is the largest seq in the file plus one.
+The seq continues across restarts: it is the largest seq in the file plus one. It keeps the
+last ``keep`` events; the file is in incremental auto-vacuum mode, and the pages of pruned
+events are given back after each prune (``actors/runtime/sqlite_space.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from actors.runtime.sqlite_space import reclaim_free_pages, use_incremental_vacuum
 
 __all__ = ["EVENTS_FILE", "Journal", "JournalReader"]
 
@@ -40,6 +44,7 @@ class JournalReader:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+            use_incremental_vacuum(self._db)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
 
@@ -125,13 +130,16 @@ class Journal(JournalReader):
                 "INSERT OR IGNORE INTO events (seq, type, body) VALUES (?, ?, ?)", rows
             )
             self._appended += len(rows)
+            pruned = 0
             if self._appended >= 1000:
                 self._appended = 0
-                self._db.execute(
+                pruned = self._db.execute(
                     "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?",
                     (self.keep,),
-                )
+                ).rowcount
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        if pruned:
+            reclaim_free_pages(self._db)

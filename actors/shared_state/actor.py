@@ -5,13 +5,17 @@ It answers every :class:`~messages.commands.StateRequest` with a
 (:func:`~actors.shared_state.requests.answer`). A request the store refuses (a bad key, a
 value that is not JSON) gets ``ok=False`` and the reason; it never crashes the actor. A
 database failure does crash it, on purpose, and its supervisor starts a new one
-on the same file.
+on the same file. Every ``state.prune_interval_s`` it prunes what is older than
+``state.retention_days`` of market time and no longer needed
+(``actors/shared_state/retention.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile
 from actors.runtime.base import EnsembleActor, handles
 from actors.shared_state.requests import answer
 from actors.shared_state.store import KeyValueStore
@@ -20,6 +24,13 @@ from messages.commands import StateRequest
 __all__ = ["STATE_FILE", "SharedStateActor"]
 
 STATE_FILE = "state.db"
+FIRST_PRUNE_AFTER_S = 5.0
+SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Prune:
+    pass
 
 
 class SharedStateActor(EnsembleActor):
@@ -32,11 +43,31 @@ class SharedStateActor(EnsembleActor):
     def on_configure(self) -> None:
         self.store = KeyValueStore(self.settings.data_path / STATE_FILE)
         self.log.info("state store open", path=str(self.store.path))
+        self.after(FIRST_PRUNE_AFTER_S, _Prune())
 
     def on_stop(self) -> None:
         if self.store is not None:
             self.store.close()
             self.store = None
+
+    @handles(_Prune)
+    def _on_prune(self, message: _Prune, sender: Any) -> None:
+        assert self.store is not None, "SharedState used before Configure"
+        state = self.settings.state
+        self.after(state.prune_interval_s, _Prune())
+        market_now = self._market_now()
+        if market_now is None:
+            return  # the simulated market has not said what time it is yet: prune nothing
+        pruned = self.store.prune(market_now, state.retention_days * SECONDS_PER_DAY)
+        if any(pruned.values()):
+            self.log.info("old records pruned", **pruned)
+
+    def _market_now(self) -> float | None:
+        """Market time: the simulated terminal's clock, which the broker saves in the data
+        directory (``actors/broker/sim_clock.py``), or the wall clock with a real terminal."""
+        if self.settings.broker.kind == "sim":
+            return MarketTimeFile(self.settings.data_path / MARKET_TIME_FILE).load()
+        return self.clock.now()
 
     @handles(StateRequest)
     def _on_request(self, request: StateRequest, sender: Any) -> None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["KILL_SWITCH"]
+__all__ = ["INTENT_PREFIX", "KILL_SWITCH", "POSITION_PREFIX", "REPORTED_PREFIX", "REVIEWED_PREFIX"]
 
 # {"latched": bool, "reason": str, "at": ISO time}; reset only by an operator command.
 KILL_SWITCH = "risk.kill_switch"
+
+# Records that retention (actors/shared_state/retention.py) must understand. Their owners write
+# them: the broker (intents.py, positions_tracker.py, actor.py) and the Critic.
+INTENT_PREFIX = "broker.intent."  # an order's write-ahead record, {"status", "ticket", …}
+POSITION_PREFIX = "broker.position."  # a position the broker tracks, {"decision_id", …}
+REPORTED_PREFIX = "broker.reported."  # <ticket>: the closed trade has been reported
+REVIEWED_PREFIX = "critic.reviewed."  # <ticket>: the Critic has claimed (and reviews) it

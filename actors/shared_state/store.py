@@ -5,6 +5,9 @@ compare-and-set for counters. Values are JSON. A write returns only after SQLite
 it with ``synchronous=FULL``, so an acknowledged write survives a SIGKILL of the process or of
 the whole daemon, and a power cut.
 
+Old records are pruned by :meth:`KeyValueStore.prune` (``actors/shared_state/retention.py``
+says what is kept), and the file is in incremental auto-vacuum mode.
+
 Increment and compare-and-set take an ``op_id``: the store remembers the op ids it has applied,
 in the same transaction as the change, so a request that is retried (after a restart, or by
 Thespian) is answered with its first result and never applied twice.
@@ -19,6 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from actors.runtime.sqlite_space import reclaim_free_pages, use_incremental_vacuum
+from actors.shared_state.retention import prune_before
 
 __all__ = ["KeyValueStore", "StoreError", "StoredValue"]
 
@@ -46,6 +52,11 @@ CREATE TABLE IF NOT EXISTS applied_ops (
     op_id TEXT PRIMARY KEY,
     result TEXT NOT NULL,
     seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS watermarks (
+    market_time REAL NOT NULL,
+    wall_at TEXT NOT NULL,
+    journal_id INTEGER NOT NULL
 );
 """
 
@@ -85,6 +96,7 @@ class KeyValueStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        use_incremental_vacuum(self._db)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
@@ -170,6 +182,29 @@ class KeyValueStore:
              "at": at, "record": json.loads(record)}
             for entry_id, entry_kind, entry_key, decision, at, record in rows
         ]
+
+    # --- retention ----------------------------------------------------------------------------
+
+    def prune(self, market_now: float, retention_s: float) -> dict[str, int]:
+        """Record where the store stands at ``market_now`` (market time), then delete what was
+        written more than ``retention_s`` of market time ago and is no longer needed
+        (:mod:`actors.shared_state.retention`). Returns how many rows of each kind went."""
+        with self._transaction():
+            (last_id,) = self._db.execute(
+                "SELECT COALESCE(MAX(id), 0) FROM journal").fetchone()
+            self._db.execute("INSERT INTO watermarks (market_time, wall_at, journal_id) "
+                             "VALUES (?, ?, ?)", (float(market_now), _now(), int(last_id)))
+            mark = self._db.execute(
+                "SELECT market_time, wall_at, journal_id FROM watermarks WHERE market_time <= ? "
+                "ORDER BY market_time DESC LIMIT 1", (float(market_now) - retention_s,),
+            ).fetchone()
+            if mark is None:
+                return {}
+            self._db.execute("DELETE FROM watermarks WHERE market_time < ?", (mark[0],))
+            pruned = prune_before(self._db, journal_id=int(mark[2]), wall_at=str(mark[1]))
+        if any(pruned.values()):
+            reclaim_free_pages(self._db)
+        return pruned
 
     # --- atomic counters ---------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ def test_file_then_environment_then_set_then_flags(tmp_path: Path) -> None:
         ("web.port=abc", "web.port = 'abc': Input should be a valid integer"),
         ("log.format=xml", "log.format = 'xml': Input should be 'console' or 'json'"),
         ("nope.x=1", "nope: unknown key (allowed: broadcaster, broker, critic, log, researcher, "
-                     "risk, runtime, sim, strategy, supervision, web)"),
+                     "risk, runtime, sim, state, strategy, supervision, web)"),
         ("sim.faults.requote_rate=3", "sim.faults.requote_rate must be within 0..1, got 3"),
         ("risk.rules.max_dialy_loss=1", "risk.rules.max_dialy_loss: unknown key (allowed: "),
         ("sim.speed=fast", "sim.speed = 'fast': Input should be a valid number"),
