@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.app.settings import ConfigError, Settings, load_settings
+from actors.runtime import portable
 from actors.runtime.distribution import version
 from actors.runtime.instance import DaemonInfo, read_daemon_info, why_not_the_daemon
 from actors.runtime.logs import configure_logging
@@ -163,7 +164,10 @@ def _stop(settings: Settings) -> int:
     if problem is not None:
         print(f"ensemble: not signalling: {problem}", file=sys.stderr)
         return 2
-    os.kill(info.pid, signal.SIGTERM)
+    if portable.use_portable():
+        portable.request_stop(Path(info.data_dir))  # os.kill on Windows would terminate it
+    else:
+        os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_WAIT_S
     while time.monotonic() < deadline:
         if _daemon_info(settings) is None:

@@ -1,9 +1,10 @@
 """The daemon: ``run_system.py run`` from start to exit.
 
 It takes the single-instance locks, replaces a stale admin, starts the ActorSystem and the
-tree, prints where the dashboard is, and then waits for one of two things: a SIGTERM or SIGINT
-(stop the tree in reverse start order, shut the system down, exit 0) or the root supervisor
-giving up (shut down, latch the kill switch in SharedState, exit 1).
+tree, prints where the dashboard is, and then waits for one of two things: a SIGTERM or SIGINT,
+or the stop request that ``stop`` leaves on the portable path (stop the tree in reverse start
+order, shut the system down, exit 0), or the root supervisor giving up (shut down, latch the
+kill switch in SharedState, exit 1).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from actors.app.tree import ROOT_CLASS
 from actors.runtime.clock import iso_utc
 from actors.runtime.instance import AlreadyRunning, DaemonInfo, InstanceLock
 from actors.runtime.logs import get_logger
+from actors.runtime.portable import stop_requested
 from actors.runtime.private import PRIVATE_UMASK, UnsafePath, prepare_data_dir
 from actors.runtime.root import ROOT_GLOBAL_NAME
 from actors.runtime.system import StaleAdminError, replace_stale_admin, start_actor_system
@@ -98,6 +100,9 @@ def _run_locked(settings: Settings, data_dir: Path, lock: InstanceLock) -> int:
     stop = _StopRequested()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if hasattr(signal, "SIGBREAK"):  # Ctrl+Break in a Windows console
+        signal.signal(signal.SIGBREAK, stop)
+    stop_requested(data_dir)  # a request left behind by an earlier run is not for this one
     system = start_actor_system(settings.runtime.admin_port, data_dir, settings.log.level)
     gave_up: GaveUp | None = None
     try:
@@ -116,6 +121,9 @@ def _run_locked(settings: Settings, data_dir: Path, lock: InstanceLock) -> int:
                  admin_port=settings.runtime.admin_port)
         while stop.signal_name is None:
             message = system.listen(0.5)
+            if stop_requested(data_dir):  # `ensemble stop` on the portable path (Windows)
+                stop.signal_name = "stop request"
+                break
             if isinstance(message, GaveUp):
                 gave_up = message
                 break

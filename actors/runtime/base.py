@@ -44,9 +44,10 @@ from actors.runtime.brief import brief, brief_error
 from actors.runtime.clock import Clock, WallClock, iso_utc
 from actors.runtime.lifeline import (
     DaemonWatch,
+    ParentWatch,
     arm_parent_death_signal,
     end_thespian_group,
-    parent_is_gone,
+    session_of,
 )
 from actors.runtime.logs import bind_process, get_logger
 from messages.commands import Publish
@@ -108,7 +109,7 @@ class EnsembleActor(Actor):
         self.incarnation = 0
         self.clock: Clock = WallClock()
         self.log = get_logger("ensemble")
-        self._parent_pid = os.getppid()
+        self._parent_watch = ParentWatch(os.getppid())
         self._daemon_session: int | None = None
         self._daemon_watch: DaemonWatch | None = None
         self._peers_version = 0
@@ -252,9 +253,9 @@ class EnsembleActor(Actor):
         self.peers.update(message.peers)
         if message.daemon_pid != os.getpid():  # a process of its own, not an in-process test
             arm_parent_death_signal()
-            if parent_is_gone(self._parent_pid):
+            if self._parent_watch.gone():
                 os._exit(0)
-            self._daemon_session = _session_of(message.daemon_pid)
+            self._daemon_session = session_of(message.daemon_pid)
             self._daemon_watch = DaemonWatch(message.daemon_pid)
             bind_process(role=self.name, pid=os.getpid())  # for records from other libraries
         self.log = get_logger("ensemble").bind(role=self.name, pid=os.getpid())
@@ -270,8 +271,8 @@ class EnsembleActor(Actor):
         if self._daemon_watch is not None and self._daemon_watch.gone():
             self.log.warning("the daemon is gone; ending every actor", daemon_pid=self.daemon_pid,
                              noticed_by=self._daemon_watch.method)
-            end_thespian_group(self._daemon_session)
-        if parent_is_gone(self._parent_pid):
+            end_thespian_group(self._daemon_session, self.settings.runtime.admin_port)
+        if self._parent_watch.gone():
             self.log.warning("parent actor is gone; exiting")
             os._exit(0)
         self._schedule_liveness()
@@ -290,9 +291,3 @@ class EnsembleActor(Actor):
             self.log.error("cleanup after crash failed", reason=brief_error(cleanup_error))
         self.send(self.myAddress, ActorExitRequest())
 
-
-def _session_of(pid: int) -> int | None:
-    try:
-        return os.getsid(pid)
-    except OSError:
-        return None

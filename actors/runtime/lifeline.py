@@ -17,8 +17,14 @@ one process group that the daemon is not part of. Three mechanisms close the gap
   counts as gone), and only where there is no ``/proc`` does it fall back to the pid;
 * every actor process is armed, on Linux, to get ``SIGKILL`` from the kernel when its parent
   process dies (:func:`arm_parent_death_signal`), so a supervisor that is killed takes its
-  children with it at once, as in Erlang, instead of leaving orphans. :func:`parent_is_gone` is
-  the portable check for the same thing.
+  children with it at once, as in Erlang, instead of leaving orphans. :class:`ParentWatch`
+  checks the same thing on the liveness timer.
+
+Off Linux (Windows, where the MetaTrader5 package runs), and on Linux with
+``ENSEMBLE_PORTABLE=1``, each of these uses its portable implementation from
+:mod:`actors.runtime.portable` instead, chosen at run time: the daemon and the parent are
+watched by pid and creation time (psutil), the ending actor kills Thespian's admin and its
+whole tree, and nothing is armed. No POSIX-only function is looked up at import time.
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ import signal
 import stat
 import sys
 
-__all__ = ["LIFELINE_ENV", "DaemonWatch", "arm_parent_death_signal", "end_thespian_group",
-           "hold_lifeline", "parent_is_gone", "process_alive", "process_command",
-           "process_start_ticks"]
+from actors.runtime import portable
+
+__all__ = ["LIFELINE_ENV", "DaemonWatch", "ParentWatch", "arm_parent_death_signal",
+           "end_thespian_group", "hold_lifeline", "kill_now", "parent_is_gone", "process_alive",
+           "process_command", "process_start_ticks", "session_of"]
 
 LIFELINE_ENV = "ENSEMBLE_LIFELINE"
 
@@ -100,16 +108,22 @@ class DaemonWatch:
 
     def __init__(self, daemon_pid: int) -> None:
         self.pid = daemon_pid
-        self._lifeline = _inherited_lifeline()
-        self._started = process_start_ticks(daemon_pid)
+        self._portable = portable.use_portable()
+        self._identity = portable.process_identity(daemon_pid) if self._portable else None
+        self._lifeline = None if self._portable else _inherited_lifeline()
+        self._started = None if self._portable else process_start_ticks(daemon_pid)
 
     @property
     def method(self) -> str:
+        if self._portable:
+            return "process identity"
         if self._lifeline is not None:
             return "lifeline"
         return "start time" if self._started is not None else "pid"
 
     def gone(self) -> bool:
+        if self._portable:
+            return not portable.process_alive(self.pid, self._identity)
         if self._lifeline is not None:
             return _pipe_closed(self._lifeline)
         if self._started is not None:
@@ -121,8 +135,9 @@ _PR_SET_PDEATHSIG = 1
 
 
 def arm_parent_death_signal() -> bool:
-    """Have the kernel SIGKILL this process when its parent dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
+    """Have the kernel SIGKILL this process when its parent dies (Linux only; the portable
+    path relies on :class:`ParentWatch` alone)."""
+    if not sys.platform.startswith("linux") or portable.use_portable():
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -134,6 +149,41 @@ def arm_parent_death_signal() -> bool:
 def parent_is_gone(original_parent: int) -> bool:
     """Whether the process that started this one has exited (it has been re-parented)."""
     return os.getppid() != original_parent
+
+
+class ParentWatch:
+    """Whether the process that started this one has exited: on Linux it has re-parented this
+    one; on the portable path (Windows does not re-parent) it no longer runs, by pid and
+    creation time."""
+
+    def __init__(self, parent_pid: int) -> None:
+        self.pid = parent_pid
+        self._portable = portable.use_portable()
+        self._identity = portable.process_identity(parent_pid) if self._portable else None
+
+    def gone(self) -> bool:
+        if self._portable:
+            return not portable.process_alive(self.pid, self._identity)
+        return parent_is_gone(self.pid)
+
+
+def session_of(pid: int) -> int | None:
+    """The POSIX session of ``pid`` (None on the portable path, which needs none)."""
+    if portable.use_portable():
+        return None
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
+
+
+def kill_now(pid: int) -> None:
+    """Kill ``pid`` at once: SIGKILL, or the portable kill (TerminateProcess on Windows)."""
+    if portable.use_portable():
+        portable.kill_process(pid)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -172,8 +222,11 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def end_thespian_group(daemon_session: int | None) -> None:
-    """Kill this process's group if it is not the daemon's own session, else just exit."""
+def end_thespian_group(daemon_session: int | None, admin_port: int | None = None) -> None:
+    """Kill this process's group if it is not the daemon's own session, else just exit. On the
+    portable path: kill Thespian's admin on ``admin_port`` and its whole tree, then exit."""
+    if portable.use_portable() and admin_port is not None:
+        portable.end_process_tree(admin_port)
     with contextlib.suppress(OSError):
         if daemon_session is not None and os.getsid(0) != daemon_session:
             os.killpg(os.getpgid(0), signal.SIGKILL)

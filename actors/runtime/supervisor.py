@@ -13,9 +13,7 @@ it sends to every actor.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -24,6 +22,7 @@ from thespian.actors import ActorExitRequest, ChildActorExited
 
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import iso_utc
+from actors.runtime.lifeline import kill_now
 from actors.runtime.restart_policy import (
     ChildSpec,
     Intensity,
@@ -354,8 +353,7 @@ class Supervisor(EnsembleActor):
         if child.state == "stopping" and child.pid:
             self.log.warning("child did not stop in time; killing it", child=child.spec.name,
                              pid=child.pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child.pid, signal.SIGKILL)
+            kill_now(child.pid)
 
     # --- status --------------------------------------------------------------------------------
 

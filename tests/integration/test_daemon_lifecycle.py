@@ -1,15 +1,32 @@
 """The daemon as a user runs it: start, status, stop, refusal of a second daemon, stale admins,
-bad configuration, signals, and no process left behind."""
+bad configuration, signals, and no process left behind.
+
+Every test runs twice: with the Linux mechanisms (flock, process groups, the parent-death
+signal) and with the portable ones that Windows uses (``ENSEMBLE_PORTABLE=1``: a SQLite lock,
+psutil liveness and tree kill, a stop-request file; actors/runtime/portable.py).
+"""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from actors.runtime.portable import PORTABLE_ENV
 from tests.support.daemon import REPO, Daemon, free_port, listening_sockets, processes_with_marker
+
+
+@pytest.fixture(autouse=True, params=["linux", "portable"])
+def mechanisms(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which implementation of the platform mechanisms the daemons of this test use."""
+    monkeypatch.setattr(Daemon, "extra_env",
+                        {PORTABLE_ENV: "1"} if request.param == "portable" else {})
+    return str(request.param)
 
 
 def test_the_tree_is_the_designed_one_each_actor_in_its_own_process(make_daemon) -> None:
@@ -121,7 +138,8 @@ def test_sigint_stops_the_daemon_too(make_daemon) -> None:
     assert daemon.processes() == []
 
 
-def test_sigkill_of_the_daemon_takes_every_actor_down_within_ten_seconds(make_daemon) -> None:
+def test_sigkill_of_the_daemon_takes_every_actor_down_within_ten_seconds(make_daemon,
+                                                                        mechanisms) -> None:
     daemon = make_daemon()
     actors = [pid for pid in daemon.processes() if pid != daemon.process.pid]
     assert actors
@@ -131,6 +149,8 @@ def test_sigkill_of_the_daemon_takes_every_actor_down_within_ten_seconds(make_da
     while daemon.processes() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert daemon.processes() == [], "actor processes outlived the daemon"
+    noticed_by = "process identity" if mechanisms == "portable" else "lifeline"
+    assert re.search(f"noticed_by='?{noticed_by}'?", daemon.log()), "not the chosen mechanism"
 
 
 def test_every_socket_listens_on_loopback_only(make_daemon) -> None:

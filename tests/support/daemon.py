@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_MARKER = "ENSEMBLE_TEST_RUN"
@@ -80,6 +80,9 @@ def listening_sockets(pids: list[int]) -> list[tuple[str, int, int]]:
 
 
 class Daemon:
+    # Added to every daemon's environment (a test module sets it, e.g. ENSEMBLE_PORTABLE=1).
+    extra_env: ClassVar[dict[str, str]] = {}
+
     def __init__(self, data_dir: Path, *settings: str, port: int | None = None,
                  admin_port: int | None = None) -> None:
         self.data_dir = data_dir
@@ -104,6 +107,7 @@ class Daemon:
     def environment(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items()
                if not key.startswith("ENSEMBLE_")}
+        env.update(self.extra_env)
         env[RUN_MARKER] = self.marker
         return env
 
