@@ -219,7 +219,7 @@ class RiskManagerActor(EnsembleActor):
         state = self.state
         gate = TradingGate(self.mode, bool(state and state.kill_switch_latched),
                            reason or (state.kill_switch_reason if state else "loading"),
-                           self.standing.blocked_by, self.standing.words)
+                           self.standing.gating, self.standing.gating_words)
         roles = ["broker", *sorted(r for r in self.peers if r.startswith("strategy"))]
         for role in roles:
             address = self.peer(role)

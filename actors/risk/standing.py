@@ -44,7 +44,21 @@ class Standing:
 
     @property
     def words(self) -> str:
-        return ", ".join(_WORDS.get(code, code.lower()) for code in self.blocked_by)
+        return _words(self.blocked_by)
+
+    @property
+    def gating(self) -> tuple[str, ...]:
+        """What the strategies are told to stop for. Not MISSING_INPUT: the account's figures
+        come with the strategies' own requests, which every order's rules check anyway."""
+        return tuple(code for code in self.blocked_by if code != "MISSING_INPUT")
+
+    @property
+    def gating_words(self) -> str:
+        return _words(self.gating)
+
+
+def _words(codes: tuple[str, ...]) -> str:
+    return ", ".join(_WORDS.get(code, code.lower()) for code in codes)
 
 
 def standing(state: RiskState, rules: RiskParams, ledger: Ledger,
