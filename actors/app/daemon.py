@@ -19,6 +19,7 @@ from typing import Any
 
 from actors.app.settings import Settings
 from actors.app.tree import ROOT_CLASS
+from actors.runtime.brief import brief
 from actors.runtime.clock import iso_utc
 from actors.runtime.instance import AlreadyRunning, DaemonInfo, InstanceLock
 from actors.runtime.logs import get_logger
@@ -110,7 +111,7 @@ def _run_locked(settings: Settings, data_dir: Path, lock: InstanceLock) -> int:
                                   globalName=ROOT_GLOBAL_NAME)
         reply = system.ask(root, StartTree(settings, os.getpid()), settings.runtime.start_timeout_s)
         if not isinstance(reply, TreeStarted):
-            log.error("the actor tree did not start", reply=repr(reply)[:300])
+            log.error("the actor tree did not start", reply=brief(reply))
             return EXIT_START_FAILED
         url = f"http://{settings.web.host}:{settings.web.port}/"
         lock.publish(DaemonInfo(os.getpid(), settings.runtime.admin_port, str(data_dir), url,

@@ -15,6 +15,8 @@ sends, ``loads`` for frames it receives and for the acknowledgement frames ``ack
   dropping the frame (an incoming one is answered with a data-error ack and its socket closed;
   an awaited ack counts as a bad packet). Nothing of it is unpickled. The first rejection in a
   process is logged at once; later ones are counted and logged at most once a minute.
+* a frame that declares more than 64 MB is dropped before it is buffered
+  (:class:`BoundedReceiveBuffer`, which replaces ``TCPTransport.ReceiveBuffer``).
 
 The secret is created by the daemon at start (:func:`create_secret`, ``<data-dir>/actor_secret``,
 mode 0600) and installed before the ActorSystem starts, so the admin, the logger and every
@@ -36,16 +38,22 @@ from pathlib import Path
 from typing import Any
 
 from thespian.system.transport import TCPTransport
-from thespian.system.transport.streamBuffer import ackDataErrPacket, ackPacket, toSendBuffer
+from thespian.system.transport.streamBuffer import (
+    ReceiveBuffer,
+    ackDataErrPacket,
+    ackPacket,
+    toSendBuffer,
+)
 
 from actors.runtime.logs import get_logger
 
-__all__ = ["SECRET_FILE", "AuthenticatedPickle", "create_secret", "install", "installed",
-           "probe_admin", "read_secret"]
+__all__ = ["MAX_FRAME_BYTES", "SECRET_FILE", "AuthenticatedPickle", "BoundedReceiveBuffer",
+           "create_secret", "install", "installed", "probe_admin", "read_secret"]
 
 SECRET_FILE = "actor_secret"
 TAG_BYTES = 32
 SECRET_BYTES = 32
+MAX_FRAME_BYTES = 64 * 1024 * 1024  # the largest message (100 symbols' bars) is about 6 MB
 _REPEAT_LOG_S = 60.0
 
 log = get_logger("ensemble.transport")
@@ -94,6 +102,21 @@ class AuthenticatedPickle:
         self._reported_at, self._unreported = now, 0
 
 
+class BoundedReceiveBuffer(ReceiveBuffer):  # type: ignore[misc]
+    """Thespian's frame reader, refusing a declared length above :data:`MAX_FRAME_BYTES`
+    before buffering it (the tag can only be checked once the whole body is in memory). Such a
+    frame reads as corrupted, which the transport already handles: an incoming one is dropped
+    and its socket closed, an awaited ack is retried."""
+
+    def addMore(self, buf: bytes) -> None:
+        super().addMore(buf)
+        declared = self._size
+        if (declared is not None and not 0 <= declared <= MAX_FRAME_BYTES) or (
+                declared is None and len(self._buf) > 40):  # a length prefix that never ends
+            self._size, self._buf, self._extra = None, b"", b""
+            self._blen = 41  # what isDone() takes for "no size could be read: corrupted"
+
+
 _installed: AuthenticatedPickle | None = None
 
 
@@ -103,6 +126,7 @@ def install(secret: bytes) -> AuthenticatedPickle:
     global _installed
     serializer = AuthenticatedPickle(secret)
     TCPTransport.serializer = serializer  # type: ignore[attr-defined]
+    TCPTransport.ReceiveBuffer = BoundedReceiveBuffer  # type: ignore[attr-defined]
     TCPTransport.ackMsg = toSendBuffer(ackPacket, serializer.dumps)  # type: ignore[attr-defined]
     TCPTransport.ackDataErrMsg = toSendBuffer(  # type: ignore[attr-defined]
         ackDataErrPacket, serializer.dumps)

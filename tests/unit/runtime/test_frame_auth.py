@@ -14,8 +14,10 @@ import structlog
 from thespian.system.transport.streamBuffer import ackDataErrPacket, ackPacket, toSendBuffer
 
 from actors.runtime.frame_auth import (
+    MAX_FRAME_BYTES,
     SECRET_FILE,
     AuthenticatedPickle,
+    BoundedReceiveBuffer,
     create_secret,
     probe_admin,
     read_secret,
@@ -105,3 +107,22 @@ def test_the_admin_probe_trusts_only_an_ack_tagged_with_the_secret(
         assert probe_admin(port, SECRET, timeout=2.0) is ours
         server.join(5)
     assert not target.exists()
+
+
+@pytest.mark.parametrize("prefix", [b"%d>" % (MAX_FRAME_BYTES + 1), b"-5>", b"9" * 60])
+def test_a_frame_declaring_an_absurd_length_is_dropped_before_it_is_buffered(
+        prefix: bytes) -> None:
+    frame = BoundedReceiveBuffer(AuthenticatedPickle(SECRET).loads)
+    for chunk in (prefix[i:i + 20] for i in range(0, len(prefix), 20)):
+        frame.addMore(chunk)
+    frame.addMore(b"x" * 1000)
+    assert frame.isDone() and frame.completed() is None
+
+
+def test_a_frame_within_the_limit_reads_back_through_the_bounded_buffer() -> None:
+    auth = AuthenticatedPickle(SECRET)
+    wire = toSendBuffer(("sender", "hello"), auth.dumps)
+    frame = BoundedReceiveBuffer(auth.loads)
+    frame.addMore(wire[:7])
+    frame.addMore(wire[7:])
+    assert frame.isDone() and frame.completed() == (("sender", "hello"), b"")
