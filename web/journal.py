@@ -35,6 +35,8 @@ def trades_with_reviews(trades: Sequence[dict[str, Any]],
         trade = dict(entry["record"])
         trade.setdefault("decision_id", entry.get("decision_id") or None)
         review = by_ticket.get(trade.get("ticket"))
+        if not trade.get("strategy") and review is not None:
+            trade["strategy"] = review.get("strategy") or ""  # the Critic read it from the chain
         trade["review"] = None if review is None else {
             key: review.get(key) for key in ("score", "outcome", "r_multiple", "analysis")
         } | {"lesson": (review.get("lesson") or {}).get("advice")}

@@ -152,7 +152,7 @@ class CriticActor(EnsembleActor):
         self.publish([CriticReviewEvent(
             timestamp=self.now_iso(), symbol=trade.symbol, score=review.score,
             lesson=review.lesson.advice, analysis=review.analysis, ticket=trade.ticket,
-            decision_id=trade.decision_id or None)])
+            decision_id=trade.decision_id or None, strategy=str(research.get("strategy") or ""))])
         record = _review_record(trade, review, research)
         self.ask_peer(
             "shared_state",
@@ -198,4 +198,5 @@ def _review_record(trade: TradeClosed, review: CriticReview,
         "lesson": lesson_to_dict(review.lesson),
         "confidence": research.get("confidence"),
         "action": research.get("action"),
+        "strategy": research.get("strategy") or "",
     }

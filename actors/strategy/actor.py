@@ -397,7 +397,8 @@ class StrategyActor(EnsembleActor):
             strategy=self.strategy_name, fallback=reply.fallback)])
         self._journal(decision_id, symbol, "research", {
             "action": reply.action, "confidence": reply.confidence, "reason": reply.reason,
-            "source": reply.source, "regime": reply.regime, "fallback": reply.fallback})
+            "source": reply.source, "regime": reply.regime, "fallback": reply.fallback,
+            "strategy": self.strategy_name})
         assert candidate.direction is not None
         if reply.action != candidate.direction.value:
             self._done_with(cycle)

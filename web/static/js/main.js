@@ -43,6 +43,9 @@ class Dashboard {
     this.supervisors = new SupervisorsPanel();
     this.chart = new ChartPanel(this.api);
     this.chart.onSymbolChange = () => this.redraw('scanner');
+    // One filter for the scanner and the trades: show one strategy's work, or everyone's.
+    this.strategyFilter = byId('strategy-filter');
+    this.strategyFilter.addEventListener('change', () => this.redraw('scanner', 'journal'));
     this.controls = new Controls(this.api, (body) => {
       if (body.mode) this.store.risk = { ...this.store.risk, mode: body.mode, kill_switch: body.kill_switch ?? this.store.risk.kill_switch };
       this.redraw('header');
@@ -117,6 +120,16 @@ class Dashboard {
     this.schedule();
   }
 
+  /** The strategy filter lists every strategy seen; it shows once there is more than one. */
+  renderStrategies(store) {
+    const names = [...store.strategies].sort();
+    const have = new Set([...this.strategyFilter.options].map((o) => o.value));
+    for (const name of names) {
+      if (!have.has(name)) this.strategyFilter.append(new Option(name, name));
+    }
+    this.strategyFilter.hidden = names.length < 2;
+  }
+
   schedule() {
     if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
   }
@@ -131,10 +144,12 @@ class Dashboard {
     if (has('symbols') || has('positions')) this.chart.renderSymbols(s);
     if (has('account') || has('positions') || has('equity')) this.account.render(s);
     if (has('positions')) this.positions.render(s);
-    if (has('scanner')) this.scanner.render(s, this.chart.symbol);
+    if (has('strategies')) this.renderStrategies(s);
+    const strategy = this.strategyFilter.value;
+    if (has('scanner')) this.scanner.render(s, this.chart.symbol, strategy);
     if (has('eventTypes')) this.events.renderTypes(s);
     if (has('events')) this.events.render(s);
-    if (has('journal')) this.journal.render(s);
+    if (has('journal')) this.journal.render(s, strategy);
     if (has('supervisors')) this.supervisors.render(s);
     if (has('control')) this.controls.render(s);
     if (has('chart') || has('journal') || has('positions')) {

@@ -28,6 +28,8 @@ export class Store {
     this.account = {};
     this.positions = [];
     this.scan = { symbols: {}, timestamp: null, count: 0, candidates: 0 };
+    this.scans = new Map(); // strategy -> its latest scan (each strategy sends its own)
+    this.strategies = new Set(); // every strategy seen, for the strategy filter
     this.scanStartedAt = null;
     this.risk = {};
     this.broker = {};
@@ -44,6 +46,18 @@ export class Store {
     this.dropped = 0;
     this.received = 0;
     this.mark('all');
+  }
+
+  noteScan(scan) {
+    this.scans.set(scan.strategy, scan);
+    this.noteStrategy(scan.strategy);
+  }
+
+  noteStrategy(name) {
+    if (name && !this.strategies.has(name)) {
+      this.strategies.add(name);
+      this.mark('strategies');
+    }
   }
 
   mark(...parts) {
@@ -122,6 +136,7 @@ export class Store {
     }
     if (take('scan', data.scan_summary)) {
       this.scan = normaliseScan(data.scan_summary);
+      this.noteScan(this.scan);
       this.mark('scanner', 'symbols');
     }
     if (take('risk', data.risk)) {
@@ -193,6 +208,7 @@ function normaliseScan(summary) {
     timestamp: summary.timestamp ?? null,
     count: summary.count ?? Object.keys(summary.symbols || {}).length,
     candidates: summary.candidates ?? 0,
+    strategy: summary.strategy ?? '',
   };
 }
 
@@ -220,6 +236,7 @@ const HANDLERS = {
   SCAN_SUMMARY(store, event, seq) {
     if (!store.guard('scan', seq)) return;
     store.scan = normaliseScan(event);
+    store.noteScan(store.scan);
     store.mark('scanner', 'symbols', 'chartRefresh');
   },
   RESEARCH_RESULT(store, event) {
@@ -227,6 +244,7 @@ const HANDLERS = {
     store.mark('scanner');
   },
   TRADE_EXECUTION(store, event) {
+    store.noteStrategy(event.strategy);
     store.executions.unshift(event);
     store.executions.length = Math.min(store.executions.length, EXECUTIONS_CAP);
     store.mark('journal', 'chart', 'symbols', 'chartRefresh', 'journalRefresh');

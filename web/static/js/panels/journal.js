@@ -67,10 +67,16 @@ export class JournalPanel {
     this.restVersion = (this.restVersion || 0) + 1;
   }
 
-  render(store) {
+  render(store, strategy = '') {
+    this.strategy = strategy;
     this.renderExecutions(store);
     this.renderClosed(store);
     this.renderStats(store);
+  }
+
+  /** Rows of the chosen strategy (all without a filter). */
+  ofStrategy(rows) {
+    return this.strategy ? rows.filter((row) => row.strategy === this.strategy) : rows;
   }
 
   renderExecutions(store) {
@@ -80,8 +86,9 @@ export class JournalPanel {
       panel.replaceChildren(h('div', { class: 'empty' }, 'No executions yet. Fills appear here as the broker confirms them.'));
       return;
     }
-    const rows = store.executions.map((t) => h('tr', {
-      dataset: { key: `x${t.seq}`, seq: t.seq, ticket: t.ticket ?? '', symbol: t.symbol }, tabindex: 0,
+    const rows = this.ofStrategy(store.executions).map((t) => h('tr', {
+      dataset: { key: `x${t.seq}`, seq: t.seq, ticket: t.ticket ?? '', symbol: t.symbol,
+        strategy: t.strategy ?? '' }, tabindex: 0,
       title: 'Show on the chart', onclick: () => this.onSelectSymbol(t.symbol),
       onkeydown: (e) => { if (e.key === 'Enter') this.onSelectSymbol(t.symbol); },
     },
@@ -91,10 +98,12 @@ export class JournalPanel {
       h('td', { class: 'r num' }, lots(t.lot)),
       h('td', { class: 'r num' }, price(t.price, t.symbol)),
       h('td', { class: 'num dim' }, t.ticket ? `#${t.ticket}` : ''),
+      h('td', { class: 'dim' }, t.strategy || '—'),
       h('td', null, t.decision_id ? this.chainButton(t.decision_id, `e${t.seq}`) : '')));
     keepFocus(panel, () => panel.replaceChildren(h('table', { class: 'data', id: 'executions-table' },
       h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Symbol'), h('th', null, 'Side'),
-        h('th', { class: 'r' }, 'Lots'), h('th', { class: 'r' }, 'Price'), h('th', null, 'Ticket'), h('th', null, ''))),
+        h('th', { class: 'r' }, 'Lots'), h('th', { class: 'r' }, 'Price'), h('th', null, 'Ticket'),
+        h('th', null, 'Strategy'), h('th', null, ''))),
       h('tbody', null, rows))));
   }
 
@@ -131,7 +140,7 @@ export class JournalPanel {
 
   renderClosed(store) {
     const panel = this.panels.closed;
-    const trades = this.closedTrades(store);
+    const trades = this.ofStrategy(this.closedTrades(store));
     const notes = [];
     if (this.rest.trades && !this.rest.trades.ok) {
       notes.push(h('div', { class: 'notice' }, `Trade history: ${this.rest.trades.error} (GET /api/journal/trades). Trades closed while this page is open are listed.`));
@@ -150,12 +159,13 @@ export class JournalPanel {
       h('td', { class: 'num dim', title: dateTime(t.closedAt) }, clockTime(t.closedAt)),
       h('td', { class: 'mono' }, t.symbol),
       h('td', null, h('span', { class: `side ${t.direction.toLowerCase()}` }, t.direction), ` ${lots(t.volume)}`),
+      h('td', { class: 'dim' }, t.strategy || '—'),
       h('td', { class: `r num ${tone(t.profit)}` }, signed(t.profit)),
       h('td', { class: 'r' }, t.review && isNum(Number(t.review.score))
         ? h('span', { class: `score ${scoreTone(Number(t.review.score))}`, title: t.review.analysis || '' }, num(Number(t.review.score), 1))
         : h('span', { class: 'faint' }, 'pending')));
       const detail = h('tr', { class: 'trade-detail', dataset: { ticket: t.ticket ?? '' } },
-        h('td', { colspan: 5, class: 'lesson', title: lesson },
+        h('td', { colspan: 6, class: 'lesson', title: lesson },
           h('div', null, h('span', { class: 'num' }, `${price(t.entry, t.symbol)} → ${price(t.exit, t.symbol)}`),
             lesson ? ` · ${lesson}` : ' · waiting for the Critic’s review',
             t.decision_id ? this.chainButton(t.decision_id, `c${t.key}`) : null)));
@@ -163,7 +173,7 @@ export class JournalPanel {
     });
     keepFocus(panel, () => panel.replaceChildren(...notes, h('table', { class: 'data', id: 'closed-table' },
       h('thead', null, h('tr', null, h('th', null, 'Closed'), h('th', null, 'Symbol'), h('th', null, 'Side'),
-        h('th', { class: 'r' }, 'P&L'), h('th', { class: 'r' }, 'Score'))),
+        h('th', null, 'Strategy'), h('th', { class: 'r' }, 'P&L'), h('th', { class: 'r' }, 'Score'))),
       h('tbody', null, rows))));
   }
 
@@ -256,6 +266,7 @@ export function normaliseTrade(item) {
     closedAt,
     openedAt: toEpochSeconds(base.opened_at ?? base.open_time ?? base.time_open ?? base.entry_time),
     decision_id: base.decision_id || null,
+    strategy: base.strategy || '',
     review,
   };
 }

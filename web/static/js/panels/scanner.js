@@ -1,6 +1,7 @@
-// The scanner: one card per symbol from the latest SCAN_SUMMARY, with the Strategy's reason and
-// its badge (signals first), the latest research verdict for the symbol, and whether a position
-// is open on it. A card is a button: it shows the symbol on the chart.
+// The scanner: one card per symbol from each strategy's latest SCAN_SUMMARY, with the strategy's
+// reason and its badge (signals first), the strategy's name when several run, the latest
+// research verdict for the symbol, and whether a position is open on it. The strategy filter
+// narrows it to one strategy. A card is a button: it shows the symbol on the chart.
 
 import { h, keepFocus, setText } from '../dom.js';
 import { clockTime } from '../format.js';
@@ -14,13 +15,16 @@ export class ScannerPanel {
     this.selected = null;
   }
 
-  render(store, selected) {
+  render(store, selected, strategy = '') {
     this.selected = selected;
-    const entries = Object.entries(store.scan.symbols || {}).map(([symbol, reason]) => (
-      { symbol, reason: String(reason), badge: badgeFor(reason) }));
+    const scans = [...store.scans.values()].filter((scan) => !strategy || scan.strategy === strategy);
+    this.several = store.scans.size > 1;
+    const entries = scans.flatMap((scan) => Object.entries(scan.symbols || {}).map(([symbol, reason]) => (
+      { symbol, strategy: scan.strategy, reason: String(reason), badge: badgeFor(reason) })));
     entries.sort(compareScan);
     const signals = entries.filter((e) => e.badge.signal).length;
-    const last = store.scan.timestamp ? `last scan ${clockTime(store.scan.timestamp)}` : '';
+    const latest = scans.map((scan) => scan.timestamp).filter(Boolean).sort().pop();
+    const last = latest ? `last scan ${clockTime(latest)}` : '';
     setText(this.meta, entries.length
       ? `${signals} signal${signals === 1 ? '' : 's'} · ${entries.length} symbols · ${last}`
       : '');
@@ -45,9 +49,11 @@ export class ScannerPanel {
       extras.push(h('span', null, `Research ${research.action} ${Number.isFinite(conf) ? `${Math.round(conf)}%` : ''}`));
     }
     if (hasPosition) extras.push(h('span', { class: 'pos' }, '● position open'));
+    if (this.several && entry.strategy) extras.push(h('span', { class: 'strategy' }, entry.strategy));
     return h('button', {
       type: 'button', class: classes.join(' '), 'aria-pressed': entry.symbol === this.selected ? 'true' : 'false',
-      dataset: { key: entry.symbol, symbol: entry.symbol, badge: badge.label }, title: entry.reason,
+      dataset: { key: `${entry.strategy}/${entry.symbol}`, symbol: entry.symbol, badge: badge.label,
+        strategy: entry.strategy }, title: entry.reason,
       onclick: () => this.onSelectSymbol(entry.symbol),
     },
     h('span', { class: 'sym' }, entry.symbol),
