@@ -176,6 +176,15 @@ class OrderRejected(Event):
     strategy: str = ""
 
 
+@event("RISK_DENIALS")
+class RiskDenials(Event):
+    """What the RiskManager refused in one scan cycle of one strategy: a count per denial
+    code, so that repeated denials are one row, not one per candidate."""
+
+    strategy: str
+    counts: dict[str, int]
+
+
 @event("POSITION_CLOSED")
 class PositionClosed(Event):
     ticket: int

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.runtime.base import EnsembleActor, handles
-from actors.strategy.api import Market, NoSignal, Signal
-from actors.strategy.indicators import closed_bars
+from actors.strategy.cycle import scan_one
 from actors.strategy.loader import LoadedStrategy, load_strategies, strategy_child_name
 from actors.strategy.management import (
     ManagementAction,
@@ -48,7 +47,6 @@ from actors.strategy.signals import (
     ScanStatus,
     rank_candidates,
     scan_summary,
-    status_of_reason,
 )
 from messages.books import PositionRecord
 from messages.commands import JournalAppend, StateDelete, StateGetAll, StateReply, StateSet
@@ -56,6 +54,7 @@ from messages.events import (
     OrderRejected,
     ResearchResult,
     ResearchStart,
+    RiskDenials,
     ScanStart,
     ScanSummary,
     TradeExecution,
@@ -106,6 +105,7 @@ class _Cycle:
     in_research: int = 0
     orders: int = 0
     finished: bool = False
+    denials: dict[str, int] = field(default_factory=dict)
 
 
 class StrategyActor(EnsembleActor):
@@ -274,37 +274,8 @@ class StrategyActor(EnsembleActor):
         """Ask the strategy about one symbol. An exception is the strategy's bug: it crashes
         this actor, which its supervisor restarts (and stops, if it keeps failing)."""
         assert self.loaded is not None
-        error = data.errors.get(symbol)
-        if error is not None:
-            return ScanResult(symbol, ScanStatus.ERROR, f"{ScanStatus.ERROR.value}: {error}")
-        offset = data.server_utc_offset_s
-        now = data.server_time
-        bars = {}
-        for timeframe, rates in data.bars.get(symbol, {}).items():
-            bars[timeframe] = closed_bars(bars_from_rates(rates, offset), now, timeframe)
-        market = Market(symbol=symbol, now=now, bars=bars, tick=data.ticks.get(symbol),
-                        spec=data.specs.get(symbol), server_utc_offset_s=int(offset),
-                        positions=tuple(p for p in snapshot.positions
-                                        if p.symbol == symbol and self._owns(p.ticket)))
-        answer = self.loaded.strategy.scan(market)
-        if isinstance(answer, Signal):
-            side = answer.side
-            prefix = f"{ScanStatus.CANDIDATE.value} {side.value}"
-            reason = answer.reason if answer.reason.startswith(prefix) else (
-                f"{prefix}: {answer.reason}")
-            return ScanResult(symbol, ScanStatus.CANDIDATE, reason, direction=side,
-                              score=answer.score, sl_distance=answer.sl_distance,
-                              tp_distance=answer.tp_distance, facts=answer.facts,
-                              confidence=answer.confidence)
-        if not isinstance(answer, NoSignal):
-            raise TypeError(f"{type(self.loaded.strategy).__name__}.scan returned {answer!r}; "
-                            "expected a Signal or a NoSignal")
-        status = status_of_reason(answer.reason)
-        if status in (ScanStatus.ERROR, ScanStatus.CANDIDATE) and not answer.reason.startswith(
-                ScanStatus.ERROR.value):
-            return ScanResult(symbol, ScanStatus.NO_SETUP,
-                              f"{ScanStatus.NO_SETUP.value}: {answer.reason}")
-        return ScanResult(symbol, status, answer.reason)
+        owned = tuple(p for p in snapshot.positions if p.symbol == symbol and self._owns(p.ticket))
+        return scan_one(self.loaded.strategy, data, symbol, owned)
 
     def _blocked_reason(self, snapshot: BrokerSnapshot) -> str | None:
         if not snapshot.connected:
@@ -326,6 +297,10 @@ class StrategyActor(EnsembleActor):
             self._consider(cycle, cycle.queue.pop(0))
         if cycle.in_research == 0 and (not cycle.queue
                                         or cycle.orders >= strategy.max_orders_per_cycle):
+            if not cycle.finished and cycle.denials:
+                # One row per cycle with a count per code, not a red row per candidate.
+                self.publish([RiskDenials(timestamp=self.now_iso(), strategy=self.strategy_name,
+                                          counts=dict(cycle.denials))])
             cycle.finished = True
 
     def _done_with(self, cycle: _Cycle) -> None:
@@ -362,6 +337,7 @@ class StrategyActor(EnsembleActor):
         self._journal(decision_id, symbol, "pre_scan", {
             "allowed": verdict.allowed, "code": verdict.code, "message": verdict.message})
         if not verdict.allowed:
+            cycle.denials[verdict.code] = cycle.denials.get(verdict.code, 0) + 1
             self._done_with(cycle)
             return
         assert candidate.direction is not None
@@ -449,10 +425,7 @@ class StrategyActor(EnsembleActor):
             for request_id, waiting in list(self._late_orders.items()):
                 if waiting is order:
                     del self._late_orders[request_id]
-            self.publish([OrderRejected(timestamp=self.now_iso(), symbol=symbol,
-                                        direction=order["direction"], code=approval.code,
-                                        reason=approval.message, decision_id=decision_id,
-                                        strategy=self.strategy_name)])
+            cycle.denials[approval.code] = cycle.denials.get(approval.code, 0) + 1
         else:
             order["volume"] = approval.volume  # the RiskManager has sent it to the broker
         self._done_with(cycle)
