@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from actors.critic.scoring import ClosedTrade, CriticReview, lesson_to_dict, review_trade
+from actors.critic.scoring import ClosedTrade, Review, lesson_to_dict, review_trade
 from actors.runtime.base import EnsembleActor, handles
 from actors.strategy.indicators import Regime
 from messages.commands import JournalAppend, JournalQuery, StateCompareAndSet, StateReply
@@ -178,7 +178,7 @@ def _research_of(chain: StateReply) -> dict[str, Any]:
     return {}
 
 
-def _review_record(trade: TradeClosed, review: CriticReview,
+def _review_record(trade: TradeClosed, review: Review,
                    research: dict[str, Any]) -> dict[str, Any]:
     return {
         "ticket": trade.ticket,

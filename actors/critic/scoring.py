@@ -29,16 +29,16 @@ from messages.market import Side
 __all__ = [
     "ClosedTrade",
     "CriticParams",
-    "CriticReview",
     "Lesson",
-    "Outcome",
+    "Review",
+    "TradeOutcome",
     "lesson_from_dict",
     "lesson_to_dict",
     "review_trade",
 ]
 
 
-class Outcome(StrEnum):
+class TradeOutcome(StrEnum):
     WIN = "WIN"
     LOSS = "LOSS"
     BREAKEVEN = "BREAKEVEN"
@@ -76,7 +76,7 @@ class Lesson:
     symbol: str
     regime: Regime | None
     direction: Side
-    outcome: Outcome
+    outcome: TradeOutcome
     r_multiple: float | None
     score: float
     advice: str
@@ -93,7 +93,7 @@ class CriticParams:
 
 
 @dataclass(frozen=True, slots=True)
-class CriticReview:
+class Review:
     """The CRITIC_REVIEW payload: ``symbol``, ``score``, ``lesson`` and ``analysis``, with the
     measurements behind them."""
 
@@ -102,7 +102,7 @@ class CriticReview:
     score: float
     lesson: Lesson
     analysis: str
-    outcome: Outcome
+    outcome: TradeOutcome
     r_multiple: float | None
     mae_r: float | None
     mfe_r: float | None
@@ -124,7 +124,7 @@ class _Measures:
     mfe_r: float | None
     stop_respected: bool | None
     target_reached: bool | None
-    outcome: Outcome
+    outcome: TradeOutcome
 
 
 def _measure(trade: ClosedTrade, params: CriticParams) -> _Measures:
@@ -154,16 +154,16 @@ def _measure(trade: ClosedTrade, params: CriticParams) -> _Measures:
         target_reached = sign * (best - trade.take_profit) >= 0.0
     if r_multiple is not None:
         if abs(r_multiple) < params.breakeven_band_r:
-            outcome = Outcome.BREAKEVEN
+            outcome = TradeOutcome.BREAKEVEN
         else:
-            outcome = Outcome.WIN if trade.profit > 0.0 else Outcome.LOSS
+            outcome = TradeOutcome.WIN if trade.profit > 0.0 else TradeOutcome.LOSS
     else:
         outcome = (
-            Outcome.WIN
+            TradeOutcome.WIN
             if trade.profit > 0.0
-            else Outcome.LOSS
+            else TradeOutcome.LOSS
             if trade.profit < 0.0
-            else Outcome.BREAKEVEN
+            else TradeOutcome.BREAKEVEN
         )
     return _Measures(
         risk,
@@ -180,11 +180,11 @@ def _score(trade: ClosedTrade, m: _Measures) -> dict[str, float]:
     if m.r_multiple is not None:
         result = 4.0 * _clamp((m.r_multiple + 1.0) / 3.0)
     else:
-        result = 2.0 if m.outcome is Outcome.WIN else 0.0
+        result = 2.0 if m.outcome is TradeOutcome.WIN else 0.0
     discipline = 2.0 if m.stop_respected else 0.0
-    if m.outcome is Outcome.WIN and m.mfe_r is not None and m.mfe_r > 0.0 and m.r_multiple:
+    if m.outcome is TradeOutcome.WIN and m.mfe_r is not None and m.mfe_r > 0.0 and m.r_multiple:
         exit_quality = 2.0 * _clamp(m.r_multiple / m.mfe_r)
-    elif m.outcome is Outcome.LOSS and m.r_multiple is not None:
+    elif m.outcome is TradeOutcome.LOSS and m.r_multiple is not None:
         exit_quality = 2.0 * _clamp(1.0 + m.r_multiple)
     else:
         exit_quality = 1.0
@@ -192,7 +192,8 @@ def _score(trade: ClosedTrade, m: _Measures) -> dict[str, float]:
     if not is_missing(trade.research_confidence):
         assert trade.research_confidence is not None
         probability = _clamp(trade.research_confidence / 100.0)
-        observed = {Outcome.WIN: 1.0, Outcome.LOSS: 0.0, Outcome.BREAKEVEN: 0.5}[m.outcome]
+        observed = {TradeOutcome.WIN: 1.0, TradeOutcome.LOSS: 0.0,
+                    TradeOutcome.BREAKEVEN: 0.5}[m.outcome]
         calibration = 2.0 * (1.0 - (probability - observed) ** 2)
     return {
         "result": round(result, 2),
@@ -202,11 +203,11 @@ def _score(trade: ClosedTrade, m: _Measures) -> dict[str, float]:
     }
 
 
-def _confidence_justified(trade: ClosedTrade, outcome: Outcome) -> bool | None:
-    if is_missing(trade.research_confidence) or outcome is Outcome.BREAKEVEN:
+def _confidence_justified(trade: ClosedTrade, outcome: TradeOutcome) -> bool | None:
+    if is_missing(trade.research_confidence) or outcome is TradeOutcome.BREAKEVEN:
         return None
     assert trade.research_confidence is not None
-    return (trade.research_confidence >= 50.0) == (outcome is Outcome.WIN)
+    return (trade.research_confidence >= 50.0) == (outcome is TradeOutcome.WIN)
 
 
 def _advice(trade: ClosedTrade, m: _Measures, params: CriticParams) -> str:
@@ -221,7 +222,7 @@ def _advice(trade: ClosedTrade, m: _Measures, params: CriticParams) -> str:
             f"The exit was {-m.r_multiple:.2f}R against a 1R plan on a {where}: check the "
             "stop against the stops level and expected slippage before entering."
         )
-    if m.outcome is Outcome.LOSS:
+    if m.outcome is TradeOutcome.LOSS:
         if m.mfe_r is not None and m.mfe_r >= params.giveback_mfe_r:
             return (
                 f"The {where} was +{m.mfe_r:.2f}R before it lost: secure break-even and the "
@@ -234,7 +235,7 @@ def _advice(trade: ClosedTrade, m: _Measures, params: CriticParams) -> str:
                 "confluence before this setup."
             )
         return f"A {where} went to its stop: wait for confirmation or skip this setup."
-    if m.outcome is Outcome.WIN:
+    if m.outcome is TradeOutcome.WIN:
         if m.target_reached:
             return f"The plan worked for a {where}: repeat the setup."
         if m.mfe_r and m.r_multiple is not None and m.r_multiple / m.mfe_r < params.low_capture:
@@ -276,7 +277,7 @@ def _analysis(trade: ClosedTrade, m: _Measures, score: float, justified: bool | 
 
 def review_trade(
     trade: ClosedTrade, params: CriticParams | None = None, now: float | None = None
-) -> CriticReview:
+) -> Review:
     """Score one closed trade and write its lesson and analysis."""
     params = params or CriticParams()
     measures = _measure(trade, params)
@@ -294,7 +295,7 @@ def review_trade(
         advice=_advice(trade, measures, params),
         created_at=now if now is not None else trade.closed_at,
     )
-    return CriticReview(
+    return Review(
         ticket=trade.ticket,
         symbol=trade.symbol,
         score=score,
@@ -334,7 +335,7 @@ def lesson_from_dict(data: Mapping[str, Any]) -> Lesson:
         symbol=str(data["symbol"]),
         regime=None if regime is None else Regime(regime),
         direction=Side(data["direction"]),
-        outcome=Outcome(data["outcome"]),
+        outcome=TradeOutcome(data["outcome"]),
         r_multiple=None if r_multiple is None else float(r_multiple),
         score=float(data["score"]),
         advice=str(data["advice"]),

@@ -20,17 +20,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from actors.critic.scoring import Lesson, Outcome
+from actors.critic.scoring import Lesson, TradeOutcome
 from actors.strategy.indicators import Regime
 from actors.strategy.signals import MarketFacts
 from messages.market import Side
 
 __all__ = [
     "Action",
+    "Analysis",
     "AnalystParams",
     "Evidence",
     "LessonAdjustment",
-    "ResearchResult",
     "analyse",
     "build_cases",
     "finalise_decision",
@@ -87,7 +87,7 @@ class LessonAdjustment:
 
 
 @dataclass(frozen=True, slots=True)
-class ResearchResult:
+class Analysis:
     """The RESEARCH_RESULT payload (``symbol``, ``action``, ``confidence``, ``reason``) with its
     provenance: ``source`` is "rules" or the model's name, ``fallback`` why the model was not
     used (empty when it was, or when none was configured)."""
@@ -178,8 +178,8 @@ def relevant_lessons(
 
 
 def lesson_adjustment(lessons: Sequence[Lesson], params: AnalystParams) -> LessonAdjustment:
-    losses = [lesson for lesson in lessons if lesson.outcome is Outcome.LOSS]
-    wins = [lesson for lesson in lessons if lesson.outcome is Outcome.WIN]
+    losses = [lesson for lesson in lessons if lesson.outcome is TradeOutcome.LOSS]
+    wins = [lesson for lesson in lessons if lesson.outcome is TradeOutcome.WIN]
     penalty = min(len(losses) * params.lesson_loss_penalty, params.lesson_max_penalty)
     bonus = min(len(wins) * params.lesson_win_bonus, params.lesson_max_bonus)
     summary = ""
@@ -210,7 +210,7 @@ def finalise_decision(
     explanation: str,
     params: AnalystParams | None = None,
     source: str = "rules",
-) -> ResearchResult:
+) -> Analysis:
     """Apply the volatility penalty, the lessons and the HOLD threshold to a proposed action."""
     params = params or AnalystParams()
     confidence = float(raw_confidence)
@@ -233,7 +233,7 @@ def finalise_decision(
         final_action = Action.HOLD
         notes.append(f"{action.value} confidence {confidence_int} below {params.min_confidence}")
     reason = f"{final_action.value} {confidence_int}%: " + "; ".join(notes)
-    return ResearchResult(
+    return Analysis(
         symbol=facts.symbol,
         action=final_action,
         confidence=confidence_int,
@@ -253,7 +253,7 @@ def analyse(
     now: float | None = None,
     proposed: Side | None = None,
     params: AnalystParams | None = None,
-) -> ResearchResult:
+) -> Analysis:
     """BUY, SELL or HOLD with a 0–100 confidence and a reason that names what decided it."""
     params = params or AnalystParams()
     bull, bear = build_cases(facts, params)

@@ -42,8 +42,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from actors.critic.scoring import Lesson
 from actors.researcher.analyst import (
     Action,
+    Analysis,
     AnalystParams,
-    ResearchResult,
     analyse,
     finalise_decision,
     relevant_lessons,
@@ -396,7 +396,7 @@ class LLMAnalyst:
         why: str,
         spent: tuple[int, int, float] = (0, 0, 0.0),
         latency_ms: float = 0.0,
-    ) -> ResearchResult:
+    ) -> Analysis:
         self._usage = replace(self._usage, fallbacks=self._usage.fallbacks + 1)
         result = analyse(facts, lessons, now, proposed, self.analyst_params)
         return replace(
@@ -415,7 +415,7 @@ class LLMAnalyst:
         lessons: Sequence[Lesson],
         now: float,
         proposed: Side | None = None,
-    ) -> ResearchResult:
+    ) -> Analysis:
         """One decision: the model's if it answers well within budget, else the rules'."""
         self._roll_day(now)
         api_key = self._environ.get(self.config.api_key_env, "")

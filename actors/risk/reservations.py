@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from actors.risk.rules import RiskParams
-from actors.risk.sizing import OrderApproval, SizingParams, approve_order
+from actors.risk.sizing import SizedOrder, SizingParams, approve_order
 from actors.risk.state import RiskState
 from messages.risk import Exposure, OrderInput
 
@@ -97,7 +97,7 @@ class Ledger:
 
 def approve_and_reserve(order: OrderInput, client_order_id: str, ledger: Ledger,
                         state: RiskState, rules: RiskParams, sizing: SizingParams,
-                        wall: float) -> tuple[OrderApproval, Ledger]:
+                        wall: float) -> tuple[SizedOrder, Ledger]:
     """Judge ``order`` against the books it was built from *plus* every reservation they do
     not show yet; reserve its loss at the stop when approved. ``wall`` is wall-clock time."""
     ledger = ledger.expire(wall).seen_in(tuple(order.market.exposures or ()))

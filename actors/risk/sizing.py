@@ -39,7 +39,7 @@ from actors.risk.state import RiskState, closing_deals
 from messages.risk import DenialCode, OrderInput
 
 __all__ = [
-    "OrderApproval",
+    "SizedOrder",
     "SizingInput",
     "SizingParams",
     "SizingResult",
@@ -300,7 +300,7 @@ def size_position(
 
 
 @dataclass(frozen=True, slots=True)
-class OrderApproval:
+class SizedOrder:
     """The RiskManager's answer: a volume to send, or the reason not to."""
 
     report: RiskReport
@@ -322,7 +322,7 @@ def approve_order(
     state: RiskState,
     params: RiskParams | None = None,
     sizing: SizingParams | None = None,
-) -> OrderApproval:
+) -> SizedOrder:
     """Rules, then sizing inside the day's remaining loss budget, then every execution rule
     again on the sized order (which includes the budget check on its final volume)."""
     params = params or RiskParams()
@@ -330,14 +330,14 @@ def approve_order(
     # Every rule but the last: the daily loss budget needs the volume, which sizing provides.
     before = run_rules(EXECUTION_RULES[:-1], replace(order, volume=None), state, params)
     if not before.allowed:
-        return OrderApproval(before)
+        return SizedOrder(before)
     market = order.market
     spec = market.spec
     # The rules above already refused a missing clock, exposure list or symbol spec.
     assert market.now is not None and market.exposures is not None and spec is not None
     absent = missing_named("daily_loss_budget", exposure_gaps(market.exposures))
     if absent:
-        return OrderApproval(RiskReport((*before.verdicts, absent)))
+        return SizedOrder(RiskReport((*before.verdicts, absent)))
     budget = remaining_daily_loss_budget(state, market.now, market.exposures, params,
                                          order.balance)
     result = size_position(
@@ -361,8 +361,8 @@ def approve_order(
         sizing,
     )
     if not result.allowed:
-        return OrderApproval(RiskReport((*before.verdicts, result.verdict)), result)
+        return SizedOrder(RiskReport((*before.verdicts, result.verdict)), result)
     final = check_execution(replace(order, volume=result.volume), state, params)
     if not final.allowed:
-        return OrderApproval(final, result)
-    return OrderApproval(final, result, result.volume, budget)
+        return SizedOrder(final, result)
+    return SizedOrder(final, result, result.volume, budget)

@@ -30,9 +30,9 @@ from actors.broker.sim.server_clock import server_utc_offset_at
 __all__ = [
     "STATE_FORMAT_VERSION",
     "BrokerDeal",
+    "CountedDeal",
     "CounterParams",
     "DealEntry",
-    "DealRecord",
     "KillSwitchParams",
     "RiskState",
     "TradingMode",
@@ -93,7 +93,7 @@ class BrokerDeal:
 
 
 @dataclass(frozen=True, slots=True)
-class DealRecord:
+class CountedDeal:
     """A deal as the counters remember it: its net result and whether it closed a position."""
 
     ticket: int
@@ -135,7 +135,7 @@ class RiskState:
     broker_day: int | None = None
     day_realised_pnl: float = 0.0
     day_trade_count: int = 0
-    deals: tuple[DealRecord, ...] = ()
+    deals: tuple[CountedDeal, ...] = ()
     consecutive_losses: dict[str, int] = field(default_factory=dict)
     last_loss_time: dict[str, float] = field(default_factory=dict)
     last_trade_time: dict[str, float] = field(default_factory=dict)
@@ -174,7 +174,7 @@ def roll_broker_day(state: RiskState, now: float, params: CounterParams) -> Risk
 
 def closing_deals(
     state: RiskState, symbol: str | None = None, since: float | None = None
-) -> tuple[DealRecord, ...]:
+) -> tuple[CountedDeal, ...]:
     """Closing deals, oldest first, optionally of one symbol and not older than ``since``."""
     return tuple(
         deal
@@ -200,8 +200,8 @@ def kill_switch_breach(state: RiskState, params: KillSwitchParams) -> str | None
 
 
 def _insert_and_retain(
-    deals: tuple[DealRecord, ...], record: DealRecord, params: CounterParams
-) -> tuple[DealRecord, ...]:
+    deals: tuple[CountedDeal, ...], record: CountedDeal, params: CounterParams
+) -> tuple[CountedDeal, ...]:
     """Insert in (time, ticket) order, then forget deals past the retention window or count."""
     ordered = list(deals)
     bisect.insort(ordered, record, key=lambda deal: (deal.time, deal.ticket))
@@ -221,7 +221,7 @@ def apply_deal(state: RiskState, deal: BrokerDeal, params: CounterParams) -> Ris
         # (its ticket is forgotten) would corrupt the loss streak.
         return state
     closing = deal.entry is not DealEntry.IN
-    record = DealRecord(deal.ticket, deal.symbol, deal.time, closing, deal.net_profit)
+    record = CountedDeal(deal.ticket, deal.symbol, deal.time, closing, deal.net_profit)
     deal_day = broker_day(deal.time, params)
     state = roll_broker_day(state, deal.time, params)
     day_pnl = state.day_realised_pnl
@@ -366,7 +366,7 @@ def state_from_dict(data: Mapping[str, Any]) -> RiskState:
         if data["version"] != STATE_FORMAT_VERSION:
             raise ValueError(f"unsupported risk state version {data['version']!r}")
         deals = tuple(
-            DealRecord(int(ticket), str(symbol), float(time), bool(closing), float(profit))
+            CountedDeal(int(ticket), str(symbol), float(time), bool(closing), float(profit))
             for ticket, symbol, time, closing, profit in data["deals"]
         )
         day = data["broker_day"]

@@ -19,7 +19,7 @@ from actors.broker.sim import constants as c
 from actors.broker.sim.config import SimConfig
 from actors.broker.sim.faults import FaultInjector
 from actors.broker.sim.ledger import AccountState, Deal, Order, Position
-from actors.broker.sim.market import Market
+from actors.broker.sim.market import SimulatedMarket
 from actors.broker.sim.pricing import Pricing
 from actors.broker.sim.store import SimStore
 
@@ -284,7 +284,7 @@ class Venue(NamedTuple):
     triggers) share."""
 
     config: SimConfig
-    market: Market
+    market: SimulatedMarket
     books: Books
     pricing: Pricing
     faults: FaultInjector

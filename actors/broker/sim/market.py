@@ -57,9 +57,9 @@ __all__ = [
     "RATES_DTYPE",
     "TICKS_DTYPE",
     "DayBars",
-    "Market",
     "MarketError",
     "Quote",
+    "SimulatedMarket",
     "Touch",
     "server_day",
     "weekday_of_day",
@@ -361,7 +361,7 @@ class _Series:
     bars: np.ndarray
 
 
-class Market:
+class SimulatedMarket:
     """Quotes, bars and ticks of a set of symbols, computed on demand from a seed.
 
     ``universe`` holds every symbol the market can price (including those needed only to convert

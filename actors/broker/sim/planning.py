@@ -1,10 +1,10 @@
 """Order planning: a trade request validated against the books and turned into what to apply.
 
-:meth:`OrderDesk.plan` takes a complete, well-typed request (all 17 keys), runs the server's
+:meth:`RequestPlanner.plan` takes a complete, well-typed request (all 17 keys), runs the server's
 checks for its action in the documented order (``checks.py``; reference mt5_api.md §7.4) and
 returns a :class:`Plan`: the account margin afterwards (for ``order_check``) and a function that
 applies the request to the books and returns the ``OrderSendResult`` (§7.8). A refused request
-raises :class:`~actors.broker.sim.errors.Reject`; :meth:`OrderDesk.rejection` turns it into the
+raises :class:`~actors.broker.sim.errors.Reject`; :meth:`RequestPlanner.rejection` turns it into the
 result a real terminal gives (``request_id`` 0 for terminal-side refusals, fresh quotes on a
 requote). Nothing changes until ``apply`` runs, inside the caller's store transaction.
 """
@@ -42,7 +42,7 @@ from actors.broker.sim.pricing import virtual_position
 from actors.broker.sim.structs import TRADE_REQUEST_FIELDS, OrderSendResult, TradeRequest
 from actors.broker.sim.universe import SymbolSpec
 
-__all__ = ["OrderDesk", "Plan"]
+__all__ = ["Plan", "RequestPlanner"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class Plan:
     margin_after: float
 
 
-class OrderDesk:
+class RequestPlanner:
     """Validates and plans the trade requests of one account."""
 
     def __init__(self, venue: Venue, now_ms: Callable[[], int], seed: int) -> None:

@@ -15,7 +15,7 @@ from actors.broker.sim import constants as c
 from actors.broker.sim.checks import ORDER_MODE_FLAG, price_of
 from actors.broker.sim.errors import TerminalError
 from actors.broker.sim.ledger import AccountState, Position
-from actors.broker.sim.market import Market, Quote
+from actors.broker.sim.market import Quote, SimulatedMarket
 from actors.broker.sim.universe import SymbolSpec
 
 __all__ = ["Figures", "Pricing", "virtual_position"]
@@ -32,7 +32,7 @@ def virtual_position(symbol: str, order_type: int, volume: float, price: float) 
 class Pricing:
     """Conversion, margin and P&L for one account on one market."""
 
-    def __init__(self, market: Market, account: AccountState) -> None:
+    def __init__(self, market: SimulatedMarket, account: AccountState) -> None:
         self.market = market
         self.account = account
 

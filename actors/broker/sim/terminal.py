@@ -5,7 +5,7 @@ module's functions (reference mt5_api.md §7.4, §7.8, §8). It puts together th
 its own module:
 
 - ``checks``: the trade request rules as pure functions (retcodes of §7.4, §7.6);
-- ``planning``: :class:`~actors.broker.sim.planning.OrderDesk` validates a request against the
+- ``planning``: :class:`~actors.broker.sim.planning.RequestPlanner` validates a request against the
   books and returns what to apply;
 - ``triggers``: SL/TP, pending orders, expiries, rollover swaps and the stop-out, applied
   between two calls;
@@ -42,8 +42,8 @@ from actors.broker.sim.config import EXECUTION_MODES, SimConfig
 from actors.broker.sim.errors import Reject, TerminalError
 from actors.broker.sim.faults import FaultConfig, FaultInjector
 from actors.broker.sim.ledger import AccountState
-from actors.broker.sim.market import Market, MarketError
-from actors.broker.sim.planning import OrderDesk
+from actors.broker.sim.market import MarketError, SimulatedMarket
+from actors.broker.sim.planning import RequestPlanner
 from actors.broker.sim.pricing import Pricing
 from actors.broker.sim.server_clock import parse_server_time
 from actors.broker.sim.store import SimStore
@@ -155,7 +155,7 @@ class SimTerminal:
         self.account = account
         if replay is not None:
             replay.shift_s = account.replay_shift_s
-        self.market = Market(
+        self.market = SimulatedMarket(
             seed=config.seed,
             universe=specs,
             history_bars=config.history_bars,
@@ -176,7 +176,7 @@ class SimTerminal:
         self.deals = self.books.deals
         venue = Venue(config, self.market, self.books, self.pricing, self.faults)
         self.triggers = Triggers(venue)
-        self.desk = OrderDesk(venue, self.now_ms, config.seed)
+        self.desk = RequestPlanner(venue, self.now_ms, config.seed)
         self._selected: list[str] = list(dict.fromkeys(config.symbols))
         if saved.account is None:
             with self.store.transaction():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from actors.broker.sim import constants as c
-from actors.broker.sim.market import Market
+from actors.broker.sim.market import SimulatedMarket
 from actors.broker.sim.module import build_module
 from actors.broker.sim.universe import DEFAULT_UNIVERSE
 from actors.runtime.clock import ManualClock
@@ -19,9 +19,9 @@ NOW_MS = int((WEDNESDAY_UTC + SERVER_OFFSET_S) * 1000)
 
 
 def test_same_seed_same_times_same_prices_in_any_order() -> None:
-    first = Market(seed=7, universe=DEFAULT_UNIVERSE)
-    second = Market(seed=7, universe=DEFAULT_UNIVERSE)
-    other = Market(seed=8, universe=DEFAULT_UNIVERSE)
+    first = SimulatedMarket(seed=7, universe=DEFAULT_UNIVERSE)
+    second = SimulatedMarket(seed=7, universe=DEFAULT_UNIVERSE)
+    other = SimulatedMarket(seed=8, universe=DEFAULT_UNIVERSE)
     later = NOW_MS + 3 * 3_600_000
     a = [first.visible_bars("GBPUSD", c.TIMEFRAME_M5, t, 50) for t in (NOW_MS, later)]
     # Ask the second market in another order, and for other symbols first.
@@ -34,7 +34,7 @@ def test_same_seed_same_times_same_prices_in_any_order() -> None:
 
 
 def test_crosses_stay_consistent_with_their_legs() -> None:
-    market = Market(seed=3, universe=DEFAULT_UNIVERSE)
+    market = SimulatedMarket(seed=3, universe=DEFAULT_UNIVERSE)
     eurusd = market.visible_bars("EURUSD", c.TIMEFRAME_H1, NOW_MS, 100)["close"]
     gbpusd = market.visible_bars("GBPUSD", c.TIMEFRAME_H1, NOW_MS, 100)["close"]
     eurgbp = market.visible_bars("EURGBP", c.TIMEFRAME_H1, NOW_MS, 100)["close"]
@@ -104,7 +104,7 @@ def test_spreads_widen_at_rollover_and_sessions_close(mt5: Any) -> None:
 
 
 def test_volatility_regimes_vary() -> None:
-    market = Market(seed=11, universe=DEFAULT_UNIVERSE)
+    market = SimulatedMarket(seed=11, universe=DEFAULT_UNIVERSE)
     daily = market.visible_bars("EURUSD", c.TIMEFRAME_D1, NOW_MS, 300)
     ranges = (daily["high"] - daily["low"]) / daily["close"]
     monthly = [ranges[i : i + 20].mean() for i in range(0, len(ranges) - 20, 20)]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from actors.critic.scoring import (
     ClosedTrade,
-    Outcome,
+    TradeOutcome,
     lesson_from_dict,
     lesson_to_dict,
     review_trade,
@@ -45,7 +45,7 @@ def trade(**overrides) -> ClosedTrade:
 
 def test_a_textbook_win_scores_high():
     review = review_trade(trade())
-    assert review.outcome is Outcome.WIN
+    assert review.outcome is TradeOutcome.WIN
     assert review.r_multiple == pytest.approx(2.0)
     assert review.mae_r == pytest.approx(-0.5) and review.mfe_r == pytest.approx(2.0)
     assert review.stop_respected and review.target_reached and review.confidence_justified
@@ -65,13 +65,13 @@ def test_a_confident_loss_at_the_stop_scores_low_and_says_why():
     review = review_trade(
         trade(exit_price=1998.0, profit=-20.0, mae_price=1998.0, mfe_price=2000.3)
     )
-    assert review.outcome is Outcome.LOSS and review.r_multiple == pytest.approx(-1.0)
+    assert review.outcome is TradeOutcome.LOSS and review.r_multiple == pytest.approx(-1.0)
     assert review.confidence_justified is False
     # result 0, discipline 2, exit quality 0, calibration 2 × (1 − 0.64) = 0.72
     assert review.score == pytest.approx(2.7)
     assert "80% confidence was not justified" in review.lesson.advice
     assert review.lesson.symbol == "XAUUSD" and review.lesson.regime is Regime.TREND
-    assert review.lesson.direction is Side.BUY and review.lesson.outcome is Outcome.LOSS
+    assert review.lesson.direction is Side.BUY and review.lesson.outcome is TradeOutcome.LOSS
 
 
 def test_giving_back_a_big_favourable_move_is_the_lesson():
@@ -119,12 +119,12 @@ def test_a_short_trade_mirrors_the_long_one():
         )
     )
     assert review.r_multiple == pytest.approx(2.0) and review.mae_r == pytest.approx(-0.5)
-    assert review.target_reached and review.outcome is Outcome.WIN
+    assert review.target_reached and review.outcome is TradeOutcome.WIN
 
 
 def test_flat_trades_and_trades_against_advice():
     flat = review_trade(trade(exit_price=2000.05, profit=0.3))
-    assert flat.outcome is Outcome.BREAKEVEN and flat.confidence_justified is None
+    assert flat.outcome is TradeOutcome.BREAKEVEN and flat.confidence_justified is None
     against = review_trade(trade(research_action="HOLD", research_confidence=30.0))
     assert "against that advice" in against.analysis
 

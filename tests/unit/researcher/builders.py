@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from actors.critic.scoring import Lesson, Outcome
+from actors.critic.scoring import Lesson, TradeOutcome
 from actors.strategy.indicators import Regime
 from actors.strategy.signals import MarketFacts
 from messages.market import Side
@@ -34,14 +34,14 @@ def facts(**overrides) -> MarketFacts:
     return replace(base, **overrides)
 
 
-def lesson(outcome: Outcome, **overrides) -> Lesson:
+def lesson(outcome: TradeOutcome, **overrides) -> Lesson:
     base = Lesson(
         ticket=1,
         symbol="XAUUSD",
         regime=Regime.TREND,
         direction=Side.BUY,
         outcome=outcome,
-        r_multiple=-1.0 if outcome is Outcome.LOSS else 2.0,
+        r_multiple=-1.0 if outcome is TradeOutcome.LOSS else 2.0,
         score=3.0,
         advice="secure break-even sooner",
         created_at=NOW - 3600,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from actors.critic.scoring import Outcome
+from actors.critic.scoring import TradeOutcome
 from actors.researcher.analyst import Action, AnalystParams, analyse, build_cases
 from actors.strategy.indicators import Regime
 from messages.market import Side
@@ -61,21 +61,21 @@ def test_a_volatile_market_lowers_confidence():
 
 def test_a_losing_lesson_lowers_the_next_similar_decision():
     before = analyse(facts(), now=NOW)
-    after = analyse(facts(), [lesson(Outcome.LOSS)], now=NOW)
+    after = analyse(facts(), [lesson(TradeOutcome.LOSS)], now=NOW)
     assert after.confidence == before.confidence - 10
     assert after.lesson_points == -10 and after.lessons_used == 1
     assert "1 losing" in after.reason and "secure break-even sooner" in after.reason
 
 
 def test_repeated_losses_can_turn_a_buy_into_hold():
-    losses = [lesson(Outcome.LOSS, ticket=i, created_at=NOW - 100 * i) for i in range(5)]
+    losses = [lesson(TradeOutcome.LOSS, ticket=i, created_at=NOW - 100 * i) for i in range(5)]
     result = analyse(facts(rsi=76.0), losses, now=NOW)
     assert result.lesson_points == -30  # capped
     assert result.action is Action.HOLD
 
 
 def test_winning_lessons_raise_confidence_a_little():
-    wins = [lesson(Outcome.WIN, ticket=i) for i in range(4)]
+    wins = [lesson(TradeOutcome.WIN, ticket=i) for i in range(4)]
     result = analyse(facts(rsi=76.0), wins, now=NOW)
     assert result.lesson_points == 10
     assert result.confidence == analyse(facts(rsi=76.0), now=NOW).confidence + 10
@@ -83,10 +83,10 @@ def test_winning_lessons_raise_confidence_a_little():
 
 def test_lessons_about_other_situations_are_ignored():
     unrelated = [
-        lesson(Outcome.LOSS, symbol="EURUSD"),
-        lesson(Outcome.LOSS, regime=Regime.RANGE),
-        lesson(Outcome.LOSS, direction=Side.SELL),
-        lesson(Outcome.LOSS, created_at=NOW - 40 * 86_400),  # too old
+        lesson(TradeOutcome.LOSS, symbol="EURUSD"),
+        lesson(TradeOutcome.LOSS, regime=Regime.RANGE),
+        lesson(TradeOutcome.LOSS, direction=Side.SELL),
+        lesson(TradeOutcome.LOSS, created_at=NOW - 40 * 86_400),  # too old
     ]
     result = analyse(facts(), unrelated, now=NOW)
     assert result.lessons_used == 0 and result.confidence == 80
@@ -94,8 +94,9 @@ def test_lessons_about_other_situations_are_ignored():
 
 def test_only_the_most_recent_lessons_count():
     params = AnalystParams(lesson_recent=2, lesson_max_penalty=100)
-    old_losses = [lesson(Outcome.LOSS, ticket=i, created_at=NOW - 5000 + i) for i in range(3)]
-    recent_wins = [lesson(Outcome.WIN, ticket=10 + i, created_at=NOW - 10 + i) for i in range(2)]
+    old_losses = [lesson(TradeOutcome.LOSS, ticket=i, created_at=NOW - 5000 + i) for i in range(3)]
+    recent_wins = [lesson(TradeOutcome.WIN, ticket=10 + i, created_at=NOW - 10 + i)
+                   for i in range(2)]
     result = analyse(facts(), old_losses + recent_wins, now=NOW, params=params)
     assert result.lesson_points == 10 and result.lessons_used == 2
 

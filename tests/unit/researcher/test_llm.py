@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from actors.app.settings import ConfigError, load_settings
-from actors.critic.scoring import Outcome
+from actors.critic.scoring import TradeOutcome
 from actors.researcher.analyst import Action, analyse
 from actors.researcher.llm import (
     ANSWER_SCHEMA,
@@ -142,7 +142,7 @@ async def test_a_good_answer_is_used_and_accounted(model):
 
 
 async def test_lessons_are_sent_and_still_lower_the_models_confidence(model):
-    losses = [lesson(Outcome.LOSS, ticket=i) for i in range(2)]
+    losses = [lesson(TradeOutcome.LOSS, ticket=i) for i in range(2)]
     result = await decide(analyst(model), facts(), losses, NOW)
     assert result.confidence == 52 and result.lesson_points == -20
     sent = json.loads(model.requests[0]["messages"][1]["content"])["lessons"]
