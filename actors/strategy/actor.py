@@ -121,9 +121,7 @@ class StrategyActor(EnsembleActor):
         self._tickets_loaded = False
         self._late_orders: dict[str, dict[str, Any]] = {}
         self.loaded: LoadedStrategy | None = None
-        self.first_strategy = True
-        # ticket → the strategy that opened it; a strategy manages only its own positions
-        # (the first one also those of unknown origin, adopted at reconciliation).
+        # ticket → the strategy that opened it; a strategy manages only its own positions.
         self.owners: dict[int, str] = {}
         self._owners_loaded = False
 
@@ -134,7 +132,6 @@ class StrategyActor(EnsembleActor):
         every = load_strategies(settings.strategy.plugins, settings.strategy.params, settings)
         mine = [item for item in every if strategy_child_name(item.name) == self.name]
         self.loaded = mine[0] if mine else every[0]
-        self.first_strategy = self.loaded is every[0]
         self.log.info("strategy loaded", strategy=self.loaded.name, spec=self.loaded.spec)
         self._load_tickets()
         # The first scan comes soon, so that a newcomer sees the system work at once.
@@ -174,8 +171,10 @@ class StrategyActor(EnsembleActor):
         self._owners_loaded = True
 
     def _owns(self, ticket: int) -> bool:
-        owner = self.owners.get(ticket)
-        return owner == self.strategy_name or (owner is None and self.first_strategy)
+        """Only the positions this strategy opened. One nobody claims (opened by hand, or by
+        a tool, with our magic number) is left to its own stop and target: never touch what
+        you did not open."""
+        return self.owners.get(ticket) == self.strategy_name
 
     def _on_tickets(self, reply: StateReply) -> None:
         if not reply.ok:
