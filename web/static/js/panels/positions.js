@@ -34,7 +34,8 @@ export class PositionsPanel {
       h('thead', null, h('tr', null,
         h('th', null, 'Ticket'), h('th', null, 'Symbol'), h('th', null, 'Side'), h('th', { class: 'r' }, 'Volume'),
         h('th', { class: 'r' }, 'Entry'), h('th', { class: 'r' }, 'Current'), h('th', { class: 'r' }, 'SL'),
-        h('th', { class: 'r' }, 'TP'), h('th', null, 'SL → TP'), h('th', { class: 'r' }, 'P&L'))),
+        h('th', { class: 'r' }, 'TP'), h('th', null, 'SL → TP'), h('th', { class: 'r' }, 'P&L'),
+        h('th', null, 'Strategy'))),
       this.tbody);
     this.empty = h('div', { class: 'empty' }, 'No open positions.');
     body.append(this.table, this.empty);
@@ -48,11 +49,13 @@ export class PositionsPanel {
     this.meta.className = `aside ${tone(total)}`;
     this.empty.hidden = positions.length > 0;
     this.table.hidden = positions.length === 0;
-    const rows = positions.map((p) => this.row(p));
+    // Whose position it is: the strategy of the fill that opened it (TRADE_EXECUTION).
+    const owners = new Map(store.executions.filter((e) => e.ticket).map((e) => [e.ticket, e.strategy]));
+    const rows = positions.map((p) => this.row(p, p.strategy || owners.get(p.ticket) || ''));
     keepFocus(this.tbody, () => this.tbody.replaceChildren(...rows));
   }
 
-  row(p) {
+  row(p, strategy) {
     const side = sideOf(p);
     const progress = slToTp(p, p.price_current);
     const entryAt = slToTp(p, p.entry_price);
@@ -67,7 +70,7 @@ export class PositionsPanel {
         h('span', { class: 'fill', style: `left:${progress * 100}%` })),
         h('span', { class: 'pct' }, `${Math.round(progress * 100)}%`));
     return h('tr', {
-      dataset: { key: p.ticket, ticket: p.ticket, symbol: p.symbol }, tabindex: 0,
+      dataset: { key: p.ticket, ticket: p.ticket, symbol: p.symbol, strategy }, tabindex: 0,
       onclick: () => this.onSelectSymbol(p.symbol),
       onkeydown: (e) => { if (e.key === 'Enter') this.onSelectSymbol(p.symbol); },
     },
@@ -80,6 +83,7 @@ export class PositionsPanel {
     h('td', { class: 'r num neg' }, price(p.sl_price, p.symbol)),
     h('td', { class: 'r num pos' }, price(p.tp_price, p.symbol)),
     h('td', null, bar),
-    h('td', { class: `r num ${tone(p.profit)}` }, signed(p.profit)));
+    h('td', { class: `r num ${tone(p.profit)}` }, signed(p.profit)),
+    h('td', { class: 'dim' }, strategy || '—'));
   }
 }
