@@ -40,6 +40,7 @@ __all__ = [
     "PlaceOrder",
     "PreScanCheck",
     "PreScanVerdict",
+    "ReconnectBroker",
     "ResearchReply",
     "ResearchRequest",
     "RiskStatus",
@@ -63,6 +64,8 @@ class MarketDataRequest:
     symbols: tuple[str, ...]
     timeframes: tuple[str, ...] = ("M1", "M5", "H1", "H4")
     bars: int = 300
+    timeout_s: float | None = None
+    """How long the requester waits: the broker answers (with errors) before that."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +218,15 @@ class BrokerSnapshot:
     day_realised: float = 0.0
     profile: BrokerProfile | None = None
     """What the broker is (``GET /api/broker``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectBroker:
+    """The operator's command: connect again (after ``auth_failed``, the broker does not retry
+    on its own: repeated failed logins can lock an account). Answered with a
+    :class:`BrokerSnapshot`."""
+
+    request_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """``GET /api/broker``: what the broker is and whether it is connected, as the MT5Broker itself
 reports it (its :class:`~messages.trading.BrokerProfile`): kind, server, company, account,
 currency, trade mode, the server clock's UTC offset, market speed, commission, fault switches.
-The account number is private, so the route needs the token like every other account route."""
+``POST /api/broker/reconnect``: the operator's command to connect again. Both need the token,
+like every other account route."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import dataclasses
 
 from aiohttp import web
 
-from messages.trading import BrokerSnapshot, BrokerSnapshotRequest
+from messages.trading import BrokerSnapshot, BrokerSnapshotRequest, ReconnectBroker
 from web.bridge import ServiceUnavailable
 from web.core import ask, json_response
 
@@ -28,3 +29,13 @@ async def broker(request: web.Request) -> web.Response:
     return json_response({**profile, "connected": snapshot.connected,
                           "reconciled": snapshot.reconciled,
                           "server_time": snapshot.server_time})
+
+
+@routes.post("/api/broker/reconnect")
+async def reconnect(request: web.Request) -> web.Response:
+    """The operator's command to connect again, the only retry after ``auth_failed`` (fix the
+    login, server or password first). Answers the broker's state after the attempt."""
+    snapshot = await ask(request, "broker", ReconnectBroker)
+    assert isinstance(snapshot, BrokerSnapshot)
+    return json_response({"connected": snapshot.connected, "reconciled": snapshot.reconciled},
+                         202 if not snapshot.connected else 200)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from messages.commands import JournalQuery, StateReply
 from messages.trading import ControlCommand, ControlReply, MarketData, MarketDataRequest
-from web.core import HUB, ClientError, ask, int_param, json_body, json_response
+from web.core import CONTEXT, HUB, ClientError, ask, int_param, json_body, json_response
 from web.journal import calibration, daily_stats, trades_csv, trades_with_reviews
 
 __all__ = ["CONTROL_COMMANDS", "routes"]
@@ -120,7 +120,9 @@ async def bars(request: web.Request) -> web.Response:
                           f"{', '.join(TIMEFRAMES)}", parameter="timeframe")
     count = int_param(request, "count", 200, 1, 2000)
     data = await ask(request, "broker",
-                      lambda rid: MarketDataRequest(rid, (symbol,), (timeframe,), count))
+                      lambda rid: MarketDataRequest(rid, (symbol,), (timeframe,), count,
+                                                    timeout_s=request.app[CONTEXT]
+                                                    .request_timeout_s))
     assert isinstance(data, MarketData)
     rates = data.bars.get(symbol, {}).get(timeframe)
     if rates is None:

@@ -119,6 +119,7 @@ from messages.trading import (
     MarketDataRequest,
     ModifyPosition,
     PlaceOrder,
+    ReconnectBroker,
     RiskStatus,
     RiskStatusRequest,
     SetSimFaults,
@@ -127,7 +128,13 @@ from messages.trading import (
     TradingGate,
 )
 
-__all__ = ["BROKER_STATE_PREFIX", "REPORTED_PREFIX", "MT5BrokerActor"]
+__all__ = ["BROKER_STATE_PREFIX", "REPORTED_PREFIX", "GatewayWedged", "MT5BrokerActor"]
+
+AUTHORIZATION_FAILED = -6  # RES_E_AUTH_FAILED (reference mt5_api.md §9)
+
+
+class GatewayWedged(RuntimeError):
+    """A terminal call still runs past its time: the broker crashes on purpose."""
 
 BROKER_STATE_PREFIX = "broker."
 SERVER_OFFSET_KEY = "broker.server_utc_offset"
@@ -140,6 +147,7 @@ DEAL_LOOKBACK_S = 30 * 86_400  # the deals the RiskManager's counters look back 
 RECENT_DEALS_KEPT = 2000
 CLOSE_REPORT_ATTEMPTS = 30  # polls to wait for a closed position's exit deal in the history
 RESOLVE_INTERVAL_S = 1.0
+REQUESTER_MARGIN = 0.8  # of the requester's wait: the rest carries the answer back
 SHAPE_SLACK_S = 5.0  # how far before it was begun, and after now, an order is looked for
 POLL_SOON_DELAY_S = 0.05
 # "strategy" stands for every strategy's actor ("strategy.<name>").
@@ -161,6 +169,11 @@ class _PollDue:
 @dataclass(frozen=True, slots=True)
 class _ResolveDue:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class _WedgeCheck:
+    gateway: int  # id() of the gateway whose call was cut short
 
 
 class MT5BrokerActor(EnsembleActor):
@@ -187,6 +200,7 @@ class MT5BrokerActor(EnsembleActor):
         self.foreign_detail = ""
         self.status: tuple[str, str, BrokerProfile] | None = None
         self.connect_failures = 0
+        self.auth_failure = ""  # the terminal's words: no retry until the operator says so
         self.connect_generation = 0
         self.poll_generation = 0
         self.resolve_scheduled = False
@@ -282,7 +296,8 @@ class MT5BrokerActor(EnsembleActor):
 
     @handles(_ConnectDue)
     def _on_connect_due(self, message: _ConnectDue, sender: Any) -> None:
-        if message.generation == self.connect_generation and not self.connected:
+        if (message.generation == self.connect_generation and not self.connected
+                and not self.auth_failure):
             self._connect()
 
     def _connect(self) -> None:
@@ -300,7 +315,10 @@ class MT5BrokerActor(EnsembleActor):
             self._connection_failed(str(error), None)
             return
         except GatewayError as error:
-            self._connection_failed(str(error), error.code)
+            if error.code == AUTHORIZATION_FAILED:
+                self._authorization_failed(str(error))
+            else:
+                self._connection_failed(str(error), error.code)
             return
         verdict = self._verdict(account, terminal)
         self.account, self.terminal = account, terminal
@@ -375,14 +393,7 @@ class MT5BrokerActor(EnsembleActor):
     def _connection_failed(self, detail: str, code: int | None, *, refused: bool = False) -> None:
         broker = self.settings.broker
         was_ready = self.connected or self.reconciled
-        self.connected = self.reconciled = self.may_trade = False
-        self.poll_generation += 1  # stop polling until reconnected
-        assert self.backend is not None
-        if self.gateway is not None and not self.backend.keeps_terminal_on_failure:
-            # A real terminal's link (an RPyC connection, the module's IPC) is rebuilt from
-            # scratch; the simulated terminal stays, with its books and fault switches.
-            gateway, self.gateway = self.gateway, None
-            gateway.close()
+        self._disconnect()
         self.connect_failures += 1
         delay = broker.reconnect_max_s if refused else backoff_delay(
             self.connect_failures + 1, broker.reconnect_initial_s, broker.reconnect_max_s, 0.2
@@ -394,9 +405,58 @@ class MT5BrokerActor(EnsembleActor):
             self._announce_ready(force=True)
         self._schedule_connect(delay)
 
+    def _authorization_failed(self, detail: str) -> None:
+        """Wrong login, server or password: stop connecting (repeated failed logins can lock
+        an account) and say how to fix it; only the operator's ReconnectBroker tries again."""
+        self._disconnect()
+        self.auth_failure = detail
+        password_env = self.settings.broker.password_env
+        self.log.error("authorization failed; not retrying", detail=detail)
+        self._set_status("auth_failed", (
+            f"{detail}. Check broker.login, broker.server and the password in ${password_env}, "
+            "then reconnect: POST /api/broker/reconnect"))
+        self._announce_ready(force=True)
+
+    def _disconnect(self) -> None:
+        self.connected = self.reconciled = self.may_trade = False
+        self.poll_generation += 1  # stop polling until reconnected
+        assert self.backend is not None
+        if self.gateway is not None and not self.backend.keeps_terminal_on_failure:
+            # A real terminal's link (an RPyC connection, the module's IPC) is rebuilt from
+            # scratch; the simulated terminal stays, with its books and fault switches.
+            gateway, self.gateway = self.gateway, None
+            gateway.close()
+
+    @handles(_WedgeCheck)
+    def _on_wedge_check(self, message: _WedgeCheck, sender: Any) -> None:
+        gateway = self.gateway
+        if gateway is not None and id(gateway) == message.gateway and gateway.wedged:
+            self._wedged("a terminal call is still running past broker.call_timeout_s")
+
+    @handles(ReconnectBroker)
+    def _on_reconnect(self, message: ReconnectBroker, sender: Any) -> None:
+        if not self.connected:
+            self.log.info("reconnecting on the operator's command", after=self.auth_failure)
+            self.auth_failure = ""
+            self.connect_failures = 0
+            self._connect()
+        self._on_snapshot_request(BrokerSnapshotRequest(message.request_id), sender)
+
     def _gateway_failed(self, error: GatewayError) -> None:
         """A read failed: a lost connection is reconnected; anything else degrades the status
-        until the next poll succeeds."""
+        until the next poll succeeds. A call that is still running after its time is up has
+        wedged the gateway's one thread: the broker crashes on purpose (after answering what
+        waits on it), and its supervisor starts a replacement with a fresh connection."""
+        if isinstance(error, GatewayTimeout):
+            call_timeout = self.settings.broker.call_timeout_s
+            if error.timeout < call_timeout - 1e-9:
+                # Cut short for a requester that would not wait longer: not a fault yet, unless
+                # the call is still running when its own time is up.
+                if self.gateway is not None and self.gateway.wedged:
+                    self.after(call_timeout - error.timeout, _WedgeCheck(id(self.gateway)))
+                return
+            if self.gateway is not None and self.gateway.wedged:
+                self._wedged(str(error))
         if error.code in CONNECTION_ERROR_CODES or isinstance(error, GatewayTimeout):
             self._connection_failed(str(error), error.code)
         else:
@@ -957,12 +1017,27 @@ class MT5BrokerActor(EnsembleActor):
         assert self.gateway is not None
         magic = self.settings.broker.magic
         if intent.kind == "open":
-            return self.gateway.place_order(order_intent(intent, magic))
-        assert intent.ticket is not None
-        return self.gateway.close_position(
-            intent.ticket, client_order_id=intent.client_order_id, magic=magic,
-            volume=intent.volume, deviation_points=intent.deviation_points,
-        )  # fmt: skip
+            outcome = self.gateway.place_order(order_intent(intent, magic))
+        else:
+            assert intent.ticket is not None
+            outcome = self.gateway.close_position(
+                intent.ticket, client_order_id=intent.client_order_id, magic=magic,
+                volume=intent.volume, deviation_points=intent.deviation_points,
+            )  # fmt: skip
+        if self.gateway.wedged:
+            # Recorded first: the replacement resolves this order from the books.
+            self._persist_intent(self.desk.ledger.apply_outcome(
+                intent.client_order_id, outcome, time.time()))
+            self._wedged(f"order_send of {intent.client_order_id} did not return in time")
+        return outcome
+
+    def _wedged(self, detail: str) -> None:
+        """Answer every request waiting on the gateway, then crash (let the supervisor start a
+        broker with a fresh terminal connection)."""
+        self._carry_out(self.desk.abandon_all("unavailable"))
+        self.log.error("the terminal gateway is wedged; restarting the broker", detail=detail)
+        self._set_status("disconnected", f"gateway wedged: {detail}; restarting the broker")
+        raise GatewayWedged(detail)
 
     def _set_stops(self, effect: SetStops) -> list[Effect]:
         assert self.gateway is not None
@@ -990,7 +1065,7 @@ class MT5BrokerActor(EnsembleActor):
             return
         try:
             data = collect_market_data(self.gateway, symbols, request.timeframes, request.bars,
-                                       self.specs)
+                                       self.specs, self._deadline(request.timeout_s))
         except GatewayError as error:
             self.send(sender, MarketData(request.request_id, self.market_clock.now(), {}, {}, {},
                                          errors=dict.fromkeys(symbols, str(error))))
@@ -1038,13 +1113,21 @@ class MT5BrokerActor(EnsembleActor):
         faults = terminal.set_faults(**changes) if changes else terminal.fault_config
         if changes:
             self.log.warning("simulated terminal fault switches changed", changes=changes)
-            if not self.connected:
+            if not self.connected and not self.auth_failure:
                 self.connect_failures = 0
                 self._schedule_connect(0.0)  # try at once instead of at the backoff's pace
             self._poll_soon()
         reply(200, "", fault_switches(faults))
 
     # --- time ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _deadline(requester_waits_s: float | None) -> float | None:
+        """When to give up on the terminal so the requester still gets the answer (monotonic
+        time; None: only the gateway's own call timeout)."""
+        if requester_waits_s is None or not requester_waits_s > 0:
+            return None
+        return time.monotonic() + requester_waits_s * REQUESTER_MARGIN
 
     def _server_now(self) -> float:
         return self.market_clock.now() + self.server_offset_s

@@ -55,7 +55,9 @@ class BrokerBackend:
         raise NotImplementedError
 
     def credentials(self) -> Credentials:
-        return Credentials()
+        """The password comes from ``broker.password_env`` (the simulated terminal checks it
+        when ``sim.password_env`` is set, and accepts any otherwise)."""
+        return Credentials(password=os.environ.get(self.settings.broker.password_env) or None)
 
     @property
     def expected_login(self) -> int | None:

@@ -480,6 +480,21 @@ class OrderDesk:
                 effects.append(Reply(job.requester, self._report(job)))
         return effects
 
+    def abandon_all(self, reason: str) -> list[Effect]:
+        """The broker is going away (its gateway is wedged): every job still waiting is
+        answered now, ``unknown`` when an order may have gone out (the next broker resolves it
+        from the books), ``refused`` when nothing was sent."""
+        effects: list[Effect] = []
+        for job in self.jobs.values():
+            intents = [self.ledger.get(c) for c in job.coids]
+            sent = any(i is not None and i.unresolved for i in intents)
+            status = "unknown" if sent else "refused"
+            effects.append(Reply(job.requester, OrderReport(
+                job.request_id, status, reason,
+                client_order_id=job.coids[0] if len(job.coids) == 1 else "")))
+        self.jobs.clear()
+        return effects
+
     # --- helpers ------------------------------------------------------------------------------
 
     def _refusal(self, conditions: Conditions, *, opening: bool,

@@ -143,6 +143,7 @@ class GatewayTimeout(GatewayError):
     def __init__(self, function: str, timeout: float, *, started: bool) -> None:
         super().__init__(function, -10005, f"gateway timeout after {timeout:g} s")
         self.started = started
+        self.timeout = timeout
 
 
 class BrokerUnavailable(RuntimeError):
@@ -460,7 +461,8 @@ class Gateway:
         if self._closed:
             return
         try:
-            self._run("shutdown", lambda: self.backend.shutdown(), self.call_timeout)
+            if not self.wedged:  # a stuck worker would only make this wait its timeout too
+                self._run("shutdown", lambda: self.backend.shutdown(), self.call_timeout)
         except GatewayError:
             pass
         finally:
@@ -592,10 +594,12 @@ class Gateway:
         )
 
     def market_snapshot(
-        self, symbols: Iterable[str], timeframe: int, count: int, *, start: int = 1
+        self, symbols: Iterable[str], timeframe: int, count: int, *, start: int = 1,
+        timeout: float | None = None,
     ) -> dict[str, MarketSnapshot]:
         """Tick and ``count`` bars (from ``start``: 1 = closed bars only) of many symbols in one
-        trip to the worker. A symbol that fails carries its ``last_error()``."""
+        trip to the worker, within ``timeout`` (default: the call timeout, longer for many
+        symbols). A symbol that fails carries its ``last_error()``."""
         names = [str(s) for s in symbols]
         tf = int(operator.index(timeframe))
 
@@ -616,7 +620,8 @@ class Gateway:
                 out[name] = MarketSnapshot(name, tick, rates, error)
             return out
 
-        return self._run("market_snapshot", job, self.call_timeout * max(1, len(names) // 10 + 1))
+        limit = self.call_timeout * max(1, len(names) // 10 + 1)
+        return self._run("market_snapshot", job, limit if timeout is None else min(limit, timeout))
 
     # ---- positions, orders, history --------------------------------------------------------
 

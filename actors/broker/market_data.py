@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from actors.broker.gateway import TIMEFRAMES, Gateway, GatewayError
+from actors.broker.gateway import TIMEFRAMES, Gateway, GatewayError, GatewayTimeout
 from messages.market import SymbolSpecRecord, TickRecord
 
 __all__ = ["SPEC_TTL_S", "BarArray", "CollectedMarketData", "SpecCache", "collect_market_data"]
@@ -80,11 +80,13 @@ def collect_market_data(
     timeframes: Sequence[str],
     bars: int,
     specs: SpecCache,
+    deadline: float | None = None,
 ) -> CollectedMarketData:
     """Ticks, specs and ``bars`` closed bars per timeframe for every symbol. A symbol the
     terminal cannot serve is left out and named in ``errors``; an unknown timeframe name fails
     the whole request (every symbol says why). A connection failure raises
-    :class:`~actors.broker.gateway.GatewayError` for the caller to handle."""
+    :class:`~actors.broker.gateway.GatewayError` for the caller to handle, and so does a
+    ``deadline`` (monotonic time) passed: :class:`~actors.broker.gateway.GatewayTimeout`."""
     collected = CollectedMarketData()
     names = list(dict.fromkeys(symbols))
     unknown = [tf for tf in timeframes if tf not in TIMEFRAMES]
@@ -96,8 +98,11 @@ def collect_market_data(
     failed: dict[str, str] = {}
     codes: dict[str, int] = {}
     for timeframe in dict.fromkeys(timeframes):
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise GatewayTimeout("market_snapshot", 0.0, started=False)
         snapshots = gateway.market_snapshot(names, TIMEFRAMES[timeframe], bars,
-                                            start=_CLOSED_FROM)
+                                            start=_CLOSED_FROM, timeout=left)
         for name, snapshot in snapshots.items():
             if snapshot.error is not None or snapshot.rates is None or snapshot.tick is None:
                 code, text = snapshot.error or (-1, "no data")

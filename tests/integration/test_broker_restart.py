@@ -21,6 +21,7 @@ from bench.order_client import terminal_books
 from tests.integration.test_broker import (
     BROKER_SETTINGS,
     broker_do,
+    broker_status,
     order_id,
     place,
     set_faults,
@@ -131,3 +132,32 @@ def test_a_restarted_daemon_keeps_market_time_positions_and_reports_a_close_once
     assert len(journal) == 1  # reported once, across restarts
     assert len(third.get("/api/events?types=POSITION_CLOSED")["events"]) == 1
     assert terminal_books(data_dir, kept)["entries"] == 1
+
+
+def test_a_hung_terminal_restarts_the_broker_which_then_serves_again(make_daemon: Any) -> None:
+    daemon = make_daemon(*BROKER_SETTINGS, "broker.call_timeout_s=1")
+    wait_broker(daemon)
+    old_pid = daemon.node("broker")["pid"]
+    set_faults(daemon, call_delay_s=600)  # every terminal call now hangs (the most allowed)
+    daemon.wait_until(lambda: (n := daemon.node("broker"))["pid"] not in (None, old_pid)
+                      and n["state"] == "running", 60, "the broker to be restarted")
+    daemon.wait_until(lambda: daemon.get("/api/broker")["connected"], 30,
+                      "the new broker to connect")
+    status, bars = daemon.request("GET", "/api/bars?symbol=EURUSD&timeframe=M5&count=10")
+    assert status == 200 and len(bars) == 10
+    assert daemon.get("/api/sim/faults")["faults"]["call_delay_s"] == 0
+
+
+def test_a_wrong_password_halts_with_auth_failed(make_daemon: Any,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIM_TEST_ACCOUNT_PASSWORD", "the right one")
+    monkeypatch.setenv("SIM_TEST_GIVEN_PASSWORD", "a wrong one")
+    daemon = make_daemon(*BROKER_SETTINGS, "sim.password_env='SIM_TEST_ACCOUNT_PASSWORD'",
+                         "broker.password_env='SIM_TEST_GIVEN_PASSWORD'")
+    status = wait_broker(daemon, "auth_failed")
+    assert "Authorization failed" in status["detail"]
+    assert "$SIM_TEST_GIVEN_PASSWORD" in status["detail"]
+    code, body = daemon.request("POST", "/api/broker/reconnect")
+    assert code == 202 and body["connected"] is False  # still the wrong password
+    assert broker_status(daemon)["state"] == "auth_failed"
+    assert daemon.get("/api/broker")["connected"] is False

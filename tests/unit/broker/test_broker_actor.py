@@ -26,7 +26,7 @@ from bench.order_client import terminal_books
 from messages.commands import JournalQuery, Publish, StateGet, StateGetAll, StateReply, StateSet
 from messages.market import Side
 from messages.orders import OrderIntent
-from messages.supervision import Configure, Peers, Started
+from messages.supervision import ChildCrashed, Configure, Peers, Started
 from messages.trading import (
     Approval,
     BrokerReady,
@@ -38,6 +38,7 @@ from messages.trading import (
     MarketDataRequest,
     OrderReport,
     PlaceOrder,
+    ReconnectBroker,
     SetSimFaults,
     SimFaultsReply,
     TradeClosed,
@@ -506,3 +507,57 @@ def test_a_rewritten_comment_is_resolved_by_the_orders_shape_and_never_resent(
         assert (trade.client_order_id, trade.decision_id) == ("E40", "DEC40")
     finally:
         harness.stop_broker()
+
+
+def test_a_wrong_password_stops_connecting_until_the_operator_says_so(
+    system: ActorSystem, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIM_ACCOUNT_PASSWORD", "right horse battery")
+    monkeypatch.setenv("ENSEMBLE_MT5_PASSWORD", "wrong")
+    harness = Harness(system, _settings(tmp_path, "sim.password_env='SIM_ACCOUNT_PASSWORD'"))
+    harness.broker = harness.system.createActor("actors.broker.actor.MT5BrokerActor")
+    harness.directory["broker"] = harness.broker
+    ask_for(system, harness.broker, Configure("broker", harness.settings, os.getpid(),
+                                              peers=harness.directory), Started)
+    system.tell(harness.broker, Peers(dict(harness.directory)))
+    try:
+        status = harness.until(lambda: [e for e in harness.events("BROKER_STATUS")
+                                        if e.state == "auth_failed"], "auth_failed")[0]
+        assert "Authorization failed" in status.detail and "-6" in status.detail
+        assert "$ENSEMBLE_MT5_PASSWORD" in status.detail and "reconnect" in status.detail
+        assert harness.place("E50").reason == "disconnected"  # no new entries
+        # Well past the reconnect backoff (0.05..0.2 s): no attempt was made again.
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            harness.snapshot()
+        assert [e.state for e in harness.events("BROKER_STATUS")] == ["auth_failed"]
+        monkeypatch.setenv("ENSEMBLE_MT5_PASSWORD", "right horse battery")
+        reply = harness.ask(ReconnectBroker("again"), BrokerSnapshot)
+        assert reply.connected
+        harness.wait(lambda s: s.reconciled, "the broker to reconcile")
+        assert harness.place("E50").status == "done"
+    finally:
+        harness.stop_broker()
+
+
+def test_a_hung_terminal_crashes_the_broker_after_answering_what_waits(
+    system: ActorSystem, tmp_path: Path,
+) -> None:
+    harness = Harness(system, _settings(tmp_path, "broker.call_timeout_s=0.3",
+                                        "broker.order_timeout_s=0.3",
+                                        "broker.poll_interval_s=30"))
+    harness.start_broker()
+    try:
+        assert harness.ask(SetSimFaults("f", {"call_delay_s": 1.5}), SimFaultsReply).status == 200
+        system.tell(harness.directory["risk"], Forward(harness.broker, harness.order("E60",
+                                                                        request_id="r60")))
+        crashed = ask_for(system, harness.broker, BrokerSnapshotRequest("s"), ChildCrashed)
+        assert crashed.name == "broker" and "GatewayWedged" in crashed.reason
+        # The hung call was the order's first read: nothing reached order_send.
+        (report,) = harness.reports_to_risk("r60")
+        assert (report.status, report.reason) == ("refused", "unavailable")
+        record = harness.state(StateGet(request_id="g", key=intent_key("E60"))).value
+        assert (record["status"], record["reason"]) == ("rejected", "gateway_busy")
+        assert harness.books("E60")["entries"] == 0
+    finally:
+        harness.broker = None

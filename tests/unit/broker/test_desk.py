@@ -232,3 +232,16 @@ def test_no_risk_manager_means_no_opening_order() -> None:
     assert _of(desk.place(_order(), ME, READY, NOW), WriteAhead)
     unchecked = dataclasses.replace(READY, risk=None, require_approval=False)
     assert _of(desk.place(_order("E2"), "a test client", unchecked, NOW), WriteAhead)
+
+
+def test_a_broker_going_away_answers_every_waiting_job() -> None:
+    desk = OrderDesk(MAGIC)
+    send = _place_until_send(desk, _order())  # perhaps sent
+    lookup = _only(desk.close(ClosePosition("r2", "op-2", 7, None, "x"), ME, READY, NOW),
+                   LookUp).lookup
+    assert _of(desk.looked_up(lookup, (_position(),), READY, NOW), WriteAhead)  # not sent
+    assert len(desk.jobs) == 2 and send
+    replies = {r.report.request_id: r.report for r in _of(desk.abandon_all("unavailable"),
+                                                          Reply)}
+    assert (replies["r1"].status, replies["r1"].reason) == ("unknown", "unavailable")
+    assert replies["r2"].status == "refused" and not desk.jobs

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from messages.trading import BrokerProfile, BrokerSnapshot, BrokerSnapshotRequest
+from messages.trading import (
+    BrokerProfile,
+    BrokerSnapshot,
+    BrokerSnapshotRequest,
+    ReconnectBroker,
+)
 from tests.unit.web.conftest import WebFixture
 
 PROFILE = BrokerProfile(kind="sim", connected=True, server="EnsembleSim-Demo",
@@ -37,3 +42,16 @@ async def test_a_broker_without_a_terminal_yet_is_a_503(web_app: WebFixture) -> 
     web_app.responder.on(BrokerSnapshotRequest, broker_answers(None))
     status, body = await web_app.call("GET", "/api/broker")
     assert status == 503 and body["error"] == "unavailable"
+
+
+async def test_the_operator_reconnects_the_broker(web_app: WebFixture) -> None:
+    def reply(request: ReconnectBroker) -> BrokerSnapshot:
+        return BrokerSnapshot(request.request_id, connected=False, reconciled=False,
+                              server_time=0.0, account=None, positions=(), orders=(),
+                              profile=PROFILE)
+
+    web_app.responder.on(ReconnectBroker, reply)
+    assert (await web_app.call("POST", "/api/broker/reconnect", token=False))[0] == 401
+    status, body = await web_app.call("POST", "/api/broker/reconnect")
+    assert status == 202 and body == {"connected": False, "reconciled": False}
+    assert [r.role for r in web_app.responder.received] == ["broker"]
