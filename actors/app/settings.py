@@ -180,6 +180,11 @@ class StrategySettings(_Section):
         description="each strategy's own parameters by its name ([strategy.params.<name>]), "
         "validated by its Params model; `symbols` there overrides the strategy's own")
     bars: int = Field(300, ge=120, le=5000, description="closed bars per timeframe")
+    min_stop_spread_multiple: float = Field(
+        3.0, ge=0, le=100, description="a signal's stop and target are at least this many "
+        "spreads away")
+    min_stop_level_multiple: float = Field(
+        1.5, ge=1, le=100, description="... and this many times the symbol's stops level")
     signals: SignalParams = SignalParams()
     management: ManagementParams = ManagementParams()
     regime: RegimeParams = RegimeParams()

@@ -274,7 +274,9 @@ class StrategyActor(EnsembleActor):
         this actor, which its supervisor restarts (and stops, if it keeps failing)."""
         assert self.loaded is not None
         owned = tuple(p for p in snapshot.positions if p.symbol == symbol and self._owns(p.ticket))
-        return scan_one(self.loaded.strategy, data, symbol, owned)
+        settings = self.settings.strategy
+        return scan_one(self.loaded.strategy, data, symbol, owned,
+                        settings.min_stop_spread_multiple, settings.min_stop_level_multiple)
 
     def _blocked_reason(self, snapshot: BrokerSnapshot) -> str | None:
         if not snapshot.connected:

@@ -3,16 +3,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from actors.strategy.api import Market, NoSignal, Side, Signal, Strategy
 from actors.strategy.cycle import scan_one
+from messages.market import SymbolSpecRecord, TickRecord
 from messages.trading import MarketData
 
 BARS_DTYPE = [("time", "i8"), ("open", "f8"), ("high", "f8"), ("low", "f8"), ("close", "f8"),
               ("tick_volume", "i8"), ("spread", "i4"), ("real_volume", "i8")]
 OFFSET = 7200.0
+_ZERO = {"int": 0, "float": 0.0, "str": "", "bool": False}
+EURUSD = SymbolSpecRecord(**{f.name: _ZERO[str(f.type)]
+                             for f in dataclasses.fields(SymbolSpecRecord)})
 NOW = 1_733_220_000.0  # UTC, on a 5-minute boundary
 
 
@@ -63,3 +69,18 @@ def test_a_reason_outside_the_vocabulary_is_no_setup_and_a_fetch_error_is_error(
 def test_a_wrong_answer_is_the_strategys_bug() -> None:
     with pytest.raises(TypeError, match="expected a Signal or a NoSignal"):
         scan_one(Seen("BUY"), _data(), "EURUSD")
+
+
+def test_stops_are_never_nearer_than_the_stops_level_or_a_few_spreads() -> None:
+    tick = TickRecord(time=int(NOW + OFFSET), bid=1.10000, ask=1.10010, last=0.0, volume=0,
+                      time_msc=int((NOW + OFFSET) * 1000), flags=0, volume_real=0.0)
+    spec = dataclasses.replace(EURUSD, trade_stops_level=30, point=0.00001)
+    data = MarketData("r", NOW, {"EURUSD": tick}, {"EURUSD": spec},
+                      _data().bars, server_utc_offset_s=OFFSET)
+    tight = Signal(Side.BUY, sl_distance=0.00005, tp_distance=0.00020, reason="tight")
+    result = scan_one(Seen(tight), data, "EURUSD", (), spread_multiple=3.0, level_multiple=1.5)
+    floor = max(3 * 0.00010, 1.5 * 30 * 0.00001)  # three spreads; 1.5 × the stops level
+    assert result.sl_distance == pytest.approx(floor) and result.tp_distance == pytest.approx(floor)
+    wide = Signal(Side.BUY, sl_distance=0.002, tp_distance=0.004, reason="wide")
+    kept = scan_one(Seen(wide), data, "EURUSD", (), spread_multiple=3.0, level_multiple=1.5)
+    assert (kept.sl_distance, kept.tp_distance) == (0.002, 0.004)
