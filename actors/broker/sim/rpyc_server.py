@@ -47,6 +47,9 @@ def serve(config: SimConfig, data_dir: str, port: int, *, ready_stream: object =
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # Listen before saying READY: rpyc only listens inside start(), and a client that
+    # connected between the two was refused (a flaky test setup in CI).
+    server._listen()
     stream = ready_stream if ready_stream is not None else sys.stdout
     print(f"READY {server.port}", file=stream, flush=True)  # type: ignore[call-overload]
     try:
