@@ -798,10 +798,6 @@ class MT5BrokerActor(EnsembleActor):
         fresh = self.deals.fresh(deals)
         if not fresh:
             return
-        assert self.deals.cursor is not None
-        record = self.deals.cursor.to_record()
-        self._state(lambda rid: StateSet(request_id=rid, key=CURSOR_KEY, value=record),
-                    _check_written)
         for deal in fresh:
             self.recent_deals[deal.ticket] = deal
         while len(self.recent_deals) > RECENT_DEALS_KEPT:
@@ -813,6 +809,12 @@ class MT5BrokerActor(EnsembleActor):
             if ticket in self.tracker or ticket in self.tracker.reporting:
                 continue  # seen open: reported when the poll found it gone
             self._report_unseen(ticket)
+        # Saved after the reports have gone to SharedState: a broker killed in between reads
+        # these deals again (and the report claims keep each trade to once).
+        assert self.deals.cursor is not None
+        record = self.deals.cursor.to_record()
+        self._state(lambda rid: StateSet(request_id=rid, key=CURSOR_KEY, value=record),
+                    _check_written)
 
     def _report_unseen(self, ticket: int) -> None:
         assert self.gateway is not None

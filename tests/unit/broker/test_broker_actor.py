@@ -351,6 +351,10 @@ def test_market_data_for_the_whole_universe_in_one_reply(harness: Harness) -> No
     assert set(data.bars) == set(harness.settings.sim.symbols) and data.errors == {}
     assert all(len(bars["M5"]) == 30 and len(bars["H1"]) == 30 for bars in data.bars.values())
     assert abs(data.server_time - WEDNESDAY_UTC) < 60  # market time, UTC
+    # With the broker's measured offset, the newest bar is the last closed one, in UTC.
+    assert data.server_utc_offset_s == 2 * 3600
+    newest_open_utc = float(data.bars["EURUSD"]["M5"]["time"][-1]) - data.server_utc_offset_s
+    assert data.server_time - 600 < newest_open_utc + 300 <= data.server_time
 
 
 def test_an_opening_order_needs_the_risk_managers_valid_approval(harness: Harness) -> None:
