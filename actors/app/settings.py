@@ -26,6 +26,7 @@ from actors.broker.sim.faults import FaultConfig
 from actors.critic.scoring import CriticParams
 from actors.researcher.analyst import AnalystParams
 from actors.researcher.llm import LLMConfig
+from actors.risk.news import NewsParams
 from actors.risk.rules import RiskParams, SpreadLimits
 from actors.risk.sizing import SizingParams
 from actors.risk.state import CounterParams, KillSwitchParams
@@ -37,8 +38,8 @@ from actors.strategy.signals import SignalParams
 # The pure modules' parameter dataclasses are the single source of their defaults; pydantic
 # validates them in place, and this makes an unknown key an error there too.
 for _params in (SimConfig, FaultConfig, CriticParams, AnalystParams, LLMConfig, RiskParams,
-                SpreadLimits, SizingParams, CounterParams, KillSwitchParams, RegimeParams,
-                ManagementParams, SignalParams):
+                SpreadLimits, SizingParams, CounterParams, KillSwitchParams, NewsParams,
+                RegimeParams, ManagementParams, SignalParams):
     _params.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 
 __all__ = [
@@ -202,6 +203,7 @@ class RiskSettings(_Section):
     sizing: SizingParams = SizingParams(
         max_risk_pct=0.5, confidence_bands=((80.0, 0.5), (65.0, 0.4), (0.0, 0.3)))
     kill_switch: KillSwitchParams = KillSwitchParams(max_loss=500.0)
+    news: NewsParams = NewsParams()
 
 
 class ResearcherSettings(_Section):

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from actors.risk.news import CalendarError, NewsEvent, blackout, read_calendar, scheduled_events
 from actors.risk.reservations import Ledger, approve_and_reserve
 from actors.risk.rules import RiskParams, check_pre_scan
 from actors.risk.standing import Standing, standing
@@ -81,6 +82,11 @@ class _Reload:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class _ReadCalendar:
+    pass
+
+
 class RiskManagerActor(EnsembleActor):
     role = "RiskManager"
 
@@ -96,12 +102,54 @@ class RiskManagerActor(EnsembleActor):
         self._orders: dict[str, tuple[Any, SubmitOrder]] = {}
         self.profile_offset_s: float | None = None
         self.last_market: PreScanInput | None = None  # the latest account a strategy saw
+        self.news_events: list[NewsEvent] = []
+        self.news_error: str | None = "the calendar has not been read yet"
         self.standing: Standing = Standing((), {})
 
     # --- loading and persisting -------------------------------------------------------------
 
     def on_configure(self) -> None:
         self._load()
+        if self.settings.risk.news.enabled:
+            self._read_calendar()
+
+    @handles(_ReadCalendar)
+    def _on_read_calendar(self, message: _ReadCalendar, sender: Any) -> None:
+        self._read_calendar()
+
+    def _read_calendar(self) -> None:
+        """Read the news calendar (bounded by its timeout) and plan the next read."""
+        news = self.settings.risk.news
+        try:
+            events = read_calendar(news) if news.calendar else []
+            events += scheduled_events(news.schedule, time.time())
+        except (CalendarError, OSError) as error:
+            self.news_error = str(error)
+            self.log.warning("news calendar not read", reason=self.news_error,
+                             fail_closed=news.fail_closed)
+        else:
+            self.news_events, self.news_error = sorted(events), None
+            self.log.info("news calendar read", events=len(events))
+        self.after(news.refresh_minutes * 60.0 if self.news_error is None else 60.0,
+                   _ReadCalendar())
+
+    def _with_news(self, market: PreScanInput) -> PreScanInput:
+        """The news status of ``market``'s symbol now, from the calendar (when the filter is
+        on); a calendar that cannot be read blocks when the filter fails closed."""
+        news = self.settings.risk.news
+        if not news.enabled:
+            return market
+        if self.news_error is not None:
+            if not news.fail_closed:
+                return replace(market, news_blackout=False)
+            return replace(market, news_blackout=True,
+                           news_event=f"calendar unavailable: {self.news_error}")
+        event = blackout(self.news_events, market.symbol, market.now or self._now(), news)
+        if event is None:
+            return replace(market, news_blackout=False)
+        when = iso_utc(event.time)
+        return replace(market, news_blackout=True,
+                       news_event=f"{event.currency} {event.title} at {when}")
 
     def on_peers(self) -> None:
         if self.state is None:
@@ -304,6 +352,7 @@ class RiskManagerActor(EnsembleActor):
             return
         if market.now:
             self.market_now = max(self.market_now, market.now)
+        market = self._with_news(market)
         rules = self.rules
         self.last_market = market
         self.state = roll_broker_day(self.state, self._now(), rules.counters)

@@ -37,6 +37,7 @@ from messages.trading import (
 )
 from tests.support.actors import Recorder, ask_for
 from tests.unit.researcher.builders import NOW, facts
+from tests.unit.risk.builders import EURUSD_SPEC
 
 ASK = 10.0
 
@@ -193,3 +194,30 @@ async def test_the_researcher_says_in_its_reply_why_the_model_was_not_used(
     assert reply.source == "rules"
     assert reply.fallback == "http: HTTP 400 Bad Request: Unsupported parameter: 'max_tokens'"
     assert reply.reason.startswith("[model m1 not used: http: HTTP 400")
+
+
+def _news_check(system: ActorSystem, tmp_path: Path, calendar: str, now: float) -> Any:
+    settings = _settings(tmp_path, "risk.news.enabled=true", f"risk.news.calendar='{calendar}'")
+    actors = _start(system, settings, risk="actors.risk.actor.RiskManagerActor")
+    _wait_loaded(system, actors["risk"])
+    system.tell(actors["risk"], BrokerReady(True, True, BrokerProfile(
+        kind="sim", connected=True, server_utc_offset_s=7200)))
+    market = PreScanInput(symbol="EURUSD", now=now, bid=1.1, ask=1.10001, spec=EURUSD_SPEC,
+                          exposures=(), floating_pnl=0.0, news_blackout=False, balance=10_000.0)
+    return ask_for(system, actors["risk"], PreScanCheck("n", "EURUSD", market), PreScanVerdict)
+
+
+def test_the_risk_manager_blocks_around_high_impact_news(system, tmp_path) -> None:
+    calendar = tmp_path / "ff_calendar_thisweek.json"
+    calendar.write_text('[{"title": "Non-Farm Employment Change", "country": "USD", '
+                        '"date": "2024-12-06T08:30:00-05:00", "impact": "High"}]')
+    nfp = 1_733_491_800.0  # 2024-12-06 13:30 UTC
+    verdict = _news_check(system, tmp_path, str(calendar), nfp + 600)
+    assert not verdict.allowed and verdict.code == "NEWS_BLACKOUT"
+    assert "Non-Farm Employment Change" in verdict.message
+
+
+def test_an_unreadable_calendar_fails_closed(system, tmp_path) -> None:
+    verdict = _news_check(system, tmp_path, str(tmp_path / "missing.json"), NOW)
+    assert not verdict.allowed and verdict.code == "NEWS_BLACKOUT"
+    assert "calendar unavailable" in verdict.message
