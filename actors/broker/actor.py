@@ -91,9 +91,10 @@ from actors.broker.retcodes import CONNECTION_ERROR_CODES
 from actors.broker.server_clock import ServerClock
 from actors.broker.state_calls import StateCalls
 from actors.runtime.base import EnsembleActor, handles
-from actors.runtime.clock import Clock, WallClock, iso_utc
+from actors.runtime.clock import Clock, ManualClock, WallClock, iso_utc
 from actors.runtime.restart_policy import backoff_delay
 from actors.shared_state.keys import KILL_SWITCH
+from messages.backtest import MarketTime, MarketTimeSet
 from messages.books import AccountRecord, DealRecord, OrderRecord, PositionRecord, TerminalRecord
 from messages.commands import (
     JournalAppend,
@@ -222,6 +223,7 @@ class MT5BrokerActor(EnsembleActor):
         self.deals = DealReader(0)
         self.close_attempts: dict[int, int] = {}
         self.changes = ChangeGate()
+        self.driven = False  # a backtest's driver moves the clock and asks for every poll
 
     def _listeners(self, roles: tuple[str, ...]) -> list[str]:
         names = []
@@ -727,7 +729,7 @@ class MT5BrokerActor(EnsembleActor):
     def _on_poll_due(self, message: _PollDue, sender: Any) -> None:
         if message.once:
             self.poll_soon_pending = False
-        if message.generation != self.poll_generation:
+        if message.generation != self.poll_generation or self.driven:
             return
         if self.connected and self.reconciled:
             self._poll()
@@ -1130,6 +1132,30 @@ class MT5BrokerActor(EnsembleActor):
         if requester_waits_s is None or not requester_waits_s > 0:
             return None
         return time.monotonic() + requester_waits_s * REQUESTER_MARGIN
+
+    @handles(MarketTime)
+    def _on_market_time(self, message: MarketTime, sender: Any) -> None:
+        """A backtest's driver moves the driven simulated terminal to its time: poll there
+        (SL/TP, swaps and closes up to it) and answer with the account. From the first such
+        message on, the broker polls only when told."""
+        self.set_market_time(message.now)
+        self.driven = True
+        clock = self.market_clock
+        if not isinstance(clock, ManualClock):
+            self.send(sender, MarketTimeSet(message.request_id, message.now, 0.0, 0.0, 0,
+                                            ok=False, detail="the terminal's clock is not "
+                                            "driven (sim.driven = false)"))
+            return
+        clock.set(message.now)
+        if self.connected and self.reconciled:
+            self._poll()
+        account = self.account
+        ready = self.connected and self.reconciled and account is not None
+        self.send(sender, MarketTimeSet(
+            message.request_id, message.now, account.balance if account else 0.0,
+            account.equity if account else 0.0, len(self.positions), ok=ready,
+            detail="" if ready else (self.reconcile_detail or self.poll_problem
+                                     or "not connected")))
 
     def _server_now(self) -> float:
         return self.market_clock.now() + self.server_offset_s

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from actors.broker.sim.config import SimConfig
-from actors.runtime.clock import SimClock
+from actors.runtime.clock import ManualClock, SimClock
 
 __all__ = ["MARKET_TIME_FILE", "SAVE_EVERY_S", "MarketTimeFile", "resume_sim_clock"]
 
@@ -55,11 +55,14 @@ class MarketTimeFile:
 
 def resume_sim_clock(
     config: SimConfig, saved: MarketTimeFile, *, wall_now: Callable[[], float] = time.time
-) -> SimClock:
+) -> SimClock | ManualClock:
     """A clock for the simulated terminal that does not go back behind the saved time. The
     saved time may be up to :data:`SAVE_EVERY_S` of wall time old when the broker was killed,
-    so the clock resumes that much market time after it."""
+    so the clock resumes that much market time after it. A driven terminal (backtests) gets a
+    clock that moves only when the driver sets it."""
     start = config.start if config.start is not None else wall_now()
+    if config.driven:
+        return ManualClock(start)
     previous = saved.load()
     if previous is not None:
         start = max(start, previous + SAVE_EVERY_S * config.speed)

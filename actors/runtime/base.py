@@ -41,7 +41,7 @@ from thespian.actors import (
 )
 
 from actors.runtime.brief import brief, brief_error
-from actors.runtime.clock import Clock, WallClock, iso_utc
+from actors.runtime.clock import Clock, ManualClock, WallClock, iso_utc
 from actors.runtime.lifeline import (
     DaemonWatch,
     ParentWatch,
@@ -50,6 +50,7 @@ from actors.runtime.lifeline import (
     session_of,
 )
 from actors.runtime.logs import bind_process, get_logger
+from messages.backtest import MarketTime
 from messages.commands import Publish
 from messages.events import Event
 from messages.supervision import ChildCrashed, Configure, Peers, Started
@@ -236,6 +237,17 @@ class EnsembleActor(Actor):
         elif not isinstance(message, ChildActorExited | DeadEnvelope | WatchMessage):
             self.log.warning("unhandled message", message_type=type(message).__name__,
                              message=brief(message))
+
+    @handles(MarketTime)
+    def _on_market_time(self, message: MarketTime, sender: Any) -> None:
+        """A backtest's driver sets the market time: from now on it is this actor's clock."""
+        self.set_market_time(message.now)
+
+    def set_market_time(self, now: float) -> None:
+        if isinstance(self.clock, ManualClock):
+            self.clock.set(now)
+        else:
+            self.clock = ManualClock(now)
 
     def _handler_for(self, message: Any) -> Callable[[Any, Any], None] | None:
         for klass in type(message).__mro__:

@@ -16,6 +16,7 @@ Per-ticket management state lives in SharedState, so a restart forgets no break-
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from actors.strategy.signals import (
     rank_candidates,
     scan_summary,
 )
+from messages.backtest import ScanDone, ScanNow
 from messages.books import PositionRecord
 from messages.commands import JournalAppend, StateDelete, StateGetAll, StateReply, StateSet
 from messages.events import (
@@ -106,6 +108,11 @@ class _Cycle:
     orders: int = 0
     finished: bool = False
     denials: dict[str, int] = field(default_factory=dict)
+    # A cycle a backtest's driver asked for (ScanNow): whom to tell once it is settled.
+    key: str = ""
+    reply_to: Any = None
+    request_id: str = ""
+    candidates: int = 0
 
 
 class StrategyActor(EnsembleActor):
@@ -124,6 +131,7 @@ class StrategyActor(EnsembleActor):
         # ticket → the strategy that opened it; a strategy manages only its own positions.
         self.owners: dict[int, str] = {}
         self._owners_loaded = False
+        self.driven = False  # a backtest's driver starts every cycle (ScanNow), no timer
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -217,11 +225,49 @@ class StrategyActor(EnsembleActor):
 
     @handles(_ScanDue)
     def _on_scan_due(self, message: _ScanDue, sender: Any) -> None:
+        if self.driven:
+            return
         self.after(self._wall_interval(), _ScanDue())
         if self.cycle is not None and not self.cycle.finished:
             return  # the previous cycle is still at work; never overlap two
-        self.cycles += 1
-        cycle = self.cycle = _Cycle(self.cycles)
+        self._begin_cycle(_Cycle(self.cycles + 1))
+
+    def set_market_time(self, now: float) -> None:
+        """A backtest's driver sets the time: it also starts every cycle from now on."""
+        self.driven = True
+        super().set_market_time(now)
+
+    @handles(ScanNow)
+    def _on_scan_now(self, message: ScanNow, sender: Any) -> None:
+        """A backtest's driver: one cycle now, answered by ScanDone once it is settled."""
+        self.driven = True
+        if self.cycle is not None and not self.cycle.finished:
+            self.send(sender, ScanDone(message.request_id, self.strategy_name, ok=False,
+                                       detail="the previous cycle is still at work"))
+            return
+        self._begin_cycle(_Cycle(self.cycles + 1, key=message.cycle_key, reply_to=sender,
+                                 request_id=message.request_id))
+
+    def _settle(self, cycle: _Cycle) -> None:
+        """Tell the driver that asked for ``cycle`` once it is finished and every order it
+        submitted has its final report."""
+        if cycle.reply_to is None or not cycle.finished:
+            return
+        if any(order.get("cycle") is cycle for order in self._late_orders.values()):
+            return
+        reply_to, cycle.reply_to = cycle.reply_to, None
+        self.send(reply_to, ScanDone(cycle.request_id, self.strategy_name, cycle.candidates,
+                                     cycle.orders))
+
+    def _decision_id(self, cycle: _Cycle, symbol: str) -> str:
+        if not cycle.key:
+            return uuid.uuid4().hex[:16]
+        text = f"{self.strategy_name}|{cycle.key}|{symbol}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]  # the same backtest, the same ids
+
+    def _begin_cycle(self, cycle: _Cycle) -> None:
+        self.cycles = cycle.number
+        self.cycle = cycle
         self.ask_peer("broker", lambda rid: BrokerSnapshotRequest(rid),
                       lambda snapshot: self._on_snapshot(cycle, snapshot), REPLY_TIMEOUT_S,
                       lambda: self._fail(cycle, "broker not available"))
@@ -246,6 +292,7 @@ class StrategyActor(EnsembleActor):
         ])
         self.log.warning("scan cycle failed", reason=why)
         cycle.finished = True
+        self._settle(cycle)
 
     def _on_market(self, cycle: _Cycle, data: MarketData) -> None:
         cycle.data = data
@@ -267,6 +314,7 @@ class StrategyActor(EnsembleActor):
                         strategy=self.strategy_name),
         ])
         cycle.queue = rank_candidates(candidates)
+        cycle.candidates = len(candidates)
         self._next_candidates(cycle)
 
     def _scan(self, data: MarketData, snapshot: BrokerSnapshot, symbol: str) -> ScanResult:
@@ -303,6 +351,7 @@ class StrategyActor(EnsembleActor):
                 self.publish([RiskDenials(timestamp=self.now_iso(), strategy=self.strategy_name,
                                           counts=dict(cycle.denials))])
             cycle.finished = True
+            self._settle(cycle)
 
     def _done_with(self, cycle: _Cycle) -> None:
         cycle.in_research -= 1
@@ -312,7 +361,7 @@ class StrategyActor(EnsembleActor):
 
     def _consider(self, cycle: _Cycle, candidate: ScanResult) -> None:
         cycle.in_research += 1
-        decision_id = uuid.uuid4().hex[:16]
+        decision_id = self._decision_id(cycle, candidate.symbol)
         data, snapshot = cycle.data, cycle.snapshot
         assert data is not None and snapshot is not None
         symbol = candidate.symbol
@@ -401,7 +450,7 @@ class StrategyActor(EnsembleActor):
                             snapshot.account, reply.confidence, self._commission())
         cycle.orders += 1  # held while the RiskManager decides; given back on a denial
         pending = {"decision_id": decision_id, "symbol": symbol, "direction": direction.value,
-                   "volume": 0.0}
+                   "volume": 0.0, "cycle": cycle}
         request_id = self.ask_peer(
             "risk",
             lambda rid: SubmitOrder(rid, decision_id, self.strategy_name, symbol, direction,
@@ -456,6 +505,7 @@ class StrategyActor(EnsembleActor):
                 timestamp=self.now_iso(), symbol=symbol, direction=order["direction"],
                 code=report.status.upper(), reason=report.reason, retcode=report.retcode,
                 decision_id=decision_id, strategy=self.strategy_name)])
+        self._settle(order["cycle"])
 
     def _claim(self, ticket: int) -> None:
         self.owners[ticket] = self.strategy_name

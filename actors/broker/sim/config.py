@@ -105,6 +105,13 @@ class SimConfig:
     execution_delay_ms: float = 0.0
     """Time the server takes to fill a market order: the fill uses the quote that far (times a
     seeded jitter of 0.5..1.5) after the request arrived, so fills slip in fast markets."""
+    pessimistic_bar_s: int = 0
+    """0: a position's SL and TP are resolved by the tick path (whichever is touched first).
+    Above 0 (backtests): when both are touched within one bar of this many seconds, the stop
+    loss is taken as hit first, since bars alone cannot tell which came first."""
+    driven: bool = False
+    """Market time moves only when a backtest driver sets it (``MarketTime``), from ``start``;
+    ``speed`` is then unused."""
     company: str = "Ensemble Simulated Markets Ltd."
     server: str = "EnsembleSim-Demo"
     account_name: str = "Ensemble Paper Account"
@@ -136,5 +143,6 @@ class SimConfig:
         _within("comment_rewrite_length", self.comment_rewrite_length, 1, 255)
         _within("stops_level_scale", self.stops_level_scale, 0.0, 100.0)
         _within("execution_delay_ms", self.execution_delay_ms, 0.0, 10_000.0)
+        _within("pessimistic_bar_s", self.pessimistic_bar_s, 0, 7 * 86_400)
         if self.comment_limit < 1:
             raise ValueError("sim.comment_limit must be >= 1")

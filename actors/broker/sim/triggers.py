@@ -107,6 +107,11 @@ class Triggers:
         if not candidates:
             return None
         touch, priority, reason = min(candidates, key=lambda t: (t[0].time_msc, t[1]))
+        bar_ms = self.config.pessimistic_bar_s * 1000
+        if bar_ms and len(candidates) == 2 and (
+            candidates[0][0].time_msc // bar_ms == candidates[1][0].time_msc // bar_ms
+        ):
+            touch, priority, reason = candidates[0]  # both inside one bar: the stop first
         return _Event(touch.time_msc, priority, lambda: self._stop_hit(p, touch, reason))
 
     def _stop_hit(self, p: Position, touch: Touch, reason: int) -> None:
