@@ -226,7 +226,8 @@ class BrokerStatus(Event):
     currency: str = ""
     server_utc_offset_s: int = 0
     speed: float = 1.0
-    commission_per_lot: float = 0.0
+    commission_per_lot: float | None = None
+    """Round-turn, account currency; None: unknown (the cost rule then denies)."""
     fault_switches: bool = False
 
 

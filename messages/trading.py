@@ -260,7 +260,8 @@ class BrokerProfile:
     server_utc_offset_s: int = 0
     speed: float = 1.0
     """Market seconds per wall second: 1 on a real terminal, ``sim.speed`` on the simulator."""
-    commission_per_lot: float = 0.0
+    commission_per_lot: float | None = None
+    """Round-turn, account currency; None: unknown (the cost rule then denies)."""
     fault_switches: bool = False
     """Whether the terminal takes fault switches (``/api/sim/faults``)."""
 

@@ -105,9 +105,11 @@ class BrokerBackend:
         return 1.0
 
     @property
-    def commission_per_lot(self) -> float:
+    def commission_per_lot(self) -> float | None:
+        """Round-turn commission per lot as configured; None (unknown) otherwise: a real
+        terminal does not say, and the cost rule must not assume zero."""
         configured = self.settings.broker.commission_per_lot
-        return float(configured) if configured is not None else 0.0
+        return float(configured) if configured is not None else None
 
     def profile(self, *, connected: bool, account: AccountRecord | None,
                 server_utc_offset_s: int) -> BrokerProfile:
@@ -182,7 +184,7 @@ class SimBackend(BrokerBackend):
         return float(self.settings.sim.speed)
 
     @property
-    def commission_per_lot(self) -> float:
+    def commission_per_lot(self) -> float | None:
         configured = self.settings.broker.commission_per_lot
         if configured is not None:
             return float(configured)
