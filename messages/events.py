@@ -128,6 +128,7 @@ class ResearchResult(Event):
     decision_id: str | None = None
     strategy: str = ""
     fallback: str = ""  # why a configured model was not used ("" when it was, or none is set)
+    cost: float = 0.0  # what the model call cost, in the unit of researcher.llm's prices
 
 
 @event("TRADE_EXECUTION")

@@ -418,6 +418,7 @@ class ResearchReply:
     latency_ms: float = 0.0
     regime: str = ""
     fallback: str = ""  # why a configured model was not used (its kind first)
+    cost: float = 0.0  # the model call's cost (researcher.llm's prices per million tokens)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ Two kinds, in one registry per app (never the process-global one):
   per mode, 1 for the current one), broker connected, uptime, last seq, WebSocket clients;
 * events, counted as the hub delivers them (each seq once): orders by result, risk denials by
   code, actor restarts by actor, the scan duration histogram, research decisions by source,
-  the model's tokens, and the model's fallbacks by kind.
+  the model's tokens and cost, and the model's fallbacks by kind.
 
 Counters start at zero when the WebFront starts; Prometheus treats that as a counter reset.
 """
@@ -111,6 +111,8 @@ class Metrics:
                                 "decided: rules or model.", ["source"], registry=self.registry)
         self.llm_tokens = Counter("ensemble_llm_tokens", "Tokens the research model spent.",
                                   registry=self.registry)
+        self.llm_cost = Counter("ensemble_llm_cost", "What the research model's calls cost, in "
+                                "the unit of researcher.llm's prices.", registry=self.registry)
         self.llm_fallbacks = Counter("ensemble_llm_fallbacks", "Decisions where a configured "
                                      "model was not used, by kind of cause.", ["kind"],
                                      registry=self.registry)
@@ -138,6 +140,9 @@ class Metrics:
             tokens = _number(event.get("tokens"))
             if tokens and tokens > 0:
                 self.llm_tokens.inc(tokens)
+            cost = _number(event.get("cost"))
+            if cost and cost > 0:
+                self.llm_cost.inc(cost)
             fallback = str(event.get("fallback") or "")
             if fallback:
                 self.llm_fallbacks.labels(kind=fallback.split(":", 1)[0].split()[0]).inc()

@@ -99,5 +99,6 @@ class ResearcherActor(EnsembleActor):
                 latency_ms=result.latency_ms,
                 regime=result.regime.value,
                 fallback=result.fallback,
+                cost=result.cost,
             ),
         )

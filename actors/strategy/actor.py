@@ -420,7 +420,7 @@ class StrategyActor(EnsembleActor):
             timestamp=self.now_iso(), symbol=symbol, action=reply.action,
             confidence=reply.confidence, reason=reply.reason, source=reply.source,
             tokens=reply.tokens, latency_ms=reply.latency_ms, decision_id=decision_id,
-            strategy=self.strategy_name, fallback=reply.fallback)])
+            strategy=self.strategy_name, fallback=reply.fallback, cost=reply.cost)])
         self._journal(decision_id, symbol, "research", {
             "action": reply.action, "confidence": reply.confidence, "reason": reply.reason,
             "source": reply.source, "regime": reply.regime, "fallback": reply.fallback,

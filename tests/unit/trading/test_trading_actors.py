@@ -5,11 +5,13 @@ the Critic's lessons changing the Researcher's next decision."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from thespian.actors import ActorSystem
 
@@ -161,22 +163,22 @@ def test_a_losing_trade_lowers_the_confidence_of_the_next_similar_decision(syste
     assert len(_events(system, actors["broadcaster"], "CRITIC_REVIEW")) == 1
 
 
-async def test_the_researcher_says_in_its_reply_why_the_model_was_not_used(
-        tmp_path, aiohttp_server, monkeypatch):
-    """A configured model answers HTTP 400; the Researcher actor's reply (what RESEARCH_RESULT
-    carries) says the rules decided, and why, in the server's own words."""
-    async def refuse(request: web.Request) -> web.Response:
-        return web.json_response({"error": {"message": "Unsupported parameter: 'max_tokens'",
-                                            "param": "max_tokens"}}, status=400)
+async def _ask_researcher(tmp_path: Path, aiohttp_server: Any, monkeypatch: Any,
+                          answer: web.Response) -> ResearchReply:
+    """One research request to a real Researcher actor whose model is a local fake server
+    that gives ``answer``."""
+    async def model(request: web.Request) -> web.Response:
+        return answer
 
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", refuse)
+    app.router.add_post("/v1/chat/completions", model)
     server = await aiohttp_server(app)
-    settings = load_settings(environ={"TEST_LLM_KEY": "k"}, assignments=[
+    settings = load_settings(environ={}, assignments=[
         f"runtime.data_dir='{tmp_path}'", f"researcher.llm.base_url='{server.make_url('/v1')}'",
         "researcher.llm.model='m1'", "researcher.llm.api_key_env='TEST_LLM_KEY'",
-        "researcher.llm.use_environment_proxies=false"])
-
+        "researcher.llm.use_environment_proxies=false",
+        "researcher.llm.prompt_cost_per_million=2.0",
+        "researcher.llm.completion_cost_per_million=8.0"])
     monkeypatch.setenv("TEST_LLM_KEY", "k")  # the Researcher reads its key from there
 
     def ask() -> ResearchReply:
@@ -190,10 +192,32 @@ async def test_the_researcher_says_in_its_reply_why_the_model_was_not_used(
         finally:
             system.shutdown()
 
-    reply = await asyncio.get_running_loop().run_in_executor(None, ask)
+    return await asyncio.get_running_loop().run_in_executor(None, ask)
+
+
+async def test_the_researcher_says_in_its_reply_why_the_model_was_not_used(
+        tmp_path, aiohttp_server, monkeypatch):
+    """The model answers HTTP 400: the Researcher actor's reply (what RESEARCH_RESULT carries)
+    says the rules decided, and why, in the server's own words."""
+    refused = web.json_response({"error": {"message": "Unsupported parameter: 'max_tokens'",
+                                           "param": "max_tokens"}}, status=400)
+    reply = await _ask_researcher(tmp_path, aiohttp_server, monkeypatch, refused)
     assert reply.source == "rules"
     assert reply.fallback == "http: HTTP 400 Bad Request: Unsupported parameter: 'max_tokens'"
     assert reply.reason.startswith("[model m1 not used: http: HTTP 400")
+    assert reply.cost == 0.0 and reply.tokens == 0  # a refused call is not billed
+
+
+async def test_the_researchers_reply_carries_the_models_tokens_and_cost(
+        tmp_path, aiohttp_server, monkeypatch):
+    content = json.dumps({"action": "BUY", "confidence": 72, "reason": "trend up",
+                          "bull_case": ["H4 up"], "bear_case": []})
+    answered = web.json_response({
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 300, "completion_tokens": 50, "total_tokens": 350}})
+    reply = await _ask_researcher(tmp_path, aiohttp_server, monkeypatch, answered)
+    assert (reply.source, reply.fallback, reply.action) == ("m1", "", "BUY")
+    assert reply.tokens == 350 and reply.cost == pytest.approx((300 * 2.0 + 50 * 8.0) / 1e6)
 
 
 def _news_check(system: ActorSystem, tmp_path: Path, calendar: str, now: float) -> Any:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,6 +23,7 @@ from messages.events import (
 from tests.unit.web.conftest import WebFixture
 
 NOW = "2026-01-01T00:00:00Z"
+GRAFANA = Path(__file__).resolve().parents[3] / "contrib" / "grafana-dashboard.json"
 
 
 async def test_health_needs_no_token_and_says_where_the_stream_is(web_app: WebFixture) -> None:
@@ -48,8 +52,8 @@ def _value(family: Any, **labels: str) -> float:
     return float(sample.value)
 
 
-async def test_metrics_are_prometheus_with_help_types_and_escaped_labels(
-        web_app: WebFixture) -> None:
+def _feed_one_of_everything(web_app: WebFixture) -> None:
+    """Events that give every metric a value (12 events, seq 1 to 12)."""
     feed = web_app.feed.publish
     feed(AccountUpdate(timestamp=NOW, account={"equity": 10_050.5, "balance": 10_000.0,
                                                "margin_level": 812.5, "day_pl": -12.25}))
@@ -66,9 +70,14 @@ async def test_metrics_are_prometheus_with_help_types_and_escaped_labels(
                             reason="test", restarts=restarts))
     feed(ScanSummary(timestamp=NOW, symbols={}, count=8, candidates=0, duration_ms=42.0))
     feed(ResearchResult(timestamp=NOW, symbol="XAUUSD", action="BUY", confidence=70.0,
-                        reason="r", source="gpt-x", tokens=350))
+                        reason="r", source="gpt-x", tokens=350, cost=0.0125))
     feed(ResearchResult(timestamp=NOW, symbol="XAUUSD", action="HOLD", confidence=40.0,
                         reason="r", fallback="rate_limited: HTTP 429 Too Many Requests"))
+
+
+async def test_metrics_are_prometheus_with_help_types_and_escaped_labels(
+        web_app: WebFixture) -> None:
+    _feed_one_of_everything(web_app)
     status, text = await web_app.call("GET", "/metrics")
     assert status == 200
     families = _families(text)
@@ -80,6 +89,7 @@ async def test_metrics_are_prometheus_with_help_types_and_escaped_labels(
         ("ensemble_orders", "counter"), ("ensemble_risk_denials", "counter"),
         ("ensemble_actor_restarts", "counter"), ("ensemble_scan_duration_seconds", "histogram"),
         ("ensemble_llm_tokens", "counter"), ("ensemble_llm_fallbacks", "counter"),
+        ("ensemble_llm_cost", "counter"),
         ("ensemble_research_decisions", "counter"), ("ensemble_last_event_seq", "gauge"),
     ]:
         assert families[name].type == kind, name
@@ -99,6 +109,7 @@ async def test_metrics_are_prometheus_with_help_types_and_escaped_labels(
     scans = families["ensemble_scan_duration_seconds"]
     assert [s.value for s in scans.samples if s.name.endswith("_sum")] == [0.042]
     assert _value(families["ensemble_llm_tokens"]) == 350
+    assert _value(families["ensemble_llm_cost"]) == 0.0125
     assert _value(families["ensemble_llm_fallbacks"], kind="rate_limited") == 1
     assert _value(families["ensemble_research_decisions"], source="model") == 1
     assert _value(families["ensemble_last_event_seq"]) == 12  # one seq per event fed
@@ -112,3 +123,20 @@ async def test_the_dashboard_page_and_its_files_need_no_token(web_app: WebFixtur
     assert status == 200 and "Authorization" in script
     status, body = await web_app.call("GET", "/static/../app.py", token=False)
     assert status in (401, 403, 404) and "import" not in str(body)
+
+
+async def test_the_grafana_dashboard_queries_only_metrics_that_exist(web_app: WebFixture) -> None:
+    dashboard = json.loads(GRAFANA.read_text(encoding="utf-8"))
+    _feed_one_of_everything(web_app)
+    _, text = await web_app.call("GET", "/metrics")
+    exposed = {sample.name for family in text_string_to_metric_families(text)
+               for sample in family.samples}
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\bensemble_[a-z_]+", target["expr"])}
+    assert queried and queried <= exposed, f"not exposed: {sorted(queried - exposed)}"
+    families = {family.name for family in text_string_to_metric_families(text)
+                if not family.name.endswith("_created")}  # counters' creation times
+    shown = {re.sub(r"_(total|bucket|sum|count)$", "", name) for name in queried}
+    assert families - shown <= {"ensemble_ws_events", "ensemble_ws_frames",
+                                "ensemble_ws_connections"}, "a metric without a panel"
+    assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
