@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -29,15 +30,19 @@ from web.core import (
     BRIDGE,
     CONTEXT,
     HUB,
+    TICKETS,
     WebContext,
     auth_middleware,
     errors_middleware,
+    host_middleware,
+    security_headers,
 )
+from web.http_log import MalformedRequestLog
 from web.hub import Hub
+from web.tickets import TicketBook
 
-__all__ = ["MAX_BODY_BYTES", "ROUTE_TABLES", "create_app"]
+__all__ = ["ROUTE_TABLES", "create_app"]
 
-MAX_BODY_BYTES = 256 * 1024
 ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     page_routes.routes,
     status_routes.routes,
@@ -70,13 +75,17 @@ async def _close_websockets(app: web.Application) -> None:
 
 
 def create_app(hub: Hub, bridge: ActorBridge, context: WebContext) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware, auth_middleware],
-                          client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[host_middleware, errors_middleware, auth_middleware],
+                          client_max_size=context.max_body_bytes,
+                          handler_args={"logger": MalformedRequestLog(
+                              logging.getLogger("aiohttp.server"))})
     app[HUB] = hub
     app[BRIDGE] = bridge
     app[CONTEXT] = context
+    app[TICKETS] = TicketBook()
     app.cleanup_ctx.append(_journal_reader)
     app.cleanup_ctx.append(_journal_follower)
+    app.on_response_prepare.append(security_headers)
     app.on_shutdown.append(_close_websockets)
     for table in ROUTE_TABLES:
         app.add_routes(table)

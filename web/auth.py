@@ -15,8 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ["TOKEN_ENV", "TOKEN_FILE", "load_or_create_token", "origin_allowed", "request_token",
-           "token_matches"]
+__all__ = ["TOKEN_ENV", "TOKEN_FILE", "load_or_create_token", "request_token", "token_matches"]
 
 TOKEN_ENV = "ENSEMBLE_API_TOKEN"
 TOKEN_FILE = "api_token"
@@ -54,14 +53,9 @@ def request_token(request: web.Request) -> str | None:
 
 
 def token_matches(given: str | None, expected: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
-
-
-def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
-    """A browser's WebSocket must come from our own page (or a configured origin); clients
-    that send no Origin are not browsers and still need the token."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    own = f"{request.scheme}://{request.host}"
-    return origin == own or origin in allowed
+    """Constant-time comparison. Header values may hold any byte (aiohttp keeps the ones that
+    are not UTF-8 as surrogates), so both sides are encoded in a way that cannot fail."""
+    if given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                               expected.encode("utf-8", "surrogatepass"))

@@ -7,12 +7,17 @@ The two sides share no mutable state:
   the messages.
 * actor → loop: replies and events cross with ``loop.call_soon_threadsafe``; the futures of
   waiting requests are only ever touched on the loop.
+
+A message is pickled once on the loop before it is queued: one that Thespian could not pickle
+(nested too deep, an unpicklable value) is refused there with :class:`Unsendable`, instead of
+failing inside the actor's send and never being answered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import pickle
 import queue
 import socket
 import uuid
@@ -20,11 +25,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ActorBridge", "BridgeRequest", "ServiceUnavailable"]
+__all__ = ["ActorBridge", "BridgeRequest", "ServiceUnavailable", "Unsendable"]
 
 
 class ServiceUnavailable(RuntimeError):
     """The actor a request is for is not running (starting, restarting, or stopped)."""
+
+
+class Unsendable(ValueError):
+    """A request whose message cannot travel to an actor (it does not pickle)."""
+
+
+def check_sendable(message: Any) -> None:
+    try:
+        pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, RecursionError, TypeError, AttributeError, ValueError) as error:
+        raise Unsendable(f"the request cannot be sent to an actor: {type(error).__name__}: "
+                         f"{error}"[:300]) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +71,11 @@ class ActorBridge:
         loop = asyncio.get_running_loop()
         self.loop = loop
         request_id = uuid.uuid4().hex
+        message = make_message(request_id)
+        check_sendable(message)
         future: asyncio.Future[Any] = loop.create_future()
         self._pending[request_id] = future
-        self._requests.put(BridgeRequest(role, request_id, make_message(request_id)))
+        self._requests.put(BridgeRequest(role, request_id, message))
         # One byte wakes the actor; if the buffer is full, a wake-up is pending anyway.
         with contextlib.suppress(BlockingIOError):
             self._wake_writer.send(b"\0")

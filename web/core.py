@@ -15,19 +15,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 from actors.runtime.logs import get_logger
 from messages.events import EVENT_TYPES
 from web.auth import request_token, token_matches
-from web.bridge import ActorBridge, ServiceUnavailable
+from web.bounded_json import MAX_DEPTH, MAX_NUMBER_CHARS, JsonLimitError, loads
+from web.bridge import ActorBridge, ServiceUnavailable, Unsendable
 from web.hub import Hub
+from web.origins import host_allowed
+from web.tickets import TicketBook
 
 __all__ = [
     "BRIDGE",
     "CONTEXT",
     "HUB",
     "PUBLIC_PATHS",
+    "SECURITY_HEADERS",
+    "SERVER_NAME",
+    "TICKETS",
     "BrokerFacts",
     "ClientError",
     "Handler",
@@ -35,13 +41,28 @@ __all__ = [
     "ask",
     "auth_middleware",
     "errors_middleware",
+    "hide_server_version",
+    "host_middleware",
     "int_param",
     "json_body",
     "json_response",
+    "security_headers",
     "types_param",
 ]
 
 PUBLIC_PATHS = frozenset({"/", "/api/health", "/favicon.ico"})
+SERVER_NAME = "Ensemble"
+# The dashboard loads nothing from another host and is never framed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "style-src 'self' 'unsafe-inline'; script-src 'self'; font-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +82,18 @@ class WebContext:
     """The web front's settings, as the routes read them."""
 
     token: str
+    allowed_hosts: frozenset[str]
+    """Host names a request may carry (with the address the connection arrived at)."""
     allowed_origins: tuple[str, ...]
     request_timeout_s: float
     broker: BrokerFacts
+    max_body_bytes: int = 256 * 1024
 
 
 HUB = web.AppKey("hub", Hub)
 BRIDGE = web.AppKey("bridge", ActorBridge)
 CONTEXT = web.AppKey("context", WebContext)
+TICKETS = web.AppKey("tickets", TicketBook)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -95,6 +120,10 @@ async def ask(request: web.Request, role: str, make: Callable[[str], Any]) -> An
 # --- middlewares ---------------------------------------------------------------------------
 
 
+def _unavailable(detail: str) -> web.Response:
+    return json_response({"error": "unavailable", "detail": detail}, 503, **{"Retry-After": "1"})
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -107,12 +136,14 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         reason = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "http_error")
         return json_response({"error": reason, "detail": f"{request.method} {request.path}: "
                               f"{error.reason}"}, error.status)
+    except Unsendable as error:
+        return json_response({"error": "bad_body", "detail": str(error)}, 400)
     except ServiceUnavailable as error:
-        return json_response({"error": "unavailable", "detail": str(error)}, 503,
-                             **{"Retry-After": "1"})
+        return _unavailable(str(error))
     except TimeoutError:
-        return json_response({"error": "timeout", "detail": "the actor did not answer in time"},
-                             504)
+        # An actor that does not answer in time is starting or restarting: try again.
+        return _unavailable(f"the actor did not answer in "
+                            f"{request.app[CONTEXT].request_timeout_s:g} s; try again")
     except Exception:
         error_id = uuid.uuid4().hex[:12]
         get_logger("ensemble.web").exception("request failed", error_id=error_id,
@@ -122,8 +153,39 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 @web.middleware
+async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """421 for a Host that is not ours (a DNS-rebinding page), before anything else runs."""
+    context = request.app[CONTEXT]
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    local = str(sockname[0]) if sockname else None
+    if not host_allowed(request.headers.get("Host"), context.allowed_hosts, local):
+        return json_response({"error": "misdirected", "detail": "the Host header must name "
+                              "this server (its bind address, localhost, or one of "
+                              "web.allowed_hosts)"}, 421)
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: the page's policy on every response, and no version."""
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["Server"] = SERVER_NAME
+
+
+def hide_server_version() -> None:
+    """Responses that aiohttp writes itself (a malformed request line gets a 400 before any
+    app code runs) name ``Python/x aiohttp/y`` unless this process-wide default is replaced.
+    Called by the process that serves the web front."""
+    web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]
+
+
+@web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in PUBLIC_PATHS or request.path.startswith("/static/"):
+        return await handler(request)
+    if request.path == "/ws" and "ticket" in request.query:
+        if not request.app[TICKETS].redeem(request.query.get("ticket")):
+            raise ClientError(401, "unauthorized", "the ticket is unknown, used or expired: "
+                              "get a new one from POST /api/ws-ticket")
         return await handler(request)
     if not token_matches(request_token(request), request.app[CONTEXT].token):
         raise ClientError(401, "unauthorized",
@@ -164,10 +226,26 @@ def types_param(request: web.Request) -> frozenset[str] | None:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, parsed within limits (:mod:`web.bounded_json`): a 400 names
+    what is wrong or which limit was passed."""
+    charset = (request.charset or "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise ClientError(400, "bad_charset", f"charset={charset!r}: JSON bodies are UTF-8",
+                          limit="charset")
+    limit = request.app[CONTEXT].max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise ClientError(400, "body_too_large", f"the body has {request.content_length} "
+                          f"bytes; at most {limit} are allowed", limit="max_body_bytes")
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ClientError(400, "bad_body", "the body must be a JSON object") from None
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ClientError(400, "body_too_large", f"the body is over {limit} bytes",
+                          limit="max_body_bytes") from None
+    try:
+        body = loads(raw, max_depth=MAX_DEPTH, max_number_chars=MAX_NUMBER_CHARS)
+    except JsonLimitError as error:
+        extra = {} if error.limit is None else {"limit": error.limit}
+        raise ClientError(400, "bad_body", str(error), **extra) from None
     if not isinstance(body, dict):
         raise ClientError(400, "bad_body", "the body must be a JSON object")
     return body

@@ -33,8 +33,9 @@ from messages.trading import (
 from web.app import create_app
 from web.auth import load_or_create_token
 from web.bridge import ActorBridge, BridgeRequest, ServiceUnavailable
-from web.core import BrokerFacts, WebContext
+from web.core import BrokerFacts, WebContext, hide_server_version
 from web.hub import Hub
+from web.origins import allowed_host_names
 
 __all__ = ["BRIDGE_REPLIES", "WebFrontActor", "WebServerThread", "broker_facts", "web_context"]
 
@@ -56,8 +57,13 @@ def broker_facts(settings: Any) -> BrokerFacts:
 
 def web_context(settings: Any, token: str) -> WebContext:
     web_settings = settings.web
-    return WebContext(token, tuple(web_settings.allowed_origins),
-                      float(web_settings.request_timeout_s), broker_facts(settings))
+    return WebContext(
+        token=token,
+        allowed_hosts=allowed_host_names(web_settings.host, web_settings.allowed_hosts),
+        allowed_origins=tuple(web_settings.allowed_origins),
+        request_timeout_s=float(web_settings.request_timeout_s),
+        broker=broker_facts(settings),
+    )
 
 
 class WebServerThread(threading.Thread):
@@ -84,6 +90,7 @@ class WebServerThread(threading.Thread):
             self.loop.close()
 
     async def _serve(self) -> None:
+        hide_server_version()
         self._stopping = asyncio.Event()
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                shutdown_timeout=1.0)

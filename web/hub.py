@@ -188,6 +188,17 @@ class Hub:
                                if seq > self.last_seq])
             seen_in_journal = await asyncio.to_thread(self._journal_last_seq)
 
+    def journal_last_seq(self) -> int:
+        """The journal's last seq (opens its own connection: any thread may call it)."""
+        return self._journal_last_seq()
+
+    async def wait_synced(self, timeout: float = SYNC_WAIT_S) -> bool:
+        """Wait (at most ``timeout``) for the Broadcaster's first SnapshotSync."""
+        if not self.synced.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.synced.wait(), timeout)
+        return self.synced.is_set()
+
     def _journal_last_seq(self) -> int:
         reader = JournalReader(self.journal_path)
         try:
@@ -224,9 +235,7 @@ class Hub:
         types: frozenset[str] | None,
         binary: bool,
     ) -> None:
-        if not self.synced.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.synced.wait(), SYNC_WAIT_S)
+        await self.wait_synced()
         subscriber = Subscriber(ws, transport, binary, types, self.queue_limit)
         self.subscribers.add(subscriber)
         self.counters["connections"] += 1

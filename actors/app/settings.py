@@ -17,9 +17,9 @@ import tomllib
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from actors.broker.sim.config import SimConfig
 from actors.broker.sim.faults import FaultConfig
@@ -80,11 +80,20 @@ class RuntimeSettings(_Section):
     stop_timeout_s: float = Field(8.0, gt=0, le=60, description="graceful stop limit")
 
 
+# A host name or an IP address, without scheme or port (``dashboard.example``, ``10.0.0.5``).
+HostName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:\[\]-]+$", max_length=253,
+                                            to_lower=True)]
+
+
 class WebSettings(_Section):
     host: str = Field("127.0.0.1", min_length=1, description="the web front's bind address")
     port: int = Field(8000, ge=0, le=65535, description="the web front's port (0: any free)")
     allowed_origins: tuple[str, ...] = Field(
         (), description="extra Origins allowed on /ws besides the page's own"
+    )
+    allowed_hosts: tuple[HostName, ...] = Field(
+        (), description="host names the browser may use for the web front, besides the bind "
+        "address and localhost (any other Host header gets 421, against DNS rebinding)"
     )
     flush_interval_ms: float = Field(
         10.0, ge=0, le=1000, description="how long a client's batch may wait to fill"
@@ -94,6 +103,12 @@ class WebSettings(_Section):
     )
     request_timeout_s: float = Field(5.0, gt=0, le=60, description="REST → actor reply limit")
     max_batch_events: int = Field(2000, ge=1, le=100_000, description="events per frame")
+    ops_max_keys: int = Field(
+        1000, ge=1, le=1_000_000, description="keys under ops. that operators may create"
+    )
+    ops_max_value_bytes: int = Field(
+        65_536, ge=16, le=1_048_576, description="the largest value of an ops. key, as JSON"
+    )
 
 
 class LogSettings(_Section):

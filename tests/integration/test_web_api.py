@@ -3,6 +3,11 @@ always JSON and never a 500."""
 
 from __future__ import annotations
 
+import json
+import socket
+from typing import Any
+
+import aiohttp
 import pytest
 
 from actors.runtime.distribution import version
@@ -131,3 +136,133 @@ def test_metrics_speak_prometheus(shared_daemon: Daemon) -> None:
         text = response.read().decode()
     assert "# TYPE ensemble_ws_clients gauge" in text
     assert "ensemble_last_event_seq " in text
+
+
+# --- inputs that crashed or 500ed the front, Host and Origin, headers (issue 11) ---------------
+
+
+def tree_facts(daemon: Daemon) -> dict[str, tuple[int | None, int]]:
+    """Every actor's pid and restart count."""
+    facts: dict[str, tuple[int | None, int]] = {}
+
+    def walk(node: dict[str, Any]) -> None:
+        facts[node["name"]] = (node["pid"], node["restarts"])
+        for child in node["children"]:
+            walk(child)
+
+    walk(daemon.tree())
+    return facts
+
+
+def raw_http(daemon: Daemon, head: bytes, body: bytes = b"") -> tuple[int, bytes, bytes]:
+    """One request written byte for byte (for what HTTP libraries refuse to send): status,
+    headers, body."""
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as connection:
+        connection.sendall(head + b"Connection: close\r\n\r\n" + body)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    reply = b"".join(chunks)
+    headers, _, payload = reply.partition(b"\r\n\r\n")
+    return int(headers.split(b" ", 2)[1]), headers, payload
+
+
+def put_raw(daemon: Daemon, body: bytes, content_type: bytes = b"application/json",
+            ) -> tuple[int, Any]:
+    status, _, payload = raw_http(
+        daemon, b"PUT /api/kv/ops.fuzz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer " + daemon.token.encode() + b"\r\n"
+        b"Content-Type: " + content_type + b"\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n", body)
+    return status, json.loads(payload)
+
+
+@pytest.mark.parametrize(("body", "content_type", "limit"), [
+    (b'{"value": ' + b"[" * 950 + b"]" * 950 + b"}", b"application/json", "max_depth"),
+    (b'{"value": ' + b"[" * 1000 + b"]" * 1000 + b"}", b"application/json", "max_depth"),
+    (b'{"value": ' + b"9" * 4301 + b"}", b"application/json", "max_number_chars"),
+    (b'{"value": 1e999}', b"application/json", "finite_numbers"),
+    (b'{"value": 1}', b"application/json; charset=bogus", "charset"),
+])
+def test_inputs_that_crashed_the_core_are_400s_and_restart_nothing(
+    shared_daemon: Daemon, body: bytes, content_type: bytes, limit: str,
+) -> None:
+    before = tree_facts(shared_daemon)
+    status, answer = put_raw(shared_daemon, body, content_type)
+    assert status == 400 and answer["limit"] == limit and answer["detail"], answer
+    status, _ = shared_daemon.request("PUT", "/api/kv/ops.after", body={"value": 1})
+    assert status == 200  # SharedState and the front still answer
+    assert tree_facts(shared_daemon) == before
+
+
+def test_a_non_utf8_authorization_is_a_401(shared_daemon: Daemon) -> None:
+    status, _, payload = raw_http(shared_daemon, b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                                 b"Authorization: Bearer \xff\xfe\xfd\r\n")
+    assert status == 401 and json.loads(payload)["error"] == "unauthorized"
+
+
+def test_a_malformed_request_line_is_a_400_without_the_server_version(
+    shared_daemon: Daemon,
+) -> None:
+    status, headers, _ = raw_http(shared_daemon, b"GET /\x00 HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    assert status == 400 and b"aiohttp" not in headers and b"Python" not in headers
+
+
+@pytest.mark.parametrize("path", ["/", "/api/health", "/api/state"])
+def test_a_foreign_host_is_misdirected(shared_daemon: Daemon, path: str) -> None:
+    status, _, payload = raw_http(shared_daemon, f"GET {path} HTTP/1.1\r\n"
+                                                 "Host: evil.example\r\n".encode())
+    assert status == 421 and json.loads(payload)["error"] == "misdirected"
+    status, _, _ = raw_http(shared_daemon, f"GET {path} HTTP/1.1\r\n"
+                                           f"Host: localhost:{shared_daemon.port}\r\n".encode())
+    assert status in (200, 401)
+
+
+@pytest.mark.parametrize(("host", "origin", "status"), [
+    ("evil.example", "http://evil.example:{port}", 421),  # DNS rebinding
+    ("127.0.0.1:{port}", "http://evil.example:{port}", 403),
+])
+async def test_the_websocket_checks_host_and_origin_against_the_configuration(
+    shared_daemon: Daemon, session: aiohttp.ClientSession, host: str, origin: str, status: int,
+) -> None:
+    port = shared_daemon.port
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await session.ws_connect(f"{shared_daemon.ws_url}?token={shared_daemon.token}",
+                                 headers={"Host": host.format(port=port),
+                                          "Origin": origin.format(port=port)})
+    assert refused.value.status == status
+
+
+async def test_the_page_origin_and_a_ticket_open_the_websocket(
+    shared_daemon: Daemon, session: aiohttp.ClientSession,
+) -> None:
+    status, issued = shared_daemon.request("POST", "/api/ws-ticket", body={})
+    assert status == 200 and issued["ticket"] and issued["last_seq"] >= 0
+    url = f"{shared_daemon.ws_url}?ticket={issued['ticket']}"
+    async with session.ws_connect(url, headers={"Origin": shared_daemon.base_url}) as ws:
+        first = await ws.receive(timeout=10)
+        assert json.loads(first.data)["events"][0]["type"] == "STATE_SNAPSHOT"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as reused:
+        await session.ws_connect(url)
+    assert reused.value.status == 401
+
+
+@pytest.mark.parametrize("path", ["/", "/api/health", "/api/state", "/static/js/main.js"])
+def test_responses_carry_the_security_headers(shared_daemon: Daemon, path: str) -> None:
+    status, headers, _ = raw_http(shared_daemon, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                                 f"Authorization: Bearer {shared_daemon.token}"
+                                                 "\r\n".encode())
+    lines = {line.split(b":", 1)[0].lower(): line.split(b":", 1)[1].strip()
+             for line in headers.split(b"\r\n")[1:]}
+    assert status == 200
+    assert b"frame-ancestors 'none'" in lines[b"content-security-policy"]
+    assert lines[b"x-content-type-options"] == b"nosniff"
+    assert lines[b"referrer-policy"] == b"no-referrer"
+    assert lines[b"server"] == b"Ensemble"
+
+
+def test_ws_since_beyond_the_last_seq_is_a_400_naming_it(shared_daemon: Daemon) -> None:
+    last = shared_daemon.get("/api/events?limit=1")["last_seq"]
+    status, body = shared_daemon.request("GET", f"/ws?since={last + 1000}")
+    assert status == 400 and body["parameter"] == "since" and body["last_seq"] >= last
+    assert str(body["last_seq"]) in body["detail"]

@@ -38,7 +38,8 @@ def test_file_then_environment_then_set_then_flags(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("assignment", "message"),
     [
-        ("web.prot=1", "web.prot: unknown key (allowed: allowed_origins, client_queue_limit"),
+        ("web.prot=1", "web.prot: unknown key (allowed: allowed_hosts, allowed_origins, "
+                       "client_queue_limit"),
         ("web.port=70000", "web.port = 70000: Input should be less than or equal to 65535"),
         ("web.port=abc", "web.port = 'abc': Input should be a valid integer"),
         ("log.format=xml", "log.format = 'xml': Input should be 'console' or 'json'"),

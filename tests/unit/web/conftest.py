@@ -32,6 +32,7 @@ from web.app import create_app
 from web.bridge import ActorBridge, BridgeRequest
 from web.core import BrokerFacts, WebContext
 from web.hub import Hub
+from web.origins import allowed_host_names
 
 TOKEN = "unit-test-token-0123456789"
 SIM_BROKER = BrokerFacts(name="sim", utc_offset_s=7200.0, fault_switches=True)
@@ -126,8 +127,8 @@ class WebFixture:
 
 
 def make_context(broker: BrokerFacts = SIM_BROKER, **overrides: Any) -> WebContext:
-    values: dict[str, Any] = {"token": TOKEN, "allowed_origins": (), "request_timeout_s": 0.5,
-                              "broker": broker}
+    values: dict[str, Any] = {"token": TOKEN, "allowed_hosts": allowed_host_names("127.0.0.1", ()),
+                              "allowed_origins": (), "request_timeout_s": 0.5, "broker": broker}
     return WebContext(**(values | overrides))
 
 

@@ -7,6 +7,12 @@
 // at once. The state shown in the header is one of connecting, live, resyncing (replaying what
 // was missed), reconnecting (waiting to retry) and offline (several attempts failed; still
 // retrying, at the longest delay).
+//
+// The token never goes into the WebSocket's URL (URLs end up in logs and history): each attempt
+// first asks POST /api/ws-ticket (with the bearer header) for a single-use ticket, and opens
+// /ws?ticket=…. The ticket's reply also says the server's last seq; a page that is ahead of it
+// (a restarted WebFront not synced yet, or another daemon) resumes from there, and the snapshot
+// check below decides what to do.
 
 const RESYNC_CODE = 4000;
 const BASE_DELAY_MS = 500;
@@ -17,14 +23,17 @@ const STABLE_AFTER_MS = 5000;
 export class LiveConnection {
   /**
    * @param {object} options
-   * @param {() => string|null} options.token
+   * @param {() => Promise<{ticket: string, last_seq: number}|{refused: true}|null>} options.getTicket
+   *        a ticket for one connection; {refused: true} when the token is refused, null when
+   *        the daemon cannot give one now
    * @param {() => number} options.lastSeq        highest seq the page has applied (0: none)
    * @param {(events: object[]) => void} options.onEvents
    * @param {(state: string, info: object) => void} options.onState
    * @param {() => Promise<boolean>} options.tokenStillValid  asked after a failed attempt
    */
-  constructor({ token, lastSeq, onEvents, onState, tokenStillValid }) {
-    this.token = token;
+  constructor({ getTicket, lastSeq, onEvents, onState, tokenStillValid }) {
+    this.getTicket = getTicket;
+    this.attempt = 0;
     this.lastSeq = lastSeq;
     this.onEvents = onEvents;
     this.onState = onState;
@@ -69,19 +78,33 @@ export class LiveConnection {
     this.onState(state, { attempts: this.attempts, retryAt: this.retryAt, ...info });
   }
 
-  url() {
+  url(ticket) {
     const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const params = new URLSearchParams({ token: this.token() ?? '' });
-    const since = this.lastSeq();
+    const params = new URLSearchParams({ ticket: ticket.ticket });
+    let since = this.lastSeq();
+    if (Number.isFinite(ticket.last_seq)) since = Math.min(since, ticket.last_seq);
     if (since > 0) params.set('since', String(since));
     return `${scheme}//${window.location.host}/ws?${params}`;
   }
 
-  connect() {
+  async connect() {
     this.timer = null;
+    const attempt = ++this.attempt; // a newer connect() (Retry now) supersedes this one
     const resuming = this.lastSeq() > 0;
     this.setState(resuming ? 'resyncing' : 'connecting');
-    const ws = new WebSocket(this.url());
+    const ticket = await this.getTicket();
+    if (this.stopped || attempt !== this.attempt || this.ws) return;
+    if (ticket && ticket.refused) {
+      this.stopped = true;
+      this.setState('offline', { reason: 'token refused' });
+      return;
+    }
+    if (!ticket || !ticket.ticket) {
+      this.attempts += 1;
+      this.afterFailure(true); // the daemon is down or starting; the token was not refused
+      return;
+    }
+    const ws = new WebSocket(this.url(ticket));
     this.ws = ws;
     let opened = false;
     ws.onopen = () => {

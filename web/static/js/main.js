@@ -51,7 +51,11 @@ class Dashboard {
       this.redraw('header');
     });
     this.connection = new LiveConnection({
-      token: getToken,
+      getTicket: async () => {
+        const result = await this.api.post('/api/ws-ticket');
+        if (result.ok && result.data?.ticket) return result.data;
+        return result.status === 401 ? { refused: true } : null;
+      },
       lastSeq: () => this.store.lastSeq,
       onEvents: (events, options) => this.receive(events, options),
       onState: (state, info) => this.connectionState(state, info),
