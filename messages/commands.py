@@ -79,7 +79,12 @@ class StateGet(StateRequest):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StateGetAll(StateRequest):
+    """The keys under ``prefix`` in key order, those after ``after`` only; at most ``limit``
+    of them (0: all)."""
+
     prefix: str = ""
+    after: str = ""
+    limit: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

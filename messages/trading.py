@@ -365,6 +365,8 @@ class RiskStatus:
     per_trade_risk_cap_pct: float = 0.0
     day: dict[str, Any] = field(default_factory=dict)
     """broker_day, realised, open_risk, reserved, loss_limit, remaining, trades."""
+    loaded: bool = False
+    """Whether the RiskManager has loaded its saved state (until then it denies everything)."""
 
 
 # --- Operator controls ------------------------------------------------------------------------

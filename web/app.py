@@ -19,6 +19,7 @@ from web import (
     broker_routes,
     kv_routes,
     page_routes,
+    readiness,
     risk_routes,
     sim_routes,
     status_routes,
@@ -70,6 +71,15 @@ async def _journal_follower(app: web.Application) -> AsyncIterator[None]:
         await follower
 
 
+async def _readiness_watcher(app: web.Application) -> AsyncIterator[None]:
+    """Finds out when the daemon has finished starting (:mod:`web.readiness`)."""
+    watcher = asyncio.create_task(readiness.watch(app))
+    yield
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+
+
 async def _close_websockets(app: web.Application) -> None:
     await app[HUB].close_all()
 
@@ -85,6 +95,8 @@ def create_app(hub: Hub, bridge: ActorBridge, context: WebContext) -> web.Applic
     app[TICKETS] = TicketBook()
     app.cleanup_ctx.append(_journal_reader)
     app.cleanup_ctx.append(_journal_follower)
+    app[readiness.READINESS] = readiness.Readiness()
+    app.cleanup_ctx.append(_readiness_watcher)
     app.on_response_prepare.append(security_headers)
     app.on_shutdown.append(_close_websockets)
     for table in ROUTE_TABLES:

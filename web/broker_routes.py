@@ -21,7 +21,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/broker")
 async def broker(request: web.Request) -> web.Response:
-    snapshot = await ask(request, "broker", BrokerSnapshotRequest)
+    snapshot = await ask(request.app, "broker", BrokerSnapshotRequest)
     assert isinstance(snapshot, BrokerSnapshot)
     if snapshot.profile is None:
         raise ServiceUnavailable("the broker has not opened its terminal yet")
@@ -35,7 +35,7 @@ async def broker(request: web.Request) -> web.Response:
 async def reconnect(request: web.Request) -> web.Response:
     """The operator's command to connect again, the only retry after ``auth_failed`` (fix the
     login, server or password first). Answers the broker's state after the attempt."""
-    snapshot = await ask(request, "broker", ReconnectBroker)
+    snapshot = await ask(request.app, "broker", ReconnectBroker)
     assert isinstance(snapshot, BrokerSnapshot)
     return json_response({"connected": snapshot.connected, "reconciled": snapshot.reconciled},
                          202 if not snapshot.connected else 200)

@@ -69,11 +69,10 @@ SECURITY_HEADERS = {
 class BrokerFacts:
     """What the routes need to know about the broker, so that none of them looks at its kind.
 
-    ``name`` is only for messages; ``utc_offset_s`` is how far the trade server's clock is ahead
-    of UTC; ``fault_switches`` says whether ``/api/sim/faults`` has a terminal to act on."""
+    ``name`` is only for messages; ``fault_switches`` says whether ``/api/sim/faults`` has a
+    terminal to act on. (The broker's clock comes with each of its replies.)"""
 
     name: str
-    utc_offset_s: float
     fault_switches: bool
 
 
@@ -112,9 +111,10 @@ def json_response(data: Any, status: int = 200, **headers: str) -> web.Response:
                              dumps=lambda value: json.dumps(value, allow_nan=False))
 
 
-async def ask(request: web.Request, role: str, make: Callable[[str], Any]) -> Any:
-    """Send ``make(request_id)`` to the actor with ``role`` and wait for its reply."""
-    return await request.app[BRIDGE].request(role, make, request.app[CONTEXT].request_timeout_s)
+async def ask(app: web.Application, role: str, make: Callable[[str], Any]) -> Any:
+    """Send ``make(request_id)`` to the actor with ``role`` and wait for its reply (at most
+    ``request_timeout_s``)."""
+    return await app[BRIDGE].request(role, make, app[CONTEXT].request_timeout_s)
 
 
 # --- middlewares ---------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from aiohttp import web
 from thespian.actors import WatchMessage
 
 from actors.broadcaster.journal import EVENTS_FILE, JournalReader
-from actors.risk.state import broker_utc_offset_s
 from actors.runtime.base import EnsembleActor, handles
 from messages.commands import EventBatch, SnapshotSync, StateReply
 from messages.supervision import TreeStatus
@@ -51,8 +50,7 @@ def broker_facts(settings: Any) -> BrokerFacts:
     broker's kind, until the broker's profile (which says whether fault switches exist)
     reaches the front in ``BrokerReady``."""
     kind = str(settings.broker.kind)
-    return BrokerFacts(name=kind, utc_offset_s=broker_utc_offset_s(settings),
-                       fault_switches=kind == "sim")
+    return BrokerFacts(name=kind, fault_switches=kind == "sim")
 
 
 def web_context(settings: Any, token: str) -> WebContext:

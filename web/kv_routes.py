@@ -1,6 +1,8 @@
 """SharedState through HTTP (``/api/kv``), for operators: any key can be read, only keys
-under ``ops.`` can be written (the others belong to the actors that own them). Increment and
-compare-and-set take an ``op_id``, so a retried request applies once."""
+under ``ops.`` can be written (the others belong to the actors that own them), within
+SharedState's quota for them (``web.ops_max_keys`` keys of ``web.ops_max_value_bytes`` each).
+Listing pages. Increment and compare-and-set take an ``op_id``, so a retried request applies
+once."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from actors.shared_state.keys import OPERATOR_PREFIX
+from actors.shared_state.store import MAX_KEY_LENGTH
 from messages.commands import (
     StateCompareAndSet,
     StateDelete,
@@ -18,25 +22,26 @@ from messages.commands import (
     StateReply,
     StateSet,
 )
-from web.core import ClientError, ask, json_body, json_response
+from web.core import ClientError, ask, int_param, json_body, json_response
 
-__all__ = ["OPERATOR_KEY_PREFIX", "routes"]
+__all__ = ["routes"]
 
-OPERATOR_KEY_PREFIX = "ops."
 SHARED_STATE_ROLE = "shared_state"
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
 
 routes = web.RouteTableDef()
 
 
 def _check_operator_key(key: str) -> None:
-    if not key.startswith(OPERATOR_KEY_PREFIX):
+    if not key.startswith(OPERATOR_PREFIX):
         raise ClientError(403, "forbidden_key",
-                          f"{key!r}: only keys under {OPERATOR_KEY_PREFIX!r} may be written "
+                          f"{key!r}: only keys under {OPERATOR_PREFIX!r} may be written "
                           "through the API; the others belong to the actors that own them")
 
 
 async def _state_call(request: web.Request, make: Callable[[str], Any]) -> StateReply:
-    reply = await ask(request, SHARED_STATE_ROLE, make)
+    reply = await ask(request.app, SHARED_STATE_ROLE, make)
     assert isinstance(reply, StateReply)
     if reply.error is not None:
         raise ClientError(400, "rejected", reply.error)
@@ -60,9 +65,23 @@ def _op_id(body: dict[str, Any]) -> str:
 
 @routes.get("/api/kv")
 async def kv_list(request: web.Request) -> web.Response:
+    """One page of keys in key order: ``?prefix=``, ``?limit=`` (default 100) and ``?after=``
+    (the ``next`` of the previous page; null on the last page)."""
     prefix = request.query.get("prefix", "")
-    reply = await _state_call(request, lambda rid: StateGetAll(request_id=rid, prefix=prefix))
-    return json_response({"items": reply.value, "updated_at": reply.extra.get("updated_at", {})})
+    after = request.query.get("after", "")
+    limit = int_param(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    for name, value in (("prefix", prefix), ("after", after)):
+        if len(value) > MAX_KEY_LENGTH:
+            raise ClientError(400, "bad_parameter", f"{name} is longer than {MAX_KEY_LENGTH} "
+                              "characters", parameter=name)
+    reply = await _state_call(request, lambda rid: StateGetAll(
+        request_id=rid, prefix=prefix, after=after, limit=limit + 1))
+    keys = list(reply.value)
+    page = keys[:limit]
+    updated_at = reply.extra.get("updated_at", {})
+    return json_response({"items": {key: reply.value[key] for key in page},
+                          "updated_at": {key: updated_at.get(key) for key in page},
+                          "next": page[-1] if len(keys) > limit else None})
 
 
 @routes.get("/api/kv/{key}")

@@ -17,7 +17,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/risk")
 async def risk(request: web.Request) -> web.Response:
-    status = await ask(request, "risk", RiskStatusRequest)
+    status = await ask(request.app, "risk", RiskStatusRequest)
     assert isinstance(status, RiskStatus)
     return json_response({
         "mode": status.mode,

@@ -30,7 +30,7 @@ async def _ask_broker(request: web.Request, changes: dict[str, Any]) -> web.Resp
     if not broker.fault_switches:
         raise ClientError(409, _ERRORS[409], f"the {broker.name} broker has no fault switches: "
                           "only the simulated terminal (broker.kind=sim) has them")
-    reply = await ask(request, BROKER_ROLE, lambda rid: SetSimFaults(rid, changes))
+    reply = await ask(request.app, BROKER_ROLE, lambda rid: SetSimFaults(rid, changes))
     assert isinstance(reply, SimFaultsReply)
     if reply.status != 200:
         raise ClientError(reply.status, _ERRORS.get(reply.status, "rejected"), reply.detail)

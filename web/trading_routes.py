@@ -1,7 +1,9 @@
 """HTTP routes of the trading roles: the operator's controls and the trade journal.
 
 Controls go to the RiskManager (which closes positions through the broker for close-all); the
-journal is read from SharedState. Both go through the actor bridge like every other request.
+journal is read from SharedState. Both go through the actor bridge like every other request. A
+control sent while the daemon is starting (:mod:`web.readiness`), or while the RiskManager is
+loading its state, is answered 503: try again.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from aiohttp import web
 
 from messages.commands import JournalQuery, StateReply
 from messages.trading import ControlCommand, ControlReply, MarketData, MarketDataRequest
+from web.bridge import ServiceUnavailable
 from web.core import CONTEXT, HUB, ClientError, ask, int_param, json_body, json_response
 from web.journal import calibration, daily_stats, trades_csv, trades_with_reviews
+from web.readiness import READINESS
 
 __all__ = ["CONTROL_COMMANDS", "routes"]
 
@@ -31,21 +35,27 @@ async def control(request: web.Request) -> web.Response:
     if command not in CONTROL_COMMANDS:
         raise ClientError(404, "not_found", f"no control {command!r}; use one of "
                           f"{', '.join(CONTROL_COMMANDS)}")
+    waiting_for = request.app[READINESS].observe(request.app[HUB]).waiting_for()
+    if waiting_for:
+        raise ServiceUnavailable(f"the daemon is starting (waiting for "
+                                 f"{', '.join(waiting_for)}); try again")
     body = await json_body(request) if request.can_read_body else {}
     op_id = str(body.get("op_id") or request.headers.get("Idempotency-Key") or uuid.uuid4())
     reason = str(body.get("reason") or "operator")[:200]
-    reply = await ask(request, "risk",
+    reply = await ask(request.app, "risk",
                        lambda rid: ControlCommand(rid, command, op_id[:128], reason))
     assert isinstance(reply, ControlReply)
     payload = {"command": command, "mode": reply.mode, "kill_switch": reply.kill_switch,
                "detail": reply.detail}
+    if reply.status == 503:
+        raise ServiceUnavailable(reply.detail)
     if reply.status != 200:
         return json_response({"error": "conflict", **payload}, reply.status)
     return json_response(payload)
 
 
 async def _journal(request: web.Request, **query: Any) -> list[dict[str, Any]]:
-    reply = await ask(request, "shared_state",
+    reply = await ask(request.app, "shared_state",
                        lambda rid: JournalQuery(request_id=rid, **query))
     assert isinstance(reply, StateReply)
     if not reply.ok:
@@ -119,7 +129,7 @@ async def bars(request: web.Request) -> web.Response:
         raise ClientError(400, "bad_parameter", f"timeframe={timeframe!r}: use one of "
                           f"{', '.join(TIMEFRAMES)}", parameter="timeframe")
     count = int_param(request, "count", 200, 1, 2000)
-    data = await ask(request, "broker",
+    data = await ask(request.app, "broker",
                       lambda rid: MarketDataRequest(rid, (symbol,), (timeframe,), count,
                                                     timeout_s=request.app[CONTEXT]
                                                     .request_timeout_s))

@@ -449,7 +449,8 @@ class RiskManagerActor(EnsembleActor):
                                      state.kill_switch_reason if state else "loading",
                                      blocked_by=self.standing.blocked_by,
                                      per_trade_risk_cap_pct=self.settings.risk.sizing.max_risk_pct,
-                                     day=dict(self.standing.day)))
+                                     day=dict(self.standing.day),
+                                     loaded=state is not None))
 
     # --- operator controls --------------------------------------------------------------------
 
@@ -457,7 +458,7 @@ class RiskManagerActor(EnsembleActor):
     def _on_control(self, message: ControlCommand, sender: Any) -> None:
         state = self.state
         if state is None:
-            self._reply(sender, message, 409, "the risk state is still loading; try again")
+            self._reply(sender, message, 503, "the risk state is still loading; try again")
             return
         command, now = message.command, self._now()
         if command == "pause":

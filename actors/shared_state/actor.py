@@ -17,8 +17,9 @@ from typing import Any
 
 from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile
 from actors.runtime.base import EnsembleActor, handles
+from actors.shared_state.keys import OPERATOR_PREFIX
 from actors.shared_state.requests import answer
-from actors.shared_state.store import KeyValueStore
+from actors.shared_state.store import KeyValueStore, Quota
 from messages.commands import StateRequest
 
 __all__ = ["STATE_FILE", "SharedStateActor"]
@@ -41,7 +42,11 @@ class SharedStateActor(EnsembleActor):
         self.store: KeyValueStore | None = None
 
     def on_configure(self) -> None:
-        self.store = KeyValueStore(self.settings.data_path / STATE_FILE)
+        web = self.settings.web
+        self.store = KeyValueStore(
+            self.settings.data_path / STATE_FILE,
+            quotas=[Quota(OPERATOR_PREFIX, web.ops_max_keys, web.ops_max_value_bytes)],
+        )
         self.log.info("state store open", path=str(self.store.path))
         self.after(FIRST_PRUNE_AFTER_S, _Prune())
 

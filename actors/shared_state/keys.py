@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["INTENT_PREFIX", "KILL_SWITCH", "POSITION_PREFIX", "REPORTED_PREFIX", "REVIEWED_PREFIX"]
+__all__ = [
+    "INTENT_PREFIX",
+    "KILL_SWITCH",
+    "OPERATOR_PREFIX",
+    "POSITION_PREFIX",
+    "REPORTED_PREFIX",
+    "REVIEWED_PREFIX",
+]
 
 # {"latched": bool, "reason": str, "at": ISO time}; reset only by an operator command.
 KILL_SWITCH = "risk.kill_switch"
@@ -13,3 +20,5 @@ INTENT_PREFIX = "broker.intent."  # an order's write-ahead record, {"status", "t
 POSITION_PREFIX = "broker.position."  # a position the broker tracks, {"decision_id", …}
 REPORTED_PREFIX = "broker.reported."  # <ticket>: the closed trade has been reported
 REVIEWED_PREFIX = "critic.reviewed."  # <ticket>: the Critic has claimed (and reviews) it
+# Keys that operators write through the API (``/api/kv``); every other key belongs to an actor.
+OPERATOR_PREFIX = "ops."

@@ -46,8 +46,8 @@ def _answer(store: KeyValueStore, request: StateRequest) -> StateReply:
                 return StateReply(request_id, ok=True, found=False)
             value = None if isinstance(request, StateGetLastUpdate) else stored.value
             return StateReply(request_id, ok=True, value=value, updated_at=stored.updated_at)
-        case StateGetAll(prefix=prefix):
-            items = store.get_all(prefix)
+        case StateGetAll(prefix=prefix, after=after, limit=limit):
+            items = store.get_all(prefix, after, limit)
             return StateReply(
                 request_id,
                 ok=True,

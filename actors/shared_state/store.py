@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 from actors.runtime.sqlite_space import reclaim_free_pages, use_incremental_vacuum
 from actors.shared_state.retention import prune_before
 
-__all__ = ["KeyValueStore", "StoreError", "StoredValue"]
+__all__ = ["KeyValueStore", "Quota", "StoreError", "StoredValue"]
 
 MAX_KEY_LENGTH = 256
 APPLIED_OPS_KEPT = 50_000
@@ -71,6 +72,16 @@ class StoredValue:
     updated_at: str
 
 
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """At most ``max_keys`` keys under ``prefix``, each value at most ``max_value_bytes`` of
+    JSON: what bounds the keys operators may write."""
+
+    prefix: str
+    max_keys: int
+    max_value_bytes: int
+
+
 def _now() -> str:
     return datetime.now(tz=UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -92,8 +103,9 @@ def _dump(value: Any) -> str:
 class KeyValueStore:
     """One SQLite connection; use it from one thread (the SharedState actor's)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, quotas: Iterable[Quota] = ()) -> None:
         self.path = Path(path)
+        self.quotas = tuple(quotas)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
         use_incremental_vacuum(self._db)
@@ -111,6 +123,7 @@ class KeyValueStore:
 
     def set(self, key: str, value: Any) -> str:
         text = _dump(value)
+        self._check_quota(_check_key(key), text)
         updated_at = _now()
         self._db.execute(
             "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) "
@@ -126,12 +139,37 @@ class KeyValueStore:
         ).fetchone()
         return None if row is None else StoredValue(json.loads(row[0]), row[1])
 
-    def get_all(self, prefix: str = "") -> dict[str, StoredValue]:
+    def get_all(self, prefix: str = "", after: str = "", limit: int = 0,
+                ) -> dict[str, StoredValue]:
+        """Keys under ``prefix`` in key order, after ``after``; at most ``limit`` (0: all)."""
+        if not isinstance(prefix, str) or not isinstance(after, str):
+            raise StoreError("prefix and after must be strings")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise StoreError(f"limit must be a non-negative integer, got {limit!r}")
         rows = self._db.execute(
-            "SELECT key, value, updated_at FROM kv WHERE substr(key, 1, ?) = ? ORDER BY key",
-            (len(prefix), prefix),
+            "SELECT key, value, updated_at FROM kv WHERE substr(key, 1, ?) = ? AND key > ? "
+            "ORDER BY key LIMIT ?",
+            (len(prefix), prefix, after, limit or -1),
         )
         return {key: StoredValue(json.loads(value), updated) for key, value, updated in rows}
+
+    def _check_quota(self, key: str, text: str) -> None:
+        for quota in self.quotas:
+            if not key.startswith(quota.prefix):
+                continue
+            size = len(text.encode())
+            if size > quota.max_value_bytes:
+                raise StoreError(f"{key!r}: the value is {size} bytes of JSON; keys under "
+                                 f"{quota.prefix!r} hold at most {quota.max_value_bytes}")
+            exists = self._db.execute("SELECT 1 FROM kv WHERE key = ?", (key,)).fetchone()
+            if exists is None:
+                (count,) = self._db.execute(
+                    "SELECT COUNT(*) FROM kv WHERE substr(key, 1, ?) = ?",
+                    (len(quota.prefix), quota.prefix),
+                ).fetchone()
+                if count >= quota.max_keys:
+                    raise StoreError(f"{key!r}: there are already {count} keys under "
+                                     f"{quota.prefix!r}, the most allowed; delete one first")
 
     def delete(self, key: str) -> bool:
         cursor = self._db.execute("DELETE FROM kv WHERE key = ?", (_check_key(key),))

@@ -20,6 +20,35 @@ def test_health_needs_no_token(shared_daemon: Daemon) -> None:
     assert body["version"] == version() != "0+unknown"
 
 
+def test_health_says_starting_until_ready_and_controls_wait_for_it(make_daemon: Any) -> None:
+    daemon = make_daemon(start=False)
+    daemon.start(wait=False)
+    while_starting: list[tuple[int, Any, int, Any]] = []  # health and a control meanwhile
+
+    def health() -> Any:
+        status, body = daemon.request("GET", "/api/health", token=None)
+        if status == 503:
+            while_starting.append((status, body, *daemon.request("POST", "/api/control/pause",
+                                                                  body={})))
+        return body if status == 200 else None
+
+    body = daemon.wait_until(health, timeout=60, what="/api/health to say ok")
+    assert body["status"] == "ok" and "waiting_for" not in body
+    # A control sent just after a 503 health may find the daemon ready already (then it is
+    # carried out); while starting it is a 503, never a 409.
+    carried_out = 0
+    for _, starting, control, answer in while_starting:
+        assert starting["status"] == "starting" and starting["waiting_for"]
+        assert control in (200, 503), (control, answer)
+        if control == 200:
+            carried_out += 1
+        else:
+            assert answer["error"] == "unavailable" and "starting" in answer["detail"], answer
+    assert carried_out <= 1
+    status, answer = daemon.request("POST", "/api/control/pause", body={"op_id": "first"})
+    assert (status, answer["mode"]) == ((409, "PAUSED") if carried_out else (200, "PAUSED"))
+
+
 @pytest.mark.parametrize("path", ["/api/state", "/api/supervisors", "/api/events", "/api/account",
                                   "/api/positions", "/api/kv", "/metrics"])
 @pytest.mark.parametrize("token", [None, "wrong-token-wrong-token"])
@@ -266,3 +295,19 @@ def test_ws_since_beyond_the_last_seq_is_a_400_naming_it(shared_daemon: Daemon) 
     status, body = shared_daemon.request("GET", f"/ws?since={last + 1000}")
     assert status == 400 and body["parameter"] == "since" and body["last_seq"] >= last
     assert str(body["last_seq"]) in body["detail"]
+
+
+def test_operator_keys_are_limited_by_the_configuration_and_listing_pages(
+    make_daemon: Any,
+) -> None:
+    daemon = make_daemon("web.ops_max_keys=2", "web.ops_max_value_bytes=64")
+    assert daemon.request("PUT", "/api/kv/ops.a", body={"value": 1})[0] == 200
+    assert daemon.request("PUT", "/api/kv/ops.b", body={"value": 2})[0] == 200
+    status, body = daemon.request("PUT", "/api/kv/ops.c", body={"value": 3})
+    assert status == 400 and "2 keys under 'ops.'" in body["detail"]
+    status, body = daemon.request("PUT", "/api/kv/ops.a", body={"value": "x" * 100})
+    assert status == 400 and "at most 64" in body["detail"]
+    first = daemon.get("/api/kv?prefix=ops.&limit=1")
+    assert list(first["items"]) == ["ops.a"] and first["next"] == "ops.a"
+    second = daemon.get("/api/kv?prefix=ops.&limit=1&after=ops.a")
+    assert list(second["items"]) == ["ops.b"] and second["next"] is None

@@ -133,8 +133,10 @@ class Daemon:
                 raise AssertionError(f"daemon exited with {self.process.returncode}:\n"
                                      f"{self.log()}")
             with contextlib.suppress(OSError, ValueError, AssertionError):
-                tree = self.get("/api/supervisors")
-                if tree["state"] == "running":
+                # Ready means ready: every actor started, the RiskManager loaded, the broker
+                # reconciled, the web front synced (/api/health says ok, not starting).
+                status, health = self.request("GET", "/api/health", token=None)
+                if status == 200 and health["status"] == "ok":
                     return
             time.sleep(0.05)
         raise AssertionError(f"daemon not ready in {timeout} s:\n{self.log()}")

@@ -22,12 +22,14 @@ from aiohttp.test_utils import TestClient
 
 from actors.broadcaster.journal import EVENTS_FILE, Journal
 from actors.broadcaster.snapshot import Snapshot
+from actors.shared_state.keys import OPERATOR_PREFIX
 from actors.shared_state.requests import answer
-from actors.shared_state.store import KeyValueStore
+from actors.shared_state.store import KeyValueStore, Quota
 from messages.codec import encode_json, to_wire
 from messages.commands import StateRequest
 from messages.events import Event
 from messages.supervision import NodeStatus
+from messages.trading import BrokerSnapshot, BrokerSnapshotRequest, RiskStatus, RiskStatusRequest
 from web.app import create_app
 from web.bridge import ActorBridge, BridgeRequest
 from web.core import BrokerFacts, WebContext
@@ -35,7 +37,7 @@ from web.hub import Hub
 from web.origins import allowed_host_names
 
 TOKEN = "unit-test-token-0123456789"
-SIM_BROKER = BrokerFacts(name="sim", utc_offset_s=7200.0, fault_switches=True)
+SIM_BROKER = BrokerFacts(name="sim", fault_switches=True)
 
 
 class Responder:
@@ -116,6 +118,23 @@ class WebFixture:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    def starting(self, *, risk_loaded: bool, broker_reconciled: bool) -> None:
+        """How far the RiskManager and the broker are, as their status replies say."""
+        self.responder.on(RiskStatusRequest, lambda m: RiskStatus(
+            m.request_id, "ACTIVE" if risk_loaded else "HALTED", False, False,
+            "" if risk_loaded else "loading", loaded=risk_loaded))
+        self.responder.on(BrokerSnapshotRequest, lambda m: BrokerSnapshot(
+            m.request_id, connected=True, reconciled=broker_reconciled, server_time=0.0,
+            account=None, positions=(), orders=()))
+
+    async def ready(self) -> None:
+        """Finish the start-up: the Broadcaster syncs, the RiskManager has loaded its state
+        and the broker has reconciled; returns once /api/health says ok."""
+        self.starting(risk_loaded=True, broker_reconciled=True)
+        self.feed.sync()
+        while (await self.call("GET", "/api/health", token=False))[0] != 200:
+            await asyncio.sleep(0.01)
+
     async def call(self, method: str, path: str, *, token: bool = True,
                    **kwargs: Any) -> tuple[int, Any]:
         headers = {**(self.auth if token else {}), **kwargs.pop("headers", {})}
@@ -139,21 +158,30 @@ def context() -> WebContext:
 
 
 @pytest.fixture
-async def web_app(tmp_path: Path, aiohttp_client: Any, context: WebContext,
+def quota() -> Quota:
+    """SharedState's quota on operator keys (the defaults); override to test it."""
+    return Quota(OPERATOR_PREFIX, 1000, 65_536)
+
+
+@pytest.fixture
+async def web_app(tmp_path: Path, aiohttp_client: Any, context: WebContext, quota: Quota,
                   ) -> AsyncIterator[WebFixture]:
     journal = Journal(tmp_path / EVENTS_FILE)
-    store = KeyValueStore(tmp_path / "state.db")
+    store = KeyValueStore(tmp_path / "state.db", quotas=[quota])
     hub = Hub(str(tmp_path / EVENTS_FILE), queue_limit=1000, flush_interval_s=0.0,
               max_batch_events=500)
     bridge = ActorBridge()
     responder = Responder(bridge, store)
     loop = asyncio.get_running_loop()
     responder.start(loop)
+    client: TestClient | None = None
     try:
         client = await aiohttp_client(create_app(hub, bridge, context))
         hub.set_tree(node("root", children=(node("core"), node("trading"))))
         yield WebFixture(client, hub, Feed(journal, hub), responder)
     finally:
+        if client is not None:
+            await client.close()  # the app's cleanup first: its tasks still use the bridge
         responder.stop(loop)
         bridge.close()
         journal.close()

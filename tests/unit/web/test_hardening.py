@@ -51,6 +51,7 @@ async def test_a_body_past_a_limit_is_a_400_naming_it(web_app: WebFixture, body:
 
 
 async def test_a_non_utf8_body_is_a_400(web_app: WebFixture) -> None:
+    await web_app.ready()
     status, answer = await web_app.call("POST", "/api/control/pause", data=b'{"reason": "\xff"}',
                                         headers={"Content-Type": "application/json"})
     assert status == 400 and "UTF-8" in answer["detail"]
@@ -65,6 +66,7 @@ async def test_a_non_utf8_byte_in_authorization_is_a_401(web_app: WebFixture) ->
 
 
 async def test_an_actor_that_does_not_answer_is_a_503_in_time(web_app: WebFixture) -> None:
+    await web_app.ready()
     status, body = await web_app.call("POST", "/api/control/pause")
     assert status == 503 and body["error"] == "unavailable"
 
@@ -80,7 +82,7 @@ async def test_a_foreign_host_is_misdirected(web_app: WebFixture, path: str) -> 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost:8000", "LOCALHOST"])
 async def test_our_own_hosts_are_served(web_app: WebFixture, host: str) -> None:
-    assert (await web_app.call("GET", "/api/health", headers={"Host": host}))[0] == 200
+    assert (await web_app.call("GET", "/", headers={"Host": host}))[0] == 200
 
 
 class TestAConfiguredHost:
@@ -92,8 +94,7 @@ class TestAConfiguredHost:
         self, web_app: WebFixture,
     ) -> None:
         web_app.feed.sync()
-        assert (await web_app.call("GET", "/api/health",
-                                   headers={"Host": "dash.example"}))[0] == 200
+        assert (await web_app.call("GET", "/", headers={"Host": "dash.example"}))[0] == 200
         origin = f"http://dash.example:{web_app.client.port}"
         async with web_app.client.ws_connect("/ws", headers={**web_app.auth,
                                                               "Origin": origin}) as ws:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from actors.shared_state.keys import OPERATOR_PREFIX
+from actors.shared_state.store import Quota
 from tests.unit.web.conftest import WebFixture
 
 
@@ -58,3 +60,47 @@ async def test_a_value_the_store_refuses_is_a_400_with_its_reason(web_app: WebFi
     status, body = await web_app.call("POST", "/api/kv/ops.n/increment",
                                       json={"delta": "two", "op_id": "z"})
     assert status == 400 and body["error"] == "rejected" and body["detail"]
+
+
+async def test_the_listing_pages_in_key_order(web_app: WebFixture) -> None:
+    for n in range(7):
+        assert (await web_app.call("PUT", f"/api/kv/ops.k{n}", json={"value": n}))[0] == 200
+    seen: list[str] = []
+    after = ""
+    while True:
+        status, page = await web_app.call("GET", f"/api/kv?prefix=ops.k&limit=3&after={after}")
+        assert status == 200 and len(page["items"]) <= 3
+        assert set(page["updated_at"]) == set(page["items"])
+        seen += list(page["items"])
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert seen == [f"ops.k{n}" for n in range(7)]
+    status, body = await web_app.call("GET", "/api/kv?limit=0")
+    assert status == 400 and body["parameter"] == "limit"
+
+
+class TestTheOperatorQuota:
+    @pytest.fixture
+    def quota(self) -> Quota:
+        return Quota(OPERATOR_PREFIX, 3, 64)
+
+    async def test_limits_the_number_of_keys(self, web_app: WebFixture) -> None:
+        for n in range(3):
+            assert (await web_app.call("PUT", f"/api/kv/ops.q{n}", json={"value": n}))[0] == 200
+        status, body = await web_app.call("PUT", "/api/kv/ops.q3", json={"value": 3})
+        assert status == 400 and "3 keys under 'ops.'" in body["detail"]
+        status, body = await web_app.call("POST", "/api/kv/ops.q4/increment",
+                                          json={"op_id": "i"})
+        assert status == 400 and "delete one first" in body["detail"]
+        assert (await web_app.call("PUT", "/api/kv/ops.q0", json={"value": "again"}))[0] == 200
+        assert (await web_app.call("DELETE", "/api/kv/ops.q0"))[0] == 200
+        assert (await web_app.call("PUT", "/api/kv/ops.q3", json={"value": 3}))[0] == 200
+
+    async def test_limits_the_size_of_a_value(self, web_app: WebFixture) -> None:
+        status, body = await web_app.call("PUT", "/api/kv/ops.big", json={"value": "x" * 100})
+        assert status == 400 and "at most 64" in body["detail"]
+        status, body = await web_app.call("POST", "/api/kv/ops.big/cas",
+                                          json={"new": "x" * 100, "op_id": "c"})
+        assert status == 400 and "at most 64" in body["detail"]
+        assert (await web_app.call("GET", "/api/kv/ops.big"))[0] == 404

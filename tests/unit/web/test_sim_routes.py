@@ -36,7 +36,7 @@ async def test_a_bad_change_is_a_400_without_an_actor_hop(web_app: WebFixture, b
 class TestARealBroker:
     @pytest.fixture
     def context(self) -> WebContext:
-        return make_context(BrokerFacts(name="mt5linux", utc_offset_s=0.0, fault_switches=False))
+        return make_context(BrokerFacts(name="mt5linux", fault_switches=False))
 
     async def test_has_no_fault_switches(self, web_app: WebFixture) -> None:
         status, body = await web_app.call("GET", "/api/sim/faults")

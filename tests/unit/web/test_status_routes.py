@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -20,7 +21,7 @@ from messages.events import (
     ScanSummary,
     TradeExecution,
 )
-from tests.unit.web.conftest import WebFixture
+from tests.unit.web.conftest import WebFixture, node
 
 NOW = "2026-01-01T00:00:00Z"
 GRAFANA = Path(__file__).resolve().parents[3] / "contrib" / "grafana-dashboard.json"
@@ -29,9 +30,38 @@ GRAFANA = Path(__file__).resolve().parents[3] / "contrib" / "grafana-dashboard.j
 async def test_health_needs_no_token_and_says_where_the_stream_is(web_app: WebFixture) -> None:
     web_app.feed.publish(ActorRestarted(timestamp=NOW, name="critic", old_pid=1, new_pid=2,
                                         reason="test", restarts=1))
+    await web_app.ready()
     status, body = await web_app.call("GET", "/api/health", token=False)
     assert status == 200 and body["status"] == "ok" and body["last_seq"] == 1
-    assert body["clients"] == 0 and body["uptime_s"] >= 0
+    assert body["clients"] == 0 and body["uptime_s"] >= 0 and "waiting_for" not in body
+
+
+async def test_health_says_starting_until_each_part_is_ready(web_app: WebFixture) -> None:
+    async def waiting_for() -> list[str]:
+        status, body = await web_app.call("GET", "/api/health", token=False)
+        assert (status, body["status"]) == (503, "starting")
+        return list(body["waiting_for"])
+
+    assert await waiting_for() == ["the RiskManager to load its state",
+                                   "the broker to reconcile with the terminal",
+                                   "the Broadcaster's first sync"]
+    web_app.starting(risk_loaded=False, broker_reconciled=False)
+    web_app.feed.sync()
+    while "the Broadcaster's first sync" in await waiting_for():
+        await asyncio.sleep(0.01)
+    assert await waiting_for() == ["the RiskManager to load its state",
+                                   "the broker to reconcile with the terminal"]
+    await web_app.ready()  # now the RiskManager has loaded and the broker has reconciled
+    assert (await web_app.call("GET", "/api/health", token=False))[1]["status"] == "ok"
+
+
+async def test_health_waits_for_every_actor_to_start(web_app: WebFixture) -> None:
+    web_app.hub.set_tree(node("root", state="starting", children=(node("core"),)))
+    web_app.feed.sync()
+    status, body = await web_app.call("GET", "/api/health", token=False)
+    assert status == 503 and "every actor to start" in body["waiting_for"]
+    web_app.hub.set_tree(node("root", children=(node("core"), node("trading"))))
+    await web_app.ready()
 
 
 async def test_supervisors_show_the_tree_the_root_pushed(web_app: WebFixture) -> None:

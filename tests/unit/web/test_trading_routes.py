@@ -31,16 +31,18 @@ def risk_answers(status: int = 200) -> object:
 
 
 async def test_a_control_goes_to_the_risk_manager_with_its_op_id(web_app: WebFixture) -> None:
+    await web_app.ready()
     web_app.responder.on(ControlCommand, risk_answers())
     status, body = await web_app.call("POST", "/api/control/pause",
                                       json={"op_id": "op-1", "reason": "lunch"})
     assert status == 200 and body == {"command": "pause", "mode": "PAUSED",
                                       "kill_switch": False, "detail": "pause (op-1, lunch)"}
-    (request,) = web_app.responder.received
+    (request,) = [r for r in web_app.responder.received if isinstance(r.message, ControlCommand)]
     assert request.role == "risk" and request.message.op_id == "op-1"
 
 
 async def test_a_control_that_does_not_apply_is_a_409(web_app: WebFixture) -> None:
+    await web_app.ready()
     web_app.responder.on(ControlCommand, risk_answers(409))
     status, body = await web_app.call("POST", "/api/control/resume")
     assert status == 409 and body["error"] == "conflict" and body["mode"] == "ACTIVE"
@@ -53,6 +55,7 @@ async def test_an_unknown_control_is_a_404_naming_the_known_ones(web_app: WebFix
 
 
 async def test_a_control_nobody_answers_is_a_json_error_not_a_hang(web_app: WebFixture) -> None:
+    await web_app.ready()
     status, body = await web_app.call("POST", "/api/control/pause")
     assert status == 503 and body["error"] == "unavailable"
 
@@ -130,3 +133,20 @@ async def test_journal_trades_as_csv_have_a_header_and_one_row_per_trade(
     status, body = await web_app.call("GET", "/api/journal/trades.csv?limit=0")
     assert status == 400 and body["parameter"] == "limit"
     assert (await web_app.call("GET", "/api/journal/trades.csv", token=False))[0] == 401
+
+
+async def test_a_control_while_the_daemon_starts_is_a_503_naming_what_it_waits_for(
+    web_app: WebFixture,
+) -> None:
+    web_app.responder.on(ControlCommand, risk_answers())
+    status, body = await web_app.call("POST", "/api/control/pause")
+    assert status == 503 and "starting" in body["detail"] and "RiskManager" in body["detail"]
+    assert not any(isinstance(r.message, ControlCommand) for r in web_app.responder.received)
+
+
+async def test_a_risk_manager_still_loading_after_a_restart_is_a_503(web_app: WebFixture) -> None:
+    await web_app.ready()
+    web_app.responder.on(ControlCommand, lambda m: ControlReply(
+        m.request_id, 503, "HALTED", False, "the risk state is still loading; try again"))
+    status, body = await web_app.call("POST", "/api/control/pause")
+    assert status == 503 and body["error"] == "unavailable" and "loading" in body["detail"]
