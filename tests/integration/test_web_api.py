@@ -9,9 +9,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from actors.runtime.distribution import version
 from tests.support.daemon import Daemon
+from tests.support.http_fuzz import FuzzRequest, requests
 
 
 def test_health_needs_no_token(shared_daemon: Daemon) -> None:
@@ -311,3 +313,36 @@ def test_operator_keys_are_limited_by_the_configuration_and_listing_pages(
     assert list(first["items"]) == ["ops.a"] and first["next"] == "ops.a"
     second = daemon.get("/api/kv?prefix=ops.&limit=1&after=ops.a")
     assert list(second["items"]) == ["ops.b"] and second["next"] is None
+
+
+def send_fuzzed(daemon: Daemon, request: FuzzRequest) -> tuple[int, bytes]:
+    head = f"{request.method} {request.path} HTTP/1.1\r\nHost: 127.0.0.1:{daemon.port}\r\n"
+    for name, value in request.headers.items():
+        head += f"{name}: {value}\r\n"
+    head += f"Content-Length: {len(request.body)}\r\n"
+    status, _, payload = raw_http(daemon, head.encode("utf-8", "surrogateescape"), request.body)
+    return status, payload
+
+
+def test_fuzzed_requests_get_no_5xx_and_restart_nothing(make_daemon: Any) -> None:
+    """A bounded fuzz run over every route (tests/support/http_fuzz.py). The routes that break
+    the terminal on purpose (fault switches, reconnecting the broker) are left out: a 503 from
+    a broker that was told to disconnect is what it should answer."""
+    daemon = make_daemon()
+    before = tree_facts(daemon)
+    answers: list[tuple[int, str, str]] = []
+
+    @settings(max_examples=600, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(requests(daemon.token, exclude=frozenset({"/api/broker/reconnect"})))
+    def run(request: FuzzRequest) -> None:
+        if request.path.startswith("/api/sim/faults") and request.method == "POST":
+            return
+        status, payload = send_fuzzed(daemon, request)
+        answers.append((status, request.method, request.path))
+        assert status < 500, (request, payload[:300])
+
+    run()
+    assert tree_facts(daemon) == before, "an actor restarted during the fuzz run"
+    statuses = {status for status, _, _ in answers}
+    assert {200, 400, 401} <= statuses, statuses  # the run reached the routes, not only 4xx
