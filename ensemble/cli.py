@@ -1,5 +1,6 @@
 """Ensemble's command line: ``run`` (the default) starts the daemon in the foreground,
-``status`` prints the supervision tree of a running daemon, ``stop`` stops it.
+``status`` prints the supervision tree of a running daemon, ``stop`` stops it; ``backtest``
+and ``data download`` are in :mod:`ensemble.backtest_cli`.
 
 With no configuration it trades a simulated MetaTrader 5 terminal (paper money). Three ways in,
 one code path: the ``ensemble`` console script, ``python -m ensemble`` and, in a checkout,
@@ -179,6 +180,11 @@ def _stop(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] in (["backtest"], ["data"]):  # commands with options of their own
+        from ensemble.backtest_cli import main as backtest_main
+
+        return backtest_main(arguments, prog)
     args = _parser(prog).parse_args(argv)
     try:
         settings = _settings(args)

@@ -1,0 +1,358 @@
+"""Running a backtest: the same actors as a live daemon, on a market clock moved bar by bar.
+
+:func:`run_backtest` starts SharedState, the Broadcaster (so the run's journal opens in the
+dashboard), the MT5Broker on a driven simulated terminal, the RiskManager, the Researcher
+(rules), the Critic and one Strategy actor per strategy in one ActorSystem, configured as the
+supervisors would configure them. Then, for every bar of ``--timeframe`` from ``--from`` to
+``--to``, the driver:
+
+1. tells every actor the market time at the bar's close (:class:`~messages.backtest.MarketTime`);
+2. asks the broker to move the terminal there and poll it (SL/TP, swaps, closed trades reported
+   to the Critic and the RiskManager), keeping the account as a point of the equity curve;
+3. asks each Strategy actor to scan (:class:`~messages.backtest.ScanNow`) and waits until its
+   cycle, with the orders it submitted through the RiskManager, is settled.
+
+The ActorSystem is Thespian's ``simpleSystemBase``: every actor in this process, each message
+handled to completion in order, so "the actors are idle" is exact (nothing left to deliver)
+and a run never waits for wall time. The same inputs therefore give the same trades. The
+run's data directory is ``OUT/data`` (state.db, events.db, sim.db), created afresh; no port
+is opened. Ctrl+C ends the loop after the current bar, and the report of what was simulated is
+still written.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from thespian.actors import ActorExitRequest, ActorSystem
+
+from actors.app.settings import Settings, load_settings
+from actors.backtest.bars_csv import check_data_dir
+from actors.backtest.report_files import write_report, write_summary, write_trades
+from actors.backtest.results import EquityPoint, TradeRow, summarise
+from actors.runtime.private import prepare_data_dir
+from actors.shared_state.actor import STATE_FILE
+from actors.shared_state.store import KeyValueStore
+from actors.strategy.indicators import TIMEFRAME_SECONDS
+from actors.strategy.loader import load_strategies, strategy_child_name
+from messages.backtest import MarketTime, MarketTimeSet, ScanDone, ScanNow
+from messages.supervision import Configure, Peers, Started
+
+__all__ = ["BacktestError", "BacktestRequest", "BacktestResult", "Progress", "parse_day",
+           "run_backtest"]
+
+ROLES = (
+    ("shared_state", "actors.shared_state.actor.SharedStateActor"),
+    ("broadcaster", "actors.broadcaster.actor.BroadcasterActor"),
+    ("broker", "actors.broker.actor.MT5BrokerActor"),
+    ("risk", "actors.risk.actor.RiskManagerActor"),
+    ("researcher", "actors.researcher.actor.ResearcherActor"),
+    ("critic", "actors.critic.actor.CriticActor"),
+)
+READY_TIMEOUT_S = 60.0
+IDLE_S = 0.001
+"""simpleSystemBase's ask and listen deliver every pending message and return at the reply or
+when nothing is left; a longer timeout would also sleep until the actors' next timers."""
+
+
+class BacktestError(ValueError):
+    """A backtest that cannot run as asked (names the option and what is allowed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestRequest:
+    strategies: tuple[str, ...]
+    symbols: tuple[str, ...]
+    timeframe: str
+    start: float
+    """UTC epoch seconds of the first bar's open."""
+    end: float
+    """UTC epoch seconds: the last bar closes at or before it."""
+    out: Path
+    data: Path | None = None
+    seed: int | None = None
+    balance: float = 10_000.0
+    config: str | None = None
+    assignments: tuple[str, ...] = ()
+
+
+@dataclass
+class BacktestResult:
+    summary: dict[str, Any]
+    out: Path
+    interrupted: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_day(text: str, option: str) -> float:
+    """``YYYY-MM-DD`` (or a full ISO time) as UTC epoch seconds."""
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        raise BacktestError(f"{option} {text!r}: expected a date YYYY-MM-DD") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.timestamp()
+
+
+class Progress:
+    """A bar with the market date and an ETA on a terminal; otherwise one line every
+    ``every_s`` seconds."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, every_s: float = 5.0) -> None:
+        self.total = max(total, 1)
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.every_s = every_s
+        self.began = time.monotonic()
+        self.last = -math.inf
+
+    def update(self, done: int, market_time: float) -> None:
+        now = time.monotonic()
+        if now - self.last < (0.2 if self.tty else self.every_s) and done < self.total:
+            return
+        self.last = now
+        spent = now - self.began
+        eta = spent / done * (self.total - done) if done else 0.0
+        day = datetime.fromtimestamp(market_time, tz=UTC).strftime("%Y-%m-%d %H:%M")
+        share = done / self.total
+        text = f"{day}  {done}/{self.total} bars  {share:6.1%}  ETA {eta:5.0f} s"
+        if self.tty:
+            filled = int(share * 30)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {text}")
+            if done >= self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(f"backtest: {text}\n")
+        self.stream.flush()
+
+
+def _settings(request: BacktestRequest, data_dir: Path) -> Settings:
+    bar_s = TIMEFRAME_SECONDS[request.timeframe]
+    overrides: dict[str, Any] = {
+        "runtime.data_dir": str(data_dir),
+        "broker.kind": "sim",
+        "sim.driven": True,
+        "sim.start": request.start,
+        "sim.balance": request.balance,
+        "sim.symbols": list(request.symbols),
+        "sim.pessimistic_bar_s": bar_s,
+        "strategy.symbols": list(request.symbols),
+        "strategy.plugins": list(request.strategies),
+    }
+    if request.seed is not None:
+        overrides["sim.seed"] = request.seed
+    if request.data is not None:
+        overrides["sim.replay_csv"] = str(request.data)
+        overrides["sim.replay_warmup_days"] = 0.0
+    return load_settings(request.config, request.assignments, overrides=overrides)
+
+
+def _bar_closes(request: BacktestRequest) -> list[float]:
+    bar_s = TIMEFRAME_SECONDS[request.timeframe]
+    first = math.ceil(request.start / bar_s) * bar_s + bar_s
+    count = int((request.end - first) // bar_s) + 1
+    return [first + i * bar_s for i in range(max(count, 0))]
+
+
+def check_request(request: BacktestRequest) -> None:
+    if request.timeframe not in TIMEFRAME_SECONDS:
+        raise BacktestError(f"--timeframe {request.timeframe!r}: one of "
+                            f"{', '.join(TIMEFRAME_SECONDS)}")
+    if not request.symbols:
+        raise BacktestError("--symbols: name at least one symbol, e.g. EURUSD,GBPUSD")
+    if request.end <= request.start:
+        raise BacktestError("--to must be after --from")
+    if not _bar_closes(request):
+        raise BacktestError(f"--from/--to: not one whole {request.timeframe} bar between them")
+    if request.balance <= 0:
+        raise BacktestError(f"--balance {request.balance!r}: must be above 0")
+
+
+class _Run:
+    """The actors of one run and the conversation with them."""
+
+    def __init__(self, system: ActorSystem, settings: Settings) -> None:
+        self.system = system
+        self.settings = settings
+        self.directory: dict[str, Any] = {}
+        self.strategies: list[str] = []
+        self.unexpected: list[Any] = []
+
+    def ask(self, role: str, message: Any, expected: type) -> Any:
+        """Ask and return the reply of ``expected`` type; None when every actor went idle
+        without one (simpleSystemBase returns once nothing is left to deliver)."""
+        reply = self.system.ask(self.directory[role], message, IDLE_S)
+        while reply is not None and not isinstance(reply, expected):
+            self.unexpected.append(reply)
+            reply = self.system.listen(IDLE_S)
+        return reply
+
+    def start(self) -> None:
+        loaded = load_strategies(self.settings.strategy.plugins, self.settings.strategy.params,
+                                 self.settings)
+        self.strategies = [strategy_child_name(item.name) for item in loaded]
+        classes = [*ROLES, *((name, "actors.strategy.actor.StrategyActor")
+                             for name in self.strategies)]
+        for name, path in classes:
+            self.directory[name] = self.system.createActor(path)
+        start = float(self.settings.sim.start or 0.0)
+        for name, _ in classes:
+            started = self.ask(name, Configure(name, self.settings, os.getpid(),
+                                               peers=dict(self.directory)), Started)
+            if started is None:
+                raise BacktestError(f"the {name} actor did not start "
+                                    f"({[type(m).__name__ for m in self.unexpected]})")
+            # Its clock is the market's from the start, so no timer of its own drives it.
+            self.system.tell(self.directory[name], MarketTime("", start))
+        for name, _ in classes:
+            self.system.tell(self.directory[name], Peers(dict(self.directory), version=1))
+
+    def wait_ready(self, now: float) -> MarketTimeSet:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            reply = self.ask("broker", MarketTime(uuid.uuid4().hex, now), MarketTimeSet)
+            if reply is not None and reply.ok:
+                return reply
+            if time.monotonic() > deadline:
+                detail = reply.detail if reply is not None else "no answer"
+                raise BacktestError(f"the simulated broker is not ready: {detail}")
+            self.system.listen(0.05)  # let its connection and reconciliation timers run
+
+    def step(self, now: float) -> tuple[MarketTimeSet | None, list[ScanDone | None]]:
+        for name in self.directory:
+            if name != "broker":
+                self.system.tell(self.directory[name], MarketTime("", now))
+        account = self.ask("broker", MarketTime(uuid.uuid4().hex, now), MarketTimeSet)
+        done = [self.ask(name, ScanNow(uuid.uuid4().hex, str(int(now))), ScanDone)
+                for name in self.strategies]
+        return account, done
+
+    def stop(self) -> None:
+        for name in reversed(list(self.directory)):
+            self.system.tell(self.directory[name], ActorExitRequest())
+
+
+def _journal(data_dir: Path) -> tuple[list[TradeRow], dict[str, list[dict[str, Any]]],
+                                      dict[int, dict[str, Any]]]:
+    store = KeyValueStore(data_dir / STATE_FILE)
+    try:
+        trades = store.journal_query(kind="trade", limit=10_000)
+        reviews = {int(e["record"].get("ticket", 0)): e["record"]
+                   for e in store.journal_query(kind="review", limit=10_000)}
+        chains: dict[str, list[dict[str, Any]]] = {}
+        rows = []
+        for entry in trades:
+            record = entry["record"]
+            decision = str(record.get("decision_id") or "")
+            chain = store.journal_query(decision_id=decision, limit=1000) if decision else []
+            chains[decision] = [e for e in chain if e["kind"] == "decision"]
+            steps = {e["record"].get("step"): e["record"] for e in chains[decision]}
+            strategy = str(steps.get("candidate", {}).get("strategy", ""))
+            confidence = steps.get("research", {}).get("confidence")
+            rows.append(TradeRow(
+                strategy=strategy, symbol=record["symbol"], side=record["direction"],
+                volume=float(record["volume"]), entry_time=float(record["opened_at"]),
+                entry_price=float(record["entry_price"]), exit_time=float(record["closed_at"]),
+                exit_price=float(record["exit_price"]), sl=float(record["sl"]),
+                tp=float(record["tp"]), profit=float(record["profit"]),
+                commission=float(record.get("commission", 0.0)),
+                swap=float(record.get("swap", 0.0)), decision_id=decision,
+                ticket=int(record["ticket"]),
+                confidence=float(confidence) if confidence is not None else None,
+                exit_reason=str(record.get("exit_reason", ""))))
+    finally:
+        store.close()
+    rows.sort(key=lambda row: (row.exit_time, row.entry_time, row.ticket))
+    return rows, chains, reviews
+
+
+def _fresh_data_dir(out: Path) -> Path:
+    data_dir = out / "data"
+    if data_dir.exists():
+        shutil.rmtree(data_dir)  # a backtest's own; an earlier run of the same --out
+    prepare_data_dir(data_dir)
+    return data_dir
+
+
+def run_backtest(request: BacktestRequest, *, progress_stream: TextIO | None = None,
+                 on_bar: Callable[[int], None] | None = None) -> BacktestResult:
+    """Run ``request`` and write ``trades.csv``, ``summary.json`` and ``report.html`` into
+    ``request.out``. Raises :class:`BacktestError` (bad request or data) before any actor
+    starts."""
+    check_request(request)
+    if request.data is not None:
+        problems = check_data_dir(request.data, request.symbols)
+        if problems:
+            raise BacktestError("--data: the history cannot be replayed:\n  "
+                                + "\n  ".join(str(p) for p in problems[:50])
+                                + (f"\n  ... and {len(problems) - 50} more"
+                                   if len(problems) > 50 else ""))
+    request.out.mkdir(parents=True, exist_ok=True)
+    data_dir = _fresh_data_dir(request.out)
+    settings = _settings(request, data_dir)
+    closes = _bar_closes(request)
+    stop = {"asked": False}
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        stop["asked"] = True
+
+    equity: list[EquityPoint] = []
+    bars = 0
+    began = time.monotonic()
+    system = ActorSystem("simpleSystemBase", transientUnique=True)
+    try:
+        if threading_main():
+            signal.signal(signal.SIGINT, on_interrupt)
+        run = _Run(system, settings)
+        run.start()
+        first = run.wait_ready(request.start)
+        equity.append(EquityPoint(request.start, first.balance, first.equity))
+        meter = Progress(len(closes), progress_stream)
+        for now in closes:
+            if stop["asked"]:
+                break
+            account, _ = run.step(now)
+            bars += 1
+            if account is not None and account.ok:
+                equity.append(EquityPoint(now, account.balance, account.equity))
+            meter.update(bars, now)
+            if on_bar is not None:
+                on_bar(bars)
+        run.stop()
+    finally:
+        system.shutdown()
+        if threading_main():
+            signal.signal(signal.SIGINT, previous)
+    seconds = time.monotonic() - began
+    trades, chains, reviews = _journal(data_dir)
+    summary = summarise(trades, equity, bars=bars, symbols=len(request.symbols),
+                        seconds=seconds, balance=request.balance)
+    summary["interrupted"] = stop["asked"]
+    summary["period"] = {"from": request.start, "to": request.end,
+                         "timeframe": request.timeframe, "symbols": list(request.symbols),
+                         "strategies": list(request.strategies) or ["Confluence"]}
+    write_trades(request.out / "trades.csv", trades)
+    write_summary(request.out / "summary.json", summary)
+    title = (f"Backtest {', '.join(request.strategies) or 'Confluence'} on "
+             f"{', '.join(request.symbols)} {request.timeframe}")
+    write_report(request.out / "report.html", summary, trades, equity, chains, reviews, title)
+    return BacktestResult(summary, request.out, interrupted=stop["asked"])
+
+
+def threading_main() -> bool:
+    """Signal handlers can be set only from the main thread."""
+    return threading.current_thread() is threading.main_thread()

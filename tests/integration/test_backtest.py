@@ -1,0 +1,153 @@
+"""``run_system.py backtest`` as a user runs it, in a process of its own, on the simulator's
+seeded market: the files and their keys, byte-identical repeats, the report in headless
+Chromium, replayed MT5 exports (and their bad lines), and a sweep's comparison table."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.backtest.results import TRADE_COLUMNS
+from tests.support.daemon import REPO
+
+SMA = str(REPO / "examples" / "strategies" / "sma_cross.py") + ":SmaCross"
+# Monday 2024-01-08, 18 hours of M5 bars on two symbols; a quick SMA so that it trades.
+BASE = ["--strategy", SMA, "--symbols", "EURUSD,GBPUSD", "--timeframe", "M5",
+        "--from", "2024-01-08", "--to", "2024-01-08T18:00", "--seed", "7",
+        "--set", "strategy.params.SmaCross.fast=3", "--set", "strategy.params.SmaCross.slow=8"]
+CHROMIUM = Path(os.environ.get("ENSEMBLE_CHROMIUM", "/usr/bin/chromium"))
+MACHINE_KEYS = ("seconds", "bars_per_second")
+
+
+def backtest(*args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(REPO / "run_system.py"), "backtest", *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def _summary_without_timing(out: Path) -> dict[str, Any]:
+    summary = json.loads((out / "summary.json").read_text())
+    return {k: v for k, v in summary.items() if k not in MACHINE_KEYS}
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    outs = []
+    for name in ("first", "second"):
+        out = tmp_path_factory.mktemp(name)
+        done = backtest(*BASE, "--out", str(out))
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "backtest done" in done.stdout and "--data-dir" in done.stdout
+        outs.append(out)
+    return outs[0], outs[1]
+
+
+def test_the_files_and_their_keys(two_runs: tuple[Path, Path]) -> None:
+    out = two_runs[0]
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("trades", "net_profit", "max_drawdown", "win_rate", "profit_factor", "sharpe",
+                "bars", "seconds", "bars_per_second"):
+        assert key in summary
+    assert summary["bars"] == 18 * 12 and summary["trades"] > 0
+    rows = list(csv.DictReader((out / "trades.csv").open()))
+    assert tuple(rows[0]) == TRADE_COLUMNS and len(rows) == summary["trades"]
+    assert {row["strategy"] for row in rows} == {"SmaCross"}
+    assert all(row["decision_id"] for row in rows)
+    assert round(sum(float(r["profit"]) + float(r["commission"]) + float(r["swap"])
+                     for r in rows), 2) == summary["net_profit"]
+    # The journal of the run is a data directory the dashboard can open.
+    assert (out / "data" / "events.db").exists() and (out / "data" / "state.db").exists()
+
+
+def test_the_same_inputs_give_byte_identical_files(two_runs: tuple[Path, Path]) -> None:
+    first, second = two_runs
+    assert (first / "trades.csv").read_bytes() == (second / "trades.csv").read_bytes()
+    assert _summary_without_timing(first) == _summary_without_timing(second)
+    text = [(o / "summary.json").read_text().splitlines() for o in two_runs]
+    assert [line for line in text[0] if not line.strip().startswith(
+        tuple(f'"{k}"' for k in MACHINE_KEYS))] == [line for line in text[1] if not line.strip()
+        .startswith(tuple(f'"{k}"' for k in MACHINE_KEYS))]
+
+
+def test_the_report_opens_in_chromium_without_console_errors(two_runs: tuple[Path, Path],
+                                                            tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    out = two_runs[0]
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto((out / "report.html").as_uri())
+        trades = page.locator("details").count()
+        svgs = page.locator("svg polyline").count()
+        page.locator("details summary").first.click()
+        chain = page.locator("details pre").first.inner_text()
+        browser.close()
+    assert errors == []
+    assert requests == [(out / "report.html").as_uri()]  # nothing else: it works offline
+    summary = json.loads((out / "summary.json").read_text())
+    assert trades == summary["trades"] and svgs == 2
+    assert "candidate:" in chain and "approval:" in chain
+
+
+def _export(path: Path, bars: int, bad_line: str | None = None) -> None:
+    lines = ["<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>"]
+    price = 1.1
+    for i in range(bars):
+        minutes = 5 * i
+        day = 7 + minutes // 1440  # from Sunday 2024-01-07 (history before --from)
+        stamp = f"2024.01.{day:02d}\t{minutes % 1440 // 60:02d}:{minutes % 60:02d}:00"
+        step = 0.0004 * (1 if (i // 7) % 2 else -1)
+        o, cl = price, price + step
+        lines.append(f"{stamp}\t{o:.5f}\t{max(o, cl) + 0.0001:.5f}\t{min(o, cl) - 0.0001:.5f}"
+                     f"\t{cl:.5f}\t50\t0\t8")
+        price = cl
+    if bad_line is not None:
+        lines.insert(5, bad_line)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_replayed_exports_and_their_bad_lines(tmp_path: Path) -> None:
+    data = tmp_path / "history"
+    data.mkdir()
+    _export(data / "EURUSD_M5_202401070000.csv", 3 * 288)
+    args = ["--strategy", SMA, "--symbols", "EURUSD", "--timeframe", "M5", "--from",
+            "2024-01-08", "--to", "2024-01-08T12:00", "--data", str(data),
+            "--set", "strategy.params.SmaCross.fast=3", "--set", "strategy.params.SmaCross.slow=8"]
+    done = backtest(*args, "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["bars"] == 12 * 12
+    _export(data / "EURUSD_M5_202401070000.csv", 3 * 288,
+            "2024.01.07\t00:20:00\t1.1\tx\t1.09\t1.1\t50\t0\t8")
+    refused = backtest(*args, "--out", str(tmp_path / "refused"))
+    assert refused.returncode == 2
+    assert "EURUSD_M5_202401070000.csv:6: <HIGH>='x' is not a number" in refused.stderr
+
+
+def test_a_sweep_writes_its_comparison(tmp_path: Path) -> None:
+    args = ["--strategy", SMA, "--symbols", "EURUSD,GBPUSD", "--from", "2024-01-08", "--to",
+            "2024-01-08T06:00", "--seed", "7", "--set", "strategy.params.SmaCross.slow=8"]
+    done = backtest(*args, "--sweep",
+                    "strategy.params.SmaCross.fast=3,5", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = list(csv.DictReader((tmp_path / "sweep.csv").open()))
+    assert [row["settings"] for row in rows] == ["strategy.params.SmaCross.fast=3",
+                                                 "strategy.params.SmaCross.fast=5"]
+    for n, row in enumerate(rows, start=1):
+        summary = json.loads((tmp_path / f"sweep-{n}" / "summary.json").read_text())
+        assert row["trades"] == str(summary["trades"])
+        assert row["net_profit"] == str(summary["net_profit"])
