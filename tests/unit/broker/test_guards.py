@@ -118,7 +118,9 @@ def test_stops_follow_the_fill_when_a_slow_server_fills_later(tmp_path: Path) ->
         else:
             pytest.fail("no fill slipped")
         (position,) = gateway.positions(ticket=outcome.order)
-        assert "stops moved with the fill" in outcome.description
+        # What a trader checks: the stops keep their distances from the price actually paid.
+        # (Whether the move was needed depends on when the guard read its quote, which on a
+        # loaded machine can already be the fill's; the distances hold either way.)
         assert position.sl == pytest.approx(position.price_open - 400 * point)
         assert position.tp == pytest.approx(position.price_open + 400 * point)
     finally:
