@@ -153,7 +153,8 @@ def test_a_wrong_password_halts_with_auth_failed(make_daemon: Any,
     monkeypatch.setenv("SIM_TEST_ACCOUNT_PASSWORD", "the right one")
     monkeypatch.setenv("SIM_TEST_GIVEN_PASSWORD", "a wrong one")
     daemon = make_daemon(*BROKER_SETTINGS, "sim.password_env='SIM_TEST_ACCOUNT_PASSWORD'",
-                         "broker.password_env='SIM_TEST_GIVEN_PASSWORD'")
+                         "broker.password_env='SIM_TEST_GIVEN_PASSWORD'",
+                         until_healthy=False)  # it cannot get ready: it cannot log in
     status = wait_broker(daemon, "auth_failed")
     assert "Authorization failed" in status["detail"]
     assert "$SIM_TEST_GIVEN_PASSWORD" in status["detail"]
