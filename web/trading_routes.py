@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -63,11 +64,41 @@ async def _journal(request: web.Request, **query: Any) -> list[dict[str, Any]]:
     return list(reply.value)
 
 
+def _time_param(request: web.Request, name: str) -> float | None:
+    """An ISO 8601 time (UTC when it has no offset) as epoch seconds, or None."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ClientError(400, "bad_parameter", f"{name}={raw!r}: use an ISO 8601 time, "
+                          "e.g. 2024-12-03T08:00:00Z", parameter=name) from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
 async def _trades(request: web.Request) -> list[dict[str, Any]]:
-    limit = int_param(request, "limit", 50, 1, 1000)
-    trades = await _journal(request, kind="trade", limit=limit)
-    reviews = await _journal(request, kind="review", limit=limit * 2)
+    """The newest ``limit`` (≤ 10,000) closed trades, optionally only those closed in
+    ``since`` ≤ closed_at < ``until``."""
+    limit = int_param(request, "limit", 50, 1, MAX_TRADES)
+    since, until = _time_param(request, "since"), _time_param(request, "until")
+    window = since is not None or until is not None
+    trades = await _journal(request, kind="trade", limit=MAX_TRADES if window else limit)
+    if window:
+        trades = [t for t in trades if _closed_in(t["record"], since, until)][:limit]
+    reviews = await _journal(request, kind="review", limit=min(2 * MAX_TRADES,
+                                                               max(2 * len(trades), 100)))
     return trades_with_reviews(trades, reviews)
+
+
+def _closed_in(record: dict[str, Any], since: float | None, until: float | None) -> bool:
+    closed = record.get("closed_at")
+    if not isinstance(closed, int | float):
+        return False
+    return (since is None or closed >= since) and (until is None or closed < until)
+
+
+MAX_TRADES = 10_000
 
 
 @routes.get("/api/journal/trades")

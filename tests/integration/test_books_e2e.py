@@ -1,0 +1,54 @@
+"""With the defaults, on the fast simulated market: every position the terminal closed with our
+magic number is in the journal, once; no trade planned to lose more than a quarter of the day's
+limit; and no broker day lost more than its limit plus what was recorded as lost beyond stops."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.daemon import FAST_MARKET
+
+pytestmark = pytest.mark.integration
+
+MAGIC = 234000  # broker.magic's default
+BALANCE = 10_000.0  # sim.balance's default
+DAY_LIMIT = 0.02 * BALANCE  # risk.rules.max_daily_loss_pct's default
+
+
+def _closed_in_terminal(data_dir) -> set[int]:
+    """Positions of ours that the terminal's own books (sim.db) show closed."""
+    with sqlite3.connect(f"file:{data_dir / 'sim.db'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT position_id FROM deals WHERE magic = ? AND entry != 0",
+                          (MAGIC,)).fetchall()
+        still_open = {row[0] for row in db.execute("SELECT ticket FROM positions")}
+    return {int(row[0]) for row in rows} - still_open
+
+
+def test_the_books_match_the_terminal_and_the_limits_hold(make_daemon) -> None:
+    daemon = make_daemon(*FAST_MARKET, "strategy.scan_interval_s=2")
+    daemon.wait_until(lambda: len(daemon.get("/api/journal/trades?limit=10000")) >= 4,
+                      timeout=300, what="four closed trades")
+    daemon.stop()
+    daemon.start()  # the journal as a restarted daemon serves it
+    trades = daemon.get("/api/journal/trades?limit=10000")
+    offset = daemon.get("/api/broker")["server_utc_offset_s"]  # the broker day's clock
+    daemon.stop()
+
+    journaled = [t["ticket"] for t in trades]
+    assert len(journaled) == len(set(journaled)), "a trade is in the journal twice"
+    assert set(journaled) == _closed_in_terminal(daemon.data_dir)
+    for trade in trades:
+        assert 0 < trade["planned_risk"] <= DAY_LIMIT / 4 + 0.01, trade
+        assert trade["loss_beyond_stop"] >= 0
+    by_day: dict[str, list[dict]] = defaultdict(list)
+    for trade in trades:
+        broker_day = datetime.fromtimestamp(trade["closed_at"] + offset, UTC).date()
+        by_day[broker_day.isoformat()].append(trade)
+    for day, closed in by_day.items():
+        realised = sum(t["realised"] for t in closed)
+        beyond = sum(t["loss_beyond_stop"] for t in closed)
+        assert realised >= -(DAY_LIMIT + beyond) - 0.01, (day, realised, beyond)
