@@ -148,6 +148,9 @@ def test_the_printed_url_logs_in_keeps_the_token_for_the_tab_and_hides_it(
     wait_js(page, "() => document.body.dataset.connection === 'live'")
     assert page.locator("#login").is_hidden()
     assert text(page, "#conn").startswith("LIVE")
+    # The live connection opens with a single-use ticket: the token is in no URL it opens.
+    assert watched.websockets and all("ticket=" in url and daemon.token not in url
+                                      for url in watched.websockets), watched.websockets
     for name in actor_names(daemon):  # the whole supervision tree, from /api/supervisors
         page.wait_for_selector(f"#sup-tree li[data-name='{name}'][data-state='running']")
 
