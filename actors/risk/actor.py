@@ -21,8 +21,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from actors.risk.news import CalendarError, NewsEvent, blackout, read_calendar, scheduled_events
-from actors.risk.reservations import Ledger, approve_and_reserve
+from actors.risk.reservations import (
+    Ledger,
+    approve_and_reserve,
+    ledger_from_dict,
+    ledger_to_dict,
+)
 from actors.risk.rules import RiskParams, check_pre_scan
+from actors.risk.sizing import SizedOrder
 from actors.risk.standing import Standing, standing
 from actors.risk.state import (
     BrokerDeal,
@@ -69,6 +75,7 @@ from messages.trading import (
 __all__ = ["RISK_STATE_KEY", "RiskManagerActor"]
 
 RISK_STATE_KEY = "risk.state"
+RESERVED_KEY = "risk.reservations"
 STATE_TIMEOUT_S = 5.0
 CLOSE_ALL_TIMEOUT_S = 60.0
 ORDER_TIMEOUT_S = 120.0
@@ -195,9 +202,24 @@ class RiskManagerActor(EnsembleActor):
         if latched and not saved.kill_switch_latched:
             saved = latch_kill_switch(saved, str(reply.value.get("reason", "latched")),
                                       self._now())
+        self.ask_peer("shared_state", lambda rid: StateGet(request_id=rid, key=RESERVED_KEY),
+                      lambda held: self._on_reservations(saved, held), STATE_TIMEOUT_S,
+                      self._load_failed)
+
+    def _on_reservations(self, saved: RiskState, reply: StateReply) -> None:
+        """Risk reserved before a restart still counts: orders may be on their way."""
+        if not reply.ok:
+            self._load_failed()
+            return
+        try:
+            self.ledger = ledger_from_dict(reply.value) if reply.found and reply.value else Ledger()
+        except ValueError as error:
+            self.log.error("saved reservations are malformed; halting", reason=str(error))
+            saved = replace(saved, mode=TradingMode.HALTED)
         self.state = saved
         self._loading = False
-        self.log.info("risk state loaded", mode=self.mode, kill_switch=saved.kill_switch_latched)
+        self.log.info("risk state loaded", mode=self.mode, kill_switch=saved.kill_switch_latched,
+                      reservations=len(self.ledger.reservations))
         self._announce("risk state restored")
 
     def _persist(self, then: Callable[[bool], None] | None = None) -> None:
@@ -336,8 +358,9 @@ class RiskManagerActor(EnsembleActor):
     def _on_trade_closed(self, message: TradeClosed, sender: Any) -> None:
         """Counters follow the deals (DealsObserved), which also cover partial closes; a
         closed trade only ends the reservation of the order that opened it."""
-        if message.client_order_id:
+        if message.client_order_id and message.client_order_id in self.ledger:
             self.ledger = self.ledger.release(message.client_order_id)
+            self._save_ledger()
 
     # --- checks -----------------------------------------------------------------------------
 
@@ -391,6 +414,26 @@ class RiskManagerActor(EnsembleActor):
                        str(denial.code) if denial else DenialCode.VOLUME_BELOW_MIN.value,
                        denial.message if denial else "no volume fits the risk limits")
             return
+        # Write-ahead: the reservation is saved before the order may go, so a RiskManager
+        # restarted meanwhile still counts it.
+        self._save_ledger(lambda saved: self._send_approved(sender, message, approval, saved))
+
+    def _save_ledger(self, then: Callable[[bool], None] | None = None) -> None:
+        snapshot = ledger_to_dict(self.ledger)
+        self.ask_peer("shared_state",
+                      lambda rid: StateSet(request_id=rid, key=RESERVED_KEY, value=snapshot),
+                      lambda reply: then(reply.ok) if then else None, STATE_TIMEOUT_S,
+                      lambda: then(False) if then else None)
+
+    def _send_approved(self, sender: Any, message: SubmitOrder, approval: SizedOrder,
+                       saved: bool) -> None:
+        client_order_id = f"E{message.decision_id}"
+        if not saved:
+            self.ledger = self.ledger.release(client_order_id)
+            self._deny(sender, message, DenialCode.MISSING_INPUT.value,
+                       "the reservation could not be saved (SharedState unavailable)")
+            return
+        wall = time.time()
         risk_money = approval.sizing.risk_money if approval.sizing else 0.0
         self.send(sender, OrderApproval(message.request_id, message.decision_id, True,
                                         volume=approval.volume, risk_money=risk_money))
@@ -437,6 +480,7 @@ class RiskManagerActor(EnsembleActor):
             self.ledger = self.ledger.release(client_order_id)
         if report.status != Outcome.UNKNOWN.value:
             del self._orders[report.request_id]
+            self._save_ledger()
         self.send(requester, replace(report, request_id=message.request_id))
 
     @handles(RiskStatusRequest)

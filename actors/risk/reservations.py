@@ -12,15 +12,17 @@ a refusal releases it; one that hears nothing (timeout, lost reply) expires afte
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
+from typing import Any
 
 from actors.risk.rules import RiskParams
 from actors.risk.sizing import SizedOrder, SizingParams, approve_order
 from actors.risk.state import RiskState
+from messages.market import Side
 from messages.risk import Exposure, OrderInput
 
-__all__ = ["Ledger", "Reservation", "approve_and_reserve"]
+__all__ = ["Ledger", "Reservation", "approve_and_reserve", "ledger_from_dict", "ledger_to_dict"]
 
 DEFAULT_TTL_S = 600.0
 
@@ -116,3 +118,28 @@ def approve_and_reserve(order: OrderInput, client_order_id: str, ledger: Ledger,
         pending=True, currencies=spec.currencies if spec else None)
     risk_money = approval.sizing.risk_money if approval.sizing else 0.0
     return approval, ledger.reserve(Reservation(client_order_id, exposure, risk_money, wall))
+
+
+def ledger_to_dict(ledger: Ledger) -> dict[str, Any]:
+    """The ledger as plain values for SharedState (so a restarted RiskManager keeps it)."""
+    return {coid: {"exposure": {**asdict(r.exposure), "direction": r.exposure.direction.value},
+                   "risk_money": r.risk_money, "reserved_at": r.reserved_at, "filled": r.filled}
+            for coid, r in ledger.reservations.items()}
+
+
+def ledger_from_dict(saved: dict[str, Any], ttl_s: float = DEFAULT_TTL_S) -> Ledger:
+    """The inverse of :func:`ledger_to_dict`; a malformed record raises ValueError."""
+    reservations: dict[str, Reservation] = {}
+    try:
+        for coid, item in saved.items():
+            fields = dict(item["exposure"])
+            fields["direction"] = Side(fields["direction"])
+            if fields.get("currencies") is not None:
+                fields["currencies"] = tuple(fields["currencies"])
+            reservations[str(coid)] = Reservation(str(coid), Exposure(**fields),
+                                                  float(item["risk_money"]),
+                                                  float(item["reserved_at"]),
+                                                  bool(item["filled"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"saved reservations are malformed: {error}") from None
+    return Ledger(MappingProxyType(reservations), ttl_s)

@@ -3,12 +3,14 @@ day's budget together, because each approval sees what the earlier ones reserved
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.risk.reservations import Ledger, approve_and_reserve
+from actors.risk.reservations import Ledger, approve_and_reserve, ledger_from_dict, ledger_to_dict
 from actors.risk.rules import RiskParams
 from actors.risk.sizing import SizingParams
 from actors.risk.state import RiskState
@@ -97,3 +99,14 @@ def test_no_interleaving_of_approvals_fills_refusals_and_stale_books_exceeds_the
             books = tuple(positions.values())
         assert sum(live.values()) <= LIMIT + 1e-9, (steps, live)
     assert GOLD_SPEC.tick_size  # the builder's gold spec is what was sized
+
+
+def test_the_ledger_survives_a_restart_as_plain_values() -> None:
+    _, ledger = _approve(Ledger(), (), "E1", wall=1000.0)
+    ledger = ledger.fill("E1", ticket=77)
+    _, ledger = _approve(ledger, (), "E2", wall=1001.0)
+    restored = ledger_from_dict(json.loads(json.dumps(ledger_to_dict(ledger))))
+    assert restored.reservations == ledger.reservations
+    assert restored.reserved_money == ledger.reserved_money
+    with pytest.raises(ValueError, match="malformed"):
+        ledger_from_dict({"E1": {"exposure": {}}})
