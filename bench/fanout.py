@@ -1,29 +1,41 @@
-"""Fan-out: events from a producer to N WebSocket clients, Ensemble against the seed's broadcast.
+"""Fan-out: events from a producer to N WebSocket clients, Ensemble against two baselines.
 
 For each N (1, 10, 100 by default) and each system, N WebSocket clients connect from this one
 asyncio process, then a producer emits ``rate`` BENCH_TICK events per second for ``duration``
-seconds. Each event carries ``sent_at``, the wall time it was emitted.
+seconds. Each event carries ``sent_at``, the wall time it was emitted. The three systems are
+measured in the same run, one after the other, so their ratios mean something on a busy machine.
 
 - **ensemble**: a real daemon (:class:`tests.support.daemon.Daemon`, temporary data directory,
   free ports, default settings). The producer is the bench-only actor of :mod:`bench.producer`,
-  started by :meth:`Daemon.produce`; it publishes ``batch`` events per message through the real
-  Broadcaster (journal, seq) → WebFront (hub, per-client queues, batched frames) path.
+  started by ``bench.produce_events``; it publishes ``batch`` events per message through the
+  real Broadcaster (journal, seq) → WebFront (hub, per-client queues, batched frames) path.
   Clients connect to ``/ws?token=…``; frames are ``{"v": 1, "events": [...]}``.
-- **baseline**: :mod:`bench.naive_server` in a subprocess, which generates the same stream at
-  the same rate on its own loop and, for each event, awaits ``ws.send_json(event)`` for each
-  client in turn, as the seed's ``ConnectionManager`` did. One event per frame.
+- **wellbuilt**: :mod:`bench.wellbuilt_server` in a subprocess: a single-process aiohttp server
+  that encodes each event once, queues it for each client (bounded queue, one writer task per
+  client) and sends what queued as one frame per client every 10 ms.
+- **seed**: :mod:`bench.naive_server` in a subprocess: for each event, awaits
+  ``ws.send_json(event)`` for each client in turn, as the seed's ``ConnectionManager`` did.
+  One event per frame. (``--systems baseline`` still names it.)
 
 Per client: delivered BENCH_TICK events per second (events received ÷ time from the first
 event's emission to the last event's arrival), and whether every event arrived in order with no
 gap (``seq`` consecutive from the snapshot's ``last_seq``, ``n`` consecutive from 0, all
 ``count`` of them). Latency is ``time.time()`` once a frame is decoded minus the event's
 ``sent_at``; p50 and p99 are over every event of every client. A frame is decoded once
-(``json.loads``) whatever the number of events in it.
+(``json.loads``) whatever the number of events in it. CPU per delivered event is the CPU time
+of the server's processes (for Ensemble: every process of the daemon and the producer) while
+the events streamed, divided by the events delivered to all clients.
 
-The baseline stamps an event when it creates it: when its sequential broadcast falls behind,
-later events are created late rather than queued, so its lag shows as fewer events/s, not as
-latency. Ensemble's producer is never held back, so any backlog in its pipeline is latency.
-Both systems get a short warm-up (one client, ``WARM_UP_S`` of events) that is not reported.
+The baselines stamp an event when they create it: when a broadcast falls behind, later events
+are created late rather than queued, so their lag shows as fewer events/s, not as latency.
+Ensemble's producer is never held back, so any backlog in its pipeline is latency. Every system
+gets a short warm-up (one client, ``WARM_UP_S`` of events) that is not reported.
+
+``--saturate [RATES]`` adds the saturation search at 100 clients: for each rate of the ladder
+(default 500 to 4,000/s), ``SATURATION_RUNS`` runs of ``--saturation-duration`` seconds per
+system; a rate holds when the median run (by p99) has every client get every event in order at
+>= 98 % of the rate with p99 < 100 ms, and most runs are complete. A system climbs until its
+first failing rate; its saturation is the last rate that held.
 
 The clients share the machine with the server; on 2 cores they compete for CPU with the daemon
 (or the baseline server). The line printed under each row gives the cores each process used
@@ -31,8 +43,9 @@ while the events streamed, what the rest of the machine used ("other work"), and
 clients' own loop woke from a 5 ms sleep (the share of latency that is the clients').
 
 ``python -m bench.fanout [--clients 1,10,100] [--rate 1000] [--duration 10] [--batch 10]
-[--systems ensemble,baseline] [--set web.flush_interval_ms=5]``. The default run takes 70 to
-100 s and stops by itself; the baseline's producer gives up after three times ``duration``.
+[--systems ensemble,wellbuilt,seed] [--set web.flush_interval_ms=5] [--saturate]``. The
+default run takes about two minutes and stops by itself; a baseline's producer gives up after
+three times ``duration``.
 """
 
 from __future__ import annotations
@@ -65,8 +78,14 @@ WARM_UP_S = 2.0  # seconds of events sent to one client before the measured runs
 GRACE_S = 10.0  # how long to wait for the last events once the producer is done
 START_TIMEOUT_S = 30.0  # how long the daemon may take to report "running"
 CONNECT_TIMEOUT_S = 30.0
+PRODUCER_TIMEOUT_S = 300.0
 TARGET_CLIENTS = 100
 TARGET_P99_S = 0.050
+SATURATION_P99_S = 0.100
+SATURATION_RATES = (500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0)
+SATURATION_RUNS = 3
+CLIENT_PROCESS = "clients (this process)"
+OTHER_WORK = "other work on the machine"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -155,6 +174,7 @@ class RunResult:
     seconds: float
     cpu: dict[str, float]  # seconds of CPU per second of streaming, by process
     client_lag: list[float]  # how late the clients' loop woke from a 5 ms sleep
+    server_cpu_s: float = 0.0  # CPU seconds of the server's processes while events streamed
 
     def complete(self) -> bool:
         return self.emitted == self.count and all(
@@ -170,6 +190,19 @@ class RunResult:
     def p(self, fraction: float) -> float:
         values = self.latencies()
         return percentile(values, fraction) if values else float("nan")
+
+    def delivered(self) -> int:
+        return sum(s.ticks for s in self.stats)
+
+    def cpu_us_per_delivered(self) -> float:
+        """Server CPU (µs) per event delivered to one client: the cost of one delivery."""
+        delivered = self.delivered()
+        return self.server_cpu_s / delivered * 1e6 if delivered else float("nan")
+
+    def saturated_at(self, rate: float) -> bool:
+        """Every client got every event in order, at >= 98 % of ``rate``, p99 < 100 ms."""
+        return (self.complete() and self.events_per_s() >= 0.98 * rate
+                and self.p(0.99) < SATURATION_P99_S)
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -209,7 +242,7 @@ class CpuMeter:
 
     def sample(self) -> None:
         with self._lock:
-            listed = {**self.processes(), os.getpid(): "clients (this process)"}
+            listed = {**self.processes(), os.getpid(): CLIENT_PROCESS}
             initial = self.started_at is None
             for pid, name in listed.items():
                 value = _cpu_seconds(pid)
@@ -241,8 +274,13 @@ class CpuMeter:
             name = self.names[pid]
             usage[name] = usage.get(name, 0.0) + (last - self.first[pid]) / seconds
         machine = (self.machine[-1] - self.machine[0]) / seconds
-        usage["other work on the machine"] = max(0.0, machine - sum(usage.values()))
+        usage[OTHER_WORK] = max(0.0, machine - sum(usage.values()))
         return usage
+
+    def server_seconds(self) -> float:
+        """CPU seconds used by every listed process but the clients."""
+        return sum(last - self.first[pid] for pid, last in self.last.items()
+                   if self.names[pid] != CLIENT_PROCESS)
 
 
 async def _watch_lag(samples: list[float], period: float = 0.005) -> None:
@@ -284,6 +322,7 @@ async def run_once(system: str, url: str, clients: int, count: int,
             if meter.started_at is not None:
                 await asyncio.to_thread(meter.sample)
             cpu = meter.usage()
+            server_cpu_s = meter.server_seconds()
         finally:
             watcher.cancel()
             sampler.cancel()
@@ -292,7 +331,7 @@ async def run_once(system: str, url: str, clients: int, count: int,
             for reader in readers:
                 reader.cancel()
             await asyncio.gather(*readers, watcher, sampler, return_exceptions=True)
-    return RunResult(system, clients, count, emitted, stats, wall, cpu, lag)
+    return RunResult(system, clients, count, emitted, stats, wall, cpu, lag, server_cpu_s)
 
 
 # --- the two systems -----------------------------------------------------------------------
@@ -329,10 +368,16 @@ def _daemon_processes(daemon: Daemon) -> Callable[[], dict[int, str]]:
     return lambda: {pid: name(pid) for pid in daemon.processes()}
 
 
-class BaselineServer:
-    """:mod:`bench.naive_server` in a subprocess, stopped by :meth:`stop`."""
+BASELINE_MODULES = {"wellbuilt": "bench.wellbuilt_server", "seed": "bench.naive_server"}
 
-    def __init__(self, log_path: Path) -> None:
+
+class BaselineServer:
+    """A baseline (:mod:`bench.naive_server` or :mod:`bench.wellbuilt_server`) in a
+    subprocess, stopped by :meth:`stop`."""
+
+    def __init__(self, system: str, log_path: Path) -> None:
+        self.system = system
+        self.module = BASELINE_MODULES[system]
         self.port = free_port()
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -344,7 +389,7 @@ class BaselineServer:
     def start(self, timeout: float = 20.0) -> BaselineServer:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bench.naive_server", "--port", str(self.port)],
+                [sys.executable, "-m", self.module, "--port", str(self.port)],
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + timeout
@@ -370,7 +415,19 @@ class BaselineServer:
 async def _ensemble_run(daemon: Daemon, clients: int, count: int, rate: float,
                         batch: int) -> RunResult:
     async def produce() -> int:
-        await asyncio.to_thread(daemon.produce, count, rate, batch)
+        # Not Daemon.produce: its fixed 120 s limit is too short for a loaded machine, and a
+        # producer that fails must fail the run, not the whole benchmark.
+        command = [sys.executable, "-m", "bench.produce_events", "--admin-port",
+                   str(daemon.admin_port), "--count", str(count), "--rate", str(rate),
+                   "--batch", str(batch), "--timeout", str(PRODUCER_TIMEOUT_S)]
+        process = await asyncio.create_subprocess_exec(
+            *command, cwd=REPO, env=daemon.environment(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, error = await process.communicate()
+        if process.returncode != 0:
+            print(f"         producer failed ({process.returncode}): "
+                  f"{error.decode(errors='replace').strip().splitlines()[-1:]}", flush=True)
+            return 0
         return count
 
     url = f"{daemon.ws_url}?token={daemon.token}"
@@ -396,8 +453,8 @@ async def _baseline_run(server: BaselineServer, clients: int, count: int, rate: 
     assert server.process is not None
     url = server.url.replace("http", "ws", 1) + "/ws"
     pid = server.process.pid
-    return await run_once("baseline", url, clients, count, produce,
-                          lambda: {pid: "baseline server"})
+    return await run_once(server.system, url, clients, count, produce,
+                          lambda: {pid: f"{server.system} server"})
 
 
 # --- report --------------------------------------------------------------------------------
@@ -410,26 +467,28 @@ def _row(result: RunResult) -> str:
         disorder = sum(1 for s in result.stats if not s.in_order)
         complete += (f" (emitted {result.emitted}/{result.count}; {short} clients short, "
                      f"{disorder} out of order)")
-    return (f"{result.system:<8} N={result.clients:<3} {result.events_per_s():7.0f} events/s "
+    return (f"{result.system:<9} N={result.clients:<3} {result.events_per_s():7.0f} events/s "
             f"per client (median)  in-order-complete: {complete}  "
             f"latency p50 {result.p(0.5) * 1000:6.1f} ms  p99 {result.p(0.99) * 1000:7.1f} ms  "
-            f"max {result.p(1.0) * 1000:7.1f} ms")
+            f"max {result.p(1.0) * 1000:7.1f} ms  cpu/delivered "
+            f"{result.cpu_us_per_delivered():5.1f} us")
 
 
 def _cpu_line(result: RunResult) -> str:
     parts = sorted(result.cpu.items(), key=lambda item: -item[1])
     shown = ", ".join(f"{name} {value:.2f}" for name, value in parts if value >= 0.01)
     lag = result.client_lag or [0.0]
-    return (f"         cpu (cores): {shown}; total {sum(result.cpu.values()):.2f} of "
+    return (f"          cpu (cores): {shown}; total {sum(result.cpu.values()):.2f} of "
             f"{os.cpu_count()}; client loop lag p50 {percentile(lag, 0.5) * 1000:.1f} ms, "
             f"p99 {percentile(lag, 0.99) * 1000:.1f} ms")
 
 
 def _ratio_line(ours: RunResult, base: RunResult) -> str:
     p99 = ours.p(0.99) / base.p(0.99)
-    throughput = ours.events_per_s() / base.events_per_s()
-    return (f"ratio    N={ours.clients:<3} ensemble/baseline: p99 latency {p99:.3g} "
-            f"(below 1: Ensemble is faster), throughput {throughput:.2f}")
+    throughput = ours.events_per_s() / max(base.events_per_s(), 1e-9)
+    cpu = ours.cpu_us_per_delivered() / base.cpu_us_per_delivered()
+    return (f"ratio     N={ours.clients:<3} {ours.system}/{base.system}: throughput "
+            f"{throughput:.2f}, p99 latency {p99:.3g}, cpu per delivered event {cpu:.2f}")
 
 
 def _target_line(results: list[RunResult]) -> str | None:
@@ -438,10 +497,21 @@ def _target_line(results: list[RunResult]) -> str | None:
         return None
     result = at_target[0]
     met = result.complete() and result.p(0.99) < TARGET_P99_S
-    return (f"target   N={TARGET_CLIENTS}: every event in order and p99 < "
+    return (f"target    N={TARGET_CLIENTS}: every event in order and p99 < "
             f"{TARGET_P99_S * 1000:.0f} ms: "
             f"{'met' if met else 'NOT met'} (p99 {result.p(0.99) * 1000:.1f} ms, "
             f"complete {'yes' if result.complete() else 'no'})")
+
+
+def _median_run(runs: list[RunResult]) -> RunResult:
+    """The run with the median p99 (the figure that decides saturation most often)."""
+    return sorted(runs, key=lambda run: run.p(0.99))[len(runs) // 2]
+
+
+def _point_passes(runs: list[RunResult], rate: float) -> bool:
+    """A ladder point holds when the median run (by p99) holds and most runs are complete."""
+    return (_median_run(runs).saturated_at(rate)
+            and sum(run.complete() for run in runs) * 2 > len(runs))
 
 
 def _start_daemon(daemon: Daemon, scratch: Path, settings: tuple[str, ...]) -> Daemon:
@@ -470,44 +540,95 @@ def _start_daemon(daemon: Daemon, scratch: Path, settings: tuple[str, ...]) -> D
     return retry
 
 
+Runner = Callable[[int, int, float], Awaitable[RunResult]]
+
+
 async def run_benchmark(client_counts: list[int], rate: float, duration: float, batch: int,
-                        systems: list[str], scratch: Path,
-                        settings: tuple[str, ...] = ()) -> list[RunResult]:
+                        systems: list[str], scratch: Path, settings: tuple[str, ...] = (),
+                        saturation: tuple[float, ...] = (),
+                        saturation_duration: float = 5.0) -> list[RunResult]:
     count = int(rate * duration)
     results: list[RunResult] = []
     daemon = Daemon(scratch / "data", *settings) if "ensemble" in systems else None
-    baseline = BaselineServer(scratch / "baseline.log") if "baseline" in systems else None
+    servers = {name: BaselineServer(name, scratch / f"{name}.log")
+               for name in BASELINE_MODULES if name in systems}
+    runners: dict[str, Runner] = {}
     try:
         if daemon is not None:
             daemon = await asyncio.to_thread(_start_daemon, daemon, scratch, settings)
-        if baseline is not None:
-            await asyncio.to_thread(baseline.start)
+            started_daemon = daemon
+
+            async def ensemble(clients: int, count: int, rate: float) -> RunResult:
+                return await _ensemble_run(started_daemon, clients, count, rate, batch)
+
+            runners["ensemble"] = ensemble
+        for name, server in servers.items():
+            await asyncio.to_thread(server.start)
+
+            async def baseline(clients: int, count: int, rate: float,
+                               server: BaselineServer = server) -> RunResult:
+                return await _baseline_run(server, clients, count, rate,
+                                           max_seconds=max(3 * count / rate, WARM_UP_S * 3))
+
+            runners[name] = baseline
         # Warm-up, not reported: the first events after start-up pay for imports, caches and
         # the daemon's own start-up work.
-        warm_up = max(1, int(rate * WARM_UP_S))
-        if daemon is not None:
-            await _ensemble_run(daemon, 1, warm_up, rate, batch)
-        if baseline is not None:
-            await _baseline_run(baseline, 1, warm_up, rate, max_seconds=WARM_UP_S * 3)
+        for runner in runners.values():
+            await runner(1, max(1, int(rate * WARM_UP_S)), rate)
         for clients in client_counts:
-            pair: dict[str, RunResult] = {}
-            if daemon is not None:
-                pair["ensemble"] = await _ensemble_run(daemon, clients, count, rate, batch)
-            if baseline is not None:
-                pair["baseline"] = await _baseline_run(baseline, clients, count, rate,
-                                                       max_seconds=duration * 3)
-            for result in pair.values():
-                print(_row(result), flush=True)
-                print(_cpu_line(result), flush=True)
-            if len(pair) == 2:
-                print(_ratio_line(pair["ensemble"], pair["baseline"]), flush=True)
-            results.extend(pair.values())
+            row: dict[str, RunResult] = {}
+            for name, runner in runners.items():
+                row[name] = await runner(clients, count, rate)
+                print(_row(row[name]), flush=True)
+                print(_cpu_line(row[name]), flush=True)
+            for base in ("wellbuilt", "seed"):
+                if "ensemble" in row and base in row:
+                    print(_ratio_line(row["ensemble"], row[base]), flush=True)
+            results.extend(row.values())
+        if saturation:
+            await _saturation_search(runners, saturation, saturation_duration)
     finally:
         if daemon is not None:
             await asyncio.to_thread(daemon.stop)
-        if baseline is not None:
-            baseline.stop()
+        for server in servers.values():
+            server.stop()
     return results
+
+
+async def _saturation_search(runners: dict[str, Runner], rates: tuple[float, ...],
+                             duration: float) -> dict[str, float]:
+    """Climb the ladder of ``rates`` at 100 clients, each system in turn at each rate, until
+    a point fails; a system's saturation is the last rate that held."""
+    print(f"saturation at {TARGET_CLIENTS} clients: {SATURATION_RUNS} runs of {duration:g} s "
+          f"per rate; holds = every event in order at >= 98 % of the rate, p99 < "
+          f"{SATURATION_P99_S * 1000:.0f} ms (median run)", flush=True)
+    saturation = dict.fromkeys(runners, 0.0)
+    climbing = set(runners)
+    for rate in rates:
+        for name, runner in runners.items():
+            if name not in climbing:
+                continue
+            runs = [await runner(TARGET_CLIENTS, int(rate * duration), rate)
+                    for _ in range(SATURATION_RUNS)]
+            median = _median_run(runs)
+            holds = _point_passes(runs, rate)
+            print(f"  {name:<9} {rate:6.0f}/s: {'holds' if holds else 'fails'}; median run "
+                  f"{median.events_per_s():6.0f} events/s per client, p50 "
+                  f"{median.p(0.5) * 1000:6.1f} ms, p99 {median.p(0.99) * 1000:7.1f} ms, "
+                  f"cpu/delivered {median.cpu_us_per_delivered():5.1f} us, complete "
+                  f"{sum(run.complete() for run in runs)}/{len(runs)}", flush=True)
+            if holds:
+                saturation[name] = rate
+            else:
+                climbing.discard(name)
+        if not climbing:
+            break
+    shown = ", ".join(f"{name} {value:.0f}/s" for name, value in saturation.items())
+    print(f"saturation: {shown}", flush=True)
+    if "ensemble" in saturation and saturation.get("wellbuilt"):
+        print(f"saturation ratio ensemble/wellbuilt: "
+              f"{saturation['ensemble'] / saturation['wellbuilt']:.2f}", flush=True)
+    return saturation
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -522,12 +643,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of events")
     parser.add_argument("--batch", type=int, default=10,
                         help="events per producer message (Ensemble only)")
-    parser.add_argument("--systems", default="ensemble,baseline")
+    parser.add_argument("--systems", default="ensemble,wellbuilt,seed",
+                        help="any of ensemble, wellbuilt, seed (baseline: seed)")
+    parser.add_argument("--saturate", nargs="?", const=",".join(
+        f"{rate:g}" for rate in SATURATION_RATES), default="", metavar="RATES",
+        help="also search the saturation rate at 100 clients over this ladder")
+    parser.add_argument("--saturation-duration", type=float, default=5.0,
+                        help="seconds of events per saturation run")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="a daemon setting, e.g. web.flush_interval_ms=5 (repeatable)")
     args = parser.parse_args(argv)
     client_counts = [int(part) for part in args.clients.split(",") if part.strip()]
-    systems = [part.strip() for part in args.systems.split(",") if part.strip()]
+    systems = [{"baseline": "seed"}.get(part.strip(), part.strip())
+               for part in args.systems.split(",") if part.strip()]
+    unknown = set(systems) - {"ensemble", *BASELINE_MODULES}
+    if unknown:
+        parser.error(f"--systems: unknown {sorted(unknown)}; use ensemble, wellbuilt, seed")
+    saturation = tuple(float(part) for part in args.saturate.split(",") if part.strip())
     print(f"fan-out: {args.rate:.0f} events/s for {args.duration:g} s, clients {client_counts}, "
           f"producer batch {args.batch}, daemon settings {args.set or 'default'}; "
           f"{os.cpu_count()} cores shared by clients and server", flush=True)
@@ -537,7 +669,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="ensemble-fanout-") as scratch:
             results = asyncio.run(run_benchmark(client_counts, args.rate, args.duration,
                                                 args.batch, systems, Path(scratch),
-                                                tuple(args.set)))
+                                                tuple(args.set), saturation,
+                                                args.saturation_duration))
     except KeyboardInterrupt:
         print("fan-out benchmark interrupted; its daemon and server are stopped", flush=True)
         return 130

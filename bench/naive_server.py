@@ -30,7 +30,7 @@ from aiohttp import web
 
 from actors.runtime.clock import iso_utc
 
-__all__ = ["NaiveBroadcaster", "create_app", "main"]
+__all__ = ["NaiveBroadcaster", "create_app", "main", "run_server", "serve_routes"]
 
 
 class NaiveBroadcaster:
@@ -39,6 +39,13 @@ class NaiveBroadcaster:
     def __init__(self) -> None:
         self.clients: list[web.WebSocketResponse] = []
         self.last_seq = 0
+
+    def attach(self, ws: web.WebSocketResponse) -> None:
+        self.clients.append(ws)
+
+    def detach(self, ws: web.WebSocketResponse) -> None:
+        if ws in self.clients:
+            self.clients.remove(ws)
 
     async def broadcast(self, event: dict[str, Any]) -> None:
         dead = []
@@ -81,13 +88,12 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse()
     await ws.prepare(request)
     await ws.send_json({"type": "HELLO", "last_seq": broadcaster.last_seq})
-    broadcaster.clients.append(ws)
+    broadcaster.attach(ws)
     try:
         async for _ in ws:
             pass
     finally:
-        if ws in broadcaster.clients:
-            broadcaster.clients.remove(ws)
+        broadcaster.detach(ws)
     return ws
 
 
@@ -103,21 +109,31 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"clients": len(request.app[BROADCASTER].clients)})
 
 
-def create_app() -> web.Application:
+def serve_routes(broadcaster: NaiveBroadcaster) -> web.Application:
+    """The benchmark's routes around ``broadcaster`` (this one, or a better-built subclass)."""
     app = web.Application()
-    app[BROADCASTER] = NaiveBroadcaster()
+    app[BROADCASTER] = broadcaster
     app.router.add_get("/ws", _websocket)
     app.router.add_post("/run", _run)
     app.router.add_get("/health", _health)
     return app
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def create_app() -> web.Application:
+    return serve_routes(NaiveBroadcaster())
+
+
+def run_server(app: web.Application, description: str, argv: list[str] | None = None) -> None:
+    """Serve ``app`` on 127.0.0.1 at ``--port`` until stopped."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    web.run_app(create_app(), host="127.0.0.1", port=args.port, access_log=None,
+    web.run_app(app, host="127.0.0.1", port=args.port, access_log=None,
                 print=None, shutdown_timeout=1.0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_server(create_app(), __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
