@@ -22,7 +22,9 @@ and exits at once when either is gone, so no actor outlives the daemon.
 
 from __future__ import annotations
 
+import heapq
 import os
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -78,8 +80,8 @@ class _LivenessCheck:
 
 
 @dataclass(frozen=True, slots=True)
-class _ReplyTimeout:
-    request_id: str
+class _ReplySweep:
+    """Time to call the ``on_timeout`` of the requests whose deadline has passed."""
 
 
 Callback = Callable[[Any], None]
@@ -117,6 +119,10 @@ class EnsembleActor(Actor):
         self._crashed = False
         self._unpublished: deque[Event] = deque(maxlen=_UNPUBLISHED_LIMIT)
         self._awaiting: dict[str, tuple[Callback, Callable[[], None] | None]] = {}
+        # (deadline, request id), earliest first: one timer at the earliest deadline instead of
+        # one per request (Thespian scans every pending timer on every message it delivers).
+        self._deadlines: list[tuple[float, str]] = []
+        self._sweep_at: float | None = None
 
     # --- hooks for subclasses ------------------------------------------------------------------
 
@@ -165,8 +171,31 @@ class EnsembleActor(Actor):
         self._awaiting[request_id] = (on_reply, on_timeout)
         self.send(address, make_message(request_id))
         if timeout is not None:
-            self.after(timeout, _ReplyTimeout(request_id))
+            heapq.heappush(self._deadlines, (time.monotonic() + max(0.0, timeout), request_id))
+            self._arm_sweep()
         return request_id
+
+    def _arm_sweep(self) -> None:
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1] not in self._awaiting:
+            heapq.heappop(deadlines)  # answered in time
+        if not deadlines:
+            return
+        due = deadlines[0][0]
+        if self._sweep_at is not None and self._sweep_at <= due:
+            return  # a timer at or before it is already set
+        self._sweep_at = due
+        self.wakeupAfter(max(0.0, due - time.monotonic()), payload=_ReplySweep())
+
+    def _sweep_replies(self) -> None:
+        self._sweep_at = None
+        now = time.monotonic()
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, request_id = heapq.heappop(self._deadlines)
+            waiting = self._awaiting.pop(request_id, None)
+            if waiting is not None and waiting[1] is not None:
+                waiting[1]()
+        self._arm_sweep()
 
     def publish(self, events: Iterable[Event]) -> None:
         """Send events to the Broadcaster as one message; hold them while it is unknown."""
@@ -205,10 +234,8 @@ class EnsembleActor(Actor):
             if isinstance(message.payload, _LivenessCheck):
                 self._check_liveness()
                 return
-            if isinstance(message.payload, _ReplyTimeout):
-                waiting = self._awaiting.pop(message.payload.request_id, None)
-                if waiting is not None and waiting[1] is not None:
-                    waiting[1]()
+            if isinstance(message.payload, _ReplySweep):
+                self._sweep_replies()
                 return
             if message.payload is None:
                 return
