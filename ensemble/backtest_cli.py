@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from actors.app.settings import ConfigError, load_settings
@@ -104,6 +105,10 @@ def data_download(argv: list[str], prog: str | None = None) -> int:
         overrides = {"sim.start": end + 86_400.0, "sim.speed": 1.0}  # the simulator: after --to
         settings = load_settings(args.config, args.assignments, overrides=overrides)
         configure_logging("console", _log_level(args.assignments))
+        scratch = tempfile.TemporaryDirectory(prefix="ensemble-download-")
+        if settings.broker.kind == "sim":  # a terminal of its own, not a daemon's sim.db
+            settings = load_settings(args.config, args.assignments, overrides={
+                **overrides, "runtime.data_dir": scratch.name})
         tty = sys.stderr.isatty()
 
         def progress(done: int, total: int, symbol: str) -> None:
@@ -111,8 +116,9 @@ def data_download(argv: list[str], prog: str | None = None) -> int:
                 end_char = "\r" if tty and done < total else "\n"
                 sys.stderr.write(f"downloading {symbol}: {done}/{total} chunks{end_char}")
 
-        files = download_bars(settings, _symbols(args.symbols), args.timeframe.upper(), start,
-                              end, Path(args.out), progress)
+        with scratch:
+            files = download_bars(settings, _symbols(args.symbols), args.timeframe.upper(),
+                                  start, end, Path(args.out), progress)
     except (BacktestError, ConfigError, ValueError, RuntimeError, OSError) as error:
         print(f"ensemble data download: {error}", file=sys.stderr)
         return 2

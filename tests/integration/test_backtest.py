@@ -151,3 +151,20 @@ def test_a_sweep_writes_its_comparison(tmp_path: Path) -> None:
         summary = json.loads((tmp_path / f"sweep-{n}" / "summary.json").read_text())
         assert row["trades"] == str(summary["trades"])
         assert row["net_profit"] == str(summary["net_profit"])
+
+
+def test_downloaded_bars_are_replayed(tmp_path: Path) -> None:
+    history = tmp_path / "history"
+    done = subprocess.run([sys.executable, str(REPO / "run_system.py"), "data", "download",
+                           "--symbols", "EURUSD", "--timeframe", "M5", "--from", "2024-01-05",
+                           "--to", "2024-01-09", "--out", str(history)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (path,) = history.glob("EURUSD_M5_*.csv")
+    assert path.read_text().startswith("<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>")
+    replayed = backtest("--strategy", SMA, "--symbols", "EURUSD", "--from", "2024-01-08",
+                        "--to", "2024-01-08T12:00", "--data", str(history),
+                        "--out", str(tmp_path / "out"))
+    assert replayed.returncode == 0, replayed.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["bars"] == 144 and summary["final_equity"] > 0

@@ -1,0 +1,123 @@
+"""Backtest speed: symbol-bars per second through the actors, against a numpy pass.
+
+Each case runs :func:`~actors.backtest.driver.run_backtest` in this process on the simulator's
+seeded market (M5, from Monday 2024-01-08 06:00 UTC) and reports symbol-bars (bars × symbols)
+per second of the whole run: actor start-up, every bar's MarketTime / poll / ScanNow cycle and
+the report files. The baseline, measured in the same run over the same bars (read from the same
+seeded market), is SmaCross's signal in one vectorised numpy pass: the fast and slow means by
+cumulative sums and every crossover at once. It is what the signal costs with nothing around
+it; the backtest also fetches the market data per bar, consults the RiskManager, sizes, fills,
+journals and reviews every trade.
+
+    python -m bench.backtest [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from actors.backtest.driver import BacktestRequest, parse_day, run_backtest
+from actors.broker.sim import constants as c
+from actors.broker.sim.config import SimConfig
+from actors.broker.sim.market import SimulatedMarket
+from actors.broker.sim.server_clock import server_utc_offset_at
+from actors.broker.sim.universe import DEFAULT_UNIVERSE
+from actors.runtime.logs import configure_logging
+
+SMA = str(Path(__file__).resolve().parents[1] / "examples" / "strategies" / "sma_cross.py")
+SMA_SPEC = f"{SMA}:SmaCross"
+START = "2024-01-08T06:00"
+SEED = 7
+FAST, SLOW = 10, 30
+
+
+def _symbols(count: int) -> tuple[str, ...]:
+    return tuple(sorted(DEFAULT_UNIVERSE))[:count]
+
+
+def _run(strategy: str | None, symbols: tuple[str, ...], hours: float,
+         root: Path) -> dict[str, Any]:
+    start = parse_day(START, "--from")
+    request = BacktestRequest(strategies=(strategy,) if strategy else (), symbols=symbols,
+                              timeframe="M5", start=start, end=start + hours * 3600,
+                              out=root / f"{strategy is not None}-{len(symbols)}-{hours}",
+                              seed=SEED)
+    with open(os.devnull, "w", encoding="utf-8") as quiet:
+        result = run_backtest(request, progress_stream=quiet)
+    return result.summary
+
+
+def _closes(symbols: tuple[str, ...], hours: float) -> list[np.ndarray]:
+    """The M5 closes the backtest's strategies saw: SLOW bars of warm-up, then the period."""
+    market = SimulatedMarket(seed=SEED, universe=DEFAULT_UNIVERSE)
+    start = parse_day(START, "--from")
+    end = start + hours * 3600
+    offset = server_utc_offset_at(SimConfig(), end)
+    server_ms = int((end + offset) * 1000)
+    wanted = int(hours * 12) + SLOW + 2
+    return [np.asarray(market.visible_bars(s, c.TIMEFRAME_M5, server_ms, wanted)["close"][-wanted:],
+                       dtype=float) for s in symbols]
+
+
+def sma_cross_signals(close: np.ndarray, fast: int = FAST, slow: int = SLOW) -> np.ndarray:
+    """+1 where the fast mean crosses above the slow one, -1 below, 0 elsewhere: SmaCross's
+    rule at every bar at once."""
+    sums = np.concatenate([[0.0], np.cumsum(close)])
+    fast_mean = (sums[fast:] - sums[:-fast]) / fast
+    slow_mean = (sums[slow:] - sums[:-slow]) / slow
+    fast_mean = fast_mean[slow - fast:]
+    diff = fast_mean - slow_mean
+    up = (diff[:-1] <= 0) & (diff[1:] > 0)
+    down = (diff[:-1] >= 0) & (diff[1:] < 0)
+    return up.astype(np.int8) - down.astype(np.int8)
+
+
+def _numpy_rate(closes: list[np.ndarray], bars: int) -> float:
+    repeats = 200
+    began = time.perf_counter()
+    for _ in range(repeats):
+        for close in closes:
+            sma_cross_signals(close)
+    seconds = (time.perf_counter() - began) / repeats
+    return bars * len(closes) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small cases only")
+    args = parser.parse_args()
+    configure_logging("console", "error")
+    hours = 3.0 if args.quick else 6.0
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-backtest-") as folder:
+        root = Path(folder)
+        cases = [("Confluence", None, 8, hours), ("SmaCross", SMA_SPEC, 1, hours),
+                 ("SmaCross", SMA_SPEC, 8, hours), ("SmaCross", SMA_SPEC, 40, hours),
+                 ("SmaCross", SMA_SPEC, 8, 2 * hours), ("SmaCross", SMA_SPEC, 8, 4 * hours)]
+        if args.quick:
+            cases = cases[:3]
+        for name, spec, count, length in cases:
+            symbols = _symbols(count)
+            summary = _run(spec, symbols, length, root)
+            bars = summary["bars"]
+            baseline = _numpy_rate(_closes(symbols, length), bars)
+            rate = summary["bars_per_second"]
+            rows.append((name, count, bars, summary["symbol_bars"], summary["seconds"], rate,
+                         baseline, summary["trades"]))
+    print("| strategy | symbols | bars | symbol-bars | seconds | symbol-bars/s | "
+          "numpy SmaCross symbol-bars/s | numpy ÷ backtest | trades |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, count, bars, symbol_bars, seconds, rate, baseline, trades in rows:
+        print(f"| {name} | {count} | {bars} | {symbol_bars} | {seconds:.2f} | {rate:,.0f} | "
+              f"{baseline:,.0f} | {baseline / rate:,.0f} | {trades} |")
+
+
+if __name__ == "__main__":
+    main()
