@@ -302,6 +302,8 @@ class TradeClosed:
     """What the trade made, in account currency: ``profit`` (commission and swap included)."""
     loss_beyond_stop: float = 0.0
     """How much more than ``planned_risk`` it lost (slippage, gaps); 0 if none."""
+    strategy: str = ""
+    """The strategy whose decision opened it ("" when none did)."""
 
 
 # --- RiskManager ----------------------------------------------------------------------------

@@ -842,6 +842,10 @@ class MT5BrokerActor(EnsembleActor):
             return
         self._report_closed(tracked, deals)
 
+    def _strategy_of(self, tracked: TrackedPosition) -> str:
+        intent = self.desk.ledger.opened_position(tracked.ticket, tracked.client_order_id)
+        return intent.strategy if intent is not None else ""
+
     def _planned_risk(self, tracked: TrackedPosition) -> float:
         """The loss at the initial stop: as the RiskManager approved it, else from the stop the
         order was sent with (else the position's own) and the symbol's tick value."""
@@ -872,7 +876,8 @@ class MT5BrokerActor(EnsembleActor):
                 self._gateway_failed(error)
                 return
         trade = build_trade_closed(tracked, deals, self.server_offset_s,
-                                   self.desk.ledger.purpose_of, self._planned_risk(tracked))
+                                   self.desk.ledger.purpose_of, self._planned_risk(tracked),
+                                   self._strategy_of(tracked))
         if trade is None:
             attempts = self.close_attempts.get(tracked.ticket, 0) + 1
             self.close_attempts[tracked.ticket] = attempts
@@ -905,7 +910,7 @@ class MT5BrokerActor(EnsembleActor):
                 timestamp=self.now_iso(), ticket=trade.ticket, symbol=trade.symbol,
                 direction=trade.direction, volume=trade.volume, entry_price=trade.entry_price,
                 exit_price=trade.exit_price, profit=trade.profit,
-                decision_id=trade.decision_id or None,
+                decision_id=trade.decision_id or None, strategy=trade.strategy,
             )])  # fmt: skip
             self.log.info("trade closed", ticket=trade.ticket, symbol=trade.symbol,
                           profit=trade.profit, exit_reason=trade.exit_reason)

@@ -277,6 +277,7 @@ class OrderDesk:
             deviation_points=int(order.deviation_points),
             planned_risk=float(order.approval.risk_money) if order.approval else 0.0,
             reference_price=float(order.reference_price or 0.0),
+            strategy=str(order.strategy or (order.approval.strategy if order.approval else "")),
         )  # fmt: skip
         try:
             order_intent(intent, self.magic)  # the gateway's own checks, before any record

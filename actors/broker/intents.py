@@ -106,6 +106,7 @@ class Intent:
     updated_at: float = 0.0
     planned_risk: float = 0.0  # open: the loss at the stop the RiskManager approved
     reference_price: float = 0.0  # open: the price decided at (SL/TP keep their distances)
+    strategy: str = ""  # open: the strategy whose decision it is
 
     @property
     def final(self) -> bool:

@@ -298,6 +298,7 @@ def build_trade_closed(
     offset_s: float,
     purpose_of: Callable[[str], str] = lambda comment: "",
     planned_risk: float = 0.0,
+    strategy: str = "",
 ) -> TradeClosed | None:
     """The closed trade of ``tracked`` from its deals (all deals of the position), or None when
     no exit deal is in the history yet. ``profit`` (= ``realised``) includes commission, fees
@@ -344,4 +345,5 @@ def build_trade_closed(
         planned_risk=round(planned_risk, 2),
         realised=profit,
         loss_beyond_stop=round(max(0.0, -profit - planned_risk), 2) if planned_risk > 0 else 0.0,
+        strategy=strategy,
     )

@@ -42,6 +42,7 @@ def test_the_books_match_the_terminal_and_the_limits_hold(make_daemon) -> None:
     assert len(journaled) == len(set(journaled)), "a trade is in the journal twice"
     assert set(journaled) == _closed_in_terminal(daemon.data_dir)
     for trade in trades:
+        assert trade["strategy"] == "Confluence"  # whose decision it was, from the broker
         assert 0 < trade["planned_risk"] <= DAY_LIMIT / 4 + 0.01, trade
         assert trade["loss_beyond_stop"] >= 0
     by_day: dict[str, list[dict]] = defaultdict(list)
