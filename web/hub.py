@@ -1,18 +1,22 @@
 """Fan-out of live events to WebSocket clients, with replay from the journal.
 
 Events arrive already encoded (JSON, once, by the Broadcaster); msgpack is encoded at most once
-per event, the first time a msgpack client needs it. Each client has its own bounded queue and
-its own sender task: a frame carries everything that queued while the previous frame was being
-sent, so a fast client gets small frames quickly and a slow one gets fewer, larger frames. A
-client whose queue overflows is closed with code 4000 ("resync") and reconnects with
-``?since=``; it never slows the others (the seed's server awaited each client in turn).
+per event, the first time a msgpack client needs it. Live events gather in the hub for one
+flush interval, on one timer shared by every client; at the flush, one frame is built for each
+group of clients that asked for the same types and format, and that same frame is queued for
+each of them. Each client has its own bounded queue of frames and its own sender task, which
+sends what queued as soon as it can: a fast client gets each flush's frame, a slow one gets
+what queued meanwhile merged into fewer, larger frames. A client whose queue overflows is
+closed with code 4000 ("resync") and reconnects with ``?since=``; it never slows the others
+(the seed's server awaited each client in turn).
 
 A batch that never arrives is filled from the journal: by the next batch when one comes, and
 by :meth:`Hub.follow_journal` when none does.
 
 Replay is gap-free and duplicate-free: a new client is registered (so live events start
 queueing) before the journal is read up to the seq at registration, and the sender skips
-anything at or below the last seq it sent.
+anything at or below the last seq it sent (a shared frame that overlaps what a client already
+has is rebuilt for it from the events it lacks).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from messages.events import StateSnapshot
 from messages.supervision import NodeStatus
 from web.metrics import Metrics
 
-__all__ = ["RESYNC_CLOSE_CODE", "Hub", "LiveEvent", "Subscriber"]
+__all__ = ["RESYNC_CLOSE_CODE", "Frame", "Hub", "LiveEvent", "Subscriber", "build_frame"]
 
 RESYNC_CLOSE_CODE = 4000
 REPLAY_PAGE = 2000
@@ -69,6 +73,26 @@ class LiveEvent:
         return self._msgpack
 
 
+class Frame:
+    """Consecutive live events and, once built, their frame in one format."""
+
+    __slots__ = ("data", "events")
+
+    def __init__(self, events: Sequence[LiveEvent], data: str | bytes | None = None) -> None:
+        self.events = events
+        self.data = data
+
+    @property
+    def last_seq(self) -> int:
+        return self.events[-1].seq
+
+
+def build_frame(events: Sequence[LiveEvent], binary: bool) -> str | bytes:
+    if binary:
+        return msgpack_frame([event.msgpack for event in events])
+    return json_frame(event.text for event in events)
+
+
 @dataclass(eq=False)
 class Subscriber:
     ws: web.WebSocketResponse
@@ -76,31 +100,66 @@ class Subscriber:
     binary: bool
     types: frozenset[str] | None
     limit: int
-    queue: deque[LiveEvent] = field(default_factory=deque)
+    queue: deque[Frame] = field(default_factory=deque)
+    queued_events: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     last_sent_seq: int = 0
     overflowed: bool = False
     pump: asyncio.Task[None] | None = None
 
-    def offer(self, events: Sequence[LiveEvent]) -> bool:
-        """Queue the events this client wants; True when this overflows its queue."""
+    @property
+    def group(self) -> tuple[bool, frozenset[str] | None]:
+        """Clients of one group are sent the same frames."""
+        return self.binary, self.types
+
+    def wants(self, events: Sequence[LiveEvent]) -> list[LiveEvent]:
+        return [e for e in events if self.types is None or e.type in self.types]
+
+    def offer(self, frame: Frame) -> bool:
+        """Queue a frame of events this client wants; True when this overflows its queue."""
         if self.overflowed:
             return False
-        accepted = [e for e in events if self.types is None or e.type in self.types]
-        if not accepted:
-            return False
-        if len(self.queue) + len(accepted) > self.limit:
+        if self.queued_events + len(frame.events) > self.limit:
             self.overflowed = True
             self.queue.clear()
+            self.queued_events = 0
             return True
-        self.queue.extend(accepted)
+        self.queue.append(frame)
+        self.queued_events += len(frame.events)
         self.wake.set()
         return False
 
+    def take(self, max_events: int) -> Frame | None:
+        """The next frame to send: one queued frame as it is, or, when several queued or one
+        overlaps what was sent, their unsent events in a frame of their own."""
+        while self.queue and self.queue[0].last_seq <= self.last_sent_seq:
+            self.queued_events -= len(self.queue.popleft().events)
+        if not self.queue:
+            return None
+        first = self.queue[0]
+        if len(self.queue) == 1 and first.events[0].seq > self.last_sent_seq \
+                and len(first.events) <= max_events:
+            self.queue.popleft()
+            self.queued_events -= len(first.events)
+            return first
+        events: list[LiveEvent] = []
+        while self.queue and len(events) < max_events:
+            frame = self.queue[0]
+            room = max_events - len(events)
+            fresh = [e for e in frame.events if e.seq > self.last_sent_seq]
+            if len(fresh) > room:
+                # Keep the rest of this frame queued, as a frame of its own.
+                self.queue[0] = Frame(fresh[room:])
+                self.queued_events -= len(frame.events) - len(fresh) + room
+                events.extend(fresh[:room])
+                break
+            self.queue.popleft()
+            self.queued_events -= len(frame.events)
+            events.extend(fresh)
+        return Frame(events) if events else None
+
     def frame(self, events: Sequence[LiveEvent]) -> str | bytes:
-        if self.binary:
-            return msgpack_frame([event.msgpack for event in events])
-        return json_frame(event.text for event in events)
+        return build_frame(events, self.binary)
 
 
 class Hub:
@@ -127,6 +186,8 @@ class Hub:
         self.metrics = Metrics(self)
         self._reader: JournalReader | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending: list[LiveEvent] = []  # live events waiting for the next flush
+        self._flush_timer: asyncio.Handle | None = None
         # Set by the Broadcaster's first SnapshotSync; until then the snapshot's seq is not
         # where the journal is, and a client resuming with ?since= would miss events.
         self.synced = asyncio.Event()
@@ -214,10 +275,35 @@ class Hub:
             self.snapshot.apply(wire)
             self.metrics.observe(wire)
         self.counters["events"] += len(events)
+        self._pending.extend(events)
+        if self._flush_timer is None:
+            loop = asyncio.get_running_loop()
+            if self.flush_interval_s:
+                self._flush_timer = loop.call_later(self.flush_interval_s, self._flush)
+            else:
+                self._flush_timer = loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Build each group's frames once and queue them for every client of the group."""
+        self._flush_timer = None
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        groups: dict[tuple[bool, frozenset[str] | None], list[Frame]] = {}
+        step = self.max_batch_events
         for subscriber in list(self.subscribers):
-            if subscriber.offer(events):
-                # Its sender may be stuck in a send that never completes: act now.
-                self._background(self._resync(subscriber))
+            frames = groups.get(subscriber.group)
+            if frames is None:
+                wanted = subscriber.wants(pending)
+                frames = groups[subscriber.group] = [
+                    Frame(chunk, build_frame(chunk, subscriber.binary))
+                    for chunk in (wanted[i : i + step] for i in range(0, len(wanted), step))
+                ]
+            for frame in frames:
+                if subscriber.offer(frame):
+                    # Its sender may be stuck in a send that never completes: act now.
+                    self._background(self._resync(subscriber))
+                    break
 
     # --- clients -----------------------------------------------------------------------------
 
@@ -294,20 +380,16 @@ class Hub:
         while not subscriber.ws.closed and not subscriber.overflowed:
             await subscriber.wake.wait()
             subscriber.wake.clear()
-            if self.flush_interval_s:
-                await asyncio.sleep(self.flush_interval_s)
-            while subscriber.queue and not subscriber.overflowed:
-                batch: list[LiveEvent] = []
-                while subscriber.queue and len(batch) < self.max_batch_events:
-                    event = subscriber.queue.popleft()
-                    if event.seq > subscriber.last_sent_seq:
-                        batch.append(event)
-                if batch:
-                    await self._send(subscriber, batch)
-                    subscriber.last_sent_seq = batch[-1].seq
+            while not subscriber.overflowed:
+                frame = subscriber.take(self.max_batch_events)
+                if frame is None:
+                    break
+                await self._send(subscriber, frame.events, frame.data)
+                subscriber.last_sent_seq = frame.last_seq
 
-    async def _send(self, subscriber: Subscriber, events: Sequence[LiveEvent]) -> None:
-        frame = subscriber.frame(events)
+    async def _send(self, subscriber: Subscriber, events: Sequence[LiveEvent],
+                    data: str | bytes | None = None) -> None:
+        frame = data if data is not None else subscriber.frame(events)
         if isinstance(frame, bytes):
             await subscriber.ws.send_bytes(frame)
         else:
