@@ -105,6 +105,9 @@ class SimConfig:
     execution_delay_ms: float = 0.0
     """Time the server takes to fill a market order: the fill uses the quote that far (times a
     seeded jitter of 0.5..1.5) after the request arrived, so fills slip in fast markets."""
+    spread_points: int | None = None
+    """Every minute's smallest spread, in points, for every symbol (ticks widen it as usual);
+    ``None`` keeps the market's own (the replayed bars' ``<SPREAD>``, or the simulator's)."""
     pessimistic_bar_s: int = 0
     """0: a position's SL and TP are resolved by the tick path (whichever is touched first).
     Above 0 (backtests): when both are touched within one bar of this many seconds, the stop
@@ -143,6 +146,8 @@ class SimConfig:
         _within("comment_rewrite_length", self.comment_rewrite_length, 1, 255)
         _within("stops_level_scale", self.stops_level_scale, 0.0, 100.0)
         _within("execution_delay_ms", self.execution_delay_ms, 0.0, 10_000.0)
+        if self.spread_points is not None:
+            _within("spread_points", self.spread_points, 0, 1_000_000)
         _within("pessimistic_bar_s", self.pessimistic_bar_s, 0, 7 * 86_400)
         if self.comment_limit < 1:
             raise ValueError("sim.comment_limit must be >= 1")

@@ -28,6 +28,7 @@ milliseconds for ticks.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import zlib
 from collections import OrderedDict
@@ -377,8 +378,10 @@ class SimulatedMarket:
         history_bars: int = 500,
         max_bars: int = 100_000,
         replay: ReplayBook | None = None,
+        spread_points: int | None = None,
     ) -> None:
         self.seed = int(seed)
+        self.spread_points = spread_points
         self.universe = dict(universe)
         self.history_bars = int(history_bars)
         self.max_bars = int(max_bars)
@@ -428,6 +431,9 @@ class SimulatedMarket:
                     found = DayBars.empty(day)
                 else:
                     found = self._generate_day(symbol, day)
+                if self.spread_points is not None:  # a configured spread replaces the bars'
+                    found = dataclasses.replace(
+                        found, spread=np.full_like(found.spread, self.spread_points))
                 self._days.put(key, found)
             return found
 

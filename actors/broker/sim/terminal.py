@@ -161,6 +161,7 @@ class SimTerminal:
             history_bars=config.history_bars,
             max_bars=config.max_bars,
             replay=replay,
+            spread_points=config.spread_points,
         )
         self.pricing = Pricing(self.market, account)
         self.pricing.check_currency(config.symbols, specs)

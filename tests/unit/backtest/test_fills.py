@@ -96,3 +96,20 @@ def test_commission_per_lot_and_the_nightly_swap(make_terminal: TerminalFactory,
     nights = 3 if spec.swap_rollover3days == 1 else 1  # Tuesday is weekday 1
     expected = round(spec.swap_long * spec.point * spec.contract_size * 2.0 * nights, 2)
     assert expected != 0 and position.swap == expected
+
+
+def test_a_configured_spread_replaces_the_bars_own(make_terminal: TerminalFactory,
+                                                   clock: ManualClock, tmp_path: Path) -> None:
+    clock.set(_utc("2024.01.09 12:00"))
+    quotes = {}
+    for name, spread in (("own", None), ("configured", 25)):
+        terminal = make_terminal(data_dir=tmp_path / name, replay_csv=str(_history(tmp_path)),
+                                 replay_warmup_days=0, spread_points=spread,
+                                 symbols=("EURUSD",))
+        mt5 = build_module(terminal)
+        assert mt5.initialize()
+        rates = mt5.copy_rates_from_pos("EURUSD", c.TIMEFRAME_M5, 1, 10)
+        tick = mt5.symbol_info_tick("EURUSD")
+        quotes[name] = ({int(s) for s in rates["spread"]}, round((tick.ask - tick.bid) / 1e-5))
+    assert quotes["own"][0] == {10}  # the export's <SPREAD>
+    assert quotes["configured"][0] == {25} and quotes["configured"][1] >= 25
