@@ -38,6 +38,10 @@ from web.origins import allowed_host_names
 
 TOKEN = "unit-test-token-0123456789"
 SIM_BROKER = BrokerFacts(name="sim", fault_switches=True)
+# How long a route waits for its actor: long enough for the in-test responder on a loaded
+# 2-core machine (0.5 s was not: an answered request timed out once), short enough that the
+# tests of an actor that never answers stay quick.
+REQUEST_TIMEOUT_S = 2.0
 
 
 class Responder:
@@ -147,7 +151,8 @@ class WebFixture:
 
 def make_context(broker: BrokerFacts = SIM_BROKER, **overrides: Any) -> WebContext:
     values: dict[str, Any] = {"token": TOKEN, "allowed_hosts": allowed_host_names("127.0.0.1", ()),
-                              "allowed_origins": (), "request_timeout_s": 0.5, "broker": broker}
+                              "allowed_origins": (), "request_timeout_s": REQUEST_TIMEOUT_S,
+                              "broker": broker}
     return WebContext(**(values | overrides))
 
 

@@ -33,7 +33,8 @@ async def test_the_broker_says_what_it_is_and_its_servers_clock(web_app: WebFixt
         "kind": "sim", "connected": True, "server": "EnsembleSim-Demo", "account": 51234567,
         "trade_mode": "demo", "server_utc_offset_s": 10_800}
     assert body["reconciled"] is True and body["fault_switches"] is True
-    (request,) = web_app.responder.received
+    (request,) = [r for r in web_app.responder.received
+                  if isinstance(r.message, BrokerSnapshotRequest)]
     assert request.role == "broker"
     assert (await web_app.call("GET", "/api/broker", token=False))[0] == 401
 

@@ -18,7 +18,7 @@ async def test_a_change_is_applied_by_the_broker(web_app: WebFixture) -> None:
     web_app.responder.on(SetSimFaults, broker_applies)
     status, body = await web_app.call("POST", "/api/sim/faults", json={"disconnect": True})
     assert status == 200 and body["faults"]["disconnect"] is True
-    (request,) = web_app.responder.received
+    (request,) = [r for r in web_app.responder.received if isinstance(r.message, SetSimFaults)]
     assert request.role == "broker" and request.message.changes == {"disconnect": True}
 
 
