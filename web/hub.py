@@ -10,8 +10,12 @@ what queued meanwhile merged into fewer, larger frames. A client whose queue ove
 closed with code 4000 ("resync") and reconnects with ``?since=``; it never slows the others
 (the seed's server awaited each client in turn).
 
-A batch that never arrives is filled from the journal: by the next batch when one comes, and
-by :meth:`Hub.follow_journal` when none does.
+Live events come from the journal: the Broadcaster rings its doorbell after each transaction
+(:class:`~actors.broadcaster.journal.Doorbell`) and the hub reads the new rows on its loop,
+decoding each event's text once for the snapshot mirror. Where no doorbell can be heard, the
+Broadcaster sends an ``EventBatch`` instead (:meth:`Hub.publish`). A ring or a batch that never
+arrives is made up for from the journal: by the next one when one comes, and by
+:meth:`Hub.follow_journal` when none does.
 
 Replay is gap-free and duplicate-free: a new client is registered (so live events start
 queueing) before the journal is read up to the seq at registration, and the sender skips
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -31,7 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.broadcaster.journal import JournalReader
+from actors.broadcaster.journal import JournalReader, doorbell_address
 from actors.broadcaster.snapshot import Snapshot
 from actors.runtime.clock import iso_utc
 from messages.codec import (
@@ -188,6 +193,7 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pending: list[LiveEvent] = []  # live events waiting for the next flush
         self._flush_timer: asyncio.Handle | None = None
+        self._read_scheduled = False
         # Set by the Broadcaster's first SnapshotSync; until then the snapshot's seq is not
         # where the journal is, and a client resuming with ?since= would miss events.
         self.synced = asyncio.Event()
@@ -214,6 +220,24 @@ class Hub:
             self.snapshot = Snapshot.from_dict(
                 data, self.snapshot.max_events, self.snapshot.max_trades
             )
+        self.ring()  # rings heard before the sync were not read
+
+    def ring(self) -> None:
+        """The journal has new rows: read them on the loop, once however many rings came."""
+        if not self._read_scheduled:
+            self._read_scheduled = True
+            asyncio.get_running_loop().call_soon(self._read_new_rows)
+
+    def _read_new_rows(self) -> None:
+        self._read_scheduled = False
+        if not self.synced.is_set():
+            return  # until the snapshot's seq is where the journal is
+        while True:
+            rows = self.reader().texts_after(self.last_seq, REPLAY_PAGE)
+            self._deliver([LiveEvent(seq, kind, text, None) for seq, kind, text in rows
+                           if seq > self.last_seq])
+            if len(rows) < REPLAY_PAGE:
+                return
 
     def set_tree(self, root: NodeStatus) -> None:
         self.tree = root
@@ -235,19 +259,49 @@ class Hub:
         self._deliver(events)
 
     async def follow_journal(self, interval_s: float = CATCH_UP_INTERVAL_S) -> None:
-        """Deliver numbered events whose batch has not arrived one interval after the journal
-        had them (Thespian can lose a message, and nothing else would ever fill a gap at the
-        end of the stream). Runs on the web loop for the life of the server."""
+        """Listen on the journal's doorbell, and deliver numbered events that no ring or batch
+        brought one interval after the journal had them (Thespian can lose a message, a ring
+        can come before the sync, and nothing else would ever fill a gap at the end of the
+        stream). Runs on the web loop for the life of the server."""
         seen_in_journal = 0
-        while True:
-            await asyncio.sleep(interval_s)
-            if self.synced.is_set() and self.last_seq < seen_in_journal:
-                rows = await asyncio.to_thread(self.read_journal, self.last_seq,
-                                               seen_in_journal - self.last_seq, None,
-                                               seen_in_journal)
-                self._deliver([LiveEvent(seq, kind, text, None) for seq, kind, text in rows
-                               if seq > self.last_seq])
-            seen_in_journal = await asyncio.to_thread(self._journal_last_seq)
+        doorbell = await self._listen_for_doorbell()
+        try:
+            while True:
+                await asyncio.sleep(interval_s)
+                seen_in_journal = await self._catch_up(seen_in_journal)
+                if doorbell is None:  # a WebFront before us may have held it while it exited
+                    doorbell = await self._listen_for_doorbell()
+        finally:
+            if doorbell is not None:
+                doorbell.close()
+
+    async def _listen_for_doorbell(self) -> asyncio.DatagramTransport | None:
+        family = getattr(socket, "AF_UNIX", None)
+        if family is None:
+            return None
+        hub = self
+
+        class Listener(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                hub.ring()
+
+        try:
+            transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                Listener, local_addr=doorbell_address(self.journal_path), family=family)
+        except OSError:
+            return None  # another WebFront on this journal listens already, or no support
+        return transport
+
+    async def _catch_up(self, seen_in_journal: int) -> int:
+        """Deliver what the journal had one interval ago and we still lack; returns where the
+        journal is now."""
+        if self.synced.is_set() and self.last_seq < seen_in_journal:
+            rows = await asyncio.to_thread(self.read_journal, self.last_seq,
+                                           seen_in_journal - self.last_seq, None,
+                                           seen_in_journal)
+            self._deliver([LiveEvent(seq, kind, text, None) for seq, kind, text in rows
+                           if seq > self.last_seq])
+        return await asyncio.to_thread(self._journal_last_seq)
 
     def journal_last_seq(self) -> int:
         """The journal's last seq (opens its own connection: any thread may call it)."""

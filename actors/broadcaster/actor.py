@@ -1,16 +1,19 @@
 """The Broadcaster actor: numbers every event, journals it, keeps the rolling snapshot, and
 forwards events to the WebFront in batches.
 
-Each :class:`~messages.commands.Publish` becomes one journal transaction and one
-:class:`~messages.commands.EventBatch`, with each event encoded to JSON exactly once. The seq
-only ever grows, across restarts too: a new Broadcaster continues from the journal.
+Each :class:`~messages.commands.Publish` becomes one journal transaction, with each event
+encoded to JSON exactly once, and a ring of the journal's doorbell: the WebFront reads the new
+rows from the journal itself. Only when no WebFront listens on the doorbell (none yet, or a
+platform without abstract sockets) do the events go to it as an
+:class:`~messages.commands.EventBatch`. The seq only ever grows, across restarts too: a new
+Broadcaster continues from the journal.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from actors.broadcaster.journal import EVENTS_FILE, Journal
+from actors.broadcaster.journal import EVENTS_FILE, Doorbell, Journal
 from actors.broadcaster.snapshot import SNAPSHOT_TYPES, Snapshot
 from actors.runtime.base import EnsembleActor, handles
 from messages.codec import CodecError, encode_json, to_wire
@@ -25,6 +28,7 @@ class BroadcasterActor(EnsembleActor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.journal: Journal | None = None
+        self.doorbell: Doorbell | None = None
         self.snapshot = Snapshot()
         self.last_seq = 0
         self._synced_web_front: Any = None
@@ -33,6 +37,7 @@ class BroadcasterActor(EnsembleActor):
         limits = self.settings.broadcaster
         self.journal = Journal(self.settings.data_path / EVENTS_FILE, keep=limits.journal_keep)
         self.last_seq = self.journal.last_seq()
+        self.doorbell = Doorbell(self.journal.path)
         self.snapshot = Snapshot(limits.snapshot_events, limits.snapshot_trades)
         self.snapshot.apply_all(
             self.journal.wires_for_snapshot(
@@ -45,6 +50,9 @@ class BroadcasterActor(EnsembleActor):
         if self.journal is not None:
             self.journal.close()
             self.journal = None
+        if self.doorbell is not None:
+            self.doorbell.close()
+            self.doorbell = None
 
     def on_peers(self) -> None:
         web_front = self.peer("web_front")
@@ -74,6 +82,8 @@ class BroadcasterActor(EnsembleActor):
         self.journal.append([(wire["seq"], wire["type"], text)
                              for wire, text in zip(wires, texts, strict=True)])
         self.snapshot.apply_all(wires)
+        if self.doorbell is not None and self.doorbell.ring():
+            return
         web_front = self.peer("web_front")
         if web_front is not None:
             self.send(web_front, EventBatch(tuple(wires), tuple(texts)))

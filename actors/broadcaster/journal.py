@@ -3,6 +3,9 @@
 The Broadcaster is its only writer; the WebFront opens it read-only to replay what a client
 missed (``/ws?since=SEQ``, ``/api/events``) without an actor hop. Each row keeps the event's
 JSON text exactly as it was sent live, so a replayed event is byte-for-byte the live one.
+The writer rings a doorbell after each transaction (:func:`ring`): one datagram to a socket the
+WebFront listens on (:func:`doorbell_address`), which then reads the new rows itself, so the
+journal is the data plane between the two and no event crosses an actor hop twice.
 The seq continues across restarts: it is the largest seq in the file plus one. It keeps the
 last ``keep`` events; the file is in incremental auto-vacuum mode, and the pages of pruned
 events are given back after each prune (``actors/runtime/sqlite_space.py``).
@@ -10,7 +13,9 @@ events are given back after each prune (``actors/runtime/sqlite_space.py``).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import socket
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,7 +23,7 @@ from typing import Any
 
 from actors.runtime.sqlite_space import reclaim_free_pages, use_incremental_vacuum
 
-__all__ = ["EVENTS_FILE", "Journal", "JournalReader"]
+__all__ = ["EVENTS_FILE", "Doorbell", "Journal", "JournalReader", "doorbell_address"]
 
 EVENTS_FILE = "events.db"
 
@@ -30,6 +35,43 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq);
 """
+
+
+def doorbell_address(journal_path: str | Path) -> str:
+    """The journal's doorbell: a Linux abstract-namespace datagram socket named after the
+    journal's resolved path (no file to clean up, no path-length limit)."""
+    digest = hashlib.sha256(str(Path(journal_path).resolve()).encode()).hexdigest()[:24]
+    return f"\0ensemble-journal-{digest}"
+
+
+class Doorbell:
+    """The writer's side of the doorbell: :meth:`ring` says whether a reader is listening."""
+
+    def __init__(self, journal_path: str | Path) -> None:
+        self.address = doorbell_address(journal_path)
+        self._socket: socket.socket | None = None
+        family = getattr(socket, "AF_UNIX", None)
+        if family is not None:
+            self._socket = socket.socket(family, socket.SOCK_DGRAM)
+            self._socket.setblocking(False)
+
+    def ring(self) -> bool:
+        """True when a reader was told (or has a ring pending already); False when no reader
+        listens (no WebFront yet, or a platform without abstract sockets)."""
+        if self._socket is None:
+            return False
+        try:
+            self._socket.sendto(b"\0", self.address)
+        except BlockingIOError:
+            return True  # its buffer is full of rings it has not read: it will read anyway
+        except OSError:
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
 
 class JournalReader:

@@ -1,0 +1,133 @@
+"""Where an event's CPU goes on its way to the clients: the work of each stage, in process.
+
+``python -m bench.pipeline_profile [--events 20000] [--batch 10] [--clients 100]`` runs each
+stage of the event path with the project's own code, on a real SQLite journal in a temporary
+directory, and prints the CPU time (``time.process_time``) per event of each:
+
+- **producer**: building the BENCH_TICK events (:mod:`bench.producer`'s work);
+- **hop payload (Publish)**: pickling and unpickling a ``Publish`` of ``batch`` events, what
+  Thespian does to each message on either side of the producer → Broadcaster hop;
+- **Broadcaster**: numbering, ``to_wire`` and ``encode_json``, and its snapshot reducer;
+- **journal**: ``Journal.append``, one transaction per ``Publish``;
+- **hop payload (EventBatch)**: pickling and unpickling the Broadcaster → WebFront message;
+- **hub**: the WebFront's snapshot mirror and metrics (``Hub._deliver``'s per-event work);
+- **frame**: building the frame, once per flush per group of clients (today) and, for
+  comparison, once per client (before the shared flush).
+
+What it cannot see is Thespian's transport itself (its TCP sockets, select loop and
+acknowledgements) and the sockets to the clients: those are the rest of each process's CPU in
+:mod:`bench.fanout`'s per-process figures, which the README puts beside these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from actors.broadcaster.journal import Journal
+from actors.broadcaster.snapshot import Snapshot
+from actors.runtime.clock import iso_utc
+from bench.producer import BenchTick
+from messages.codec import encode_json, to_wire
+from messages.commands import EventBatch, Publish
+from web.hub import Hub, LiveEvent, build_frame
+
+__all__ = ["main", "profile"]
+
+FLUSH_EVENTS = 10  # events per flush at 1,000 events/s and a 10 ms flush
+
+
+def _cpu_us(work: Callable[[], object], events: int) -> float:
+    started = time.process_time()
+    work()
+    return (time.process_time() - started) / events * 1e6
+
+
+def profile(events: int, batch: int, clients: int, scratch: Path) -> dict[str, float]:
+    """CPU µs per event of each stage (the frame per client figures are per delivered event)."""
+    batches = [[BenchTick(timestamp=iso_utc(time.time()), n=b * batch + i, sent_at=time.time())
+                for i in range(batch)] for b in range(events // batch)]
+    total = len(batches) * batch
+    costs: dict[str, float] = {}
+
+    def produce() -> None:
+        for b in range(len(batches)):
+            now = time.time()
+            tuple(BenchTick(timestamp=iso_utc(now), n=b * batch + i, sent_at=now)
+                  for i in range(batch))
+
+    costs["producer: build events"] = _cpu_us(produce, total)
+    publishes = [Publish(tuple(chunk)) for chunk in batches]
+    costs["hop payload: pickle + unpickle Publish"] = _cpu_us(
+        lambda: [pickle.loads(pickle.dumps(p)) for p in publishes], total)
+
+    numbered: list[tuple[list[dict[str, object]], list[str]]] = []
+
+    def number() -> None:
+        seq = 0
+        for publish in publishes:
+            wires, texts = [], []
+            for event in publish.events:
+                seq += 1
+                wire = to_wire(event.numbered(seq))
+                wires.append(wire)
+                texts.append(encode_json(wire))
+            numbered.append((wires, texts))
+
+    costs["Broadcaster: number, to_wire, encode_json"] = _cpu_us(number, total)
+    snapshot = Snapshot()
+    costs["Broadcaster: snapshot reducer"] = _cpu_us(
+        lambda: [snapshot.apply_all(wires) for wires, _ in numbered], total)
+    journal = Journal(scratch / "events.db")
+    try:
+        costs["journal: append, one transaction per Publish"] = _cpu_us(
+            lambda: [journal.append([(w["seq"], w["type"], t) for w, t in zip(ws, ts, strict=True)])
+                     for ws, ts in numbered], total)
+    finally:
+        journal.close()
+    messages = [EventBatch(tuple(wires), tuple(texts)) for wires, texts in numbered]
+    costs["hop payload: pickle + unpickle EventBatch"] = _cpu_us(
+        lambda: [pickle.loads(pickle.dumps(m)) for m in messages], total)
+
+    hub = Hub(str(scratch / "events.db"), queue_limit=20_000, flush_interval_s=0.01,
+              max_batch_events=2000)
+    mirror, metrics = hub.snapshot, hub.metrics
+
+    def deliver() -> None:
+        for wires, _ in numbered:
+            for wire in wires:
+                mirror.apply(wire)
+                metrics.observe(wire)
+
+    costs["hub: snapshot mirror and metrics"] = _cpu_us(deliver, total)
+    live = [LiveEvent(int(w["seq"]), str(w["type"]), t, w)
+            for wires, texts in numbered for w, t in zip(wires, texts, strict=True)]
+    flushes = [live[i : i + FLUSH_EVENTS] for i in range(0, len(live), FLUSH_EVENTS)]
+    costs["frame: once per flush (per event)"] = _cpu_us(
+        lambda: [build_frame(chunk, False) for chunk in flushes], total)
+    costs[f"frame: once per client, {clients} clients (per event)"] = _cpu_us(
+        lambda: [build_frame(chunk, False) for chunk in flushes for _ in range(clients)], total)
+    return costs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=10, help="events per Publish")
+    parser.add_argument("--clients", type=int, default=100)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="ensemble-profile-") as scratch:
+        costs = profile(args.events, args.batch, args.clients, Path(scratch))
+    print(f"CPU per event, {args.events} events, {args.batch} per Publish, "
+          f"{FLUSH_EVENTS} per flush:")
+    for stage, value in costs.items():
+        print(f"  {stage:<55} {value:7.2f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
