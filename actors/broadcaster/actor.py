@@ -1,7 +1,8 @@
 """The Broadcaster actor: numbers every event, journals it, keeps the rolling snapshot, and
 forwards events to the WebFront in batches.
 
-Each :class:`~messages.commands.Publish` becomes one journal transaction, with each event
+Each :class:`~messages.commands.Publish` becomes one journal transaction (state-like events a
+later one in the same message supersedes are dropped first, :mod:`.coalesce`), with each event
 encoded to JSON exactly once, and a ring of the journal's doorbell: the WebFront reads the new
 rows from the journal itself. Only when no WebFront listens on the doorbell (none yet, or a
 platform without abstract sockets) do the events go to it as an
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.broadcaster.coalesce import coalesce
 from actors.broadcaster.journal import EVENTS_FILE, Doorbell, Journal
 from actors.broadcaster.snapshot import SNAPSHOT_TYPES, Snapshot
 from actors.runtime.base import EnsembleActor, handles
@@ -65,7 +67,7 @@ class BroadcasterActor(EnsembleActor):
         assert self.journal is not None
         wires: list[dict[str, Any]] = []
         texts: list[str] = []
-        for event in message.events:
+        for event in coalesce(message.events):
             try:
                 wire = to_wire(event.numbered(self.last_seq + 1))
                 text = encode_json(wire)
