@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import time
 from collections import deque
@@ -285,11 +286,16 @@ class Hub:
             def datagram_received(self, data: bytes, addr: Any) -> None:
                 hub.ring()
 
+        address = doorbell_address(self.journal_path)
+        if address is None:
+            return None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(address)  # left by a WebFront that died; this one replaces it
         try:
             transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-                Listener, local_addr=doorbell_address(self.journal_path), family=family)
+                Listener, local_addr=address, family=family)
         except OSError:
-            return None  # another WebFront on this journal listens already, or no support
+            return None  # no support: the Broadcaster's batches come by message instead
         return transport
 
     async def _catch_up(self, seen_in_journal: int) -> int:

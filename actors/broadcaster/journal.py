@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from actors.runtime.private import runtime_dir
 from actors.runtime.sqlite_space import reclaim_free_pages, use_incremental_vacuum
 
 __all__ = ["EVENTS_FILE", "Doorbell", "Journal", "JournalReader", "doorbell_address"]
@@ -37,11 +38,20 @@ CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq);
 """
 
 
-def doorbell_address(journal_path: str | Path) -> str:
-    """The journal's doorbell: a Linux abstract-namespace datagram socket named after the
-    journal's resolved path (no file to clean up, no path-length limit)."""
+def doorbell_address(journal_path: str | Path) -> str | None:
+    """The journal's doorbell: a Unix datagram socket in the user's private runtime directory
+    (0700, checked), named after the journal's resolved path, so no other local user can ring
+    it, listen in its place or see when events flow (an abstract-namespace name could be
+    squatted or rung by anyone). None where there is no such directory or no Unix sockets:
+    the batches then go by actor message as before."""
+    if getattr(socket, "AF_UNIX", None) is None:
+        return None
+    try:
+        directory = runtime_dir()
+    except (OSError, RuntimeError, ValueError):
+        return None
     digest = hashlib.sha256(str(Path(journal_path).resolve()).encode()).hexdigest()[:24]
-    return f"\0ensemble-journal-{digest}"
+    return str(directory / f"journal-{digest}.bell")
 
 
 class Doorbell:
@@ -51,14 +61,14 @@ class Doorbell:
         self.address = doorbell_address(journal_path)
         self._socket: socket.socket | None = None
         family = getattr(socket, "AF_UNIX", None)
-        if family is not None:
+        if family is not None and self.address is not None:
             self._socket = socket.socket(family, socket.SOCK_DGRAM)
             self._socket.setblocking(False)
 
     def ring(self) -> bool:
         """True when a reader was told (or has a ring pending already); False when no reader
-        listens (no WebFront yet, or a platform without abstract sockets)."""
-        if self._socket is None:
+        listens (no WebFront yet, or no private Unix socket on this platform)."""
+        if self._socket is None or self.address is None:
             return False
         try:
             self._socket.sendto(b"\0", self.address)

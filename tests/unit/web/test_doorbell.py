@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import stat
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,10 @@ def test_with_no_listener_a_ring_says_so(tmp_path: Path) -> None:
 
 def test_a_listener_on_the_journals_address_hears_the_ring(tmp_path: Path) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    listener.bind(doorbell_address(tmp_path / "events.db"))
+    address = doorbell_address(tmp_path / "events.db")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(address)
+    listener.bind(address)
     listener.settimeout(5.0)
     bell = Doorbell(tmp_path / "." / "events.db")  # the same journal, spelled differently
     try:
@@ -32,8 +38,18 @@ def test_a_listener_on_the_journals_address_hears_the_ring(tmp_path: Path) -> No
     finally:
         bell.close()
         listener.close()
+        os.unlink(address)
 
 
 def test_each_journal_has_its_own_doorbell(tmp_path: Path) -> None:
     assert doorbell_address(tmp_path / "a" / "events.db") != doorbell_address(
         tmp_path / "b" / "events.db")
+
+
+def test_no_other_local_user_can_reach_the_doorbell(tmp_path: Path) -> None:
+    """A file in the user's private runtime directory, not an abstract name that anyone could
+    ring, squat or list."""
+    address = Path(doorbell_address(tmp_path / "events.db"))
+    assert not str(address).startswith("\0")
+    directory = address.parent.lstat()
+    assert directory.st_uid == os.getuid() and stat.S_IMODE(directory.st_mode) == 0o700
