@@ -275,6 +275,10 @@ class Hub:
         finally:
             if doorbell is not None:
                 doorbell.close()
+                address = doorbell_address(self.journal_path)
+                if address is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(address)  # no file left behind in the runtime directory
 
     async def _listen_for_doorbell(self) -> asyncio.DatagramTransport | None:
         family = getattr(socket, "AF_UNIX", None)
