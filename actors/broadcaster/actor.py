@@ -5,7 +5,7 @@ Each :class:`~messages.commands.Publish` becomes one journal transaction (state-
 later one in the same message supersedes are dropped first, :mod:`.coalesce`), with each event
 encoded to JSON exactly once, and a ring of the journal's doorbell: the WebFront reads the new
 rows from the journal itself. Only when no WebFront listens on the doorbell (none yet, or a
-platform without abstract sockets) do the events go to it as an
+platform without Unix sockets) do the events go to it as an
 :class:`~messages.commands.EventBatch`. The seq only ever grows, across restarts too: a new
 Broadcaster continues from the journal.
 """
