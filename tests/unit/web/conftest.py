@@ -55,6 +55,13 @@ class Responder:
         self.received: list[BridgeRequest] = []
         self._replies: dict[type, Callable[[Any], Any]] = {}
 
+    @property
+    def hops(self) -> list[BridgeRequest]:
+        """What routes sent, without the readiness watcher's own polling (which runs on its
+        own timer and may ask at any moment)."""
+        return [r for r in self.received
+                if not isinstance(r.message, RiskStatusRequest | BrokerSnapshotRequest)]
+
     def on(self, message_type: type, reply: Callable[[Any], Any]) -> None:
         self._replies[message_type] = reply
 

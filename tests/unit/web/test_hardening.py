@@ -47,7 +47,7 @@ async def test_a_body_past_a_limit_is_a_400_naming_it(web_app: WebFixture, body:
     status, answer = await web_app.call("PUT", "/api/kv/ops.x", data=body,
                                         headers={"Content-Type": content_type})
     assert status == 400 and answer["limit"] == limit, answer
-    assert web_app.responder.received == []
+    assert web_app.responder.hops == []
 
 
 async def test_a_non_utf8_body_is_a_400(web_app: WebFixture) -> None:

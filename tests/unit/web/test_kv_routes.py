@@ -28,7 +28,7 @@ async def test_only_operator_keys_can_be_written(web_app: WebFixture, method: st
                                                  path: str) -> None:
     status, body = await web_app.call(method, path, json={"value": 1, "op_id": "a", "new": 1})
     assert status == 403 and body["error"] == "forbidden_key" and "'ops.'" in body["detail"]
-    assert web_app.responder.received == []  # refused before any actor hop
+    assert web_app.responder.hops == []  # refused before any actor hop
 
 
 async def test_a_retried_increment_applies_once(web_app: WebFixture) -> None:

@@ -30,7 +30,7 @@ async def test_a_bad_change_is_a_400_without_an_actor_hop(web_app: WebFixture, b
                                                           named: str) -> None:
     status, answer = await web_app.call("POST", "/api/sim/faults", json=body)
     assert status == 400 and named in answer["detail"]
-    assert web_app.responder.received == []
+    assert web_app.responder.hops == []
 
 
 class TestARealBroker:
@@ -41,4 +41,4 @@ class TestARealBroker:
     async def test_has_no_fault_switches(self, web_app: WebFixture) -> None:
         status, body = await web_app.call("GET", "/api/sim/faults")
         assert status == 409 and body["error"] == "not_simulated" and "mt5linux" in body["detail"]
-        assert web_app.responder.received == []
+        assert web_app.responder.hops == []
