@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 from thespian.actors import WatchMessage
 
-from actors.broadcaster.journal import EVENTS_FILE, JournalReader
+from actors.broadcaster.journal import EVENTS_FILE
 from actors.runtime.base import EnsembleActor, handles
 from messages.commands import EventBatch, SnapshotSync, StateReply
 from messages.supervision import TreeStatus
@@ -127,7 +127,6 @@ class WebFrontActor(EnsembleActor):
         data_path = settings.data_path
         token, _ = load_or_create_token(data_path)
         journal_path = data_path / EVENTS_FILE
-        JournalReader(journal_path, read_only=False).close()  # exists before the first reader
         self.hub = Hub(
             str(journal_path),
             queue_limit=settings.web.client_queue_limit,

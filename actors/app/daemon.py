@@ -19,6 +19,7 @@ from typing import Any
 
 from actors.app.settings import Settings
 from actors.app.tree import ROOT_CLASS
+from actors.broadcaster.journal import EVENTS_FILE, JournalReader
 from actors.runtime.brief import brief
 from actors.runtime.clock import iso_utc
 from actors.runtime.instance import AlreadyRunning, DaemonInfo, InstanceLock
@@ -89,6 +90,10 @@ def run_daemon(settings: Settings) -> int:
 def _run_locked(settings: Settings, data_dir: Path, lock: InstanceLock) -> int:
     try:
         token, token_file = load_or_create_token(data_dir)
+        # The event journal's file and schema exist before any actor opens it: the Broadcaster
+        # (its writer) and the WebFront (its reader) starting together raced to create it, and
+        # the loser crashed with "database is locked" (seen in a fresh-clone run).
+        JournalReader(data_dir / EVENTS_FILE, read_only=False).close()
         _check_web_port(settings.web.host, settings.web.port)
         replace_stale_admin(settings.runtime.admin_port, data_dir)
     except (OSError, ValueError, StaleAdminError) as error:
