@@ -17,6 +17,7 @@ import numpy as np
 
 from messages.books import AccountRecord, DealRecord, OrderRecord, PositionRecord
 from messages.market import Side, SymbolSpecRecord, TickRecord
+from messages.orders import Outcome
 from messages.risk import OrderInput, PreScanInput
 
 __all__ = [
@@ -194,6 +195,11 @@ class OrderReport:
     side: str = ""
     closed: tuple[int, ...] = ()  # close-all: the tickets closed
 
+    @property
+    def final(self) -> bool:
+        """Whether this is the order's last report (its fate is known)."""
+        return self.status != Outcome.UNKNOWN
+
 
 # --- MT5Broker: state ---------------------------------------------------------------------------
 
@@ -336,6 +342,11 @@ class OrderApproval:
     code: str = ""
     message: str = ""
     risk_money: float = 0.0
+
+    @property
+    def final(self) -> bool:
+        """A denial ends the submission; an approval is followed by the broker's reports."""
+        return not self.approved
 
 
 @dataclass(frozen=True, slots=True)

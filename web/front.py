@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 from aiohttp import web
@@ -116,11 +115,6 @@ class WebFrontActor(EnsembleActor):
         self.hub: Hub | None = None
         self.server: WebServerThread | None = None
         self._tree_version = 0
-        # Requests sent (or waiting for their role to come up), by request id. A request sent
-        # to an actor that then dies would never be answered; it is sent again when the role's
-        # address changes. Only requests that are safe to repeat cross the bridge (SharedState's
-        # operations are idempotent, or carry an op id).
-        self._outstanding: dict[str, tuple[BridgeRequest, Any, float]] = {}
 
     def on_configure(self) -> None:
         settings = self.settings
@@ -180,34 +174,26 @@ class WebFrontActor(EnsembleActor):
         self._on_loop(self.hub.set_tree, message.root)
 
     @handles(*BRIDGE_REPLIES)
-    def _on_reply(self, message: Any, sender: Any) -> None:
-        self._outstanding.pop(message.request_id, None)
-        self.bridge.resolve(message.request_id, message)
-
-    def on_peers(self) -> None:
-        for request_id, (request, sent_to, asked_at) in list(self._outstanding.items()):
-            address = self.peer(request.role)
-            if address is not None and address != sent_to:
-                self._outstanding[request_id] = (request, address, asked_at)
-                self.send(address, request.message)
+    def _on_late_reply(self, message: Any, sender: Any) -> None:
+        """A reply to a request the loop side has given up on: nobody waits for it."""
 
     # --- from the loop -------------------------------------------------------------------------
 
     @handles(WatchMessage)
     def _on_wake(self, message: WatchMessage, sender: Any) -> None:
-        now = time.monotonic()
-        self._forget_abandoned(now)
         for request in self.bridge.drain():
-            address = self.peer(request.role)
-            self._outstanding[request.request_id] = (request, address, now)
-            if address is not None:
-                self.send(address, request.message)
+            self._forward(request)
 
-    def _forget_abandoned(self, now: float) -> None:
-        """The loop side has given up on requests older than its timeout; so do we."""
+    def _forward(self, request: BridgeRequest) -> None:
+        """Ask the request's role for the loop side. Only requests safe to repeat cross the
+        bridge (SharedState's operations are idempotent or carry an op id), so one sent to an
+        actor that then dies is sent again to its replacement."""
         limit = self.settings.web.request_timeout_s
-        for request_id, (request, _, asked_at) in list(self._outstanding.items()):
-            if now - asked_at > limit:
-                del self._outstanding[request_id]
-                self.bridge.fail(request_id, ServiceUnavailable(
-                    f"{request.role} did not answer in {limit:g} s (starting or restarting)"))
+
+        def unanswered() -> None:
+            self.bridge.fail(request.request_id, ServiceUnavailable(
+                f"{request.role} did not answer in {limit:g} s (starting or restarting)"))
+
+        self.ask_peer(request.role, lambda _: request.message,
+                      lambda reply: self.bridge.resolve(request.request_id, reply),
+                      limit, unanswered, resend=True, request_id=request.request_id)

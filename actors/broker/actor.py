@@ -89,7 +89,6 @@ from actors.broker.reconcile import (
 )
 from actors.broker.retcodes import CONNECTION_ERROR_CODES
 from actors.broker.server_clock import ServerClock
-from actors.broker.state_calls import StateCalls
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import Clock, ManualClock, WallClock, iso_utc
 from actors.runtime.restart_policy import backoff_delay
@@ -211,7 +210,6 @@ class MT5BrokerActor(EnsembleActor):
         # books
         self.desk = OrderDesk(0)
         self.tracker = PositionTracker()
-        self.calls = StateCalls("broker")
         self.gate = GateState()
         self.gate_from_risk = False
         self.account: AccountRecord | None = None
@@ -253,9 +251,6 @@ class MT5BrokerActor(EnsembleActor):
                 self.log.warning("closing the gateway failed", reason=repr(error))
 
     def on_peers(self) -> None:
-        shared_state = self.peer("shared_state")
-        for message in self.calls.to_resend(shared_state):
-            self.send(shared_state, message)
         risk = self.peer("risk")
         if risk is not None and risk != self._risk_asked:
             self._risk_asked = risk
@@ -269,16 +264,14 @@ class MT5BrokerActor(EnsembleActor):
 
     def _state(self, make: Callable[[str], Any],
                on_reply: Callable[[StateReply], None] | None = None) -> None:
-        address = self.peer("shared_state")
-        message = self.calls.add(make, on_reply or _ignore_reply, address)
-        if address is not None:
-            self.send(address, message)
+        """Ask SharedState; every request the broker makes is idempotent (a set of a whole
+        value, a read, a journal append or compare-and-set with an ``op_id``), so one whose
+        SharedState died before answering is sent again to its replacement."""
+        self.ask_peer("shared_state", make, on_reply or _ignore_reply, resend=True)
 
     @handles(StateReply)
-    def _on_state_reply(self, reply: StateReply, sender: Any) -> None:
-        on_reply = self.calls.take(reply)
-        if on_reply is not None:
-            on_reply(reply)
+    def _on_late_state_reply(self, reply: StateReply, sender: Any) -> None:
+        """A second answer to a request sent again to a restarted SharedState: already done."""
 
     def _persist_intent(self, intent: Intent) -> None:
         record = intent.to_record()

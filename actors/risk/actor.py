@@ -106,7 +106,6 @@ class RiskManagerActor(EnsembleActor):
         self.ledger = Ledger()
         # Orders sent to the broker, by the broker request's id: who submitted them, so that a
         # late report (an unknown outcome resolved later) reaches them too.
-        self._orders: dict[str, tuple[Any, SubmitOrder]] = {}
         self.profile_offset_s: float | None = None
         self.last_market: PreScanInput | None = None  # the latest account a strategy saw
         self.news_events: list[NewsEvent] = []
@@ -440,32 +439,25 @@ class RiskManagerActor(EnsembleActor):
         approved = Approval(client_order_id, message.decision_id, message.strategy,
                             message.symbol, message.side, approval.volume, risk_money,
                             expires_at=wall + APPROVAL_TTL_S)
-        request_id = self.ask_peer(
+        self.ask_peer(
             "broker",
             lambda rid: PlaceOrder(rid, client_order_id, message.decision_id, message.symbol,
                                    message.side, approval.volume, message.sl, message.tp,
                                    approval=approved, reference_price=message.entry,
                                    strategy=message.strategy),
-            lambda report: self._on_order_report(report), ORDER_TIMEOUT_S,
+            lambda report: self._on_order_report(sender, message, report), ORDER_TIMEOUT_S,
             lambda: self.log.warning("no order report yet; the reservation stays until it "
-                                     "expires", client_order_id=client_order_id))
-        if request_id is not None:
-            self._orders[request_id] = (sender, message)
+                                     "expires", client_order_id=client_order_id),
+            final=lambda report: report.final)
 
     def _deny(self, sender: Any, message: SubmitOrder, code: str, why: str) -> None:
         self.send(sender, OrderApproval(message.request_id, message.decision_id, False,
                                         code=code, message=why))
 
-    @handles(OrderReport)
-    def _on_late_order_report(self, report: OrderReport, sender: Any) -> None:
-        """A second report for an order whose first outcome was unknown."""
-        self._on_order_report(report)
-
-    def _on_order_report(self, report: OrderReport) -> None:
-        submitted = self._orders.get(report.request_id)
-        if submitted is None:
-            return
-        requester, message = submitted
+    def _on_order_report(self, requester: Any, message: SubmitOrder,
+                         report: OrderReport) -> None:
+        """The broker's report on an order sent for ``requester``: books it, then passes it on
+        under the requester's own request id."""
         client_order_id = f"E{message.decision_id}"
         if report.status == Outcome.DONE.value:
             self.ledger = self.ledger.fill(client_order_id, report.ticket, report.volume,
@@ -476,10 +468,9 @@ class RiskManagerActor(EnsembleActor):
                                            self.rules.counters)
             self._persist()
             self._review_standing()
-        elif report.status != Outcome.UNKNOWN.value:
+        elif report.final:
             self.ledger = self.ledger.release(client_order_id)
-        if report.status != Outcome.UNKNOWN.value:
-            del self._orders[report.request_id]
+        if report.final:
             self._save_ledger()
         self.send(requester, replace(report, request_id=message.request_id))
 

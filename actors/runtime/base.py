@@ -22,7 +22,6 @@ and exits at once when either is gone, so no actor outlives the daemon.
 
 from __future__ import annotations
 
-import heapq
 import os
 import time
 import uuid
@@ -52,6 +51,7 @@ from actors.runtime.lifeline import (
     session_of,
 )
 from actors.runtime.logs import bind_process, get_logger
+from actors.runtime.requests import Callback, OpenRequest, OutstandingRequests
 from messages.backtest import MarketTime
 from messages.commands import Publish
 from messages.events import Event
@@ -82,9 +82,6 @@ class _LivenessCheck:
 @dataclass(frozen=True, slots=True)
 class _ReplySweep:
     """Time to call the ``on_timeout`` of the requests whose deadline has passed."""
-
-
-Callback = Callable[[Any], None]
 
 
 class EnsembleActor(Actor):
@@ -118,10 +115,7 @@ class EnsembleActor(Actor):
         self._peers_version = 0
         self._crashed = False
         self._unpublished: deque[Event] = deque(maxlen=_UNPUBLISHED_LIMIT)
-        self._awaiting: dict[str, tuple[Callback, Callable[[], None] | None]] = {}
-        # (deadline, request id), earliest first: one timer at the earliest deadline instead of
-        # one per request (Thespian scans every pending timer on every message it delivers).
-        self._deadlines: list[tuple[float, str]] = []
+        self._requests = OutstandingRequests()
         self._sweep_at: float | None = None
 
     # --- hooks for subclasses ------------------------------------------------------------------
@@ -158,30 +152,41 @@ class EnsembleActor(Actor):
         on_reply: Callback,
         timeout: float | None = None,
         on_timeout: Callable[[], None] | None = None,
+        *,
+        final: Callable[[Any], bool] | None = None,
+        resend: bool = False,
+        tag: Any = None,
+        request_id: str | None = None,
     ) -> str | None:
-        """Send ``make_message(request_id)`` to ``role``; its reply (the message carrying that
-        ``request_id``) goes to ``on_reply``. Without an answer in ``timeout`` seconds, or when
-        the role is not running, ``on_timeout`` is called instead. Nothing blocks meanwhile."""
+        """Send ``make_message(request_id)`` to ``role``; its replies (the messages carrying that
+        ``request_id``) go to ``on_reply``. Without an answer in ``timeout`` seconds, or when
+        the role is not running and the request is not ``resend``, ``on_timeout`` is called
+        instead. Nothing blocks meanwhile. ``final``, ``resend`` and ``tag`` are explained in
+        :mod:`actors.runtime.requests`."""
         address = self.peers.get(role)
-        if address is None:
+        if address is None and not resend:
             if on_timeout is not None:
                 on_timeout()
             return None
-        request_id = uuid.uuid4().hex
-        self._awaiting[request_id] = (on_reply, on_timeout)
-        self.send(address, make_message(request_id))
-        if timeout is not None:
-            heapq.heappush(self._deadlines, (time.monotonic() + max(0.0, timeout), request_id))
+        request_id = request_id or uuid.uuid4().hex
+        message = make_message(request_id)
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        self._requests.open(OpenRequest(request_id, role, message, on_reply, on_timeout,
+                                        final, resend, tag, address), deadline)
+        if address is not None:
+            self.send(address, message)
+        if deadline is not None:
             self._arm_sweep()
         return request_id
 
+    def waiting_on(self, tag: Any) -> bool:
+        """Whether a request asked with ``tag`` still waits for its final reply."""
+        return self._requests.waiting_on(tag)
+
     def _arm_sweep(self) -> None:
-        deadlines = self._deadlines
-        while deadlines and deadlines[0][1] not in self._awaiting:
-            heapq.heappop(deadlines)  # answered in time
-        if not deadlines:
+        due = self._requests.next_deadline()
+        if due is None:
             return
-        due = deadlines[0][0]
         if self._sweep_at is not None and self._sweep_at <= due:
             return  # a timer at or before it is already set
         self._sweep_at = due
@@ -189,12 +194,9 @@ class EnsembleActor(Actor):
 
     def _sweep_replies(self) -> None:
         self._sweep_at = None
-        now = time.monotonic()
-        while self._deadlines and self._deadlines[0][0] <= now:
-            _, request_id = heapq.heappop(self._deadlines)
-            waiting = self._awaiting.pop(request_id, None)
-            if waiting is not None and waiting[1] is not None:
-                waiting[1]()
+        for request in self._requests.expire(time.monotonic()):
+            if request.on_timeout is not None:
+                request.on_timeout()
         self._arm_sweep()
 
     def publish(self, events: Iterable[Event]) -> None:
@@ -248,13 +250,15 @@ class EnsembleActor(Actor):
                 return  # an older directory overtaken in transit
             self._peers_version = message.version
             self.peers = dict(message.directory)
+            for request in self._requests.readdress(self.peers):
+                self.send(request.address, request.message)
             self.on_peers()
             self.publish(())
             return
         request_id = getattr(message, "request_id", None)
-        if request_id is not None and request_id in self._awaiting:
-            on_reply, _ = self._awaiting.pop(request_id)
-            on_reply(message)
+        request = None if request_id is None else self._requests.answer(request_id, message)
+        if request is not None:
+            request.on_reply(message)
             return
         handler = self._handler_for(message)
         if handler is not None:

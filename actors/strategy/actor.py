@@ -115,6 +115,18 @@ class _Cycle:
     candidates: int = 0
 
 
+@dataclass
+class _Submitted:
+    """An order this strategy submitted to the RiskManager, until its fate is known."""
+
+    cycle: _Cycle
+    decision_id: str
+    symbol: str
+    direction: str
+    volume: float = 0.0
+    abandoned: bool = False  # the RiskManager was late; the candidate was given up
+
+
 class StrategyActor(EnsembleActor):
     role = "Strategy"
 
@@ -126,7 +138,6 @@ class StrategyActor(EnsembleActor):
         self.broker_ready = BrokerReady(False, False)
         self.tickets: dict[int, TicketState] = {}
         self._tickets_loaded = False
-        self._late_orders: dict[str, dict[str, Any]] = {}
         self.loaded: LoadedStrategy | None = None
         # ticket → the strategy that opened it; a strategy manages only its own positions.
         self.owners: dict[int, str] = {}
@@ -253,8 +264,8 @@ class StrategyActor(EnsembleActor):
         submitted has its final report."""
         if cycle.reply_to is None or not cycle.finished:
             return
-        if any(order.get("cycle") is cycle for order in self._late_orders.values()):
-            return
+        if self.waiting_on(cycle):
+            return  # an order it submitted has no final report yet
         reply_to, cycle.reply_to = cycle.reply_to, None
         self.send(reply_to, ScanDone(cycle.request_id, self.strategy_name, cycle.candidates,
                                      cycle.orders))
@@ -449,63 +460,67 @@ class StrategyActor(EnsembleActor):
         order = order_input(market, direction, entry, stop_loss, take_profit, m1,
                             snapshot.account, reply.confidence, self._commission())
         cycle.orders += 1  # held while the RiskManager decides; given back on a denial
-        pending = {"decision_id": decision_id, "symbol": symbol, "direction": direction.value,
-                   "volume": 0.0, "cycle": cycle}
-        request_id = self.ask_peer(
+        submitted = _Submitted(cycle, decision_id, symbol, direction.value)
+        self.ask_peer(
             "risk",
             lambda rid: SubmitOrder(rid, decision_id, self.strategy_name, symbol, direction,
                                     reply.confidence, entry, stop_loss, take_profit, order),
-            lambda approval: self._on_approval(cycle, pending, approval),
-            REPLY_TIMEOUT_S, lambda: self._give_up(cycle, decision_id, symbol, "risk timeout"))
-        if request_id is not None:
-            self._late_orders[request_id] = pending
+            lambda answer: self._on_submission_reply(submitted, answer),
+            REPLY_TIMEOUT_S, lambda: self._on_risk_late(submitted),
+            final=lambda answer: answer.final, tag=cycle)
 
     def _commission(self) -> float | None:
         profile = self.broker_ready.profile
         return profile.commission_per_lot if profile is not None else None  # unknown: denied
 
-    def _on_approval(self, cycle: _Cycle, order: dict[str, Any],
-                     approval: OrderApproval) -> None:
-        symbol, decision_id = order["symbol"], order["decision_id"]
-        self._journal(decision_id, symbol, "approval", {
+    def _on_risk_late(self, submitted: _Submitted) -> None:
+        """No approval in time: give the candidate up, but keep listening, since the
+        RiskManager may have sent the order, whose report must still be claimed."""
+        submitted.abandoned = True
+        self._give_up(submitted.cycle, submitted.decision_id, submitted.symbol, "risk timeout")
+
+    def _on_submission_reply(self, submitted: _Submitted, answer: Any) -> None:
+        if isinstance(answer, OrderApproval):
+            self._on_approval(submitted, answer)
+        elif isinstance(answer, OrderReport):
+            self._on_order_report(submitted, answer)
+
+    def _on_approval(self, submitted: _Submitted, approval: OrderApproval) -> None:
+        cycle = submitted.cycle
+        self._journal(submitted.decision_id, submitted.symbol, "approval", {
             "approved": approval.approved, "volume": approval.volume, "code": approval.code,
             "message": approval.message, "risk_money": approval.risk_money})
+        if submitted.abandoned:
+            self._settle(cycle)
+            return  # already given up; its report, if any, is still claimed
         if not approval.approved:
             cycle.orders -= 1
-            for request_id, waiting in list(self._late_orders.items()):
-                if waiting is order:
-                    del self._late_orders[request_id]
             cycle.denials[approval.code] = cycle.denials.get(approval.code, 0) + 1
         else:
-            order["volume"] = approval.volume  # the RiskManager has sent it to the broker
+            submitted.volume = approval.volume  # the RiskManager has sent it to the broker
         self._done_with(cycle)
 
-    @handles(OrderReport)
-    def _on_order_report(self, report: OrderReport, sender: Any) -> None:
+    def _on_order_report(self, submitted: _Submitted, report: OrderReport) -> None:
         """The broker's report on an order the RiskManager sent for us (forwarded by it)."""
-        order = self._late_orders.get(report.request_id)
-        if order is None:
-            return
-        symbol, decision_id = order["symbol"], order["decision_id"]
+        symbol, decision_id = submitted.symbol, submitted.decision_id
         self._journal(decision_id, symbol, f"order_{report.status}", {
             "status": report.status, "reason": report.reason, "retcode": report.retcode,
             "ticket": report.ticket, "price": report.price, "volume": report.volume})
-        if report.status == "unknown":
+        if not report.final:
             return  # the broker resolves it from the terminal's books and reports again
-        del self._late_orders[report.request_id]
         if report.status == "done":
             if report.ticket is not None:
                 self._claim(report.ticket)
             self.publish([TradeExecution(
-                timestamp=self.now_iso(), symbol=symbol, direction=order["direction"],
-                price=report.price, lot=report.volume or order["volume"], ticket=report.ticket,
+                timestamp=self.now_iso(), symbol=symbol, direction=submitted.direction,
+                price=report.price, lot=report.volume or submitted.volume, ticket=report.ticket,
                 decision_id=decision_id, strategy=self.strategy_name)])
         else:
             self.publish([OrderRejected(
-                timestamp=self.now_iso(), symbol=symbol, direction=order["direction"],
+                timestamp=self.now_iso(), symbol=symbol, direction=submitted.direction,
                 code=report.status.upper(), reason=report.reason, retcode=report.retcode,
                 decision_id=decision_id, strategy=self.strategy_name)])
-        self._settle(order["cycle"])
+        self._settle(submitted.cycle)
 
     def _claim(self, ticket: int) -> None:
         self.owners[ticket] = self.strategy_name

@@ -17,9 +17,7 @@ from actors.broker.sim.faults import FaultConfig
 from actors.broker.sim.module import build_module
 from actors.broker.sim.terminal import SimTerminal
 from actors.broker.sim_clock import SAVE_EVERY_S, MarketTimeFile, resume_sim_clock
-from actors.broker.state_calls import StateCalls
 from actors.runtime.clock import ManualClock
-from messages.commands import StateGet, StateReply
 from tests.unit.broker.conftest import WEDNESDAY_UTC
 
 # --- fault switches ----------------------------------------------------------------------------
@@ -66,24 +64,6 @@ def test_market_time_is_saved_at_most_every_quarter_second_unless_forced(tmp_pat
     wall[0] = SAVE_EVERY_S
     saved.save(4.0)
     assert saved.load() == 4.0
-
-
-# --- SharedState calls --------------------------------------------------------------------------
-
-
-def test_outstanding_state_calls_are_resent_to_a_new_address_oldest_first() -> None:
-    calls = StateCalls("t")
-    replies: list[StateReply] = []
-    first = calls.add(lambda rid: StateGet(request_id=rid, key="a"), replies.append, "old")
-    second = calls.add(lambda rid: StateGet(request_id=rid, key="b"), replies.append, None)
-    assert calls.to_resend("old") == [second]  # never sent: goes out now
-    assert calls.to_resend("old") == []
-    assert calls.to_resend("new") == [first, second]
-    on_reply = calls.take(StateReply(first.request_id, ok=True))
-    assert on_reply is not None
-    assert calls.take(StateReply(first.request_id, ok=True)) is None  # answered once
-    assert calls.take(StateReply("someone-else", ok=True)) is None
-    assert len(calls) == 1 and first.request_id != second.request_id
 
 
 # --- market data --------------------------------------------------------------------------------
