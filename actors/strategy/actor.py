@@ -24,6 +24,16 @@ from typing import Any
 
 from actors.runtime.base import EnsembleActor, handles
 from actors.strategy.cycle import scan_one
+from actors.strategy.decisions import (
+    GiveUp,
+    OrderPlan,
+    SubmittedOrder,
+    blocked_reason,
+    mark_blocked,
+    order_outcome,
+    own_research,
+    plan_order,
+)
 from actors.strategy.loader import LoadedStrategy, load_strategies, strategy_child_name
 from actors.strategy.management import (
     ManagementAction,
@@ -38,14 +48,12 @@ from actors.strategy.market_inputs import (
     bars_from_rates,
     exposures,
     momentum_view,
-    order_input,
     position_view,
     pre_scan_input,
     trading_limits,
 )
 from actors.strategy.signals import (
     ScanResult,
-    ScanStatus,
     rank_candidates,
     scan_summary,
 )
@@ -53,15 +61,12 @@ from messages.backtest import ScanDone, ScanNow
 from messages.books import PositionRecord
 from messages.commands import JournalAppend, StateDelete, StateGetAll, StateReply, StateSet
 from messages.events import (
-    OrderRejected,
     ResearchResult,
     ResearchStart,
     RiskDenials,
     ScanStart,
     ScanSummary,
-    TradeExecution,
 )
-from messages.market import Side
 from messages.trading import (
     BrokerReady,
     BrokerSnapshot,
@@ -113,18 +118,6 @@ class _Cycle:
     reply_to: Any = None
     request_id: str = ""
     candidates: int = 0
-
-
-@dataclass
-class _Submitted:
-    """An order this strategy submitted to the RiskManager, until its fate is known."""
-
-    cycle: _Cycle
-    decision_id: str
-    symbol: str
-    direction: str
-    volume: float = 0.0
-    abandoned: bool = False  # the RiskManager was late; the candidate was given up
 
 
 class StrategyActor(EnsembleActor):
@@ -312,9 +305,9 @@ class StrategyActor(EnsembleActor):
         self._manage_positions(cycle)
         symbols = sorted(set(data.ticks) | set(data.errors) | set(data.bars))
         results = [self._scan(data, snapshot, symbol) for symbol in symbols]
-        blocked = self._blocked_reason(snapshot)
+        blocked = blocked_reason(snapshot, self.gate)
         if blocked is not None:
-            results = [_blocked(result, blocked) for result in results]
+            results = [mark_blocked(result, blocked) for result in results]
         summary = scan_summary(results)
         candidates = [result for result in results if result.is_candidate]
         self.publish([
@@ -336,19 +329,6 @@ class StrategyActor(EnsembleActor):
         settings = self.settings.strategy
         return scan_one(self.loaded.strategy, data, symbol, owned,
                         settings.min_stop_spread_multiple, settings.min_stop_level_multiple)
-
-    def _blocked_reason(self, snapshot: BrokerSnapshot) -> str | None:
-        if not snapshot.connected:
-            return "broker disconnected"
-        if not snapshot.reconciled:
-            return "broker not reconciled yet"
-        if self.gate.kill_switch:
-            return f"kill switch latched ({self.gate.reason})"
-        if self.gate.mode != "ACTIVE":
-            return f"trading {self.gate.mode.lower()}"
-        if self.gate.blocked_by:
-            return f"new entries blocked ({self.gate.blocked or ', '.join(self.gate.blocked_by)})"
-        return None
 
     def _next_candidates(self, cycle: _Cycle) -> None:
         strategy = self.settings.strategy
@@ -408,13 +388,9 @@ class StrategyActor(EnsembleActor):
                   "reason": candidate.reason}, strategy=self.strategy_name)])
         data = cycle.data
         assert data is not None
-        if candidate.confidence is not None or candidate.facts is None:
-            # The strategy is sure of itself (or gives the Researcher nothing to reason from).
-            confidence = candidate.confidence if candidate.confidence is not None else 60.0
-            reply = ResearchReply("", decision_id, symbol, candidate.direction.value,
-                                  confidence, f"{self.strategy_name}: {candidate.reason}",
-                                  "strategy")
-            self._on_research(cycle, candidate, decision_id, market, reply)
+        own = own_research(candidate, decision_id, self.strategy_name)
+        if own is not None:
+            self._on_research(cycle, candidate, decision_id, market, own)
             return
         self.ask_peer(
             "researcher",
@@ -436,91 +412,71 @@ class StrategyActor(EnsembleActor):
             "action": reply.action, "confidence": reply.confidence, "reason": reply.reason,
             "source": reply.source, "regime": reply.regime, "fallback": reply.fallback,
             "strategy": self.strategy_name})
-        assert candidate.direction is not None
-        if reply.action != candidate.direction.value:
-            self._done_with(cycle)
-            return
-        if cycle.orders >= self.settings.strategy.max_orders_per_cycle:
-            self._give_up(cycle, decision_id, symbol, "max orders per cycle reached")
-            return
         data, snapshot = cycle.data, cycle.snapshot
         assert data is not None and snapshot is not None
-        tick = data.ticks.get(symbol)
-        if tick is None or candidate.sl_distance is None or candidate.tp_distance is None:
-            self._give_up(cycle, decision_id, symbol, "no price or stop distances")
-            return
-        direction = candidate.direction
-        entry = tick.ask if direction is Side.BUY else tick.bid
-        sign = direction.sign
-        stop_loss = entry - sign * candidate.sl_distance
-        take_profit = entry + sign * candidate.tp_distance
-        offset = data.server_utc_offset_s
-        m1 = {s: bars_from_rates(frames["M1"], offset) for s, frames in data.bars.items()
-              if "M1" in frames}
-        order = order_input(market, direction, entry, stop_loss, take_profit, m1,
-                            snapshot.account, reply.confidence, self._commission())
+        plan = plan_order(candidate, reply, data, snapshot.account, market, cycle.orders,
+                          self.settings.strategy.max_orders_per_cycle, self._commission())
+        if plan is None:
+            self._done_with(cycle)  # the research does not confirm the signal
+        elif isinstance(plan, GiveUp):
+            self._give_up(cycle, decision_id, symbol, plan.reason)
+        else:
+            self._submit(cycle, SubmittedOrder(decision_id, symbol, plan.side), plan)
+
+    def _submit(self, cycle: _Cycle, order: SubmittedOrder, plan: OrderPlan) -> None:
         cycle.orders += 1  # held while the RiskManager decides; given back on a denial
-        submitted = _Submitted(cycle, decision_id, symbol, direction.value)
         self.ask_peer(
             "risk",
-            lambda rid: SubmitOrder(rid, decision_id, self.strategy_name, symbol, direction,
-                                    reply.confidence, entry, stop_loss, take_profit, order),
-            lambda answer: self._on_submission_reply(submitted, answer),
-            REPLY_TIMEOUT_S, lambda: self._on_risk_late(submitted),
+            lambda rid: SubmitOrder(rid, order.decision_id, self.strategy_name, order.symbol,
+                                    plan.side, plan.confidence, plan.entry, plan.stop_loss,
+                                    plan.take_profit, plan.order),
+            lambda answer: self._on_submission_reply(cycle, order, answer),
+            REPLY_TIMEOUT_S, lambda: self._on_risk_late(cycle, order),
             final=lambda answer: answer.final, tag=cycle)
 
     def _commission(self) -> float | None:
         profile = self.broker_ready.profile
         return profile.commission_per_lot if profile is not None else None  # unknown: denied
 
-    def _on_risk_late(self, submitted: _Submitted) -> None:
+    def _on_risk_late(self, cycle: _Cycle, order: SubmittedOrder) -> None:
         """No approval in time: give the candidate up, but keep listening, since the
         RiskManager may have sent the order, whose report must still be claimed."""
-        submitted.abandoned = True
-        self._give_up(submitted.cycle, submitted.decision_id, submitted.symbol, "risk timeout")
+        order.abandoned = True
+        self._give_up(cycle, order.decision_id, order.symbol, "risk timeout")
 
-    def _on_submission_reply(self, submitted: _Submitted, answer: Any) -> None:
+    def _on_submission_reply(self, cycle: _Cycle, order: SubmittedOrder, answer: Any) -> None:
         if isinstance(answer, OrderApproval):
-            self._on_approval(submitted, answer)
+            self._on_approval(cycle, order, answer)
         elif isinstance(answer, OrderReport):
-            self._on_order_report(submitted, answer)
+            self._on_order_report(cycle, order, answer)
 
-    def _on_approval(self, submitted: _Submitted, approval: OrderApproval) -> None:
-        cycle = submitted.cycle
-        self._journal(submitted.decision_id, submitted.symbol, "approval", {
+    def _on_approval(self, cycle: _Cycle, order: SubmittedOrder,
+                     approval: OrderApproval) -> None:
+        self._journal(order.decision_id, order.symbol, "approval", {
             "approved": approval.approved, "volume": approval.volume, "code": approval.code,
             "message": approval.message, "risk_money": approval.risk_money})
-        if submitted.abandoned:
+        if order.abandoned:
             self._settle(cycle)
             return  # already given up; its report, if any, is still claimed
         if not approval.approved:
             cycle.orders -= 1
             cycle.denials[approval.code] = cycle.denials.get(approval.code, 0) + 1
         else:
-            submitted.volume = approval.volume  # the RiskManager has sent it to the broker
+            order.volume = approval.volume  # the RiskManager has sent it to the broker
         self._done_with(cycle)
 
-    def _on_order_report(self, submitted: _Submitted, report: OrderReport) -> None:
+    def _on_order_report(self, cycle: _Cycle, order: SubmittedOrder,
+                         report: OrderReport) -> None:
         """The broker's report on an order the RiskManager sent for us (forwarded by it)."""
-        symbol, decision_id = submitted.symbol, submitted.decision_id
-        self._journal(decision_id, symbol, f"order_{report.status}", {
+        self._journal(order.decision_id, order.symbol, f"order_{report.status}", {
             "status": report.status, "reason": report.reason, "retcode": report.retcode,
             "ticket": report.ticket, "price": report.price, "volume": report.volume})
         if not report.final:
             return  # the broker resolves it from the terminal's books and reports again
-        if report.status == "done":
-            if report.ticket is not None:
-                self._claim(report.ticket)
-            self.publish([TradeExecution(
-                timestamp=self.now_iso(), symbol=symbol, direction=submitted.direction,
-                price=report.price, lot=report.volume or submitted.volume, ticket=report.ticket,
-                decision_id=decision_id, strategy=self.strategy_name)])
-        else:
-            self.publish([OrderRejected(
-                timestamp=self.now_iso(), symbol=symbol, direction=submitted.direction,
-                code=report.status.upper(), reason=report.reason, retcode=report.retcode,
-                decision_id=decision_id, strategy=self.strategy_name)])
-        self._settle(submitted.cycle)
+        if report.status == "done" and report.ticket is not None:
+            self._claim(report.ticket)
+        self.publish([order_outcome(order, report, self.now_iso(), self.strategy_name)])
+        self._settle(cycle)
 
     def _claim(self, ticket: int) -> None:
         self.owners[ticket] = self.strategy_name
@@ -610,11 +566,3 @@ class StrategyActor(EnsembleActor):
             request_id=rid, op_id=f"{decision_id}-{step}", kind="decision", key=symbol,
             record=entry, decision_id=decision_id), lambda reply: None)
 
-
-def _blocked(result: ScanResult, why: str) -> ScanResult:
-    """While trading is not allowed, a candidate is shown as blocked by risk, not as a signal
-    that nothing acts on."""
-    if not result.is_candidate:
-        return result
-    return ScanResult(result.symbol, ScanStatus.RISK_BLOCK,
-                      f"{ScanStatus.RISK_BLOCK.value}: {why}", facts=result.facts)
