@@ -105,6 +105,7 @@ class ClientStats:
     frames: int = 0
     latencies: list[float] = field(default_factory=list)
     close_code: int | None = None
+    quotes: int = 0
 
     def take(self, events: list[dict[str, Any]] | tuple[dict[str, Any], ...],
              now: float) -> None:
@@ -112,6 +113,9 @@ class ClientStats:
         self.frames += 1
         latencies = self.latencies
         for event in events:
+            if event["type"] == "QUOTE":
+                self.quotes += 1  # live quotes are not numbered
+                continue
             seq = event["seq"]
             if seq != self.next_seq:
                 self.in_order = False

@@ -16,6 +16,7 @@ __all__ = [
     "EventBatch",
     "JournalAppend",
     "JournalQuery",
+    "LiveQuotes",
     "Publish",
     "SnapshotSync",
     "StateCompareAndSet",
@@ -45,6 +46,15 @@ class Publish:
 class EventBatch:
     """Numbered events, Broadcaster → WebFront. ``wires`` are the plain dicts (for the snapshot
     mirror) and ``texts`` their JSON encoding, made once for every client."""
+
+    wires: tuple[dict[str, Any], ...]
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveQuotes:
+    """QUOTE events that are not numbered (``broadcaster.journal_quotes`` off), Broadcaster →
+    WebFront: the latest of each symbol in one ``Publish``, as dicts and as their JSON."""
 
     wires: tuple[dict[str, Any], ...]
     texts: tuple[str, ...]

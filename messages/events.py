@@ -27,6 +27,7 @@ __all__ = [
     "OrderRejected",
     "PositionClosed",
     "PositionUpdate",
+    "Quote",
     "ResearchResult",
     "ResearchStart",
     "RiskStateChanged",
@@ -230,6 +231,20 @@ class BrokerStatus(Event):
     commission_per_lot: float | None = None
     """Round-turn, account currency; None: unknown (the cost rule then denies)."""
     fault_switches: bool = False
+
+
+@event("QUOTE")
+class Quote(Event):
+    """A watched symbol's latest bid and ask (``spread`` in points, ``time`` the tick's market
+    time as UTC epoch seconds). Live only by default: not numbered, not journalled, not
+    replayed; a later quote of the same symbol supersedes it everywhere
+    (``broadcaster.journal_quotes`` numbers and journals them like any event)."""
+
+    symbol: str
+    bid: float
+    ask: float
+    spread: float
+    time: float
 
 
 @event("CONTROL_RESULT")

@@ -18,7 +18,7 @@ from thespian.actors import WatchMessage
 
 from actors.broadcaster.journal import EVENTS_FILE
 from actors.runtime.base import EnsembleActor, handles
-from messages.commands import EventBatch, SnapshotSync, StateReply
+from messages.commands import EventBatch, LiveQuotes, SnapshotSync, StateReply
 from messages.supervision import TreeStatus
 from messages.trading import (
     BrokerSnapshot,
@@ -159,6 +159,11 @@ class WebFrontActor(EnsembleActor):
     def _on_events(self, message: EventBatch, sender: Any) -> None:
         assert self.hub is not None
         self._on_loop(self.hub.publish, message.wires, message.texts)
+
+    @handles(LiveQuotes)
+    def _on_quotes(self, message: LiveQuotes, sender: Any) -> None:
+        assert self.hub is not None
+        self._on_loop(self.hub.live_quotes, message.wires, message.texts)
 
     @handles(SnapshotSync)
     def _on_snapshot(self, message: SnapshotSync, sender: Any) -> None:

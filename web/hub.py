@@ -17,6 +17,12 @@ Broadcaster sends an ``EventBatch`` instead (:meth:`Hub.publish`). A ring or a b
 arrives is made up for from the journal: by the next one when one comes, and by
 :meth:`Hub.follow_journal` when none does.
 
+Live quotes (QUOTE events that are not numbered, :class:`~messages.commands.LiveQuotes`) are
+coalesced per symbol instead of queued: each client holds at most one unsent quote per symbol,
+the latest, so a slow client gets the latest quotes when it catches up, never a backlog, and
+quotes never count towards its queue's limit. When a client has none pending, it is given the
+flush's quote frame built once for its group, like any other frame.
+
 Replay is gap-free and duplicate-free: a new client is registered (so live events start
 queueing) before the journal is read up to the seq at registration, and the sender skips
 anything at or below the last seq it sent (a shared frame that overlaps what a client already
@@ -112,6 +118,8 @@ class Subscriber:
     last_sent_seq: int = 0
     overflowed: bool = False
     pump: asyncio.Task[None] | None = None
+    quotes: dict[str, LiveEvent] = field(default_factory=dict)  # unsent, latest per symbol
+    quote_frame: Frame | None = None  # the group's frame, while it is exactly what is unsent
 
     @property
     def group(self) -> tuple[bool, frozenset[str] | None]:
@@ -164,8 +172,31 @@ class Subscriber:
             events.extend(fresh)
         return Frame(events) if events else None
 
+    def offer_quotes(self, frame: Frame) -> None:
+        """Hold the frame's quotes, each superseding the unsent one of its symbol."""
+        if self.overflowed or not frame.events:
+            return
+        self.quote_frame = None if self.quotes else frame
+        for quote in frame.events:
+            self.quotes[_quote_symbol(quote)] = quote
+        self.wake.set()
+
+    def take_quotes(self) -> Frame | None:
+        """The unsent quotes, as one frame (the group's own when nothing was merged)."""
+        if not self.quotes:
+            return None
+        frame = self.quote_frame or Frame(list(self.quotes.values()))
+        self.quotes = {}
+        self.quote_frame = None
+        return frame
+
     def frame(self, events: Sequence[LiveEvent]) -> str | bytes:
         return build_frame(events, self.binary)
+
+
+def _quote_symbol(quote: LiveEvent) -> str:
+    wire = quote.wire if quote.wire is not None else decode_json(quote.text)
+    return str(wire.get("symbol", ""))
 
 
 class Hub:
@@ -193,6 +224,7 @@ class Hub:
         self._reader: JournalReader | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pending: list[LiveEvent] = []  # live events waiting for the next flush
+        self._pending_quotes: dict[str, LiveEvent] = {}  # live quotes, latest per symbol
         self._flush_timer: asyncio.Handle | None = None
         self._read_scheduled = False
         # Set by the Broadcaster's first SnapshotSync; until then the snapshot's seq is not
@@ -239,6 +271,15 @@ class Hub:
                            if seq > self.last_seq])
             if len(rows) < REPLAY_PAGE:
                 return
+
+    def live_quotes(self, wires: Sequence[dict[str, Any]], texts: Sequence[str]) -> None:
+        """Unnumbered QUOTE events: into the snapshot mirror (unless an older one overtook a
+        newer), then to every client at the next flush, the latest per symbol."""
+        for wire, text in zip(wires, texts, strict=True):
+            if self.snapshot.apply_quote(wire):
+                self._pending_quotes[str(wire["symbol"])] = LiveEvent(0, "QUOTE", text, wire)
+        if self._pending_quotes:
+            self._schedule_flush()
 
     def set_tree(self, root: NodeStatus) -> None:
         self.tree = root
@@ -340,6 +381,9 @@ class Hub:
             self.metrics.observe(wire)
         self.counters["events"] += len(events)
         self._pending.extend(events)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if self._flush_timer is None:
             loop = asyncio.get_running_loop()
             if self.flush_interval_s:
@@ -351,18 +395,25 @@ class Hub:
         """Build each group's frames once and queue them for every client of the group."""
         self._flush_timer = None
         pending, self._pending = self._pending, []
-        if not pending:
+        quotes, self._pending_quotes = list(self._pending_quotes.values()), {}
+        if not pending and not quotes:
             return
-        groups: dict[tuple[bool, frozenset[str] | None], list[Frame]] = {}
+        groups: dict[tuple[bool, frozenset[str] | None], tuple[list[Frame], Frame | None]] = {}
         step = self.max_batch_events
         for subscriber in list(self.subscribers):
-            frames = groups.get(subscriber.group)
-            if frames is None:
+            built = groups.get(subscriber.group)
+            if built is None:
                 wanted = subscriber.wants(pending)
-                frames = groups[subscriber.group] = [
-                    Frame(chunk, build_frame(chunk, subscriber.binary))
-                    for chunk in (wanted[i : i + step] for i in range(0, len(wanted), step))
-                ]
+                wanted_quotes = subscriber.wants(quotes)
+                built = groups[subscriber.group] = (
+                    [Frame(chunk, build_frame(chunk, subscriber.binary))
+                     for chunk in (wanted[i : i + step] for i in range(0, len(wanted), step))],
+                    Frame(wanted_quotes, build_frame(wanted_quotes, subscriber.binary))
+                    if wanted_quotes else None,
+                )
+            frames, quote_frame = built
+            if quote_frame is not None:
+                subscriber.offer_quotes(quote_frame)
             for frame in frames:
                 if subscriber.offer(frame):
                     # Its sender may be stuck in a send that never completes: act now.
@@ -445,9 +496,14 @@ class Hub:
             await subscriber.wake.wait()
             subscriber.wake.clear()
             while not subscriber.overflowed:
+                quotes = subscriber.take_quotes()
+                if quotes is not None:
+                    await self._send(subscriber, quotes.events, quotes.data)
                 frame = subscriber.take(self.max_batch_events)
                 if frame is None:
-                    break
+                    if quotes is None:
+                        break
+                    continue
                 await self._send(subscriber, frame.events, frame.data)
                 subscriber.last_sent_seq = frame.last_seq
 

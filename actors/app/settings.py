@@ -131,6 +131,10 @@ class BroadcasterSettings(_Section):
     journal_keep: int = Field(
         500_000, ge=1000, le=100_000_000, description="events kept in events.db"
     )
+    journal_quotes: bool = Field(
+        False, description="number and journal QUOTE events like any other (they are many: "
+        "by default they go live only, the latest per symbol, and ?since= skips them)"
+    )
 
 
 class StateSettings(_Section):
@@ -149,6 +153,10 @@ class BrokerSettings(_Section):
     )
     magic: int = Field(234000, ge=1, le=2**63 - 1, description="our orders' magic number")
     poll_interval_s: float = Field(1.0, gt=0, le=60, description="positions/account polling")
+    quote_interval_ms: float = Field(
+        250.0, ge=0, le=60_000, description="live QUOTE events of the watched symbols: at most "
+        "one per symbol this often, only when its bid or ask changed (0: none)"
+    )
     login: int | None = Field(None, description="account login to check (mt5, mt5linux)")
     server: str | None = Field(None, description="trade server name (mt5, mt5linux)")
     password_env: str = Field(

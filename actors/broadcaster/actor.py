@@ -8,6 +8,11 @@ rows from the journal itself. Only when no WebFront listens on the doorbell (non
 platform without Unix sockets) do the events go to it as an
 :class:`~messages.commands.EventBatch`. The seq only ever grows, across restarts too: a new
 Broadcaster continues from the journal.
+
+QUOTE events are the exception (unless ``broadcaster.journal_quotes``): many, and each
+superseded by the next of its symbol, they are neither numbered nor journalled; the latest of
+each symbol in a ``Publish`` goes into the snapshot and, as
+:class:`~messages.commands.LiveQuotes`, straight to the WebFront.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from actors.broadcaster.journal import EVENTS_FILE, Doorbell, Journal
 from actors.broadcaster.snapshot import SNAPSHOT_TYPES, Snapshot
 from actors.runtime.base import EnsembleActor, handles
 from messages.codec import CodecError, encode_json, to_wire
-from messages.commands import EventBatch, Publish, SnapshotSync
+from messages.commands import EventBatch, LiveQuotes, Publish, SnapshotSync
+from messages.events import Event, Quote
 
 __all__ = ["BroadcasterActor"]
 
@@ -62,23 +68,33 @@ class BroadcasterActor(EnsembleActor):
             self._synced_web_front = web_front
             self.send(web_front, SnapshotSync(self.snapshot.to_dict(), self.last_seq))
 
+    def _encode(self, event: Event, seq: int | None) -> tuple[dict[str, Any], str] | None:
+        try:
+            wire = to_wire(event if seq is None else event.numbered(seq))
+            return wire, encode_json(wire)
+        except (CodecError, ValueError, TypeError) as error:
+            # A producer's bad event must not take the event stream down with it.
+            self.log.error("event dropped: cannot encode", event_type=event.TYPE,
+                           reason=str(error))
+            return None
+
     @handles(Publish)
     def _on_publish(self, message: Publish, sender: Any) -> None:
         assert self.journal is not None
+        events = coalesce(message.events)
+        if not self.settings.broadcaster.journal_quotes and any(
+                event.TYPE == Quote.TYPE for event in events):
+            self._forward_quotes([event for event in events if event.TYPE == Quote.TYPE])
+            events = [event for event in events if event.TYPE != Quote.TYPE]
         wires: list[dict[str, Any]] = []
         texts: list[str] = []
-        for event in coalesce(message.events):
-            try:
-                wire = to_wire(event.numbered(self.last_seq + 1))
-                text = encode_json(wire)
-            except (CodecError, ValueError, TypeError) as error:
-                # A producer's bad event must not take the event stream down with it.
-                self.log.error("event dropped: cannot encode", event_type=event.TYPE,
-                               reason=str(error))
+        for event in events:
+            encoded = self._encode(event, self.last_seq + 1)
+            if encoded is None:
                 continue
             self.last_seq += 1
-            wires.append(wire)
-            texts.append(text)
+            wires.append(encoded[0])
+            texts.append(encoded[1])
         if not wires:
             return
         self.journal.append([(wire["seq"], wire["type"], text)
@@ -89,3 +105,17 @@ class BroadcasterActor(EnsembleActor):
         web_front = self.peer("web_front")
         if web_front is not None:
             self.send(web_front, EventBatch(tuple(wires), tuple(texts)))
+
+    def _forward_quotes(self, quotes: list[Event]) -> None:
+        """Live quotes (the latest of each symbol already): into the snapshot, and to the
+        WebFront in one message."""
+        wires: list[dict[str, Any]] = []
+        texts: list[str] = []
+        for quote in quotes:
+            encoded = self._encode(quote, None)
+            if encoded is not None and self.snapshot.apply_quote(encoded[0]):
+                wires.append(encoded[0])
+                texts.append(encoded[1])
+        web_front = self.peer("web_front")
+        if wires and web_front is not None:
+            self.send(web_front, LiveQuotes(tuple(wires), tuple(texts)))

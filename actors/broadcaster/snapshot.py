@@ -4,6 +4,8 @@ The same reducer runs in the Broadcaster (the authority, rebuilt from the journa
 restart) and in the WebFront (a mirror, so that ``STATE_SNAPSHOT`` and ``/api/state`` cost no
 actor hop). Unlike the seed, events are kept oldest first *and* numbered, so a client can order
 and de-duplicate them; the lists are bounded as in the seed (200 events, 50 trades).
+Quotes are kept apart, the latest of each symbol (:meth:`Snapshot.apply_quote`), and never
+enter the list of recent events.
 """
 
 from __future__ import annotations
@@ -36,12 +38,28 @@ class Snapshot:
         self.events: list[dict[str, Any]] = []
         self.risk: dict[str, Any] = {}
         self.broker: dict[str, Any] = {}
+        self.quotes: dict[str, dict[str, Any]] = {}  # symbol -> its latest QUOTE
+
+    def apply_quote(self, wire: dict[str, Any]) -> bool:
+        """Hold a QUOTE unless the one held for its symbol is newer (quotes may arrive out of
+        order); True when it is held."""
+        symbol = wire.get("symbol")
+        if not isinstance(symbol, str) or not symbol:
+            return False
+        held = self.quotes.get(symbol)
+        if held is not None and _quote_time(held) > _quote_time(wire):
+            return False
+        self.quotes[symbol] = wire
+        return True
 
     def apply(self, wire: dict[str, Any]) -> None:
         seq = wire.get("seq") or 0
         if seq and seq <= self.last_seq:
             return  # already applied: replays and restarts may repeat events
         self.last_seq = max(self.last_seq, seq)
+        if wire.get("type") == "QUOTE":
+            self.apply_quote(wire)
+            return
         self.events.append(wire)
         if len(self.events) > self.max_events:
             del self.events[: len(self.events) - self.max_events]
@@ -79,6 +97,7 @@ class Snapshot:
                 "events": self.events,
                 "risk": self.risk,
                 "broker": self.broker,
+                "quotes": self.quotes,
                 "last_seq": self.last_seq,
             }
         )
@@ -94,5 +113,11 @@ class Snapshot:
         snapshot.events = list(data.get("events") or [])
         snapshot.risk = dict(data.get("risk") or {})
         snapshot.broker = dict(data.get("broker") or {})
+        snapshot.quotes = dict(data.get("quotes") or {})
         snapshot.last_seq = int(data.get("last_seq") or 0)
         return snapshot
+
+
+def _quote_time(wire: dict[str, Any]) -> float:
+    value = wire.get("time")
+    return float(value) if isinstance(value, int | float) else 0.0

@@ -80,6 +80,7 @@ from actors.broker.positions_tracker import (
     server_day_start,
     tracked_from_deals,
 )
+from actors.broker.quotes import QuoteWatch
 from actors.broker.reconcile import (
     ConnectionVerdict,
     connection_verdict,
@@ -167,6 +168,11 @@ class _PollDue:
 
 
 @dataclass(frozen=True, slots=True)
+class _QuotesDue:
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class _ResolveDue:
     pass
 
@@ -221,6 +227,7 @@ class MT5BrokerActor(EnsembleActor):
         self.deals = DealReader(0)
         self.close_attempts: dict[int, int] = {}
         self.changes = ChangeGate()
+        self.quotes = QuoteWatch()
         self.driven = False  # a backtest's driver moves the clock and asks for every poll
 
     def _listeners(self, roles: tuple[str, ...]) -> list[str]:
@@ -710,6 +717,35 @@ class MT5BrokerActor(EnsembleActor):
     def _start_polling(self) -> None:
         self.poll_generation += 1
         self.after(0.0, _PollDue(self.poll_generation))
+        self.quotes.forget()
+        if self.settings.broker.quote_interval_ms > 0:
+            self.after(0.0, _QuotesDue(self.poll_generation))
+
+    @handles(_QuotesDue)
+    def _on_quotes_due(self, message: _QuotesDue, sender: Any) -> None:
+        """The watched symbols' quotes that changed, as QUOTE events (at most one per symbol
+        per ``broker.quote_interval_ms``); a backtest's driven terminal has none."""
+        if message.generation != self.poll_generation or self.driven:
+            return
+        if self.connected and self.reconciled and self.gateway is not None:
+            self._publish_quotes(self.gateway)
+        if message.generation == self.poll_generation:
+            self.after(self.settings.broker.quote_interval_ms / 1000.0,
+                       _QuotesDue(self.poll_generation))
+
+    def _publish_quotes(self, gateway: Gateway) -> None:
+        try:
+            ticks = gateway.ticks(self.universe)
+        except GatewayError as error:
+            self._gateway_failed(error)
+            return
+        points: dict[str, float] = {}
+        for symbol in ticks:
+            try:
+                points[symbol] = self.specs.get(gateway, symbol).point
+            except GatewayError:
+                continue  # its spread shows as 0 until its spec can be read
+        self.publish(self.quotes.changed(ticks, points, self.server_offset_s, self.now_iso()))
 
     def _poll_soon(self) -> None:
         """An extra poll shortly, so a fill or a close shows without waiting for the next

@@ -27,8 +27,10 @@ def _ticks(client: EventClient) -> list[int]:
 
 
 def _seqs(client: EventClient) -> list[int]:
-    """The seq of every event after the snapshot (the trading roles publish between ticks)."""
-    return [event["seq"] for event in client.events if event["type"] != "STATE_SNAPSHOT"]
+    """The seq of every event after the snapshot (the trading roles publish between ticks),
+    live quotes aside: they are not numbered."""
+    return [event["seq"] for event in client.events
+            if event["type"] not in ("STATE_SNAPSHOT", "QUOTE")]
 
 
 def _contiguous(seqs: list[int]) -> bool:
@@ -50,6 +52,19 @@ async def test_snapshot_first_then_live_events_in_order(shared_daemon: Daemon, s
     # follows it with no gap and no duplicate.
     seqs = _seqs(client)
     assert seqs[0] == first["data"]["last_seq"] + 1 and _contiguous(seqs)
+    await client.close()
+
+
+async def test_quotes_go_live_but_never_into_the_journal(shared_daemon: Daemon,
+                                                         session) -> None:
+    client = await EventClient(session, _url(shared_daemon)).connect()
+    await client.wait_for(lambda: len({q["symbol"] for q in client.of_type("QUOTE")}) >= 2)
+    quote = client.of_type("QUOTE")[0]
+    assert "seq" not in quote and quote["ask"] > quote["bid"] > 0 and quote["spread"] > 0
+    state = shared_daemon.get("/api/state")
+    assert {quote["symbol"] for quote in client.of_type("QUOTE")} <= set(state["quotes"])
+    journal = shared_daemon.get("/api/events?types=QUOTE&limit=10")
+    assert journal["events"] == []  # live only: ?since= replays none
     await client.close()
 
 
