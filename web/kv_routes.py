@@ -44,6 +44,8 @@ async def _state_call(request: web.Request, make: Callable[[str], Any]) -> State
     reply = await ask(request.app, SHARED_STATE_ROLE, make)
     assert isinstance(reply, StateReply)
     if reply.error is not None:
+        if reply.extra.get("conflict"):
+            raise ClientError(409, "conflict", reply.error)
         raise ClientError(400, "rejected", reply.error)
     return reply
 

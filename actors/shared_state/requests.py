@@ -8,7 +8,7 @@ the reason; a database failure is raised, for the caller to crash on.
 
 from __future__ import annotations
 
-from actors.shared_state.store import KeyValueStore, StoreError
+from actors.shared_state.store import KeyValueStore, OpIdReused, StoreError
 from messages.commands import (
     JournalAppend,
     JournalQuery,
@@ -31,7 +31,8 @@ def answer(store: KeyValueStore, request: StateRequest) -> StateReply:
     try:
         return _answer(store, request)
     except StoreError as error:
-        return StateReply(request.request_id, ok=False, error=str(error))
+        return StateReply(request.request_id, ok=False, error=str(error),
+                          extra={"conflict": True} if isinstance(error, OpIdReused) else {})
 
 
 def _answer(store: KeyValueStore, request: StateRequest) -> StateReply:

@@ -27,7 +27,7 @@ from typing import Any
 from actors.runtime.sqlite_space import reclaim_free_pages, use_incremental_vacuum
 from actors.shared_state.retention import prune_before
 
-__all__ = ["KeyValueStore", "Quota", "StoreError", "StoredValue"]
+__all__ = ["KeyValueStore", "OpIdReused", "Quota", "StoreError", "StoredValue"]
 
 MAX_KEY_LENGTH = 256
 APPLIED_OPS_KEPT = 50_000
@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS watermarks (
 
 class StoreError(ValueError):
     """A request the store refuses (bad key, a value that is not JSON, not a number…)."""
+
+
+class OpIdReused(StoreError):
+    """An op_id already applied to another operation or key (a conflict, not bad input)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +256,7 @@ class KeyValueStore:
         ):
             raise StoreError(f"delta must be a finite number, got {delta!r}")
         with self._transaction():
-            previous = self._applied(op_id)
+            previous = self._applied(op_id, "increment", key)
             if previous is not None:
                 return StoredValue(previous["value"], previous["updated_at"])
             current = self.get(key)
@@ -261,7 +265,8 @@ class KeyValueStore:
                 raise StoreError(f"{key!r} holds {base!r}, which is not a number")
             value = base + delta
             updated_at = self.set(key, value)
-            self._remember(op_id, {"value": value, "updated_at": updated_at})
+            self._remember(op_id, {"op": "increment", "key": key, "value": value,
+                                   "updated_at": updated_at})
             return StoredValue(value, updated_at)
 
     def compare_and_set(self, key: str, expected: Any, new: Any, op_id: str) -> tuple[bool, Any]:
@@ -269,7 +274,7 @@ class KeyValueStore:
         was swapped and the value the key holds afterwards."""
         _dump(new)
         with self._transaction():
-            previous = self._applied(op_id)
+            previous = self._applied(op_id, "cas", key)
             if previous is not None:
                 return previous["swapped"], previous["value"]
             current = self.get(key)
@@ -279,19 +284,30 @@ class KeyValueStore:
             if matches:
                 self.set(key, new)
             result = new if matches else (None if current is None else current.value)
-            self._remember(op_id, {"swapped": matches, "value": result})
+            self._remember(op_id, {"op": "cas", "key": key, "swapped": matches,
+                                   "value": result})
             return matches, result
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
-    def _applied(self, op_id: str) -> dict[str, Any] | None:
+    def _applied(self, op_id: str, op: str, key: str) -> dict[str, Any] | None:
+        """What ``op_id`` did when it was applied (None: never); an op_id that was used for
+        another operation or key is refused, never answered with that one's result."""
         if not isinstance(op_id, str) or not op_id:
             raise StoreError(f"op_id must be a non-empty string, got {op_id!r}")
         row = self._db.execute(
             "SELECT result FROM applied_ops WHERE op_id = ?", (op_id,)
         ).fetchone()
-        return None if row is None else json.loads(row[0])
+        if row is None:
+            return None
+        previous: dict[str, Any] = json.loads(row[0])
+        # Records written before they named their operation: told apart by their fields.
+        was = previous.get("op") or ("increment" if "updated_at" in previous else "cas")
+        if was != op or previous.get("key", key) != key:
+            raise OpIdReused(f"op_id {op_id!r} was already used for {was} of "
+                             f"{previous.get('key', 'another key')!r}: use a new op_id")
+        return previous
 
     def _remember(self, op_id: str, result: dict[str, Any]) -> None:
         self._op_seq += 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.shared_state.store import KeyValueStore, StoreError
+from actors.shared_state.store import KeyValueStore, OpIdReused, StoreError
 
 
 @pytest.fixture
@@ -47,6 +47,22 @@ def test_increment_is_applied_once_per_op_id(store: KeyValueStore) -> None:
     assert store.increment("losses", 1, "op-1").value == 1  # a retry
     assert store.increment("losses", 2.5, "op-2").value == 3.5
     assert store.get("losses").value == 3.5
+
+
+def test_an_op_id_used_for_another_operation_or_key_is_refused(store: KeyValueStore) -> None:
+    """Found by schemathesis: a compare-and-set's op_id reused for an increment crashed
+    SharedState (the increment read the CAS's record) until its supervisor gave up."""
+    assert store.compare_and_set("ops.a", None, 1, "op-1") == (True, 1)
+    with pytest.raises(OpIdReused, match=r"op_id 'op-1' was already used for cas of 'ops\.a'"):
+        store.increment("ops.a", 1, "op-1")
+    store.increment("ops.b", 2, "op-2")
+    with pytest.raises(StoreError, match=r"already used for increment of 'ops\.b'"):
+        store.compare_and_set("ops.b", 2, 5, "op-2")
+    with pytest.raises(StoreError, match=r"already used for increment of 'ops\.b'"):
+        store.increment("ops.c", 2, "op-2")
+    assert (store.get("ops.a").value, store.get("ops.b").value) == (1, 2)
+    assert store.get("ops.c") is None
+    assert store.increment("ops.b", 2, "op-2").value == 2  # the same request still replays
 
 
 def test_compare_and_set(store: KeyValueStore) -> None:

@@ -104,3 +104,12 @@ class TestTheOperatorQuota:
                                           json={"new": "x" * 100, "op_id": "c"})
         assert status == 400 and "at most 64" in body["detail"]
         assert (await web_app.call("GET", "/api/kv/ops.big"))[0] == 404
+
+
+async def test_an_op_id_reused_for_another_operation_is_a_409(web_app: WebFixture) -> None:
+    status, _ = await web_app.call("POST", "/api/kv/ops.c/cas", json={"op_id": "o1", "new": 1})
+    assert status == 200
+    status, body = await web_app.call("POST", "/api/kv/ops.c/increment", json={"op_id": "o1"})
+    assert (status, body["error"]) == (409, "conflict")
+    assert "op_id 'o1' was already used for cas of 'ops.c'" in body["detail"]
+    assert (await web_app.call("GET", "/api/kv/ops.c"))[1]["value"] == 1
