@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from actors.runtime.distribution import version
 from web import (
     broker_routes,
     kv_routes,
@@ -26,11 +27,13 @@ from web import (
     stream_routes,
     trading_routes,
 )
+from web.api_spec import Operation, openapi_document
 from web.bridge import ActorBridge
 from web.core import (
     BRIDGE,
     CONTEXT,
     HUB,
+    OPENAPI,
     TICKETS,
     WebContext,
     auth_middleware,
@@ -42,18 +45,13 @@ from web.http_log import MalformedRequestLog
 from web.hub import Hub
 from web.tickets import TicketBook
 
-__all__ = ["ROUTE_TABLES", "create_app"]
+__all__ = ["API", "ROUTE_TABLES", "create_app"]
 
-ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
-    page_routes.routes,
-    status_routes.routes,
-    stream_routes.routes,
-    kv_routes.routes,
-    trading_routes.routes,
-    sim_routes.routes,
-    broker_routes.routes,
-    risk_routes.routes,
-)
+_ROUTE_MODULES = (page_routes, status_routes, stream_routes, kv_routes, trading_routes,
+                  sim_routes, broker_routes, risk_routes)
+ROUTE_TABLES: tuple[web.RouteTableDef, ...] = tuple(m.routes for m in _ROUTE_MODULES)
+# Each route module describes its routes beside them (web.api_spec); together, the API.
+API: tuple[Operation, ...] = tuple(op for m in _ROUTE_MODULES for op in m.API)
 
 
 async def _journal_reader(app: web.Application) -> AsyncIterator[None]:
@@ -93,6 +91,7 @@ def create_app(hub: Hub, bridge: ActorBridge, context: WebContext) -> web.Applic
     app[BRIDGE] = bridge
     app[CONTEXT] = context
     app[TICKETS] = TicketBook()
+    app[OPENAPI] = openapi_document(API, version())
     app.cleanup_ctx.append(_journal_reader)
     app.cleanup_ctx.append(_journal_follower)
     app[readiness.READINESS] = readiness.Readiness()

@@ -11,10 +11,11 @@ import dataclasses
 from aiohttp import web
 
 from messages.trading import BrokerSnapshot, BrokerSnapshotRequest, ReconnectBroker
+from web.api_spec import INTEGER, NUMBER, STRING, Operation, json_answer, nullable, obj
 from web.bridge import ServiceUnavailable
 from web.core import ask, json_response
 
-__all__ = ["routes"]
+__all__ = ["API", "routes"]
 
 routes = web.RouteTableDef()
 
@@ -39,3 +40,21 @@ async def reconnect(request: web.Request) -> web.Response:
     assert isinstance(snapshot, BrokerSnapshot)
     return json_response({"connected": snapshot.connected, "reconciled": snapshot.reconciled},
                          202 if not snapshot.connected else 200)
+
+
+_CONNECTION = obj(("connected", "reconciled"), connected={"type": "boolean"},
+                  reconciled={"type": "boolean"})
+
+API = (
+    Operation("GET", "/api/broker", "What the broker is and whether it is connected",
+              tag="broker", errors=(503,), ok={200: json_answer("the broker's profile", obj(
+                  ("kind", "connected", "reconciled"), kind=STRING, server=STRING,
+                  company=STRING, account=nullable(INTEGER), currency=STRING, trade_mode=STRING,
+                  server_utc_offset_s=NUMBER, speed=NUMBER, commission_per_lot=NUMBER,
+                  fault_switches={"type": "boolean"}, connected={"type": "boolean"},
+                  reconciled={"type": "boolean"}, server_time=nullable(NUMBER)))}),
+    Operation("POST", "/api/broker/reconnect", "Connect again (the only retry after "
+              "auth_failed)", tag="broker", errors=(503,),
+              ok={200: json_answer("connected", _CONNECTION),
+                  202: json_answer("not connected (yet)", _CONNECTION)}),
+)

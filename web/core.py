@@ -30,6 +30,7 @@ __all__ = [
     "BRIDGE",
     "CONTEXT",
     "HUB",
+    "OPENAPI",
     "PUBLIC_PATHS",
     "SECURITY_HEADERS",
     "SERVER_NAME",
@@ -50,7 +51,7 @@ __all__ = [
     "types_param",
 ]
 
-PUBLIC_PATHS = frozenset({"/", "/api/health", "/favicon.ico"})
+PUBLIC_PATHS = frozenset({"/", "/api/health", "/api/openapi.json", "/favicon.ico"})
 SERVER_NAME = "Ensemble"
 # The dashboard loads nothing from another host and is never framed.
 SECURITY_HEADERS = {
@@ -93,6 +94,8 @@ HUB = web.AppKey("hub", Hub)
 BRIDGE = web.AppKey("bridge", ActorBridge)
 CONTEXT = web.AppKey("context", WebContext)
 TICKETS = web.AppKey("tickets", TicketBook)
+OPENAPI = web.AppKey("openapi", dict)
+"""The API's OpenAPI document, built by the app factory from the route modules' tables."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -134,8 +137,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if error.status < 400:
             raise
         reason = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "http_error")
+        kept = {name: error.headers[name] for name in ("Allow",) if name in error.headers}
         return json_response({"error": reason, "detail": f"{request.method} {request.path}: "
-                              f"{error.reason}"}, error.status)
+                              f"{error.reason}"}, error.status, **kept)
     except Unsendable as error:
         return json_response({"error": "bad_body", "detail": str(error)}, 400)
     except ServiceUnavailable as error:
@@ -216,8 +220,8 @@ def types_param(request: web.Request) -> frozenset[str] | None:
     raw = request.query.get("types")
     if raw is None or raw == "":
         return None
-    types = frozenset(part.strip() for part in raw.split(",") if part.strip())
-    unknown = sorted(types - set(EVENT_TYPES))
+    types = frozenset(raw.split(","))
+    unknown = sorted(repr(t) for t in types - set(EVENT_TYPES))
     if unknown:
         raise ClientError(400, "bad_parameter",
                           f"types: unknown event type(s) {', '.join(unknown)}; known: "

@@ -6,6 +6,7 @@ once."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,9 +23,10 @@ from messages.commands import (
     StateReply,
     StateSet,
 )
+from web.api_spec import NUMBER, STRING, Operation, Param, json_answer, nullable, obj
 from web.core import ClientError, ask, int_param, json_body, json_response
 
-__all__ = ["routes"]
+__all__ = ["API", "routes"]
 
 SHARED_STATE_ROLE = "shared_state"
 DEFAULT_PAGE = 100
@@ -140,3 +142,51 @@ async def kv_compare_and_set(request: web.Request) -> web.Response:
         raise ClientError(409, "conflict", f"{key!r} does not hold the expected value",
                           current=reply.value)
     return json_response({"key": key, "value": reply.value})
+
+
+_KEY = Param("key", f"a SharedState key (at most {MAX_KEY_LENGTH} characters)",
+             {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH,
+              "examples": ["risk.state"]}, where="path")
+_OPS_KEY = Param("key", f"an operator key: under {OPERATOR_PREFIX!r} (any other is a 403), at "
+                 f"most {MAX_KEY_LENGTH} characters",
+                 {"type": "string", "pattern": f"^{re.escape(OPERATOR_PREFIX)}[^/]{{1,200}}$",
+                  "examples": [f"{OPERATOR_PREFIX}note"]}, where="path")
+_ANY: dict[str, Any] = {"description": "any JSON value"}
+_OP_ID = {"type": "string", "minLength": 1, "maxLength": 128,
+          "description": "a retry with the same op_id is applied once"}
+_ENTRY = obj(("key", "value"), key=STRING, value=_ANY,
+             updated_at={"type": ["string", "null"], "description": "ISO 8601 UTC"})
+_WRITE_ERRORS = (400, 403, 503)
+
+API = (
+    Operation("GET", "/api/kv", "One page of keys, in key order", tag="kv", errors=(400, 503),
+              params=(Param("prefix", "only keys that start with this",
+                            {"type": "string", "maxLength": MAX_KEY_LENGTH}),
+                      Param("after", "the previous page's next",
+                            {"type": "string", "maxLength": MAX_KEY_LENGTH}),
+                      Param("limit", f"keys per page (default {DEFAULT_PAGE})",
+                            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE})),
+              ok={200: json_answer("the page; next is null on the last one", obj(
+                  ("items", "updated_at", "next"),
+                  items={"type": "object"}, updated_at={"type": "object"},
+                  next=nullable(STRING)))}),
+    Operation("GET", "/api/kv/{key}", "One key", tag="kv", errors=(400, 404, 503),
+              params=(_KEY,), ok={200: json_answer("the key's value", _ENTRY)}),
+    Operation("PUT", "/api/kv/{key}", "Set an operator key", tag="kv", errors=_WRITE_ERRORS,
+              params=(_OPS_KEY,), body=obj(("value",), value=_ANY),
+              ok={200: json_answer("the value written", _ENTRY)}),
+    Operation("DELETE", "/api/kv/{key}", "Delete an operator key", tag="kv",
+              errors=_WRITE_ERRORS, params=(_OPS_KEY,),
+              ok={200: json_answer("whether it existed", obj(
+                  ("key", "deleted"), key=STRING, deleted={"type": "boolean"}))}),
+    Operation("POST", "/api/kv/{key}/increment", "Add to a number (once per op_id)", tag="kv",
+              errors=(*_WRITE_ERRORS, 409), params=(_OPS_KEY,),
+              body=obj(("op_id",), op_id=_OP_ID, delta={**NUMBER, "description": "default 1"}),
+              ok={200: json_answer("the new value", _ENTRY)}),
+    Operation("POST", "/api/kv/{key}/cas", "Compare and set (once per op_id)", tag="kv",
+              errors=(*_WRITE_ERRORS, 409), params=(_OPS_KEY,),
+              body=obj(("op_id", "new"), op_id=_OP_ID, new=_ANY,
+                       expected={"description": "the value it must hold (null: absent)"}),
+              ok={200: json_answer("the new value", obj(("key", "value"), key=STRING,
+                                                         value=_ANY))}),
+)

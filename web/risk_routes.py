@@ -8,9 +8,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from messages.trading import RiskStatus, RiskStatusRequest
+from web.api_spec import NUMBER, STRING, Operation, array, json_answer, obj
 from web.core import ask, json_response
 
-__all__ = ["routes"]
+__all__ = ["API", "routes"]
 
 routes = web.RouteTableDef()
 
@@ -28,3 +29,15 @@ async def risk(request: web.Request) -> web.Response:
         "per_trade_risk_cap": {"pct_of_balance": status.per_trade_risk_cap_pct},
         "day": status.day,
     })
+
+
+API = (
+    Operation("GET", "/api/risk", "Where trading stands, as the RiskManager judges it",
+              tag="risk", errors=(503,), ok={200: json_answer("the risk state", obj(
+                  ("mode", "kill_switch", "paused", "reason", "blocked_by",
+                   "per_trade_risk_cap", "day"),
+                  mode={"enum": ["ACTIVE", "REDUCING", "HALTED", "PAUSED"]},
+                  kill_switch={"type": "boolean"}, paused={"type": "boolean"}, reason=STRING,
+                  blocked_by={**array(STRING), "description": "denial codes"},
+                  per_trade_risk_cap=obj(pct_of_balance=NUMBER), day={"type": "object"}))}),
+)

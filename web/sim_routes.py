@@ -13,11 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.broker.fault_switches import FaultChangeError, checked_fault_changes
+from actors.broker.fault_switches import FaultChangeError, checked_fault_changes, fault_switches
+from actors.broker.sim.faults import FAULT_RANGES, FaultConfig
 from messages.trading import SetSimFaults, SimFaultsReply
+from web.api_spec import Operation, json_answer, obj
 from web.core import CONTEXT, ClientError, ask, json_body, json_response
 
-__all__ = ["routes"]
+__all__ = ["API", "routes"]
 
 BROKER_ROLE = "broker"
 _ERRORS = {400: "bad_value", 409: "not_simulated", 503: "unavailable"}
@@ -50,3 +52,25 @@ async def set_faults(request: web.Request) -> web.Response:
     except FaultChangeError as error:
         raise ClientError(400, "bad_value", str(error)) from None
     return await _ask_broker(request, changes)
+
+
+def _switch_schema(name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"type": "boolean"}
+    low, high, unit = FAULT_RANGES[name]
+    return {"type": "number", "minimum": low, "maximum": high,
+            **({"description": unit.strip()} if unit else {})}
+
+
+_SWITCHES = {name: _switch_schema(name, value)
+             for name, value in fault_switches(FaultConfig()).items()}
+_FAULTS = obj(("faults",), faults={"type": "object", "properties": _SWITCHES})
+
+API = (
+    Operation("GET", "/api/sim/faults", "The simulated terminal's fault switches", tag="sim",
+              errors=(409, 503), ok={200: json_answer("every switch", _FAULTS)}),
+    Operation("POST", "/api/sim/faults", "Change fault switches at once", tag="sim",
+              errors=(400, 409, 503),
+              body={"type": "object", "properties": _SWITCHES, "additionalProperties": False},
+              ok={200: json_answer("every switch, after the change", _FAULTS)}),
+)

@@ -9,6 +9,8 @@ import asyncio
 
 from aiohttp import web
 
+from messages.events import EVENT_TYPES
+from web.api_spec import INTEGER, NUMBER, STRING, Answer, Operation, Param, array, json_answer, obj
 from web.core import (
     CONTEXT,
     HUB,
@@ -21,7 +23,7 @@ from web.core import (
 )
 from web.origins import origin_allowed
 
-__all__ = ["MAX_EVENTS_LIMIT", "routes"]
+__all__ = ["API", "EVENT", "MAX_EVENTS_LIMIT", "TYPES_PARAM", "routes"]
 
 MAX_EVENTS_LIMIT = 1000
 
@@ -105,3 +107,66 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await request.app[HUB].serve(ws, request.transport, since=since, types=types,
                                  binary=wire_format == "msgpack")
     return ws
+
+
+EVENT = obj(("type", "timestamp"), type=STRING,
+            timestamp={"type": "string", "description": "ISO 8601 UTC"},
+            seq={"type": "integer", "description": "the Broadcaster's number, from 1"})
+_TYPE = "(?:" + "|".join(sorted(EVENT_TYPES)) + ")"
+TYPES_PARAM = Param("types", "comma-separated event types to keep (default: all); an unknown "
+                    "type is a 400", {"type": "string",
+                                      "pattern": f"^(?:{_TYPE}(?:,{_TYPE})*)?$"})
+_ACCOUNT = obj(balance=NUMBER, equity=NUMBER, profit=NUMBER, currency=STRING, leverage=NUMBER,
+               day_pl=NUMBER, margin=NUMBER, margin_free=NUMBER, margin_level=NUMBER)
+_POSITION = obj(("ticket", "symbol"), ticket=INTEGER, symbol=STRING, type=INTEGER,
+                direction={"enum": ["BUY", "SELL"]}, volume=NUMBER, entry_price=NUMBER,
+                price_current=NUMBER, sl_price=NUMBER, tp_price=NUMBER, profit=NUMBER,
+                swap=NUMBER)
+_EXECUTION = obj(("symbol", "direction"), symbol=STRING, direction=STRING, price=NUMBER,
+                 lot=NUMBER, ticket=INTEGER, seq=INTEGER, timestamp=STRING)
+_SCAN = obj(symbols={"type": "object", "additionalProperties": STRING}, timestamp=STRING,
+            count=INTEGER, candidates=INTEGER)
+_STATE = obj(("account", "positions", "scan_summary", "recent_trades", "events", "risk",
+              "broker", "last_seq"), account=_ACCOUNT, positions=array(_POSITION),
+             scan_summary=_SCAN, recent_trades=array(_EXECUTION), events=array(EVENT),
+             risk={"type": "object"}, broker={"type": "object"}, last_seq=INTEGER)
+_SEQ = {"type": "integer", "minimum": 0, "maximum": 2**62}
+
+API = (
+    Operation("GET", "/api/state", "The seed's STATE_SNAPSHOT: account, positions, scan, "
+              "recent trades and events, risk, broker", tag="snapshot",
+              ok={200: json_answer("the snapshot", _STATE)}),
+    Operation("GET", "/api/account", "The account as last reported", tag="snapshot",
+              ok={200: json_answer("the account (empty before the first report)", _ACCOUNT)}),
+    Operation("GET", "/api/positions", "Open positions", tag="snapshot",
+              ok={200: json_answer("the positions", array(_POSITION))}),
+    Operation("GET", "/api/trades", "Recent executions (TRADE_EXECUTION), newest first",
+              tag="snapshot", ok={200: json_answer("the executions", array(_EXECUTION))}),
+    Operation("GET", "/api/scan", "The last scan's summary by symbol", tag="snapshot",
+              ok={200: json_answer("the summary (empty before the first scan)", _SCAN)}),
+    Operation("GET", "/api/events", "The event journal by seq", tag="events", errors=(400,),
+              params=(Param("since", "events after this seq (default 0)", _SEQ),
+                      Param("limit", "at most this many (default 100)",
+                            {"type": "integer", "minimum": 1, "maximum": MAX_EVENTS_LIMIT}),
+                      TYPES_PARAM),
+              ok={200: json_answer("events in seq order, and the last seq",
+                                   obj(("events", "last_seq"), events=array(EVENT),
+                                       last_seq=INTEGER))}),
+    Operation("POST", "/api/ws-ticket", "A single-use ticket for /ws?ticket= (30 s)",
+              tag="events", ok={200: json_answer("the ticket", obj(
+                  ("ticket", "expires_in_s", "last_seq"), ticket=STRING, expires_in_s=NUMBER,
+                  last_seq=INTEGER))}),
+    Operation("GET", "/ws", "The live event stream (WebSocket): STATE_SNAPSHOT, then events in "
+              "frames {\"v\": 1, \"events\": [...]}", tag="events", errors=(400, 403),
+              description="Authenticated by the token or by ``?ticket=`` from POST "
+                          "/api/ws-ticket. The Origin must be this server's. A client that "
+                          "falls behind is closed with code 4000: reconnect with ``?since=``.",
+              params=(Param("since", "replay events after this seq first (a seq beyond the "
+                            "last one is a 400)", _SEQ),
+                      TYPES_PARAM,
+                      Param("format", "json (default) or msgpack (binary frames)",
+                            {"enum": ["json", "msgpack"]}),
+                      Param("ticket", "a ticket from POST /api/ws-ticket, instead of the "
+                            "token")),
+              ok={101: Answer("switching to the WebSocket protocol", content_type="")}),
+)

@@ -10,22 +10,50 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
 
 from messages.commands import JournalQuery, StateReply
 from messages.trading import ControlCommand, ControlReply, MarketData, MarketDataRequest
+from web.api_spec import (
+    INTEGER,
+    NUMBER,
+    STRING,
+    Answer,
+    Operation,
+    Param,
+    array,
+    json_answer,
+    nullable,
+    obj,
+)
 from web.bridge import ServiceUnavailable
 from web.core import CONTEXT, HUB, ClientError, ask, int_param, json_body, json_response
 from web.journal import calibration, daily_stats, trades_csv, trades_with_reviews
 from web.readiness import READINESS
 
-__all__ = ["CONTROL_COMMANDS", "routes"]
+__all__ = ["API", "CONTROL_COMMANDS", "routes"]
 
 CONTROL_COMMANDS = ("pause", "resume", "kill-switch", "reset-kill-switch", "close-all")
+_DECISION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_SYMBOL = re.compile(r"[A-Za-z0-9._]{1,32}")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?"
+                        r"(?:[Zz]|[+-]\d{2}:\d{2})?")
+
+
+def _is_date(text: str) -> bool:
+    """``YYYY-MM-DD`` and a real day."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 routes = web.RouteTableDef()
 
@@ -41,6 +69,9 @@ async def control(request: web.Request) -> web.Response:
         raise ServiceUnavailable(f"the daemon is starting (waiting for "
                                  f"{', '.join(waiting_for)}); try again")
     body = await json_body(request) if request.can_read_body else {}
+    for name in ("op_id", "reason"):
+        if not isinstance(body.get(name, ""), str):
+            raise ClientError(400, "bad_body", f"{name} must be a string", field=name)
     op_id = str(body.get("op_id") or request.headers.get("Idempotency-Key") or uuid.uuid4())
     reason = str(body.get("reason") or "operator")[:200]
     reply = await ask(request.app, "risk",
@@ -65,12 +96,15 @@ async def _journal(request: web.Request, **query: Any) -> list[dict[str, Any]]:
 
 
 def _time_param(request: web.Request, name: str) -> float | None:
-    """An ISO 8601 time (UTC when it has no offset) as epoch seconds, or None."""
+    """An RFC 3339 time (``2024-12-03T08:00:00Z``; UTC when it has no offset) as epoch
+    seconds, or None."""
     raw = request.query.get(name)
     if raw is None:
         return None
     try:
-        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        if not _DATE_TIME.fullmatch(raw):
+            raise ValueError(raw)
+        when = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
     except ValueError:
         raise ClientError(400, "bad_parameter", f"{name}={raw!r}: use an ISO 8601 time, "
                           "e.g. 2024-12-03T08:00:00Z", parameter=name) from None
@@ -118,7 +152,7 @@ async def journal_trades_csv(request: web.Request) -> web.Response:
 @routes.get("/api/journal/daily")
 async def journal_daily(request: web.Request) -> web.Response:
     day = request.query.get("day")
-    if day is not None and (len(day) != 10 or day[4] != "-" or day[7] != "-"):
+    if day is not None and not _is_date(day):
         raise ClientError(400, "bad_parameter", f"day={day!r}: use YYYY-MM-DD",
                           parameter="day")
     trades = [entry["record"] for entry in await _journal(request, kind="trade", limit=2000)]
@@ -134,7 +168,7 @@ async def journal_calibration(request: web.Request) -> web.Response:
 @routes.get("/api/journal/decisions/{decision_id}")
 async def journal_decision(request: web.Request) -> web.Response:
     decision_id = request.match_info["decision_id"]
-    if not 1 <= len(decision_id) <= 64 or not decision_id.replace("-", "").isalnum():
+    if not _DECISION_ID.fullmatch(decision_id):
         raise ClientError(400, "bad_parameter", f"decision id {decision_id!r} is not valid",
                           parameter="decision_id")
     chain = await _journal(request, decision_id=decision_id, limit=200)
@@ -152,7 +186,7 @@ TIMEFRAMES = ("M1", "M5", "M15", "M30", "H1", "H4", "D1")
 async def bars(request: web.Request) -> web.Response:
     """Closed candles of one symbol for the chart, times in UTC seconds."""
     symbol = request.query.get("symbol", "")
-    if not symbol or len(symbol) > 32 or not symbol.replace(".", "").replace("_", "").isalnum():
+    if not _SYMBOL.fullmatch(symbol):
         raise ClientError(400, "bad_parameter", f"symbol={symbol!r} is not a symbol name",
                           parameter="symbol")
     timeframe = request.query.get("timeframe", "M5")
@@ -190,3 +224,93 @@ async def equity(request: web.Request) -> web.Response:
             points.append({"time": event["timestamp"], "seq": event["seq"],
                            "equity": account["equity"], "balance": account.get("balance")})
     return json_response(points)
+
+
+# --- the description (web.api_spec) ----------------------------------------------------------
+
+_TIME = {"type": "string", "format": "date-time", "examples": ["2024-12-03T08:00:00Z"],
+         "description": "RFC 3339 (UTC when it has no offset)"}
+_TRADE_FILTERS = (
+    Param("limit", "the newest this many closed trades (default 50)",
+          {"type": "integer", "minimum": 1, "maximum": MAX_TRADES}),
+    Param("since", "only trades closed at or after this time", _TIME),
+    Param("until", "only trades closed before this time", _TIME),
+)
+_REVIEW = nullable(obj(score=nullable(NUMBER), outcome=nullable(STRING),
+                       r_multiple=nullable(NUMBER), analysis=nullable(STRING),
+                       lesson=nullable(STRING)))
+_TRADE = obj(("ticket", "symbol", "review"), ticket=INTEGER, symbol=STRING, direction=STRING,
+             volume=NUMBER, entry_price=NUMBER, exit_price=NUMBER, profit=NUMBER,
+             opened_at={**NUMBER, "description": "epoch seconds"},
+             closed_at={**NUMBER, "description": "epoch seconds"},
+             decision_id=nullable(STRING), strategy=STRING, review=_REVIEW)
+_CONTROL_REPLY = obj(("command", "mode", "kill_switch", "detail"), command=STRING, mode=STRING,
+                     kill_switch={"type": "boolean"}, detail=STRING)
+_BIN = obj(lower=NUMBER, upper=NUMBER, count=INTEGER, mean_confidence=nullable(NUMBER),
+           hit_rate=nullable(NUMBER))
+_JOURNAL_ERRORS = (400, 503)
+
+API = (
+    Operation("POST", "/api/control/{command}", "An operator control, through the RiskManager",
+              tag="control", errors=(400, 404, 503),
+              params=(Param("command", "what to do", {"enum": list(CONTROL_COMMANDS)},
+                            where="path"),
+                      Param("Idempotency-Key", "the op_id, when the body has none",
+                            where="header")),
+              body=obj(op_id={"type": "string", "description": "a retry with the same op_id "
+                              "is applied once"},
+                       reason={"type": "string", "description": "kept in the journal (at "
+                               "most 200 characters)"}),
+              body_required=False,
+              ok={200: json_answer("applied", _CONTROL_REPLY),
+                  409: json_answer("refused in the current state (e.g. resume while the kill "
+                                   "switch is set)", obj(("error",), error=STRING))}),
+    Operation("GET", "/api/journal/trades", "Closed trades with their review, newest first",
+              tag="journal", errors=_JOURNAL_ERRORS, params=_TRADE_FILTERS,
+              ok={200: json_answer("the trades", array(_TRADE))}),
+    Operation("GET", "/api/journal/trades.csv", "The same trades as a CSV download",
+              tag="journal", errors=_JOURNAL_ERRORS, params=_TRADE_FILTERS,
+              ok={200: Answer("a header, then one row per trade", content_type="text/csv")}),
+    Operation("GET", "/api/journal/daily", "The totals of one day's closed trades",
+              tag="journal", errors=_JOURNAL_ERRORS,
+              params=(Param("day", "YYYY-MM-DD, UTC (default: the newest trade's day)",
+                            {"type": "string", "format": "date"}),),
+              ok={200: json_answer("the totals", obj(
+                  ("day", "total", "wins", "losses", "total_profit", "win_rate"), day=STRING,
+                  total=INTEGER, wins=INTEGER, losses=INTEGER, total_profit=NUMBER,
+                  win_rate=nullable(NUMBER)))}),
+    Operation("GET", "/api/journal/calibration", "Research confidence against winning trades",
+              tag="journal", errors=_JOURNAL_ERRORS,
+              params=(Param("bins", "reliability bins (default 10)",
+                            {"type": "integer", "minimum": 2, "maximum": 50}),),
+              ok={200: json_answer("Brier score, expected calibration error and the bins", obj(
+                  ("count", "bins"), count=INTEGER, brier=nullable(NUMBER),
+                  ece=nullable(NUMBER), bins=array(_BIN)))}),
+    Operation("GET", "/api/journal/decisions/{decision_id}", "Every journal step of one "
+              "decision", tag="journal", errors=(400, 404, 503),
+              params=(Param("decision_id", "1 to 64 letters, digits and dashes",
+                            {"type": "string", "pattern": f"^{_DECISION_ID.pattern}$"},
+                            where="path"),),
+              ok={200: json_answer("the chain", obj(("decision_id", "steps"),
+                                                    decision_id=STRING,
+                                                    steps=array({"type": "object"})))}),
+    Operation("GET", "/api/bars", "Closed candles of one symbol, times in UTC seconds",
+              tag="market", errors=(400, 404, 503),
+              params=(Param("symbol", "the symbol", {"type": "string",
+                                                     "pattern": f"^{_SYMBOL.pattern}$",
+                                                     "examples": ["EURUSD"]},
+                            required=True),
+                      Param("timeframe", "default M5", {"enum": list(TIMEFRAMES)}),
+                      Param("count", "candles (default 200)",
+                            {"type": "integer", "minimum": 1, "maximum": 2000})),
+              ok={200: json_answer("the candles, oldest first", array(obj(
+                  ("time", "open", "high", "low", "close"), time=INTEGER, open=NUMBER,
+                  high=NUMBER, low=NUMBER, close=NUMBER)))}),
+    Operation("GET", "/api/equity", "The equity curve, from the account updates",
+              tag="market", errors=(400,),
+              params=(Param("limit", "the newest this many points (default 2000)",
+                            {"type": "integer", "minimum": 1, "maximum": 20_000}),),
+              ok={200: json_answer("the points, oldest first", array(obj(
+                  ("time", "seq", "equity"), time=STRING, seq=INTEGER, equity=NUMBER,
+                  balance=nullable(NUMBER))))}),
+)

@@ -36,11 +36,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_CALL_DELAY_S", "FaultConfig", "FaultInjector"]
+__all__ = ["FAULT_RANGES", "MAX_CALL_DELAY_S", "FaultConfig", "FaultInjector"]
 
 MAX_CALL_DELAY_S = 600.0
 """The longest injected call delay: ten minutes is a hung terminal; more would only overflow."""
-_RANGES: dict[str, tuple[float, float, str]] = {
+FAULT_RANGES: dict[str, tuple[float, float, str]] = {  # switch: (low, high, unit)
     "call_delay_s": (0.0, MAX_CALL_DELAY_S, " seconds"),
     "requote_rate": (0.0, 1.0, ""),
     "price_off_rate": (0.0, 1.0, ""),
@@ -64,8 +64,8 @@ class FaultConfig:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if field.name in _RANGES:
-                low, high, unit = _RANGES[field.name]
+            if field.name in FAULT_RANGES:
+                low, high, unit = FAULT_RANGES[field.name]
                 number = isinstance(value, int | float) and not isinstance(value, bool)
                 if not (number and low <= value <= high):  # NaN fails both comparisons
                     raise ValueError(
