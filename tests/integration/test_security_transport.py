@@ -1,5 +1,6 @@
 """Only the daemon's own processes can talk to its actors: an unauthenticated Thespian frame is
-dropped unread wherever it is sent, and an admin port held by anyone else is refused."""
+dropped unread wherever it is sent, a captured one cannot be sent again, and an admin port held
+by anyone else is refused."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.support.daemon import REPO, Daemon, free_port, listening_sockets
 from tests.support.listener import RecordingServer
 
 REJECTED = "dropped a Thespian frame that failed authentication, unread"
+REPLAYED = "dropped a replayed or misaddressed Thespian frame, unread"
 
 
 class _Touch:
@@ -43,10 +45,10 @@ def test_the_payload_creates_its_file_when_unpickled(tmp_path: Path) -> None:
     assert target.exists()
 
 
-def _rejections(log: str) -> dict[int, int]:
+def _rejections(log: str, event: str = REJECTED) -> dict[int, int]:
     counts: dict[int, int] = {}
     for line in log.splitlines():
-        if REJECTED in line:
+        if event in line:
             match = re.search(r"\bpid=(\d+)", line)
             if match:
                 counts[int(match.group(1))] = counts.get(int(match.group(1)), 0) + 1
@@ -78,6 +80,44 @@ def test_an_unauthenticated_pickle_at_any_thespian_port_is_dropped_unread(
         assert (node_after["name"], node_after["state"], node_after["pid"],
                 node_after["restarts"]) == (node_before["name"], "running", node_before["pid"],
                                             node_before["restarts"])
+
+
+def test_a_captured_frame_replayed_to_any_thespian_port_is_refused(
+        make_daemon, tmp_path: Path) -> None:
+    """A real frame of the daemon's own (SharedState, set ops.replay to "captured"), captured
+    on its way and sent again later, to SharedState and to every other port, is dropped."""
+    daemon = make_daemon()
+    capture = tmp_path / "frame"
+    subprocess.run([sys.executable, "-m", "tests.support.frame_tap", "--admin-port",
+                    str(daemon.admin_port), "--out", str(capture)], cwd=REPO,
+                   env=daemon.environment(), check=True, timeout=60,
+                   stdin=subprocess.DEVNULL, capture_output=True)
+    receiver_text, frame_hex = capture.read_text().split()
+    frame = bytes.fromhex(frame_hex)
+    assert daemon.get("/api/kv/ops.replay")["value"] == "captured"  # the frame did its work
+    assert daemon.request("PUT", "/api/kv/ops.replay", body={"value": "later"})[0] == 200
+    assert not _rejections(daemon.log(), REPLAYED)  # the daemon's own traffic passes
+    before = daemon.tree()
+    sockets = [(port, pid) for _, port, pid in listening_sockets(daemon.processes())
+               if port != daemon.port]
+    assert int(receiver_text) in {port for port, _ in sockets}
+    for port, _ in sockets:
+        for _ in range(2):  # twice at the receiver it was meant for: refused each time
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+                connection.sendall(frame)
+                with contextlib.suppress(OSError):
+                    connection.recv(100)
+    pids = {pid for _, pid in sockets}
+    daemon.wait_until(lambda: pids <= set(_rejections(daemon.log(), REPLAYED)), timeout=20,
+                      what="every process to report the replayed frame it dropped")
+    assert all(count == 1 for count in _rejections(daemon.log(), REPLAYED).values())
+    assert daemon.get("/api/kv/ops.replay")["value"] == "later"
+    assert not _rejections(daemon.log())  # authentic, only replayed
+    after = daemon.tree()
+    assert after["state"] == "running"
+    assert [(node["name"], node["state"], node["pid"], node["restarts"])
+            for node in _nodes(after)] == [
+        (node["name"], "running", node["pid"], node["restarts"]) for node in _nodes(before)]
 
 
 def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:

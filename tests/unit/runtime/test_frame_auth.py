@@ -15,9 +15,11 @@ from thespian.system.transport.streamBuffer import ackDataErrPacket, ackPacket, 
 
 from actors.runtime.frame_auth import (
     MAX_FRAME_BYTES,
+    REPLAYED,
     SECRET_FILE,
     AuthenticatedPickle,
     BoundedReceiveBuffer,
+    ReplayGuard,
     create_secret,
     probe_admin,
     read_secret,
@@ -34,10 +36,66 @@ class _Touch:
         return (Path.touch, (self.path,))
 
 
-def test_a_tagged_body_reads_back() -> None:
+PORT = 4242
+
+
+def _receiver() -> AuthenticatedPickle:
     auth = AuthenticatedPickle(SECRET)
+    auth.local_ports.add(PORT)
+    return auth
+
+
+def test_a_tagged_body_reads_back() -> None:
+    auth = _receiver()
     message = ("sender", {"symbol": "EURUSD", "volume": 0.1})
-    assert auth.loads(auth.dumps(message)) == message
+    assert auth.loads(AuthenticatedPickle(SECRET).dumps_to(message, PORT)) == message
+
+
+def test_a_frame_is_accepted_once_then_refused_as_a_replay() -> None:
+    sender, receiver = AuthenticatedPickle(SECRET), _receiver()
+    first = sender.dumps_to(("sender", "hello"), PORT)
+    second = sender.dumps_to(("sender", "again"), PORT)
+    assert receiver.loads(first) == ("sender", "hello")
+    assert receiver.loads(second) == ("sender", "again")  # counters may arrive out of order
+    with structlog.testing.capture_logs() as logs:
+        assert receiver.loads(first) == ackDataErrPacket
+        assert receiver.loads(second) == ackDataErrPacket
+    assert [(entry["event"], entry["reason"]) for entry in logs] == [
+        (REPLAYED, "this sender's frame was already accepted")]  # logged once a minute
+
+
+def test_a_frame_for_another_process_is_refused() -> None:
+    frame = AuthenticatedPickle(SECRET).dumps_to(("sender", "hello"), PORT + 1)
+    with structlog.testing.capture_logs() as logs:
+        assert _receiver().loads(frame) == ackDataErrPacket
+    assert logs[0]["reason"] == f"addressed to port {PORT + 1}, which this process does not " \
+                                "listen on"
+
+
+def test_a_frame_addressed_to_no_one_is_only_an_acknowledgement() -> None:
+    auth = _receiver()
+    assert auth.loads(auth.dumps(ackPacket)) == ackPacket
+    assert auth.loads(auth.dumps(ackDataErrPacket)) == ackDataErrPacket
+    with structlog.testing.capture_logs() as logs:
+        assert auth.loads(auth.dumps(("sender", "hello"))) == ackDataErrPacket
+    assert logs[0]["reason"] == "a message frame addressed to no one"
+
+
+def test_each_sender_has_its_own_counters() -> None:
+    receiver = _receiver()
+    one, other = AuthenticatedPickle(SECRET), AuthenticatedPickle(SECRET)
+    assert receiver.loads(one.dumps_to("a", PORT)) == "a"
+    assert receiver.loads(other.dumps_to("b", PORT)) == "b"  # counter 1 of another sender
+    one.after_fork()  # a forked process draws a new id: its counter 1 is new too
+    assert receiver.loads(one.dumps_to("c", PORT)) == "c"
+
+
+def test_the_guard_forgets_the_oldest_counters_and_refuses_below_them() -> None:
+    guard = ReplayGuard(memory=3)
+    assert [guard.accept(b"s", counter) for counter in (2, 1, 3, 4)] == [True] * 4
+    assert not guard.accept(b"s", 2)  # forgotten, at the floor: refused
+    assert not guard.accept(b"s", 4)  # remembered
+    assert guard.accept(b"s", 9)
 
 
 @pytest.mark.parametrize("forge", [
@@ -120,8 +178,8 @@ def test_a_frame_declaring_an_absurd_length_is_dropped_before_it_is_buffered(
 
 
 def test_a_frame_within_the_limit_reads_back_through_the_bounded_buffer() -> None:
-    auth = AuthenticatedPickle(SECRET)
-    wire = toSendBuffer(("sender", "hello"), auth.dumps)
+    auth = _receiver()
+    wire = toSendBuffer(("sender", "hello"), lambda value: auth.dumps_to(value, PORT))
     frame = BoundedReceiveBuffer(auth.loads)
     frame.addMore(wire[:7])
     frame.addMore(wire[7:])
