@@ -324,25 +324,49 @@ def send_fuzzed(daemon: Daemon, request: FuzzRequest) -> tuple[int, bytes]:
     return status, payload
 
 
+NO_FAULTS = {"disconnect": False, "ipc_timeout": False, "call_delay_s": 0.0,
+             "requote_rate": 0.0, "price_off_rate": 0.0, "algo_trading_off": False,
+             "no_money": False, "trade_server_down": False, "timeout_after_execution": False}
+
+
+def restore_the_terminal(daemon: Daemon) -> None:
+    """Every fault switch off, and the broker connected again, before the next request: a
+    broker told to disconnect answers 503 on purpose, and that is not what the fuzz checks."""
+    status, body = daemon.request("POST", "/api/sim/faults", body=NO_FAULTS)
+    assert status == 200 and body["faults"] == NO_FAULTS, body
+
+    def connected() -> bool:
+        if daemon.get("/api/broker")["connected"]:
+            return True
+        daemon.request("POST", "/api/broker/reconnect", body={})
+        return False
+
+    daemon.wait_until(connected, timeout=30, what="the broker to connect again")
+
+
 def test_fuzzed_requests_get_no_5xx_and_restart_nothing(make_daemon: Any) -> None:
-    """A bounded fuzz run over every route (tests/support/http_fuzz.py). The routes that break
-    the terminal on purpose (fault switches, reconnecting the broker) are left out: a 503 from
-    a broker that was told to disconnect is what it should answer."""
+    """A bounded fuzz run over every route (tests/support/http_fuzz.py), the fault switches and
+    the reconnect route included. After a fault change is accepted, the switches are turned
+    off and the broker connected again before the next request."""
     daemon = make_daemon()
     before = tree_facts(daemon)
     answers: list[tuple[int, str, str]] = []
 
     @settings(max_examples=600, deadline=None, database=None,
               suppress_health_check=list(HealthCheck), derandomize=True)
-    @given(requests(daemon.token, exclude=frozenset({"/api/broker/reconnect"})))
+    @given(requests(daemon.token))
     def run(request: FuzzRequest) -> None:
-        if request.path.startswith("/api/sim/faults") and request.method == "POST":
-            return
         status, payload = send_fuzzed(daemon, request)
         answers.append((status, request.method, request.path))
         assert status < 500, (request, payload[:300])
+        if request.path.startswith("/api/sim/faults") and request.method == "POST" \
+                and status == 200:
+            restore_the_terminal(daemon)
 
     run()
     assert tree_facts(daemon) == before, "an actor restarted during the fuzz run"
     statuses = {status for status, _, _ in answers}
     assert {200, 400, 401} <= statuses, statuses  # the run reached the routes, not only 4xx
+    reached = {(method, path.partition("?")[0], status) for status, method, path in answers}
+    assert {("POST", "/api/sim/faults", 200), ("POST", "/api/sim/faults", 400),
+            ("POST", "/api/broker/reconnect", 200)} <= reached, sorted(reached)

@@ -1,6 +1,6 @@
 """Hypothesis strategies for requests to the web front: every route, with paths, query strings,
 headers and bodies that range from well-formed to hostile (deep nesting, huge numbers, bogus
-charsets, bytes that are not UTF-8, tokens with stray bytes)."""
+charsets, bytes that are not UTF-8, tokens with stray bytes, fault switches with any value)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,16 @@ ROUTES = [
     ("GET", "/api/journal/daily"), ("GET", "/api/journal/calibration"),
     ("GET", "/api/journal/decisions/{decision}"), ("GET", "/api/bars"), ("GET", "/api/equity"),
     ("GET", "/api/risk"), ("GET", "/api/broker"), ("GET", "/api/sim/faults"),
+    ("POST", "/api/sim/faults"), ("POST", "/api/broker/reconnect"),
     ("POST", "/api/nope"), ("PATCH", "/api/state"),
 ]
+FAULT_SWITCHES = st.sampled_from([
+    "disconnect", "ipc_timeout", "call_delay_s", "requote_rate", "price_off_rate",
+    "algo_trading_off", "no_money", "trade_server_down", "timeout_after_execution", "nope"])
+FAULT_VALUES = st.one_of(
+    st.booleans(), st.none(), st.integers(), st.floats(),  # NaN and infinities included
+    st.sampled_from([0, 0.05, 0.5, 1, 1.5, -1, 600, 601, 1e300, "0.5", "true", [], {}]),
+    st.text(max_size=8))
 PARAMETERS = st.sampled_from(["since", "limit", "types", "format", "prefix", "after", "symbol",
                               "timeframe", "count", "day", "bins", "token", "ticket"])
 VALUES = st.one_of(
@@ -42,7 +50,9 @@ JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.one_of(
 def _body(draw: st.DrawFn) -> bytes:
     import json
 
-    kind = draw(st.sampled_from(["object", "value", "deep", "bigint", "raw", "none"]))
+    kind = draw(st.sampled_from(["object", "value", "faults", "deep", "bigint", "raw", "none"]))
+    if kind == "faults":
+        return json.dumps(draw(st.dictionaries(FAULT_SWITCHES, FAULT_VALUES, max_size=3))).encode()
     if kind == "object":
         fields = draw(st.dictionaries(st.sampled_from(
             ["value", "op_id", "delta", "new", "expected", "reason", "disconnect"]),
