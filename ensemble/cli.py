@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.app.settings import ConfigError, Settings, load_settings
+from actors.notify.config import missing_secrets
 from actors.runtime import portable
 from actors.runtime.distribution import version
 from actors.runtime.instance import DaemonInfo, read_daemon_info, why_not_the_daemon
@@ -190,6 +191,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         settings = _settings(args)
         if args.command == "run":  # a strategy that cannot load stops the start, clearly
             load_strategies(settings.strategy.plugins, settings.strategy.params, settings)
+            if problems := missing_secrets(settings.notify):
+                raise ConfigError("; ".join(problems))
     except (ConfigError, StrategyError) as error:
         print(f"ensemble: {error}", file=sys.stderr)
         return 2

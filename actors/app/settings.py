@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from actors.broker.sim.config import SimConfig
 from actors.broker.sim.faults import FaultConfig
 from actors.critic.scoring import CriticParams
+from actors.notify.config import NotifySettings
 from actors.researcher.analyst import AnalystParams
 from actors.researcher.llm import LLMConfig
 from actors.risk.news import NewsParams
@@ -253,6 +254,7 @@ class Settings(_Section):
     risk: RiskSettings = RiskSettings()
     researcher: ResearcherSettings = ResearcherSettings()
     critic: CriticSettings = CriticSettings()
+    notify: NotifySettings = NotifySettings()
 
     @property
     def data_path(self) -> Path:

@@ -13,6 +13,7 @@ own that isolates them from each other.
 
 from __future__ import annotations
 
+from actors.notify.config import notify_enabled
 from actors.runtime.restart_policy import ChildSpec
 from actors.runtime.root import RootSupervisor
 from actors.runtime.supervisor import Supervisor
@@ -20,6 +21,7 @@ from actors.strategy.loader import load_strategies, strategy_child_name
 
 __all__ = [
     "CORE_CHILDREN",
+    "NOTIFIER",
     "ROOT_CLASS",
     "TRADING_CHILDREN",
     "CoreSupervisor",
@@ -36,6 +38,9 @@ CORE_CHILDREN: tuple[ChildSpec, ...] = (
     ChildSpec("web_front", "web.front.WebFrontActor", "WebFront"),
 )
 
+# Started only when a Telegram chat or a webhook is configured (``[notify]``).
+NOTIFIER = ChildSpec("notify", "actors.notify.actor.NotifierActor", "Notifier")
+
 TRADING_CHILDREN: tuple[ChildSpec, ...] = (
     ChildSpec("broker", "actors.broker.actor.MT5BrokerActor", "MT5Broker"),
     ChildSpec("risk", "actors.risk.actor.RiskManagerActor", "RiskManager"),
@@ -51,7 +56,8 @@ class CoreSupervisor(Supervisor):
     strategy = "one_for_one"
 
     def child_specs(self) -> list[ChildSpec]:
-        return list(CORE_CHILDREN)
+        notifier = [NOTIFIER] if notify_enabled(self.settings.notify) else []
+        return [*CORE_CHILDREN, *notifier]
 
 
 class TradingSupervisor(Supervisor):

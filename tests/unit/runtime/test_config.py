@@ -43,8 +43,8 @@ def test_file_then_environment_then_set_then_flags(tmp_path: Path) -> None:
         ("web.port=70000", "web.port = 70000: Input should be less than or equal to 65535"),
         ("web.port=abc", "web.port = 'abc': Input should be a valid integer"),
         ("log.format=xml", "log.format = 'xml': Input should be 'console' or 'json'"),
-        ("nope.x=1", "nope: unknown key (allowed: broadcaster, broker, critic, log, researcher, "
-                     "risk, runtime, sim, state, strategy, supervision, web)"),
+        ("nope.x=1", "nope: unknown key (allowed: broadcaster, broker, critic, log, notify, "
+                     "researcher, risk, runtime, sim, state, strategy, supervision, web)"),
         ("sim.faults.requote_rate=3", "sim.faults.requote_rate must be within 0..1, got 3"),
         ("risk.rules.max_dialy_loss=1", "risk.rules.max_dialy_loss: unknown key (allowed: "),
         ("sim.speed=fast", "sim.speed = 'fast': Input should be a valid number"),
