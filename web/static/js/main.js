@@ -15,6 +15,7 @@ import { EventsPanel } from './panels/events.js';
 import { Header } from './panels/header.js';
 import { JournalPanel, listOf } from './panels/journal.js';
 import { PositionsPanel } from './panels/positions.js';
+import { QuotesPanel } from './panels/quotes.js';
 import { ScannerPanel } from './panels/scanner.js';
 import { SupervisorsPanel } from './panels/supervisors.js';
 import { Store } from './store.js';
@@ -36,6 +37,7 @@ class Dashboard {
     this.header = new Header();
     this.account = new AccountPanel(byId('panel-account'));
     this.positions = new PositionsPanel(byId('positions-body'), byId('positions-meta'), select);
+    this.quotes = new QuotesPanel(byId('quotes-body'), byId('quotes-meta'), select);
     this.scanner = new ScannerPanel(byId('scanner-cards'), byId('scanner-meta'), select);
     this.events = new EventsPanel(decision);
     this.events.onFilterChange = () => this.redraw('events');
@@ -148,6 +150,8 @@ class Dashboard {
     if (has('symbols') || has('positions')) this.chart.renderSymbols(s);
     if (has('account') || has('positions') || has('equity')) this.account.render(s);
     if (has('positions')) this.positions.render(s);
+    if (has('quotes') || has('scanner')) this.quotes.render(s, this.chart.symbol);
+    if (has('quotes')) this.chart.applyQuote(s.quotes.get(this.chart.symbol));
     if (has('strategies')) this.renderStrategies(s);
     const strategy = this.strategyFilter.value;
     if (has('scanner')) this.scanner.render(s, this.chart.symbol, strategy);

@@ -2,7 +2,9 @@
 // with, then numbered events. Events are applied once each, in seq order: anything at or below
 // the last applied seq is dropped, so a resumed connection (?since=) can never duplicate a row.
 // State-like fields (account, positions, scan, mode, broker) remember the seq they were set at,
-// so an older event can never overwrite a newer snapshot. Every list is capped.
+// so an older event can never overwrite a newer snapshot. Every list is capped. Live quotes
+// (QUOTE, not numbered unless the daemon journals them) are kept apart: the latest per symbol,
+// by the tick's time, so an older quote never replaces a newer one.
 //
 // Panels read the store; the store records which parts changed (`dirty`) and the render loop
 // redraws only those, once per animation frame.
@@ -14,7 +16,7 @@ const EQUITY_CAP = 5000;
 const BEHIND_RETRIES_BEFORE_RESET = 10;
 
 /** Types shown in their own panels rather than in the event log (as the seed did). */
-export const STATE_TYPES = new Set(['STATE_SNAPSHOT', 'ACCOUNT_UPDATE', 'POSITION_UPDATE']);
+export const STATE_TYPES = new Set(['STATE_SNAPSHOT', 'ACCOUNT_UPDATE', 'POSITION_UPDATE', 'QUOTE']);
 
 export class Store {
   constructor() {
@@ -43,6 +45,7 @@ export class Store {
     this.restarts = []; // ACTOR_RESTARTED, ascending
     this.equity = []; // {time: epoch s, equity}, ascending
     this.lastControl = null;
+    this.quotes = new Map(); // symbol -> latest quote, with `move` (up | down) and `updates`
     this.dropped = 0;
     this.received = 0;
     this.mark('all');
@@ -78,6 +81,8 @@ export class Store {
       if (!event || typeof event !== 'object') continue;
       if (event.type === 'STATE_SNAPSHOT') {
         if (!this.applySnapshot(event.data || {}, behindRetries)) return false;
+      } else if (event.type === 'QUOTE' && event.seq === undefined) {
+        this.applyQuote(event); // live only: no seq to order it by
       } else {
         this.applyEvent(event);
       }
@@ -147,6 +152,29 @@ export class Store {
       this.broker = { ...data.broker };
       this.mark('header');
     }
+    if (data.quotes && typeof data.quotes === 'object') {
+      for (const quote of Object.values(data.quotes)) this.applyQuote(quote);
+    }
+  }
+
+  /** Keep a quote unless the one held for its symbol is newer. */
+  applyQuote(quote) {
+    if (!quote || typeof quote.symbol !== 'string' || !quote.symbol) return;
+    const bid = Number(quote.bid);
+    const ask = Number(quote.ask);
+    const time = Number(quote.time);
+    if (!Number.isFinite(bid) || !Number.isFinite(ask) || !Number.isFinite(time)) return;
+    const held = this.quotes.get(quote.symbol);
+    if (held && held.time > time) return;
+    if (held && held.time === time && held.bid === bid && held.ask === ask) return;
+    let move = held?.move || '';
+    if (held && bid > held.bid) move = 'up';
+    else if (held && bid < held.bid) move = 'down';
+    this.quotes.set(quote.symbol, {
+      symbol: quote.symbol, bid, ask, spread: Number(quote.spread), time, move,
+      updates: (held?.updates || 0) + 1,
+    });
+    this.mark('quotes');
   }
 
   applyEvent(event) {
@@ -277,6 +305,9 @@ const HANDLERS = {
     const { type, ...rest } = event;
     store.broker = rest;
     store.mark('header');
+  },
+  QUOTE(store, event) {
+    store.applyQuote(event); // numbered: the daemon journals quotes (broadcaster.journal_quotes)
   },
   ACTOR_RESTARTED(store, event) {
     store.restarts.push(event);

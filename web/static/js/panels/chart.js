@@ -2,7 +2,9 @@
 // their prices and the open positions' entry, SL and TP drawn as price lines; below, the
 // account's equity curve (GET /api/equity for history, then every ACCOUNT_UPDATE live).
 // Candles are fetched when the symbol or timeframe changes, on (re)connect, and after a scan or
-// a trade (event-driven, at most every few seconds): never on a timer.
+// a trade (event-driven, at most every few seconds): never on a timer. Between fetches the
+// selected symbol's QUOTE events move the last candle live (the bid, as MT5's bars are), and
+// open the next one when a quote's time passes the end of the last.
 
 import { byId, h, setText } from '../dom.js';
 import { lots, num, price, priceDigits, toEpochSeconds } from '../format.js';
@@ -165,6 +167,8 @@ export class ChartPanel {
     this.candles.applyOptions({ priceFormat: { type: 'price', precision: digits, minMove: 10 ** -digits } });
     this.candles.setData(this.bars);
     this.candleBox.dataset.bars = String(this.bars.length);
+    this.candleBox.dataset.lastClose = String(this.bars[this.bars.length - 1]?.close ?? '');
+    this.candleBox.dataset.lastTime = String(this.bars[this.bars.length - 1]?.time ?? '');
     this.candleBox.dataset.symbol = symbol;
     this.showNote(this.candleNote, this.bars.length ? '' : `No ${tf} bars for ${symbol} yet.`);
     this.decorations = '';
@@ -173,6 +177,31 @@ export class ChartPanel {
       this.chart.timeScale().fitContent();
       this.fitted = true;
     }
+    this.renderLegend();
+  }
+
+  /** A quote of the selected symbol: its bid moves the last candle, or opens the next. */
+  applyQuote(quote) {
+    if (!this.chart || !quote || quote.symbol !== this.symbol || !this.bars.length) return;
+    const step = TIMEFRAMES[this.timeframe];
+    const last = this.bars[this.bars.length - 1];
+    const time = Math.floor(quote.time);
+    if (!Number.isFinite(time) || time < last.time || !Number.isFinite(quote.bid)) return;
+    const value = quote.bid;
+    let bar;
+    if (time < last.time + step) {
+      bar = { ...last, close: value, high: Math.max(last.high, value), low: Math.min(last.low, value) };
+      this.bars[this.bars.length - 1] = bar;
+    } else {
+      const open = last.time + Math.floor((time - last.time) / step) * step;
+      bar = { time: open, open: value, high: value, low: value, close: value };
+      this.bars.push(bar);
+      this.candleBox.dataset.bars = String(this.bars.length);
+    }
+    this.candles.update(bar);
+    this.candleBox.dataset.quoteMoves = String(Number(this.candleBox.dataset.quoteMoves || 0) + 1);
+    this.candleBox.dataset.lastClose = String(bar.close);
+    this.candleBox.dataset.lastTime = String(bar.time);
     this.renderLegend();
   }
 
