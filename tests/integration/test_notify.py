@@ -3,8 +3,12 @@ receiver on 127.0.0.1: what a trader reads on the phone, and the commands it obe
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
 import subprocess
+from collections.abc import Callable
 
 import pytest
 
@@ -115,6 +119,9 @@ def test_a_trader_follows_and_steers_ensemble_from_telegram(make_daemon, servers
     webhook.wait_for(lambda: {"start", "execution", "trade_closed", "kill_switch"} <= {
         body["kind"] for body in webhook.bodies}, what="the webhook's notifications")
 
+    for path in ("/api/state", "/api/supervisors", "/api/kv", "/api/risk", "/api/broker"):
+        assert TOKEN not in json.dumps(daemon.get(path)), path
+
     assert daemon.stop() == 0
     telegram.wait_for(lambda: any("stopping" in t for t in telegram.texts(CHAT)),
                       what="the stop message")
@@ -134,3 +141,29 @@ def test_telegram_configured_without_its_token_refuses_to_start(tmp_path, server
     assert result.returncode == 2
     assert f"notify.telegram.token_env = '{TOKEN_ENV}'" in result.stderr
     assert "not set" in result.stderr
+
+
+def test_broker_disconnects_and_actor_restarts_reach_the_phone(make_daemon, servers) -> None:
+    telegram, webhook = servers
+    daemon = _notified(make_daemon(start=False), telegram, webhook).start()
+    telegram.wait_for(lambda: any("started" in t for t in telegram.texts(CHAT)),
+                      what="the start message")
+
+    def seen(fragment: str) -> Callable[[], bool]:
+        return lambda: any(fragment in t for t in telegram.texts(CHAT))
+
+    daemon.request("POST", "/api/sim/faults", body={"disconnect": True})
+    telegram.wait_for(seen("⚠ Broker sim disconnected"), what="the disconnect notice")
+    daemon.request("POST", "/api/sim/faults", body={"disconnect": False})
+    telegram.wait_for(seen("✅ Broker sim connected again."), what="the reconnect notice")
+
+    # A restarted actor is told; so is the notifier's own restart, which goes on from the
+    # journal position its predecessor saved and so reports its own ACTOR_RESTARTED too.
+    old = daemon.node("risk")["pid"]
+    os.kill(old, signal.SIGKILL)
+    telegram.wait_for(seen("♻ risk restarted"), what="the risk restart notice")
+    os.kill(daemon.node("notify")["pid"], signal.SIGKILL)
+    telegram.wait_for(seen("♻ The notifier restarted"), what="the notifier back")
+    telegram.wait_for(seen("♻ notify restarted"), what="its own restart, caught up")
+    restarts = [t for t in telegram.texts(CHAT) if t.startswith("♻ risk restarted")]
+    assert len(restarts) == 1, "an event was told twice after the notifier's restart"
