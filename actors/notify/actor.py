@@ -137,6 +137,9 @@ class NotifierActor(EnsembleActor):
         data_path = self.settings.data_path
         self.journal = JournalReader(data_path / EVENTS_FILE)
         last = self.journal.last_seq()
+        for _, _, text in self.journal.latest_of_type("BROKER_STATUS", 1):
+            with contextlib.suppress(ValueError, AttributeError):
+                self.notices.currency = str(json.loads(text).get("currency") or "")
         self._cursor_path = data_path / CURSOR_FILE
         self.cursor = last
         if self.incarnation > 1:  # go on from where the last notifier stopped
@@ -239,7 +242,9 @@ class NotifierActor(EnsembleActor):
         action = self.desk.handle(incoming.chat_id, incoming.update_id, incoming.text,
                                   time.monotonic())
         if isinstance(action, Ignore):
-            self.log.warning("Telegram command ignored", reason=action.reason)
+            if action.report:
+                self.log.warning("Telegram command ignored (reported once per chat)",
+                                 reason=action.reason)
         elif isinstance(action, Reply):
             self._reply(action.chat_id, action.text)
         elif isinstance(action, Control):

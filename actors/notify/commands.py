@@ -25,6 +25,7 @@ COMMANDS = (*QUERIES, *DIRECT, *CONFIRMED, "confirm", "help")
 _WHAT = {"kill-switch": "trip the kill switch (no new entries until it is reset from the "
                         "dashboard or the API)",
          "close-all": "close every open position of Ensemble's at market"}
+_STRANGERS_KEPT = 1000  # chats reported once each; past that, no more reports
 HELP = ("Commands: /status, /positions, /daily, /pause, /resume, /killswitch, /closeall "
         "(the last two ask for /confirm).")
 
@@ -32,6 +33,8 @@ HELP = ("Commands: /status, /positions, /daily, /pause, /resume, /killswitch, /c
 @dataclass(frozen=True, slots=True)
 class Ignore:
     reason: str
+    report: bool = True
+    """False for a chat already reported: a stranger writing on must not flood the log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +82,14 @@ class CommandDesk:
         self.confirm_timeout_s = confirm_timeout_s
         self._rng = rng or random.SystemRandom()
         self._pending: dict[int, _Pending] = {}
+        self._strangers: set[int] = set()
 
     def handle(self, chat_id: int, update_id: int, text: str, now: float) -> Action:
         if chat_id not in self.allowed:
-            return Ignore(f"chat {chat_id} is not in notify.telegram.chat_ids")
+            first = chat_id not in self._strangers and len(self._strangers) < _STRANGERS_KEPT
+            if first:
+                self._strangers.add(chat_id)
+            return Ignore(f"chat {chat_id} is not in notify.telegram.chat_ids", report=first)
         parsed = parse_command(text)
         if parsed is None:
             return Reply(chat_id, HELP)

@@ -27,6 +27,12 @@ def test_a_chat_that_is_not_allowed_is_ignored_whatever_it_says() -> None:
         assert isinstance(_desk().handle(99, 1, text, 0.0), Ignore)
 
 
+def test_a_stranger_is_reported_once_however_often_it_writes() -> None:
+    desk = _desk()
+    reports = [desk.handle(99, n, "/pause", 0.0).report for n in range(3)]
+    assert reports == [True, False, False] and desk.handle(98, 4, "/pause", 0.0).report
+
+
 def test_pause_and_resume_act_at_once_with_an_op_id_from_the_update() -> None:
     desk = _desk()
     assert desk.handle(CHAT, 5, "/pause", 0.0) == Control(CHAT, "pause", "telegram-5")
