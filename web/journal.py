@@ -17,9 +17,9 @@ __all__ = ["TRADE_CSV_COLUMNS", "calibration", "daily_stats", "trades_csv",
 
 # The CSV's columns: the trade's own fields, then its review's (empty until it is written).
 TRADE_CSV_COLUMNS = (
-    "ticket", "decision_id", "symbol", "direction", "volume", "entry_price", "exit_price", "sl",
-    "tp", "profit", "commission", "swap", "opened_at", "closed_at", "exit_reason",
-    "review_score", "review_outcome", "review_r_multiple", "review_lesson",
+    "ticket", "decision_id", "strategy", "symbol", "direction", "volume", "entry_price",
+    "exit_price", "sl", "tp", "profit", "commission", "swap", "opened_at", "closed_at",
+    "exit_reason", "review_score", "review_outcome", "review_r_multiple", "review_lesson",
 )
 _TIME_COLUMNS = frozenset({"opened_at", "closed_at"})
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).

@@ -113,19 +113,27 @@ def _time_param(request: web.Request, name: str) -> float | None:
 
 async def _trades(request: web.Request) -> list[dict[str, Any]]:
     """The newest ``limit`` (≤ 10,000) closed trades, optionally only those closed in
-    ``since`` ≤ closed_at < ``until``."""
+    ``since`` ≤ closed_at < ``until``, and only those of one ``strategy``."""
     limit = int_param(request, "limit", 50, 1, MAX_TRADES)
     since, until = _time_param(request, "since"), _time_param(request, "until")
-    window = since is not None or until is not None
-    trades = await _journal(request, kind="trade", limit=MAX_TRADES if window else limit)
-    if window:
-        trades = [t for t in trades if _closed_in(t["record"], since, until)][:limit]
+    strategy = request.query.get("strategy") or None
+    if strategy is not None and len(strategy) > MAX_STRATEGY_NAME:
+        raise ClientError(400, "bad_parameter", f"strategy is longer than {MAX_STRATEGY_NAME} "
+                          "characters", parameter="strategy")
+    filtered = since is not None or until is not None or strategy is not None
+    trades = await _journal(request, kind="trade", limit=MAX_TRADES if filtered else limit)
+    trades = [t for t in trades if _closed_in(t["record"], since, until)]
     reviews = await _journal(request, kind="review", limit=min(2 * MAX_TRADES,
                                                                max(2 * len(trades), 100)))
-    return trades_with_reviews(trades, reviews)
+    merged = trades_with_reviews(trades, reviews)
+    if strategy is not None:
+        merged = [trade for trade in merged if trade.get("strategy") == strategy]
+    return merged[:limit]
 
 
 def _closed_in(record: dict[str, Any], since: float | None, until: float | None) -> bool:
+    if since is None and until is None:
+        return True
     closed = record.get("closed_at")
     if not isinstance(closed, int | float):
         return False
@@ -133,6 +141,7 @@ def _closed_in(record: dict[str, Any], since: float | None, until: float | None)
 
 
 MAX_TRADES = 10_000
+MAX_STRATEGY_NAME = 64
 
 
 @routes.get("/api/journal/trades")
@@ -142,7 +151,7 @@ async def journal_trades(request: web.Request) -> web.Response:
 
 @routes.get("/api/journal/trades.csv")
 async def journal_trades_csv(request: web.Request) -> web.Response:
-    """The same trades as ``/api/journal/trades`` (same ``limit``), as a CSV download."""
+    """The same trades as ``/api/journal/trades`` (same filters), as a CSV download."""
     text = trades_csv(await _trades(request))
     return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
         "Content-Disposition": 'attachment; filename="ensemble-trades.csv"',
@@ -235,6 +244,8 @@ _TRADE_FILTERS = (
           {"type": "integer", "minimum": 1, "maximum": MAX_TRADES}),
     Param("since", "only trades closed at or after this time", _TIME),
     Param("until", "only trades closed before this time", _TIME),
+    Param("strategy", "only trades this strategy opened (default: every strategy's)",
+          {"type": "string", "maxLength": MAX_STRATEGY_NAME}),
 )
 _REVIEW = nullable(obj(score=nullable(NUMBER), outcome=nullable(STRING),
                        r_multiple=nullable(NUMBER), analysis=nullable(STRING),

@@ -150,3 +150,21 @@ async def test_a_risk_manager_still_loading_after_a_restart_is_a_503(web_app: We
         m.request_id, 503, "HALTED", False, "the risk state is still loading; try again"))
     status, body = await web_app.call("POST", "/api/control/pause")
     assert status == 503 and body["error"] == "unavailable" and "loading" in body["detail"]
+
+
+async def test_journal_trades_filter_by_strategy_as_json_and_csv(web_app: WebFixture) -> None:
+    store = web_app.responder.store
+    for ticket, strategy in ((1, "Confluence"), (2, "SmaCross"), (3, "Confluence")):
+        store.journal_append(f"t{ticket}", "trade", "EURUSD", {
+            "ticket": ticket, "symbol": "EURUSD", "direction": "SELL", "profit": 1.0,
+            "opened_at": 1_767_225_000 + ticket, "closed_at": 1_767_225_600 + ticket,
+            "strategy": strategy}, f"d-{ticket}")
+    _, trades = await web_app.call("GET", "/api/journal/trades?strategy=Confluence")
+    assert sorted(t["ticket"] for t in trades) == [1, 3]
+    status, text = await web_app.call("GET", "/api/journal/trades.csv?strategy=SmaCross")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert status == 200 and [(r["ticket"], r["strategy"]) for r in rows] == [("2", "SmaCross")]
+    _, one = await web_app.call("GET", "/api/journal/trades?strategy=Confluence&limit=1")
+    assert [t["ticket"] for t in one] == [3]
+    status, body = await web_app.call("GET", "/api/journal/trades?strategy=" + "x" * 65)
+    assert status == 400 and body["parameter"] == "strategy"

@@ -41,6 +41,36 @@ export class Api {
     return result;
   }
 
+  /** GET a file with the token and hand it to the browser as a download (a plain link cannot
+   * carry the Authorization header, and the token stays out of URLs). Resolves to {ok, status,
+   * name, error}. */
+  async download(path, fallbackName) {
+    const headers = {};
+    const token = this.getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let response;
+    try {
+      response = await fetch(path, { headers, cache: 'no-store', credentials: 'omit' });
+    } catch (error) {
+      return { ok: false, status: 0, error: 'the daemon cannot be reached' };
+    }
+    if (!response.ok) {
+      const data = await response.json().catch(() => null);
+      if (response.status === 401 && this.onUnauthorized) this.onUnauthorized();
+      return { ok: false, status: response.status, error: describeError(response.status, data) };
+    }
+    const blob = await response.blob();
+    const disposition = response.headers.get('Content-Disposition') || '';
+    const name = /filename="([^"]+)"/.exec(disposition)?.[1] || fallbackName;
+    const url = URL.createObjectURL(blob);
+    const link = Object.assign(document.createElement('a'), { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    return { ok: true, status: response.status, name, error: null };
+  }
+
   get(path) { return this.request('GET', path); }
   post(path, body) { return this.request('POST', path, body ?? {}); }
 }

@@ -48,6 +48,7 @@ class Dashboard {
     // One filter for the scanner and the trades: show one strategy's work, or everyone's.
     this.strategyFilter = byId('strategy-filter');
     this.strategyFilter.addEventListener('change', () => this.redraw('scanner', 'journal'));
+    this.journal.onDownload = () => this.downloadTrades();
     this.controls = new Controls(this.api, (body) => {
       if (body.mode) this.store.risk = { ...this.store.risk, mode: body.mode, kill_switch: body.kill_switch ?? this.store.risk.kill_switch };
       this.redraw('header');
@@ -92,6 +93,14 @@ class Dashboard {
     this.refreshJournal();
     this.chart.loadEquity(this.store).then(() => this.redraw('equity'));
     this.chart.reconnected();
+  }
+
+  /** The closed trades as CSV, with the dashboard's strategy filter (every trade kept). */
+  async downloadTrades() {
+    const query = new URLSearchParams({ limit: '10000' });
+    if (this.strategyFilter.value) query.set('strategy', this.strategyFilter.value);
+    const result = await this.api.download(`/api/journal/trades.csv?${query}`, 'ensemble-trades.csv');
+    if (!result.ok) toast(`CSV download: ${result.error}`, 'warn');
   }
 
   async refreshJournal() {

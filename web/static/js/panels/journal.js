@@ -37,6 +37,13 @@ export class JournalPanel {
     }
     this.rest = { trades: null, daily: null, calibration: null };
     this.reliability = null;
+    this.onDownload = null;
+    // Above the closed trades: their CSV (/api/journal/trades.csv, the dashboard's filter).
+    this.tools = h('div', { class: 'journal-tools' }, h('button', {
+      type: 'button', class: 'btn small ghost', id: 'journal-csv',
+      title: 'Download the closed trades (of the chosen strategy) as CSV',
+      onclick: () => this.onDownload?.(),
+    }, 'Download CSV'));
     this.select('executions');
   }
 
@@ -146,7 +153,7 @@ export class JournalPanel {
       notes.push(h('div', { class: 'notice' }, `Trade history: ${this.rest.trades.error} (GET /api/journal/trades). Trades closed while this page is open are listed.`));
     }
     if (!trades.length) {
-      panel.replaceChildren(...notes, h('div', { class: 'empty' }, 'No closed trades yet.'));
+      panel.replaceChildren(this.tools, ...notes, h('div', { class: 'empty' }, 'No closed trades yet.'));
       return;
     }
     const rows = trades.flatMap((t) => {
@@ -171,7 +178,7 @@ export class JournalPanel {
             t.decision_id ? this.chainButton(t.decision_id, `c${t.key}`) : null)));
       return [main, detail];
     });
-    keepFocus(panel, () => panel.replaceChildren(...notes, h('table', { class: 'data', id: 'closed-table' },
+    keepFocus(panel, () => panel.replaceChildren(this.tools, ...notes, h('table', { class: 'data', id: 'closed-table' },
       h('thead', null, h('tr', null, h('th', null, 'Closed'), h('th', null, 'Symbol'), h('th', null, 'Side'),
         h('th', null, 'Strategy'), h('th', { class: 'r' }, 'P&L'), h('th', { class: 'r' }, 'Score'))),
       h('tbody', null, rows))));
