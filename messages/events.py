@@ -143,6 +143,8 @@ class TradeExecution(Event):
     ticket: int | None = None
     decision_id: str | None = None
     strategy: str = ""
+    latency_ms: float | None = None
+    """From the RiskManager's approval to the broker's answer on the order."""
 
 
 @event("CRITIC_REVIEW")
@@ -176,6 +178,8 @@ class OrderRejected(Event):
     retcode: int | None = None
     decision_id: str | None = None
     strategy: str = ""
+    latency_ms: float | None = None
+    """For an order the broker answered: from the RiskManager's approval to that answer."""
 
 
 @event("RISK_DENIALS")

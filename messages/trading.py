@@ -194,6 +194,9 @@ class OrderReport:
     symbol: str = ""
     side: str = ""
     closed: tuple[int, ...] = ()  # close-all: the tickets closed
+    latency_s: float | None = None
+    """Seconds from the RiskManager's approval (its PlaceOrder going out) to this report, set
+    by the RiskManager when it forwards an opening order's report."""
 
     @property
     def final(self) -> bool:

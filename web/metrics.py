@@ -6,8 +6,8 @@ Two kinds, in one registry per app (never the process-global one):
   balance, margin level, open positions, the day's P&L, kill switch, trading mode (one label
   per mode, 1 for the current one), broker connected, uptime, last seq, WebSocket clients;
 * events, counted as the hub delivers them (each seq once): orders by result, risk denials by
-  code, actor restarts by actor, the scan duration histogram, research decisions by source,
-  the model's tokens and cost, and the model's fallbacks by kind.
+  code, actor restarts by actor, the scan duration and order latency histograms, research
+  decisions by source, the model's tokens and cost, and the model's fallbacks by kind.
 
 Counters start at zero when the WebFront starts; Prometheus treats that as a counter reset.
 """
@@ -33,6 +33,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TRADING_MODES = ("ACTIVE", "PAUSED", "REDUCING", "HALTED")
 _DENIAL_CODES = frozenset(code.value for code in DenialCode)
 _SCAN_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_ORDER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 def _number(value: Any) -> float | None:
@@ -107,6 +108,10 @@ class Metrics:
         self.scan_duration = Histogram("ensemble_scan_duration_seconds", "A scan cycle, from "
                                        "the Strategy's wake-up to its summary.",
                                        buckets=_SCAN_BUCKETS, registry=self.registry)
+        self.order_latency = Histogram("ensemble_order_latency_seconds", "An opening order, from "
+                                       "the RiskManager's approval to the broker's answer "
+                                       "(order_send's result, or the fate of an unknown one).",
+                                       buckets=_ORDER_BUCKETS, registry=self.registry)
         self.research = Counter("ensemble_research_decisions", "Research decisions, by who "
                                 "decided: rules or model.", ["source"], registry=self.registry)
         self.llm_tokens = Counter("ensemble_llm_tokens", "Tokens the research model spent.",
@@ -120,6 +125,10 @@ class Metrics:
     def observe(self, event: dict[str, Any]) -> None:
         """Count one delivered event (a wire dict)."""
         kind = event.get("type")
+        if kind in ("TRADE_EXECUTION", "ORDER_REJECTED"):
+            latency_ms = _number(event.get("latency_ms"))
+            if latency_ms is not None and latency_ms >= 0:
+                self.order_latency.observe(latency_ms / 1000.0)
         if kind == "TRADE_EXECUTION":
             self.orders.labels(result="filled").inc()
         elif kind == "ORDER_REJECTED":

@@ -432,7 +432,7 @@ class RiskManagerActor(EnsembleActor):
             self._deny(sender, message, DenialCode.MISSING_INPUT.value,
                        "the reservation could not be saved (SharedState unavailable)")
             return
-        wall = time.time()
+        wall, sent_at = time.time(), time.monotonic()
         risk_money = approval.sizing.risk_money if approval.sizing else 0.0
         self.send(sender, OrderApproval(message.request_id, message.decision_id, True,
                                         volume=approval.volume, risk_money=risk_money))
@@ -445,7 +445,8 @@ class RiskManagerActor(EnsembleActor):
                                    message.side, approval.volume, message.sl, message.tp,
                                    approval=approved, reference_price=message.entry,
                                    strategy=message.strategy),
-            lambda report: self._on_order_report(sender, message, report), ORDER_TIMEOUT_S,
+            lambda report: self._on_order_report(sender, message, report, sent_at),
+            ORDER_TIMEOUT_S,
             lambda: self.log.warning("no order report yet; the reservation stays until it "
                                      "expires", client_order_id=client_order_id),
             final=lambda report: report.final)
@@ -454,10 +455,10 @@ class RiskManagerActor(EnsembleActor):
         self.send(sender, OrderApproval(message.request_id, message.decision_id, False,
                                         code=code, message=why))
 
-    def _on_order_report(self, requester: Any, message: SubmitOrder,
-                         report: OrderReport) -> None:
-        """The broker's report on an order sent for ``requester``: books it, then passes it on
-        under the requester's own request id."""
+    def _on_order_report(self, requester: Any, message: SubmitOrder, report: OrderReport,
+                         sent_at: float) -> None:
+        """The broker's report on an order sent for ``requester`` (at monotonic ``sent_at``):
+        books it, then passes it on under the requester's own request id, with its latency."""
         client_order_id = f"E{message.decision_id}"
         if report.status == Outcome.DONE.value:
             self.ledger = self.ledger.fill(client_order_id, report.ticket, report.volume,
@@ -472,7 +473,8 @@ class RiskManagerActor(EnsembleActor):
             self.ledger = self.ledger.release(client_order_id)
         if report.final:
             self._save_ledger()
-        self.send(requester, replace(report, request_id=message.request_id))
+        self.send(requester, replace(report, request_id=message.request_id,
+                                     latency_s=round(time.monotonic() - sent_at, 6)))
 
     @handles(RiskStatusRequest)
     def _on_status(self, message: RiskStatusRequest, sender: Any) -> None:

@@ -138,13 +138,14 @@ class SubmittedOrder:
 def order_outcome(order: SubmittedOrder, report: OrderReport, timestamp: str, strategy: str,
                   ) -> TradeExecution | OrderRejected:
     """The event a final report makes: the execution, or why the order did not fill."""
+    latency_ms = None if report.latency_s is None else round(report.latency_s * 1000.0, 3)
     if report.status == "done":
         return TradeExecution(
             timestamp=timestamp, symbol=order.symbol, direction=order.side.value,
             price=report.price, lot=report.volume or order.volume, ticket=report.ticket,
-            decision_id=order.decision_id, strategy=strategy)
+            decision_id=order.decision_id, strategy=strategy, latency_ms=latency_ms)
     return OrderRejected(
         timestamp=timestamp, symbol=order.symbol, direction=order.side.value,
         code=report.status.upper(), reason=report.reason, retcode=report.retcode,
-        decision_id=order.decision_id, strategy=strategy)
+        decision_id=order.decision_id, strategy=strategy, latency_ms=latency_ms)
 

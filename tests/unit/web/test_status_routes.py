@@ -90,11 +90,12 @@ def _feed_one_of_everything(web_app: WebFixture) -> None:
     feed(PositionUpdate(timestamp=NOW, positions=({"ticket": 1}, {"ticket": 2})))
     feed(RiskStateChanged(timestamp=NOW, mode="PAUSED", kill_switch=False, reason="operator"))
     feed(BrokerStatus(timestamp=NOW, state="connected", broker="sim"))
-    feed(TradeExecution(timestamp=NOW, symbol="XAUUSD", direction="BUY", price=1.0, lot=0.1))
+    feed(TradeExecution(timestamp=NOW, symbol="XAUUSD", direction="BUY", price=1.0, lot=0.1,
+                        latency_ms=12.5))
     feed(OrderRejected(timestamp=NOW, symbol="XAUUSD", direction="BUY", code="DAILY_LOSS_LIMIT",
                        reason="limit"))
     feed(OrderRejected(timestamp=NOW, symbol="XAUUSD", direction="BUY", code="REJECTED",
-                       reason="broker", retcode=10006))
+                       reason="broker", retcode=10006, latency_ms=7.5))
     for restarts in (1, 2):
         feed(ActorRestarted(timestamp=NOW, name='odd "name"\\x', old_pid=1, new_pid=2,
                             reason="test", restarts=restarts))
@@ -118,6 +119,7 @@ async def test_metrics_are_prometheus_with_help_types_and_escaped_labels(
         ("ensemble_trading_mode", "gauge"), ("ensemble_broker_connected", "gauge"),
         ("ensemble_orders", "counter"), ("ensemble_risk_denials", "counter"),
         ("ensemble_actor_restarts", "counter"), ("ensemble_scan_duration_seconds", "histogram"),
+        ("ensemble_order_latency_seconds", "histogram"),
         ("ensemble_llm_tokens", "counter"), ("ensemble_llm_fallbacks", "counter"),
         ("ensemble_llm_cost", "counter"),
         ("ensemble_research_decisions", "counter"), ("ensemble_last_event_seq", "gauge"),
@@ -138,6 +140,10 @@ async def test_metrics_are_prometheus_with_help_types_and_escaped_labels(
     assert _value(families["ensemble_actor_restarts"], actor='odd "name"\\x') == 2
     scans = families["ensemble_scan_duration_seconds"]
     assert [s.value for s in scans.samples if s.name.endswith("_sum")] == [0.042]
+    latency = {s.name: s.value for s in families["ensemble_order_latency_seconds"].samples
+               if not s.name.endswith("_bucket")}
+    assert latency["ensemble_order_latency_seconds_count"] == 2  # the broker's answers only
+    assert latency["ensemble_order_latency_seconds_sum"] == 0.02
     assert _value(families["ensemble_llm_tokens"]) == 350
     assert _value(families["ensemble_llm_cost"]) == 0.0125
     assert _value(families["ensemble_llm_fallbacks"], kind="rate_limited") == 1
