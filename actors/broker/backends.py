@@ -204,6 +204,7 @@ class TerminalBackend(BrokerBackend):
         if self.kind == "mt5":
             return open_gateway("mt5", **self.common_gateway_options())
         return open_gateway("mt5linux", host=broker.mt5linux_host, port=broker.mt5linux_port,
+                            use_mt5linux_package=broker.mt5linux_client == "mt5linux",
                             **self.common_gateway_options())
 
     def credentials(self) -> Credentials:

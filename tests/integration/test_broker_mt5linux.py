@@ -151,3 +151,31 @@ def test_mt5linux_broker_trades_and_a_sigkill_mid_order_is_reconciled_not_resent
                                                                              record["ticket"])
     assert terminal.order_sends() == sends_before  # answered from the record: nothing sent
     assert terminal.entry_deals(coid) == 1
+
+
+def test_the_mt5linux_package_client_trades_the_terminal_served_as_metatrader5(
+    make_daemon: Any, terminal: RemoteTerminal,
+) -> None:
+    """``broker.mt5linux_client=mt5linux``: the mt5linux package's own ``MetaTrader5`` class
+    (1.0.x, rpyc 6) drives the simulated terminal that the RPyC server registered as the module
+    ``MetaTrader5``, as mt5linux's server does with the real one under Wine."""
+    import mt5linux
+
+    assert mt5linux.MetaTrader5.__module__ == "mt5linux"
+    daemon = make_daemon(*BROKER_SETTINGS, "broker.kind=mt5linux",
+                         "broker.mt5linux_client=mt5linux",
+                         f"broker.mt5linux_port={terminal.port}", "broker.order_timeout_s=20",
+                         f'strategy.symbols=["{SYMBOL}"]', "broker.poll_interval_s=1")
+    status = wait_broker(daemon)
+    assert (status["broker"], status["trade_mode"]) == ("mt5linux", "demo")
+    assert daemon.wait_until(lambda: daemon.get("/api/account"))["balance"] == 10_000.0
+    coid = order_id("P")
+    (report,) = place(daemon, coid, symbol=SYMBOL, volume=0.01, timeout=30)
+    assert report is not None and report["status"] == "done"
+    daemon.wait_until(lambda: report["ticket"] in [p["ticket"] for p in
+                                                   daemon.get("/api/positions")],
+                      30, "the position on the API")
+    assert terminal.order_sends()[-2:] == ["entered", "returned"]
+    assert terminal.entry_deals(coid) == 1
+    # mt5linux's MetaTrader5() adds its Windows library folder on the server; Ensemble's does not.
+    assert "C:\\mt5libs" in list(terminal.conn.modules.sys.path)
