@@ -42,8 +42,20 @@ The clients share the machine with the server; on 2 cores they compete for CPU w
 while the events streamed, what the rest of the machine used ("other work"), and how late the
 clients' own loop woke from a 5 ms sleep (the share of latency that is the clients').
 
+``--quotes N`` has live quotes of N symbols flow beside the stream (issue 12: 40): Ensemble's
+simulated terminal then serves N symbols (``sim.symbols``) of a weekday's market running 60x
+fast, so that nearly every symbol's tick changes every interval, with no strategy scan during
+the run (``strategy.scan_interval_s`` of a market day); the changed ticks the broker
+publishes as QUOTE events every ``--quote-interval-ms`` (250; the real broker → Broadcaster →
+WebFront path, not numbered, the latest per symbol for each client); each baseline broadcasts N
+QUOTE events every interval the same way it broadcasts the stream. Quotes delivered per client
+per second are reported, their latency (from their ``timestamp``) on one client, and CPU per
+delivered event then counts quotes and ticks. Without it, the daemon sends no quotes
+(``broker.quote_interval_ms=0``), as before quotes existed.
+
 ``python -m bench.fanout [--clients 1,10,100] [--rate 1000] [--duration 10] [--batch 10]
-[--systems ensemble,wellbuilt,seed] [--set web.flush_interval_ms=5] [--saturate]``. The
+[--systems ensemble,wellbuilt,seed] [--set web.flush_interval_ms=5] [--saturate]
+[--quotes 40]``. The
 default run takes about two minutes and stops by itself; a baseline's producer gives up after
 three times ``duration``.
 """
@@ -64,13 +76,15 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from actors.broker.sim.universe import DEFAULT_UNIVERSE
 from bench.stats import percentile
-from tests.support.daemon import REPO, Daemon, free_port
+from tests.support.daemon import REPO, WEEKDAY_MARKET_START, Daemon, free_port
 
 __all__ = ["ClientStats", "RunResult", "main", "run_benchmark"]
 
@@ -106,6 +120,7 @@ class ClientStats:
     latencies: list[float] = field(default_factory=list)
     close_code: int | None = None
     quotes: int = 0
+    quote_latencies: list[float] | None = None  # measured on one client only (parsing costs)
 
     def take(self, events: list[dict[str, Any]] | tuple[dict[str, Any], ...],
              now: float) -> None:
@@ -115,6 +130,9 @@ class ClientStats:
         for event in events:
             if event["type"] == "QUOTE":
                 self.quotes += 1  # live quotes are not numbered
+                if self.quote_latencies is not None:
+                    sent = datetime.fromisoformat(event["timestamp"]).timestamp()
+                    self.quote_latencies.append(now - sent)
                 continue
             seq = event["seq"]
             if seq != self.next_seq:
@@ -135,6 +153,11 @@ class ClientStats:
         if not self.ticks or self.first_sent_at is None:
             return 0.0
         return self.ticks / max(self.last_received - self.first_sent_at, 1e-9)
+
+    def quotes_per_s(self) -> float:
+        if not self.quotes or self.first_sent_at is None:
+            return 0.0
+        return self.quotes / max(self.last_received - self.first_sent_at, 1e-9)
 
 
 async def _open(session: aiohttp.ClientSession, url: str) -> tuple[aiohttp.ClientWebSocketResponse,
@@ -196,7 +219,15 @@ class RunResult:
         return percentile(values, fraction) if values else float("nan")
 
     def delivered(self) -> int:
-        return sum(s.ticks for s in self.stats)
+        """Events delivered to all clients: the stream's, and quotes."""
+        return sum(s.ticks + s.quotes for s in self.stats)
+
+    def quotes_per_s(self) -> float:
+        return percentile([s.quotes_per_s() for s in self.stats], 0.5)
+
+    def quote_p(self, fraction: float) -> float:
+        values = [v for s in self.stats for v in (s.quote_latencies or ())]
+        return percentile(values, fraction) if values else float("nan")
 
     def cpu_us_per_delivered(self) -> float:
         """Server CPU (µs) per event delivered to one client: the cost of one delivery."""
@@ -306,6 +337,7 @@ async def run_once(system: str, url: str, clients: int, count: int,
             asyncio.gather(*(_open(session, url) for _ in range(clients))), CONNECT_TIMEOUT_S
         )
         stats = [client_stats for _, client_stats in opened]
+        stats[0].quote_latencies = []
         readers = [asyncio.create_task(_read(ws, s)) for ws, s in opened]
         lag: list[float] = []
         watcher = asyncio.create_task(_watch_lag(lag))
@@ -446,11 +478,14 @@ async def _ensemble_run(daemon: Daemon, clients: int, count: int, rate: float,
 
 
 async def _baseline_run(server: BaselineServer, clients: int, count: int, rate: float,
-                        max_seconds: float) -> RunResult:
+                        max_seconds: float, quotes: int = 0,
+                        quote_interval_ms: float = 250.0) -> RunResult:
     async def produce() -> int:
         timeout = aiohttp.ClientTimeout(total=max_seconds + 30)
+        body = {"count": count, "rate": rate, "max_seconds": max_seconds, "quotes": quotes,
+                "quote_interval_s": quote_interval_ms / 1000.0}
         async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
-            server.url + "/run", json={"count": count, "rate": rate, "max_seconds": max_seconds}
+            server.url + "/run", json=body
         ) as response:
             return int((await response.json())["emitted"])
 
@@ -475,7 +510,14 @@ def _row(result: RunResult) -> str:
             f"per client (median)  in-order-complete: {complete}  "
             f"latency p50 {result.p(0.5) * 1000:6.1f} ms  p99 {result.p(0.99) * 1000:7.1f} ms  "
             f"max {result.p(1.0) * 1000:7.1f} ms  cpu/delivered "
-            f"{result.cpu_us_per_delivered():5.1f} us")
+            f"{result.cpu_us_per_delivered():5.1f} us" + _quote_part(result))
+
+
+def _quote_part(result: RunResult) -> str:
+    if not any(s.quotes for s in result.stats):
+        return ""
+    return (f"  quotes {result.quotes_per_s():5.0f}/s per client, latency (one client) p50 "
+            f"{result.quote_p(0.5) * 1000:.1f} ms p99 {result.quote_p(0.99) * 1000:.1f} ms")
 
 
 def _cpu_line(result: RunResult) -> str:
@@ -550,9 +592,11 @@ Runner = Callable[[int, int, float], Awaitable[RunResult]]
 async def run_benchmark(client_counts: list[int], rate: float, duration: float, batch: int,
                         systems: list[str], scratch: Path, settings: tuple[str, ...] = (),
                         saturation: tuple[float, ...] = (),
-                        saturation_duration: float = 5.0) -> list[RunResult]:
+                        saturation_duration: float = 5.0, quotes: int = 0,
+                        quote_interval_ms: float = 250.0) -> list[RunResult]:
     count = int(rate * duration)
     results: list[RunResult] = []
+    settings = (*quote_settings(quotes, quote_interval_ms), *settings)
     daemon = Daemon(scratch / "data", *settings) if "ensemble" in systems else None
     servers = {name: BaselineServer(name, scratch / f"{name}.log")
                for name in BASELINE_MODULES if name in systems}
@@ -561,6 +605,8 @@ async def run_benchmark(client_counts: list[int], rate: float, duration: float, 
         if daemon is not None:
             daemon = await asyncio.to_thread(_start_daemon, daemon, scratch, settings)
             started_daemon = daemon
+            if quotes:
+                await asyncio.to_thread(_wait_first_scan, daemon)
 
             async def ensemble(clients: int, count: int, rate: float) -> RunResult:
                 return await _ensemble_run(started_daemon, clients, count, rate, batch)
@@ -572,7 +618,8 @@ async def run_benchmark(client_counts: list[int], rate: float, duration: float, 
             async def baseline(clients: int, count: int, rate: float,
                                server: BaselineServer = server) -> RunResult:
                 return await _baseline_run(server, clients, count, rate,
-                                           max_seconds=max(3 * count / rate, WARM_UP_S * 3))
+                                           max(3 * count / rate, WARM_UP_S * 3), quotes,
+                                           quote_interval_ms)
 
             runners[name] = baseline
         # Warm-up, not reported: the first events after start-up pay for imports, caches and
@@ -635,6 +682,33 @@ async def _saturation_search(runners: dict[str, Runner], rates: tuple[float, ...
     return saturation
 
 
+def _wait_first_scan(daemon: Daemon, timeout: float = 120.0) -> None:
+    """Wait for the strategy's start-up scan (of every symbol: a burst of market data on the
+    broker), which would otherwise fall into the first measured runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if daemon.get("/api/scan").get("count"):
+            return
+        time.sleep(0.2)
+    print(f"warning: no scan summary after {timeout:.0f} s; measuring anyway", flush=True)
+
+
+def quote_settings(quotes: int, interval_ms: float) -> tuple[str, ...]:
+    """The daemon's settings for ``quotes`` live quotes (none: no quotes at all)."""
+    if not quotes:
+        return ("broker.quote_interval_ms=0",)
+    symbols = list(DEFAULT_UNIVERSE)
+    if quotes > len(symbols):
+        raise ValueError(f"--quotes {quotes}: the simulated terminal has {len(symbols)} symbols")
+    names = ",".join(f'"{name}"' for name in symbols[:quotes])
+    # A weekday's market 60x faster, so that every symbol's tick changes between two reads as
+    # the baselines' quotes do; no scan while the benchmark runs (a scan of 40 symbols is the
+    # strategy's work, not the pipeline's).
+    return (f"broker.quote_interval_ms={interval_ms:g}", f"sim.symbols=[{names}]",
+            "sim.speed=60", f"sim.start={WEEKDAY_MARKET_START}",
+            "strategy.scan_interval_s=86400")
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -654,6 +728,10 @@ def main(argv: list[str] | None = None) -> int:
         help="also search the saturation rate at 100 clients over this ladder")
     parser.add_argument("--saturation-duration", type=float, default=5.0,
                         help="seconds of events per saturation run")
+    parser.add_argument("--quotes", type=int, default=0, metavar="SYMBOLS",
+                        help="live quotes of this many symbols beside the stream (0: none)")
+    parser.add_argument("--quote-interval-ms", type=float, default=250.0,
+                        help="quotes: at most one per symbol this often")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="a daemon setting, e.g. web.flush_interval_ms=5 (repeatable)")
     args = parser.parse_args(argv)
@@ -665,7 +743,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--systems: unknown {sorted(unknown)}; use ensemble, wellbuilt, seed")
     saturation = tuple(float(part) for part in args.saturate.split(",") if part.strip())
     print(f"fan-out: {args.rate:.0f} events/s for {args.duration:g} s, clients {client_counts}, "
-          f"producer batch {args.batch}, daemon settings {args.set or 'default'}; "
+          f"producer batch {args.batch}, quotes of {args.quotes} symbols every "
+          f"{args.quote_interval_ms:g} ms, daemon settings {args.set or 'default'}; "
           f"{os.cpu_count()} cores shared by clients and server", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # stop the daemon and the server on SIGTERM too
     started = time.monotonic()
@@ -674,7 +753,8 @@ def main(argv: list[str] | None = None) -> int:
             results = asyncio.run(run_benchmark(client_counts, args.rate, args.duration,
                                                 args.batch, systems, Path(scratch),
                                                 tuple(args.set), saturation,
-                                                args.saturation_duration))
+                                                args.saturation_duration, args.quotes,
+                                                args.quote_interval_ms))
     except KeyboardInterrupt:
         print("fan-out benchmark interrupted; its daemon and server are stopped", flush=True)
         return 130

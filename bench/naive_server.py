@@ -13,7 +13,9 @@
   client; ``send_json`` encodes per client, as issue 2 describes the baseline). The generator
   is paced like :class:`bench.producer.EventProducer`: it emits whatever is due, so a slow
   broadcast delays later events instead of dropping them. It stops after ``max_seconds`` even
-  if events remain, and says how many it emitted.
+  if events remain, and says how many it emitted. With ``"quotes": Q`` (and
+  ``"quote_interval_s"``, default 0.25) it also broadcasts, every interval, one unnumbered
+  QUOTE event for each of Q symbols (``Q00``…), shaped like the daemon's, beside the stream.
 - ``GET /health``: ``{"clients": N}``.
 
 It binds 127.0.0.1 only and has no authentication: it exists for the benchmark alone.
@@ -58,11 +60,17 @@ class NaiveBroadcaster:
             if ws in self.clients:
                 self.clients.remove(ws)
 
-    async def generate(self, count: int, rate: float, max_seconds: float) -> tuple[int, float]:
+    async def generate(self, count: int, rate: float, max_seconds: float, quotes: int = 0,
+                       quote_interval_s: float = 0.25) -> tuple[int, float]:
         started = time.monotonic()
         deadline = started + max_seconds
         emitted = 0
+        next_quotes, rounds = started, 0
         while emitted < count and time.monotonic() < deadline:
+            if quotes and time.monotonic() >= next_quotes:
+                next_quotes += quote_interval_s
+                rounds += 1
+                await self._quotes(quotes, rounds)
             due = min(count, int((time.monotonic() - started) * rate) + 1)
             while emitted < due and time.monotonic() < deadline:
                 now = time.time()
@@ -78,6 +86,14 @@ class NaiveBroadcaster:
             pause = started + emitted / rate - time.monotonic()
             await asyncio.sleep(max(pause, 0.0))
         return emitted, time.monotonic() - started
+
+    async def _quotes(self, symbols: int, round_number: int) -> None:
+        now = time.time()
+        for index in range(symbols):
+            bid = 1.0 + (round_number + index) % 100 / 10_000
+            await self.broadcast({"type": "QUOTE", "timestamp": iso_utc(now),
+                                  "symbol": f"Q{index:02d}", "bid": bid, "ask": bid + 0.0002,
+                                  "spread": 2.0, "time": now})
 
 
 BROADCASTER = web.AppKey("broadcaster", NaiveBroadcaster)
@@ -100,7 +116,8 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
 async def _run(request: web.Request) -> web.Response:
     body = await request.json()
     emitted, seconds = await request.app[BROADCASTER].generate(
-        int(body["count"]), float(body["rate"]), float(body.get("max_seconds", 60.0))
+        int(body["count"]), float(body["rate"]), float(body.get("max_seconds", 60.0)),
+        int(body.get("quotes", 0)), float(body.get("quote_interval_s", 0.25)),
     )
     return web.json_response({"emitted": emitted, "seconds": seconds})
 
