@@ -121,6 +121,7 @@ class ClientStats:
     close_code: int | None = None
     quotes: int = 0
     quote_latencies: list[float] | None = None  # measured on one client only (parsing costs)
+    quote_span: tuple[float, float] | None = None  # first and last frame with quotes
 
     def take(self, events: list[dict[str, Any]] | tuple[dict[str, Any], ...],
              now: float) -> None:
@@ -130,6 +131,7 @@ class ClientStats:
         for event in events:
             if event["type"] == "QUOTE":
                 self.quotes += 1  # live quotes are not numbered
+                self.quote_span = (self.quote_span or (now, now))[0], now
                 if self.quote_latencies is not None:
                     sent = datetime.fromisoformat(event["timestamp"]).timestamp()
                     self.quote_latencies.append(now - sent)
@@ -155,9 +157,10 @@ class ClientStats:
         return self.ticks / max(self.last_received - self.first_sent_at, 1e-9)
 
     def quotes_per_s(self) -> float:
-        if not self.quotes or self.first_sent_at is None:
+        """Quotes received per second, over the span from the first quote to the last."""
+        if self.quote_span is None or self.quote_span[1] <= self.quote_span[0]:
             return 0.0
-        return self.quotes / max(self.last_received - self.first_sent_at, 1e-9)
+        return self.quotes / (self.quote_span[1] - self.quote_span[0])
 
 
 async def _open(session: aiohttp.ClientSession, url: str) -> tuple[aiohttp.ClientWebSocketResponse,
