@@ -345,6 +345,9 @@ class _LruCache(Generic[_K, _V]):
             self._items.move_to_end(key)
         return value
 
+    def pop(self, key: _K) -> _V | None:
+        return self._items.pop(key, None)
+
     def put(self, key: _K, value: _V) -> None:
         self._items[key] = value
         self._items.move_to_end(key)
@@ -396,6 +399,9 @@ class SimulatedMarket:
         )
         self._days: _LruCache[tuple[str, int], DayBars] = _LruCache(64 * max(len(universe), 1))
         self._ticks: _LruCache[tuple[str, int], _TickBlock] = _LruCache(16 * max(len(universe), 1))
+        self._heads: _LruCache[tuple[str, int], tuple[np.random.Generator, int]] = _LruCache(
+            4 * max(len(universe), 1)
+        )
         self._series: dict[tuple[str, int], _Series] = {}
         self._lock = threading.RLock()
 
@@ -526,11 +532,11 @@ class SimulatedMarket:
         found = self._ticks.get(key)
         if found is not None:
             return found
-        rng = np.random.default_rng([self.seed, _crc(symbol), 4, minute_abs])
+        head = self._heads.pop(key)
+        rng, first = head if head is not None else self._tick_head(symbol, minute_abs)
         count = int(bars.ticks[row])
         o, h, lo, cl = (int(bars.open[row]), int(bars.high[row]), int(bars.low[row]),
                         int(bars.close[row]))  # fmt: skip
-        first = int(rng.integers(0, 300))
         offsets = np.sort(rng.integers(first + 1, MS_PER_MINUTE, count - 1))
         times = minute_abs * MS_PER_MINUTE + np.concatenate([[first], offsets])
         # Key points: open first, close last, high and low somewhere in between.
@@ -554,6 +560,28 @@ class SimulatedMarket:
         self._ticks.put(key, block)
         return block
 
+    def _tick_head(self, symbol: str, minute_abs: int) -> tuple[np.random.Generator, int]:
+        """The generator of a minute's ticks and its first draw, the first tick's offset."""
+        rng = np.random.default_rng([self.seed, _crc(symbol), 4, minute_abs])
+        return rng, int(rng.integers(0, 300))
+
+    def _first_tick_ms(self, symbol: str, bars: DayBars, row: int) -> int:
+        """When the minute's first tick comes, without drawing the rest of its ticks.
+
+        A bar-by-bar clock stands at minute boundaries, before the new minute's first tick:
+        asking this first spares a whole block (most of a quote's cost) that nobody reads.
+        The generator is kept so that the block drawn later is the same."""
+        minute_abs = bars.day * MINUTES_PER_DAY + int(bars.minute[row])
+        key = (symbol, minute_abs)
+        found = self._ticks.get(key)
+        if found is not None:
+            return int(found.time_msc[0])
+        head = self._heads.get(key)
+        if head is None:
+            head = self._tick_head(symbol, minute_abs)
+            self._heads.put(key, head)
+        return minute_abs * MS_PER_MINUTE + head[1]
+
     @staticmethod
     def max_tick_spread(base_spread: int) -> int:
         return base_spread + base_spread // 2 + 1
@@ -572,6 +600,9 @@ class SimulatedMarket:
                 limit = minute + 1 if back == 0 else MINUTES_PER_DAY
                 row = bars.rows_before(limit) - 1
                 while row >= 0:
+                    if self._first_tick_ms(symbol, bars, row) > server_ms:
+                        row -= 1
+                        continue
                     block = self._tick_block(symbol, bars, row)
                     index = int(np.searchsorted(block.time_msc, server_ms, side="right")) - 1
                     if index >= 0:
@@ -680,7 +711,7 @@ class SimulatedMarket:
         spreads = list(bars.spread[lo:hi])
         if now_minute_abs // MINUTES_PER_DAY == day:
             row = bars.row_of(end_minute)
-            if row >= 0:
+            if row >= 0 and self._first_tick_ms(symbol, bars, row) <= server_ms:
                 block = self._tick_block(symbol, bars, row)
                 seen = int(np.searchsorted(block.time_msc, server_ms, side="right"))
                 if seen:
