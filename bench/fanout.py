@@ -452,13 +452,14 @@ class BaselineServer:
 
 
 async def _ensemble_run(daemon: Daemon, clients: int, count: int, rate: float,
-                        batch: int) -> RunResult:
+                        batch: int, publish_window_ms: float = 0.0) -> RunResult:
     async def produce() -> int:
         # Not Daemon.produce: its fixed 120 s limit is too short for a loaded machine, and a
         # producer that fails must fail the run, not the whole benchmark.
         command = [sys.executable, "-m", "bench.produce_events", "--admin-port",
                    str(daemon.admin_port), "--count", str(count), "--rate", str(rate),
-                   "--batch", str(batch), "--timeout", str(PRODUCER_TIMEOUT_S)]
+                   "--batch", str(batch), "--timeout", str(PRODUCER_TIMEOUT_S),
+                   "--publish-window-ms", str(publish_window_ms)]
         process = await asyncio.create_subprocess_exec(
             *command, cwd=REPO, env=daemon.environment(), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -596,10 +597,12 @@ async def run_benchmark(client_counts: list[int], rate: float, duration: float, 
                         systems: list[str], scratch: Path, settings: tuple[str, ...] = (),
                         saturation: tuple[float, ...] = (),
                         saturation_duration: float = 5.0, quotes: int = 0,
-                        quote_interval_ms: float = 250.0) -> list[RunResult]:
+                        quote_interval_ms: float = 250.0,
+                        publish_window_ms: float = 0.0) -> list[RunResult]:
     count = int(rate * duration)
     results: list[RunResult] = []
-    settings = (*quote_settings(quotes, quote_interval_ms), *settings)
+    settings = (*quote_settings(quotes, quote_interval_ms),
+                f"runtime.publish_window_ms={publish_window_ms:g}", *settings)
     daemon = Daemon(scratch / "data", *settings) if "ensemble" in systems else None
     servers = {name: BaselineServer(name, scratch / f"{name}.log")
                for name in BASELINE_MODULES if name in systems}
@@ -612,7 +615,8 @@ async def run_benchmark(client_counts: list[int], rate: float, duration: float, 
                 await asyncio.to_thread(_wait_first_scan, daemon)
 
             async def ensemble(clients: int, count: int, rate: float) -> RunResult:
-                return await _ensemble_run(started_daemon, clients, count, rate, batch)
+                return await _ensemble_run(started_daemon, clients, count, rate, batch,
+                                           publish_window_ms)
 
             runners["ensemble"] = ensemble
         for name, server in servers.items():
@@ -735,6 +739,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="live quotes of this many symbols beside the stream (0: none)")
     parser.add_argument("--quote-interval-ms", type=float, default=250.0,
                         help="quotes: at most one per symbol this often")
+    parser.add_argument("--publish-window-ms", type=float, default=0.0,
+                        help="runtime.publish_window_ms of the producer and of every actor")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="a daemon setting, e.g. web.flush_interval_ms=5 (repeatable)")
     args = parser.parse_args(argv)
@@ -747,7 +753,8 @@ def main(argv: list[str] | None = None) -> int:
     saturation = tuple(float(part) for part in args.saturate.split(",") if part.strip())
     print(f"fan-out: {args.rate:.0f} events/s for {args.duration:g} s, clients {client_counts}, "
           f"producer batch {args.batch}, quotes of {args.quotes} symbols every "
-          f"{args.quote_interval_ms:g} ms, daemon settings {args.set or 'default'}; "
+          f"{args.quote_interval_ms:g} ms, publish window {args.publish_window_ms:g} ms, "
+          f"daemon settings {args.set or 'default'}; "
           f"{os.cpu_count()} cores shared by clients and server", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # stop the daemon and the server on SIGTERM too
     started = time.monotonic()
@@ -757,7 +764,8 @@ def main(argv: list[str] | None = None) -> int:
                                                 args.batch, systems, Path(scratch),
                                                 tuple(args.set), saturation,
                                                 args.saturation_duration, args.quotes,
-                                                args.quote_interval_ms))
+                                                args.quote_interval_ms,
+                                                args.publish_window_ms))
     except KeyboardInterrupt:
         print("fan-out benchmark interrupted; its daemon and server are stopped", flush=True)
         return 130

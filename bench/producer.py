@@ -96,7 +96,8 @@ class EventProducer(EnsembleActor):
         self.after(max(0.0005, job.batch / job.rate / 2), _Tick())
 
 
-def produce(admin_port: int, count: int, rate: float, batch: int, timeout: float) -> Produced:
+def produce(admin_port: int, count: int, rate: float, batch: int, timeout: float,
+            publish_window_ms: float = 0.0) -> Produced:
     from thespian.actors import ActorExitRequest
 
     from actors.runtime.root import ROOT_GLOBAL_NAME
@@ -110,7 +111,9 @@ def produce(admin_port: int, count: int, rate: float, batch: int, timeout: float
     journal = JournalReader(Path(info.data_dir) / EVENTS_FILE) if info is not None else None
     journal_start = journal.last_seq() if journal is not None else 0
     producer = system.createActor("bench.producer.EventProducer")
-    started = system.ask(producer, Configure("bench_producer", load_settings(environ={}),
+    settings = load_settings(environ={}, overrides={
+        "runtime.publish_window_ms": publish_window_ms})
+    started = system.ask(producer, Configure("bench_producer", settings,
                                              _daemon_pid(admin_port)), 10)
     if not isinstance(started, Started):
         raise RuntimeError(f"the producer did not start: {started!r}")
@@ -152,8 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--publish-window-ms", type=float, default=0.0,
+                        help="the producer actor's runtime.publish_window_ms")
     args = parser.parse_args(argv)
-    result = produce(args.admin_port, args.count, args.rate, args.batch, args.timeout)
+    result = produce(args.admin_port, args.count, args.rate, args.batch, args.timeout,
+                     args.publish_window_ms)
     print(f"produced {result.count} events in {result.seconds:.3f} s", flush=True)
     return 0
 

@@ -79,6 +79,10 @@ class RuntimeSettings(_Section):
     )
     start_timeout_s: float = Field(30.0, gt=0, le=600, description="tree start-up limit")
     stop_timeout_s: float = Field(8.0, gt=0, le=60, description="graceful stop limit")
+    publish_window_ms: float = Field(
+        0.0, ge=0, le=1000, description="an actor sends its events to the Broadcaster at "
+        "most once this often: a burst's events go as one Publish (0: every call sends)"
+    )
 
 
 # A host name or an IP address, without scheme or port (``dashboard.example``, ``10.0.0.5``).

@@ -80,6 +80,11 @@ class _LivenessCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class _PublishDue:
+    """The end of a publish window: send what was published during it."""
+
+
+@dataclass(frozen=True, slots=True)
 class _ReplySweep:
     """Time to call the ``on_timeout`` of the requests whose deadline has passed."""
 
@@ -117,6 +122,8 @@ class EnsembleActor(Actor):
         self._unpublished: deque[Event] = deque(maxlen=_UNPUBLISHED_LIMIT)
         self._requests = OutstandingRequests()
         self._sweep_at: float | None = None
+        self._published_at = float("-inf")  # monotonic time of the last Publish sent
+        self._publish_due = False
 
     # --- hooks for subclasses ------------------------------------------------------------------
 
@@ -200,13 +207,29 @@ class EnsembleActor(Actor):
         self._arm_sweep()
 
     def publish(self, events: Iterable[Event]) -> None:
-        """Send events to the Broadcaster as one message; hold them while it is unknown."""
+        """Send events to the Broadcaster, at most one message per ``runtime.publish_window_ms``:
+        the first call after a quiet window sends at once, the calls that follow within the
+        window are sent together, in order, when it ends (a Thespian message costs far more
+        than the events in it). Held while the Broadcaster is unknown."""
         self._unpublished.extend(events)
+        if self._publish_due or not self._unpublished or "broadcaster" not in self.peers:
+            return
+        window = float(getattr(getattr(self.settings, "runtime", None), "publish_window_ms",
+                               0.0)) / 1000.0
+        wait = self._published_at + window - time.monotonic()
+        if wait <= 0:
+            self._send_published()
+            return
+        self._publish_due = True
+        self.wakeupAfter(wait, payload=_PublishDue())
+
+    def _send_published(self) -> None:
         broadcaster = self.peers.get("broadcaster")
         if broadcaster is None or not self._unpublished:
             return
         batch = tuple(self._unpublished)
         self._unpublished.clear()
+        self._published_at = time.monotonic()
         self.send(broadcaster, Publish(batch))
 
     # --- Thespian entry point ----------------------------------------------------------------
@@ -230,6 +253,7 @@ class EnsembleActor(Actor):
     # actor instance, and shadowing it recurses forever.
     def _dispatch_message(self, message: Any, sender: Any) -> None:
         if isinstance(message, ActorExitRequest):
+            self._send_published()  # nothing published is left behind
             self.on_stop()
             return
         if isinstance(message, WakeupMessage):
@@ -238,6 +262,10 @@ class EnsembleActor(Actor):
                 return
             if isinstance(message.payload, _ReplySweep):
                 self._sweep_replies()
+                return
+            if isinstance(message.payload, _PublishDue):
+                self._publish_due = False
+                self._send_published()
                 return
             if message.payload is None:
                 return
@@ -324,6 +352,7 @@ class EnsembleActor(Actor):
         if self._crashed:
             return
         self._crashed = True
+        self._send_published()  # what it published before the crash still goes out
         reason = brief_error(error, 500)
         self.log.error("actor crashed", reason=reason, exc_info=error)
         if self.supervisor is not None:
