@@ -232,6 +232,9 @@ class _Sender:
                          reason=redact(str(error), self.secrets), attempt=attempt,
                          delay_s=round(delay, 3))
                 await asyncio.sleep(delay)
+            except Exception as error:  # a bug must not stop every later notification
+                self._give_up(f"unexpected {brief_error(error)}")
+                return
 
     def _give_up(self, why: str) -> None:
         self.given_up += 1
@@ -406,7 +409,7 @@ class NotifierLoop(threading.Thread):
             except tg_error.InvalidToken:
                 log.error("Telegram refused the bot token; commands are off")
                 return
-            except tg_error.TelegramError as error:
+            except Exception as error:  # Telegram's errors, and anything unexpected: poll on
                 failures += 1
                 delay = min(self.policy.max_s, self.policy.initial_s * 2 ** min(failures, 10))
                 log.warning("getUpdates failed", reason=redact(brief_error(error),
