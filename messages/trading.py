@@ -267,6 +267,10 @@ class BrokerProfile:
     trade_mode: str = ""
     """``demo`` | ``contest`` | ``real``."""
     server_utc_offset_s: int = 0
+    server_offset_history: tuple[tuple[float, float, int], ...] = ()
+    """When each offset the broker measured took effect: ``(after, by, offset_s)``, oldest
+    first, ``offset_s`` in force from an instant in ``(after, by]`` (UTC seconds), so a deal
+    is converted with the offset of its own time (``actors/risk/deal_clock.py``)."""
     speed: float = 1.0
     """Market seconds per wall second: 1 on a real terminal, ``sim.speed`` on the simulator."""
     commission_per_lot: float | None = None

@@ -89,7 +89,7 @@ from actors.broker.reconcile import (
     trade_mode_name,
 )
 from actors.broker.retcodes import CONNECTION_ERROR_CODES
-from actors.broker.server_clock import ServerClock
+from actors.broker.server_clock import ServerClock, history_from_record
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import Clock, ManualClock, WallClock, iso_utc
 from actors.runtime.restart_policy import backoff_delay
@@ -383,8 +383,9 @@ class MT5BrokerActor(EnsembleActor):
             return
         offset = self.server_offset_s
         self.log.info("server clock offset", offset_s=offset, before_s=before)
-        self._state(lambda rid: StateSet(request_id=rid, key=SERVER_OFFSET_KEY,
-                                         value={"offset_s": offset}), _check_written)
+        record = self.server_clock.record()
+        self._state(lambda rid: StateSet(request_id=rid, key=SERVER_OFFSET_KEY, value=record),
+                    _check_written)
         self._profile_changed()
 
     def _profile_changed(self) -> None:
@@ -489,7 +490,8 @@ class MT5BrokerActor(EnsembleActor):
     def _profile(self) -> BrokerProfile:
         assert self.backend is not None
         return self.backend.profile(connected=self.connected, account=self.account,
-                                    server_utc_offset_s=self.server_offset_s)
+                                    server_utc_offset_s=self.server_offset_s,
+                                    server_offset_history=self.server_clock.history)
 
     def _publish_status(self) -> None:
         if self.status is None:
@@ -570,7 +572,8 @@ class MT5BrokerActor(EnsembleActor):
         if not self.server_clock.known and isinstance(saved_offset, dict) and isinstance(
             saved_offset.get("offset_s"), int
         ):
-            self.server_clock.offset_s = saved_offset["offset_s"]  # until a tick can tell
+            self.server_clock.restore(saved_offset["offset_s"],  # until a tick can tell
+                                      history_from_record(saved_offset))
             self._profile_changed()
         if broken:
             self.log.error("unreadable broker records ignored", keys=broken[:20])

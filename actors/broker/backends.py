@@ -112,7 +112,9 @@ class BrokerBackend:
         return float(configured) if configured is not None else None
 
     def profile(self, *, connected: bool, account: AccountRecord | None,
-                server_utc_offset_s: int) -> BrokerProfile:
+                server_utc_offset_s: int,
+                server_offset_history: tuple[tuple[float, float, int], ...] = ()
+                ) -> BrokerProfile:
         return BrokerProfile(
             kind=self.kind, connected=connected,
             server=account.server if account else "",
@@ -120,7 +122,8 @@ class BrokerBackend:
             account=account.login if account else 0,
             currency=account.currency if account else "",
             trade_mode=trade_mode_name(account.trade_mode) if account else "",
-            server_utc_offset_s=int(server_utc_offset_s), speed=self.speed,
+            server_utc_offset_s=int(server_utc_offset_s),
+            server_offset_history=tuple(server_offset_history), speed=self.speed,
             commission_per_lot=self.commission_per_lot,
             fault_switches=self.has_fault_switches,
         )  # fmt: skip

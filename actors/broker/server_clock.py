@@ -12,6 +12,12 @@ measures the same again, so one odd tick cannot move every role's clock by hours
 is followed within two polls. While the market is closed (no fresh tick) nothing is measured and
 the value stays; a backend that knows its server's clock (the simulated terminal) gives a hint
 that is used when no tick can tell.
+
+It also remembers when each offset took effect (:attr:`ServerClock.history`: between the last
+poll that measured the old one and the first that measured the new one), so a deal stamped
+before a switch and read after it is converted with the offset of its own time
+(:mod:`actors.risk.deal_clock`). The history travels in the profile and is saved with the
+offset; it keeps the last :data:`HISTORY_LENGTH` switches.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from collections.abc import Iterable
 
 from actors.broker.reconcile import estimate_server_offset
 
-__all__ = ["ServerClock"]
+__all__ = ["HISTORY_LENGTH", "ServerClock", "history_from_record"]
+
+HISTORY_LENGTH = 8
 
 
 class ServerClock:
@@ -28,6 +36,11 @@ class ServerClock:
         self.offset_s: int | None = offset_s
         """Server time − UTC in seconds; None until measured (or restored)."""
         self._candidate: int | None = None
+        self._candidate_since = 0.0
+        self._last_agreed = 0.0
+        self.history: tuple[tuple[float, float, int], ...] = ()
+        """``(after, by, offset)``, oldest first: ``offset`` took effect in ``(after, by]``
+        (UTC seconds)."""
 
     @property
     def known(self) -> bool:
@@ -44,16 +57,49 @@ class ServerClock:
         if measured is None:
             return False
         if self.offset_s is None:
-            self.offset_s, self._candidate = measured, None
+            self.offset_s, self._candidate, self._last_agreed = measured, None, utc_now
+            self._took_effect(utc_now, utc_now, measured)
             return True
         if measured == self.offset_s:
-            self._candidate = None
+            self._candidate, self._last_agreed = None, utc_now
+            if not self.history:  # restored without one: it is in force now, at least
+                self._took_effect(utc_now, utc_now, measured)
             return False
         if self._candidate == measured:
+            if not self.history:  # restored without one: the old offset held until now
+                self._took_effect(self._last_agreed, self._last_agreed, self.offset_s)
             self.offset_s, self._candidate = measured, None
+            self._took_effect(self._last_agreed, self._candidate_since, measured)
+            self._last_agreed = utc_now
             return True
-        self._candidate = measured
+        self._candidate, self._candidate_since = measured, utc_now
         return False
+
+    def _took_effect(self, after: float, by: float, offset: int) -> None:
+        self.history = (*self.history, (float(after), float(by), int(offset)))[-HISTORY_LENGTH:]
+
+    def restore(self, offset_s: int, history: tuple[tuple[float, float, int], ...]) -> None:
+        """Take a saved offset (and when each took effect) until a tick can tell."""
+        self.offset_s = offset_s
+        self.history = history[-HISTORY_LENGTH:]
+
+    def record(self) -> dict[str, object]:
+        """The offset and its history as plain values for SharedState."""
+        return {"offset_s": self.offset_s, "history": [list(entry) for entry in self.history]}
 
     def to_utc(self, server_time_s: float) -> float:
         return server_time_s - (self.offset_s or 0)
+
+
+def history_from_record(saved: object) -> tuple[tuple[float, float, int], ...]:
+    """The history of a saved :meth:`ServerClock.record` (empty when absent or unreadable: an
+    older record, or a damaged one, costs only the offsets of deals before the restart)."""
+    entries = saved.get("history") if isinstance(saved, dict) else None
+    if not isinstance(entries, list):
+        return ()
+    try:
+        history = tuple((float(a), float(b), int(o)) for a, b, o in entries)
+    except (TypeError, ValueError):
+        return ()
+    ordered = all(history[i][1] <= history[i + 1][1] for i in range(len(history) - 1))
+    return history if ordered else ()

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from actors.risk.deal_clock import OffsetHistory, deal_utc, server_day
 from actors.risk.news import CalendarError, NewsEvent, blackout, read_calendar, scheduled_events
 from actors.risk.reservations import (
     Ledger,
@@ -107,6 +108,7 @@ class RiskManagerActor(EnsembleActor):
         # Orders sent to the broker, by the broker request's id: who submitted them, so that a
         # late report (an unknown outcome resolved later) reaches them too.
         self.profile_offset_s: float | None = None
+        self.offset_history: OffsetHistory = ()
         self.last_market: PreScanInput | None = None  # the latest account a strategy saw
         self.news_events: list[NewsEvent] = []
         self.news_error: str | None = "the calendar has not been read yet"
@@ -308,16 +310,16 @@ class RiskManagerActor(EnsembleActor):
             return
         params = self.settings.risk
         counters = self.rules.counters
-        offset = self.profile_offset_s
+        offset = int(self.profile_offset_s)
         state = self.state
         was_latched = state.kill_switch_latched
         for deal in sorted(message.deals, key=lambda d: (d.time_msc, d.ticket)):
-            converted = _broker_deal(deal, offset)
+            # Each deal with the offset in force at its own time, on its server's day.
+            converted = _broker_deal(deal, self.offset_history, offset)
             if converted is None:
                 continue
             self.market_now = max(self.market_now, converted.time)
-            state = apply_deal(roll_broker_day(state, converted.time, counters), converted,
-                               counters)
+            state = apply_deal(state, converted, counters)
         breach = kill_switch_breach(state, params.kill_switch)
         if breach and not state.kill_switch_latched:
             state = latch_kill_switch(state, breach, self._now())
@@ -333,6 +335,7 @@ class RiskManagerActor(EnsembleActor):
     def _on_broker_ready(self, message: BrokerReady, sender: Any) -> None:
         if message.profile is not None:
             self.profile_offset_s = float(message.profile.server_utc_offset_s)
+            self.offset_history = tuple(message.profile.server_offset_history)
 
     @property
     def rules(self) -> RiskParams:
@@ -552,11 +555,14 @@ class RiskManagerActor(EnsembleActor):
                                     ok=status == 200, mode=self.mode, detail=detail)])
 
 
-def _broker_deal(deal: BrokerDealRecord, offset_s: float) -> BrokerDeal | None:
+def _broker_deal(deal: BrokerDealRecord, history: OffsetHistory,
+                 offset_s: int) -> BrokerDeal | None:
     entry = _DEAL_ENTRIES.get(deal.entry)
     if entry is None or deal.type not in (0, 1):  # balance and credit operations don't count
         return None
+    server_s = deal.time_msc / 1000.0
     return BrokerDeal(ticket=deal.ticket, symbol=deal.symbol,
-                      time=deal.time_msc / 1000.0 - offset_s, entry=entry, profit=deal.profit,
-                      commission=deal.commission, swap=deal.swap, fee=deal.fee)
+                      time=deal_utc(server_s, history, offset_s), entry=entry,
+                      profit=deal.profit, commission=deal.commission, swap=deal.swap,
+                      fee=deal.fee, day=server_day(server_s))
 

@@ -86,6 +86,9 @@ class BrokerDeal:
     commission: float = 0.0
     swap: float = 0.0
     fee: float = 0.0
+    day: int | None = None
+    """Its broker day, from its server time (``deal_clock.server_day``); None: from ``time``
+    and the current offset (:func:`broker_day`)."""
 
     @property
     def net_profit(self) -> float:
@@ -164,9 +167,11 @@ def broker_utc_offset_s(settings: Any, at_s: float | None = None) -> float:
     return float(settings.risk.rules.counters.broker_utc_offset_seconds)
 
 
-def roll_broker_day(state: RiskState, now: float, params: CounterParams) -> RiskState:
-    """Start a new broker day when ``now`` is past the state's: the day's P&L and count reset."""
-    today = broker_day(now, params)
+def roll_broker_day(state: RiskState, now: float, params: CounterParams,
+                    day: int | None = None) -> RiskState:
+    """Start a new broker day when ``now`` (or the broker day ``day``, when given) is past the
+    state's: the day's P&L and count reset."""
+    today = broker_day(now, params) if day is None else day
     if state.broker_day is not None and today <= state.broker_day:
         return state
     return replace(state, broker_day=today, day_realised_pnl=0.0, day_trade_count=0)
@@ -222,8 +227,8 @@ def apply_deal(state: RiskState, deal: BrokerDeal, params: CounterParams) -> Ris
         return state
     closing = deal.entry is not DealEntry.IN
     record = CountedDeal(deal.ticket, deal.symbol, deal.time, closing, deal.net_profit)
-    deal_day = broker_day(deal.time, params)
-    state = roll_broker_day(state, deal.time, params)
+    deal_day = broker_day(deal.time, params) if deal.day is None else deal.day
+    state = roll_broker_day(state, deal.time, params, deal_day)
     day_pnl = state.day_realised_pnl
     if deal_day == state.broker_day:
         day_pnl += record.net_profit
@@ -323,7 +328,8 @@ def restore_from_history(
     opened_today = sum(
         1
         for deal in ordered
-        if deal.entry is DealEntry.IN and broker_day(deal.time, params) == today
+        if deal.entry is DealEntry.IN
+        and (broker_day(deal.time, params) if deal.day is None else deal.day) == today
     )
     saved_today = previous.day_trade_count if previous.broker_day == today else 0
     return replace(state, day_trade_count=max(opened_today, saved_today))

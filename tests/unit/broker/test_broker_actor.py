@@ -407,7 +407,10 @@ def test_the_broker_measures_its_servers_clock(system: ActorSystem, tmp_path: Pa
         assert profile is not None and profile.server_utc_offset_s == 3 * 3600
         assert harness.events("BROKER_STATUS")[-1].server_utc_offset_s == 3 * 3600
         saved = harness.state(StateGet(request_id="o", key="broker.server_utc_offset")).value
-        assert saved == {"offset_s": 3 * 3600}
+        assert saved["offset_s"] == 3 * 3600
+        # When it took effect, for deals from before a switch: from the first measurement.
+        assert [entry[2] for entry in saved["history"]] == [3 * 3600]
+        assert profile.server_offset_history == tuple(map(tuple, saved["history"]))
     finally:
         harness.stop_broker()
 

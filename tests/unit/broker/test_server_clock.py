@@ -3,7 +3,7 @@ following a DST switch within two polls and holding its value while the market i
 
 from __future__ import annotations
 
-from actors.broker.server_clock import ServerClock
+from actors.broker.server_clock import ServerClock, history_from_record
 
 UTC_NOW = 1_700_000_000.0
 HOUR = 3600
@@ -43,3 +43,25 @@ def test_a_closed_market_keeps_the_offset_unless_the_backend_knows_it() -> None:
     assert not unknown.observe([friday_tick], UTC_NOW) and not unknown.known
     assert unknown.observe([friday_tick], UTC_NOW, hint=3 * HOUR)
     assert unknown.offset_s == 3 * HOUR
+
+
+def test_the_clock_remembers_when_each_offset_took_effect_and_keeps_it_across_a_restart() -> None:
+    clock = ServerClock()
+    assert clock.observe([UTC_NOW + 2 * HOUR], UTC_NOW)
+    assert not clock.observe([UTC_NOW + 60 + 2 * HOUR], UTC_NOW + 60)  # the last at UTC+2
+    assert not clock.observe([UTC_NOW + 120 + 3 * HOUR], UTC_NOW + 120)  # first seen at +3
+    assert clock.observe([UTC_NOW + 180 + 3 * HOUR], UTC_NOW + 180)
+    assert clock.history == ((UTC_NOW, UTC_NOW, 2 * HOUR),
+                             (UTC_NOW + 60, UTC_NOW + 120, 3 * HOUR))
+    restarted = ServerClock()
+    restarted.restore(3 * HOUR, history_from_record(clock.record()))
+    assert restarted.history == clock.history and restarted.offset_s == 3 * HOUR
+    assert history_from_record({"offset_s": 7200}) == ()  # a record from before histories
+    assert history_from_record({"history": [[1, 2, "x"]]}) == ()
+
+
+def test_an_offset_given_without_history_is_kept_as_the_one_before_a_switch() -> None:
+    clock = ServerClock(2 * HOUR)
+    assert not clock.observe([UTC_NOW + 3 * HOUR], UTC_NOW)
+    assert clock.observe([UTC_NOW + 1 + 3 * HOUR], UTC_NOW + 1)
+    assert [offset for _after, _by, offset in clock.history] == [2 * HOUR, 3 * HOUR]

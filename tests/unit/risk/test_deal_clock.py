@@ -1,0 +1,80 @@
+"""A deal's UTC time comes from the offset in force when it happened, and its broker day from
+its server's own date: deals from both sides of a DST switch, read in one batch after it, land
+at their real times and on their server's days."""
+
+from __future__ import annotations
+
+import calendar
+
+from actors.broker.sim.server_clock import parse_server_time, us_dst_interval
+from actors.risk.deal_clock import deal_utc, server_day
+from actors.risk.state import BrokerDeal, CounterParams, DealEntry, RiskState, apply_deal
+
+HOUR = 3600
+NEW_YORK_CLOSE = parse_server_time("new-york-close")
+SPRING, FALL = us_dst_interval(2026)  # 8 March 07:00 UTC, 1 November 06:00 UTC
+
+
+def _utc(*fields: int) -> int:
+    return calendar.timegm((*fields, 0)[:6])
+
+
+def _server(utc_s: float) -> float:
+    """What a New-York-close server stamps at the UTC instant ``utc_s``."""
+    return utc_s + NEW_YORK_CLOSE.offset_s(utc_s)
+
+
+# As the broker measured it: UTC+2 since a week before, UTC+3 from between its polls at
+# 06:59:30 and 07:00:30 UTC on the switch day.
+SPRING_HISTORY = ((SPRING - 7 * 86_400, SPRING - 7 * 86_400, 2 * HOUR),
+                  (SPRING - 30, SPRING + 30, 3 * HOUR))
+FALL_HISTORY = ((FALL - 90 * 86_400, FALL - 90 * 86_400, 3 * HOUR),
+                (FALL - 30, FALL + 30, 2 * HOUR))
+
+
+def test_the_switch_dates_are_new_yorks() -> None:
+    assert (_utc(2026, 3, 8, 7, 0, 0), _utc(2026, 11, 1, 6, 0, 0)) == (SPRING, FALL)
+
+
+def test_deals_from_both_sides_of_the_spring_switch_get_their_own_offsets() -> None:
+    friday_late = _utc(2026, 3, 6, 21, 30, 0)  # 23:30 on the server (UTC+2), Friday
+    monday = _utc(2026, 3, 9, 7, 0, 0)  # 10:00 on the server (UTC+3)
+    crypto_before, crypto_after = SPRING - 10, SPRING + 10  # Sunday, around the switch
+    for utc in (friday_late, monday, crypto_before, crypto_after):
+        assert deal_utc(_server(utc), SPRING_HISTORY, 3 * HOUR) == utc
+    # Today's offset alone puts the Friday deal an hour early...
+    assert _server(friday_late) - 3 * HOUR == friday_late - HOUR
+    # ...and its broker day is the server's date, Friday 6 March, not the UTC+3 one.
+    assert server_day(_server(friday_late)) == _utc(2026, 3, 6, 0, 0, 0) // 86_400
+    assert (friday_late + 3 * HOUR) // 86_400 == _utc(2026, 3, 7, 0, 0, 0) // 86_400
+
+
+def test_the_hour_a_clock_set_back_shows_twice_is_read_as_its_later_instant() -> None:
+    before, after = FALL - 30 * 60, FALL + 30 * 60  # both stamped 08:30 on the server
+    assert _server(before) == _server(after)
+    # Either is possible: the later one keeps a cooldown running longer (fail closed).
+    assert deal_utc(_server(before), FALL_HISTORY, 2 * HOUR) == after
+    # Outside that hour each is exact.
+    for utc in (FALL - 2 * HOUR, FALL + 2 * HOUR, _utc(2026, 10, 30, 20, 0, 0)):
+        assert deal_utc(_server(utc), FALL_HISTORY, 2 * HOUR) == utc
+
+
+def test_without_a_history_the_current_offset_and_before_it_the_first_one_measured() -> None:
+    assert deal_utc(10_000.0, (), 7200) == 10_000.0 - 7200
+    early = SPRING - 30 * 86_400
+    assert deal_utc(_server(early), SPRING_HISTORY, 3 * HOUR) == early
+
+
+def test_a_loss_before_the_switch_counts_on_its_server_day_when_read_after_it() -> None:
+    params = CounterParams(broker_utc_offset_seconds=3 * HOUR)  # the offset now: Monday
+    friday_late = _utc(2026, 3, 6, 21, 30, 0)
+    monday = _utc(2026, 3, 9, 7, 0, 0)
+    friday = server_day(_server(friday_late))
+    loss = BrokerDeal(1, "EURUSD", deal_utc(_server(friday_late), SPRING_HISTORY, 3 * HOUR),
+                      DealEntry.OUT, -40.0, day=friday)
+    state = apply_deal(RiskState(broker_day=friday), loss, params)
+    assert state.broker_day == friday and state.day_realised_pnl == -40.0
+    assert state.last_loss_time["EURUSD"] == friday_late
+    win = BrokerDeal(2, "EURUSD", monday, DealEntry.OUT, 25.0, day=server_day(_server(monday)))
+    state = apply_deal(state, win, params)
+    assert state.broker_day == server_day(_server(monday)) and state.day_realised_pnl == 25.0
