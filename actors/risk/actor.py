@@ -325,6 +325,10 @@ class RiskManagerActor(EnsembleActor):
             state = latch_kill_switch(state, breach, self._now())
         self.state = state
         self._persist()
+        filled = self.ledger.filled_by(message.deals)
+        if filled is not self.ledger:  # fills whose report went to a RiskManager since restarted
+            self.ledger = filled
+            self._save_ledger()
         if state.kill_switch_latched and not was_latched:
             self.log.error("kill switch tripped", reason=state.kill_switch_reason)
             self._announce(f"kill switch: {state.kill_switch_reason}")

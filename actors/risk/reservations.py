@@ -11,7 +11,7 @@ a refusal releases it; one that hears nothing (timeout, lost reply) expires afte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -19,12 +19,14 @@ from typing import Any
 from actors.risk.rules import RiskParams
 from actors.risk.sizing import SizedOrder, SizingParams, approve_order
 from actors.risk.state import RiskState
+from messages.books import DealRecord
 from messages.market import Side
 from messages.risk import Exposure, OrderInput
 
 __all__ = ["Ledger", "Reservation", "approve_and_reserve", "ledger_from_dict", "ledger_to_dict"]
 
 DEFAULT_TTL_S = 600.0
+_DEAL_ENTRY_IN = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,19 @@ class Ledger:
                            entry_price=price or held.exposure.entry_price)
         return self._with({**self.reservations,
                            client_order_id: replace(held, exposure=exposure, filled=True)})
+
+    def filled_by(self, deals: Iterable[DealRecord]) -> Ledger:
+        """Fill the reservations whose opening deal the history shows (its comment is the
+        client order id): the fill is known even when its report went to a RiskManager that
+        has since restarted. A comment the broker rewrote leaves the reservation to its
+        report or its expiry (counted twice meanwhile, never less)."""
+        ledger = self
+        for deal in deals:
+            held = ledger.reservations.get(deal.comment)
+            if held is not None and not held.filled and deal.entry == _DEAL_ENTRY_IN:
+                ledger = ledger.fill(deal.comment, deal.position_id, deal.volume or None,
+                                     deal.price or None)
+        return ledger
 
     def release(self, client_order_id: str) -> Ledger:
         if client_order_id not in self.reservations:
