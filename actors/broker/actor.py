@@ -151,6 +151,7 @@ RESOLVE_INTERVAL_S = 1.0
 REQUESTER_MARGIN = 0.8  # of the requester's wait: the rest carries the answer back
 SHAPE_SLACK_S = 5.0  # how far before it was begun, and after now, an order is looked for
 POLL_SOON_DELAY_S = 0.05
+QUOTE_COST_SHARE = 10.0  # a quote read costing T waits at least 10 T before the next
 # "strategy" stands for every strategy's actor ("strategy.<name>").
 TRADE_LISTENERS = ("critic", "risk", "strategy")
 READY_LISTENERS = ("risk", "strategy")
@@ -730,11 +731,15 @@ class MT5BrokerActor(EnsembleActor):
         per ``broker.quote_interval_ms``); a backtest's driven terminal has none."""
         if message.generation != self.poll_generation or self.driven:
             return
+        started = time.monotonic()
         if self.connected and self.reconciled and self.gateway is not None:
             self._publish_quotes(self.gateway)
         if message.generation == self.poll_generation:
-            self.after(self.settings.broker.quote_interval_ms / 1000.0,
-                       _QuotesDue(self.poll_generation))
+            # Quotes are a view, orders are money: a slow terminal's quote reads may take at
+            # most 1/QUOTE_COST_SHARE of the broker's time, so they never starve its orders.
+            spent = time.monotonic() - started
+            self.after(max(self.settings.broker.quote_interval_ms / 1000.0,
+                           spent * QUOTE_COST_SHARE), _QuotesDue(self.poll_generation))
 
     def _publish_quotes(self, gateway: Gateway) -> None:
         try:
