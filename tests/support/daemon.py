@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,9 +34,32 @@ FAST_MARKET = ("sim.speed=120", f"sim.start={WEEKDAY_MARKET_START}")
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port that is free now and that the kernel will not hand out on its own.
+
+    A port from ``bind(0)`` lies in the ephemeral range, where any outgoing connection or
+    port-0 listener (every Thespian actor is one) may take it between this pick and the
+    daemon's bind; the daemon's admin then never comes up. Ports just below that range are
+    only ever taken on request.
+    """
+    low, high = _ports_below_ephemeral_range()
+    for _ in range(500):
+        port = random.randint(low, high)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in {low}-{high}")
+
+
+def _ports_below_ephemeral_range() -> tuple[int, int]:
+    try:
+        first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first_ephemeral = 32768
+    high = max(first_ephemeral - 1, 2048)
+    return max(1024, high - 12_000), high
 
 
 def processes_with_marker(marker: str) -> list[int]:
