@@ -190,12 +190,13 @@ class BrokerClient:
 
     # --- a probe inside the daemon -------------------------------------------------------------
 
-    def start_probe(self, timeout: float = ASK_TIMEOUT_S) -> Any:
+    def start_probe(self, probe_class: str = "bench.order_client.BrokerProbe",
+                    timeout: float = ASK_TIMEOUT_S) -> Any:
         from actors.app.settings import load_settings
         from actors.runtime.instance import read_daemon_info
 
         info = read_daemon_info(self.admin_port)
-        probe = self.system.createActor("bench.order_client.BrokerProbe")
+        probe = self.system.createActor(probe_class)
         started = self.system.ask(probe, Configure(
             "broker_probe", load_settings(environ={}), info.pid if info else os.getpid()
         ), timeout)  # fmt: skip
@@ -234,6 +235,7 @@ class ProbeResult:
     samples: tuple[float, ...]  # seconds per round trip
     failures: tuple[str, ...] = ()
     seconds: float = 0.0
+    legs: tuple[float, ...] = ()  # seconds of each sample's last leg, where a probe times one
 
 
 @dataclass(slots=True)
@@ -317,18 +319,23 @@ class BrokerProbe(EnsembleActor):
 
 
 @contextlib.contextmanager
-def probing_daemon(data_dir: Path, *settings: str) -> Iterator[tuple[BrokerClient, Any, Any]]:
+def probing_daemon(data_dir: Path, *settings: str,
+                   probe_class: str = "bench.order_client.BrokerProbe",
+                   ) -> Iterator[tuple[BrokerClient, Any, Any]]:
     """A daemon (:data:`BENCH_SETTINGS` plus ``settings``) whose broker is connected, a client
-    joined to it, the broker's address and a :class:`BrokerProbe` inside it; all stopped after."""
+    joined to it, the broker's address and a probe (``probe_class``, by default a
+    :class:`BrokerProbe`) inside it; all stopped after."""
     from tests.support.daemon import Daemon
 
     daemon = Daemon(data_dir, *BENCH_SETTINGS, *settings)
     try:
         daemon.start()
+        daemon.wait_until(lambda: daemon.request("GET", "/api/health")[0] == 200, 90,
+                          "every actor ready")
         daemon.wait_until(lambda: daemon.get("/api/state")["broker"].get("state") ==
                           "connected", 60, "the broker")
         client = BrokerClient(daemon.admin_port)
-        probe = client.start_probe()
+        probe = client.start_probe(probe_class)
         try:
             yield client, client.address("broker"), probe
         finally:

@@ -27,6 +27,9 @@ BENCHMARKS: dict[str, float] = {
     "fanout": 300.0,
     "broker_snapshot": 300.0,
     "broker_orders": 300.0,
+    "order_latency": 300.0,
+    "risk_path": 300.0,
+    "backtest": 600.0,
     "scan_cycle": 300.0,
     "frame_auth": 300.0,
 }

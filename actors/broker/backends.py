@@ -19,8 +19,9 @@ from typing import Any
 
 from actors.broker.gateway import Gateway, open_gateway
 from actors.broker.reconcile import trade_mode_name
-from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile, resume_sim_clock
+from actors.broker.sim_clock import resume_sim_clock
 from actors.runtime.clock import Clock, WallClock
+from actors.runtime.market_time import MARKET_TIME_FILE, MarketTimeFile
 from messages.books import AccountRecord
 from messages.trading import BrokerProfile
 

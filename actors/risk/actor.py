@@ -48,6 +48,7 @@ from actors.risk.state import (
 )
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import iso_utc
+from actors.runtime.market_time import market_time_now
 from actors.shared_state.keys import KILL_SWITCH
 from messages.books import DealRecord as BrokerDealRecord
 from messages.commands import StateGet, StateReply, StateSet
@@ -258,7 +259,13 @@ class RiskManagerActor(EnsembleActor):
         return state.mode.value
 
     def _now(self) -> float:
-        return max(self.market_now, self.clock.now())
+        """Market time: the latest the market has told this actor, or its clock's reading.
+        Never the wall clock while a simulated market runs in the past: trades stamped with
+        it would lie years ahead of the market's own times."""
+        known = market_time_now(self.settings.broker.kind, self.settings.data_path, self.clock)
+        if known is None and not self.market_now:
+            return self.clock.now()  # nothing known yet
+        return max(self.market_now, known or 0.0)
 
     def _announce(self, reason: str) -> None:
         state = self.state
@@ -325,9 +332,11 @@ class RiskManagerActor(EnsembleActor):
             state = latch_kill_switch(state, breach, self._now())
         self.state = state
         self._persist()
-        filled = self.ledger.filled_by(message.deals)
-        if filled is not self.ledger:  # fills whose report went to a RiskManager since restarted
-            self.ledger = filled
+        # Fills whose report went to a RiskManager since restarted, and positions closed
+        # before any books showed them.
+        settled = self.ledger.filled_by(message.deals).closed_by(message.deals)
+        if settled is not self.ledger:
+            self.ledger = settled
             self._save_ledger()
         if state.kill_switch_latched and not was_latched:
             self.log.error("kill switch tripped", reason=state.kill_switch_reason)

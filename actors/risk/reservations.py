@@ -27,6 +27,7 @@ __all__ = ["Ledger", "Reservation", "approve_and_reserve", "ledger_from_dict", "
 
 DEFAULT_TTL_S = 600.0
 _DEAL_ENTRY_IN = 0
+_VOLUME_EPSILON = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,21 @@ class Ledger:
                 ledger = ledger.fill(deal.comment, deal.position_id, deal.volume or None,
                                      deal.price or None)
         return ledger
+
+    def closed_by(self, deals: Iterable[DealRecord]) -> Ledger:
+        """Drop the filled reservations whose whole position the history shows closed: a
+        position opened and closed between two polls never reaches the books, and would
+        otherwise count as open risk (on top of its realised loss) until it expires. A partial
+        close keeps the reservation until the books show the rest."""
+        closed: dict[int, float] = {}
+        for deal in deals:
+            if deal.entry != _DEAL_ENTRY_IN:
+                closed[deal.position_id] = closed.get(deal.position_id, 0.0) + deal.volume
+        kept = {k: v for k, v in self.reservations.items()
+                if not (v.filled and v.exposure.ticket in closed
+                        and closed[v.exposure.ticket] + _VOLUME_EPSILON
+                        >= (v.exposure.volume or 0.0))}
+        return self if len(kept) == len(self.reservations) else self._with(kept)
 
     def release(self, client_order_id: str) -> Ledger:
         if client_order_id not in self.reservations:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile
 from actors.runtime.base import EnsembleActor, handles
+from actors.runtime.market_time import market_time_now
 from actors.shared_state.keys import OPERATOR_PREFIX
 from actors.shared_state.requests import answer
 from actors.shared_state.store import KeyValueStore, Quota
@@ -60,19 +60,13 @@ class SharedStateActor(EnsembleActor):
         assert self.store is not None, "SharedState used before Configure"
         state = self.settings.state
         self.after(state.prune_interval_s, _Prune())
-        market_now = self._market_now()
+        market_now = market_time_now(self.settings.broker.kind, self.settings.data_path,
+                                     self.clock)
         if market_now is None:
             return  # the simulated market has not said what time it is yet: prune nothing
         pruned = self.store.prune(market_now, state.retention_days * SECONDS_PER_DAY)
         if any(pruned.values()):
             self.log.info("old records pruned", **pruned)
-
-    def _market_now(self) -> float | None:
-        """Market time: the simulated terminal's clock, which the broker saves in the data
-        directory (``actors/broker/sim_clock.py``), or the wall clock with a real terminal."""
-        if self.settings.broker.kind == "sim":
-            return MarketTimeFile(self.settings.data_path / MARKET_TIME_FILE).load()
-        return self.clock.now()
 
     @handles(StateRequest)
     def _on_request(self, request: StateRequest, sender: Any) -> None:

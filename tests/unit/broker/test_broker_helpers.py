@@ -16,8 +16,9 @@ from actors.broker.sim.config import SimConfig
 from actors.broker.sim.faults import FaultConfig
 from actors.broker.sim.module import build_module
 from actors.broker.sim.terminal import SimTerminal
-from actors.broker.sim_clock import SAVE_EVERY_S, MarketTimeFile, resume_sim_clock
+from actors.broker.sim_clock import resume_sim_clock
 from actors.runtime.clock import ManualClock
+from actors.runtime.market_time import SAVE_EVERY_S, MarketTimeFile
 from tests.unit.broker.conftest import WEDNESDAY_UTC
 
 # --- fault switches ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from actors.risk.reservations import Ledger, approve_and_reserve, ledger_from_di
 from actors.risk.rules import RiskParams
 from actors.risk.sizing import SizingParams
 from actors.risk.state import RiskState
+from messages.books import DealRecord
 from messages.risk import Exposure
 from tests.unit.risk.builders import GOLD_SPEC, order, walk_bars
 
@@ -59,6 +60,29 @@ def test_a_refusal_gives_the_budget_back_and_a_fill_keeps_it_until_the_books_sho
     books = (replace(held, pending=False),)
     assert len(filled.exposures_with(books)) == len(filled.reservations)
     assert "E1" not in filled.seen_in(books)
+
+
+def _exit_deal(position: int, volume: float) -> DealRecord:
+    return DealRecord(ticket=position + 10_000, order=position + 20_000, time=0, time_msc=0,
+                      type=1, entry=1, magic=234000, position_id=position, reason=4,
+                      volume=volume, price=0.0, commission=0.0, swap=0.0, profit=-3.0,
+                      fee=0.0, symbol="", comment="", external_id="")
+
+
+def test_a_position_closed_before_any_books_showed_it_no_longer_counts_as_open() -> None:
+    """Opened and closed between two polls (a TP one point away): its closing deal ends the
+    reservation, so its risk is not held on top of its realised loss until it expires."""
+    _, ledger = _approve(Ledger(), (), "E0")
+    volume = ledger.reservations["E0"].exposure.volume
+    ledger = ledger.fill("E0", ticket=501)
+    assert "E0" in ledger.closed_by([_exit_deal(501, volume / 2)])  # the rest is still open
+    assert "E0" in ledger.closed_by([_exit_deal(777, volume)])  # another position's exit
+    closed = ledger.closed_by([_exit_deal(501, volume / 2), _exit_deal(501, volume / 2)])
+    assert "E0" not in closed
+    again, _ = _approve(closed, (), "E6")  # E6 trades E0's symbol (one position a symbol)
+    assert again.allowed
+    blocked, _ = _approve(ledger, (), "E6")
+    assert not blocked.allowed
 
 
 def test_a_reservation_that_hears_nothing_expires() -> None:
