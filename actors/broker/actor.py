@@ -146,6 +146,7 @@ REPORTED_PREFIX = "broker.reported."
 
 DEAL_LOOKBACK_S = 30 * 86_400  # the deals the RiskManager's counters look back on
 RECENT_DEALS_KEPT = 2000
+UNREPORTED_RETRIES = 5  # polls that try to report a trade closed before it was seen open
 CLOSE_REPORT_ATTEMPTS = 30  # polls to wait for a closed position's exit deal in the history
 RESOLVE_INTERVAL_S = 1.0
 REQUESTER_MARGIN = 0.8  # of the requester's wait: the rest carries the answer back
@@ -225,6 +226,7 @@ class MT5BrokerActor(EnsembleActor):
         self.orders: tuple[OrderRecord, ...] = ()
         self.day_realised_pnl = 0.0
         self.recent_deals: OrderedDict[int, DealRecord] = OrderedDict()
+        self.unreported_attempts: dict[int, int] = {}  # position ticket → polls that tried
         self.deals = DealReader(0)
         self.close_attempts: dict[int, int] = {}
         self.changes = ChangeGate()
@@ -834,6 +836,7 @@ class MT5BrokerActor(EnsembleActor):
         """Our new deals (each once, across restarts) go to the RiskManager; a position they
         closed that was never seen open (it opened and closed between two polls) is reported
         as a closed trade like any other."""
+        before = self.deals.cursor
         fresh = self.deals.fresh(deals)
         if not fresh:
             return
@@ -843,11 +846,15 @@ class MT5BrokerActor(EnsembleActor):
             self.recent_deals.popitem(last=False)
         risk = self.peer("risk")
         if risk is not None:
-            self.send(risk, DealsObserved(tuple(fresh)))
-        for ticket in closed_positions(fresh, open_tickets):
-            if ticket in self.tracker or ticket in self.tracker.reporting:
-                continue  # seen open: reported when the poll found it gone
-            self._report_unseen(ticket)
+            self.send(risk, DealsObserved(tuple(fresh)))  # it counts each ticket once
+        unreported = [ticket for ticket in closed_positions(fresh, open_tickets)
+                      if ticket not in self.tracker and ticket not in self.tracker.reporting
+                      and not self._report_unseen(ticket)]  # seen open: reported when gone
+        if self._retry_next_poll(unreported):
+            # The cursor stays where it was, so the next poll reads these deals again (the
+            # report claims keep each trade that did go out to once).
+            self.deals.cursor = before
+            return
         # Saved after the reports have gone to SharedState: a broker killed in between reads
         # these deals again (and the report claims keep each trade to once).
         assert self.deals.cursor is not None
@@ -855,14 +862,31 @@ class MT5BrokerActor(EnsembleActor):
         self._state(lambda rid: StateSet(request_id=rid, key=CURSOR_KEY, value=record),
                     _check_written)
 
-    def _report_unseen(self, ticket: int) -> None:
+    def _retry_next_poll(self, unreported: list[int]) -> bool:
+        """Whether a closed trade that could not be reported now (a failed terminal call, a
+        history that does not show its entry yet) is tried again at the next poll; each is
+        tried :data:`UNREPORTED_RETRIES` times before it is given up, loudly."""
+        retry = False
+        for ticket in unreported:
+            attempts = self.unreported_attempts.get(ticket, 0) + 1
+            self.unreported_attempts[ticket] = attempts
+            if attempts < UNREPORTED_RETRIES:
+                retry = True
+            else:
+                self.log.error("closed position could not be reported; given up",
+                               ticket=ticket, attempts=attempts)
+        return retry
+
+    def _report_unseen(self, ticket: int) -> bool:
+        """Report a position that closed before any poll saw it open; False when it could not
+        be (yet)."""
         assert self.gateway is not None
         try:
             deals = self.gateway.deals_of_position(ticket)
             orders = self.gateway.history_orders_of_position(ticket)
         except GatewayError as error:
             self._gateway_failed(error)
-            return
+            return False
         opening = min(orders, key=lambda o: (o.time_setup_msc, o.ticket), default=None)
 
         def identify(ticket: int, comment: str) -> tuple[str, str, float, float]:
@@ -875,9 +899,12 @@ class MT5BrokerActor(EnsembleActor):
 
         tracked = tracked_from_deals(ticket, deals, identify)
         if tracked is None:
-            self.log.error("closed position has no entry deal; not reported", ticket=ticket)
-            return
+            self.log.warning("closed position has no entry deal in the history yet",
+                             ticket=ticket)
+            return False
         self._report_closed(tracked, deals)
+        self.unreported_attempts.pop(ticket, None)
+        return True
 
     def _strategy_of(self, tracked: TrackedPosition) -> str:
         intent = self.desk.ledger.opened_position(tracked.ticket, tracked.client_order_id)
