@@ -169,3 +169,6 @@ class RefusalCode(StrEnum):
     """The quote moved further from the decision's price than the slippage guard allows."""
     STOPS_TOO_CLOSE = "STOPS_TOO_CLOSE"
     """SL or TP inside the symbol's stops level (or a modification inside its freeze level)."""
+    STOPS_WIDENED = "STOPS_WIDENED"
+    """A modification that would remove a position's stop loss or move it further from the
+    entry: more risk than the RiskManager approved."""

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.broker.gate import GateState, refusal_reason
+from actors.broker.guards import widens_stop
 from actors.broker.intents import (
     Intent,
     IntentLedger,
@@ -85,6 +86,7 @@ WRITE_AHEAD_DEADLINE_S = 10.0
 """A write-ahead acknowledged later than this (SharedState was restarting, or the actor was
 held up by a slow terminal) is not sent: the decision behind it is stale by then."""
 MODIFY_REPORTS_KEPT = 1000
+_POSITION_TYPE_BUY = 0  # POSITION_TYPE_BUY
 
 
 # --- what the desk is told about the world ------------------------------------------------------
@@ -343,6 +345,11 @@ class OrderDesk:
         if isinstance(request, ModifyPosition):
             sl = position.sl if request.sl is None else float(request.sl)
             tp = position.tp if request.tp is None else float(request.tp)
+            side = Side.BUY if position.type == _POSITION_TYPE_BUY else Side.SELL
+            if widens_stop(side, position.sl, sl):
+                return [_refuse(lookup.requester, request.request_id,
+                                str(RefusalCode.STOPS_WIDENED), client_order_id=coid,
+                                ticket=ticket, symbol=position.symbol)]
             return [SetStops(lookup, position, sl, tp)]
         if coid in self.ledger:  # the same close asked twice while the first looked it up
             return self._answer_known(self.ledger[coid], request.request_id, lookup.requester,
@@ -532,7 +539,7 @@ class OrderDesk:
                      conditions: Conditions) -> None:
         self.ledger.begin(Intent(
             client_order_id=coid, kind="close", status=IntentStatus.WRITING,
-            symbol=position.symbol, side="SELL" if position.type == 0 else "BUY",
+            symbol=position.symbol, side="SELL" if position.type == _POSITION_TYPE_BUY else "BUY",
             volume=volume, request_id=request_id, created_at=now,
             market_time=conditions.market_time, decision_id=self.decision_of(position),
             ticket=position.ticket, op_id=op_id, purpose=purpose,

@@ -15,7 +15,9 @@ sent (:func:`guard_market_order`):
 After the fill, :func:`follow_fill` moves SL and TP by the slippage between the quote and the
 fill price. A change of a position's stops (:func:`check_modify`) is refused when the new ones
 are inside the stops level, or when the current ones are inside the freeze level (the terminal
-would answer 10029, frozen).
+would answer 10029, frozen). Before that, a change that would widen the stop (remove it, or
+move it away from the price the position is judged on) is refused (:func:`widens_stop`): the
+stop is what the RiskManager approved the risk at, and only a new approval may raise it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from messages.market import Side, SymbolSpecRecord, TickRecord
 from messages.orders import RefusalCode
 
-__all__ = ["GuardedPrices", "check_modify", "follow_fill", "guard_market_order"]
+__all__ = ["GuardedPrices", "check_modify", "follow_fill", "guard_market_order", "widens_stop"]
 
 _EPSILON = 1e-6  # of a point: prices on the grid compare equal
 
@@ -84,6 +86,17 @@ def follow_fill(sent_sl: float, sent_tp: float, sent_at: float, filled_at: float
         return None
     return (round(_shift(sent_sl, slipped), spec.digits),
             round(_shift(sent_tp, slipped), spec.digits))
+
+
+def widens_stop(side: Side, current_sl: float, new_sl: float) -> bool:
+    """Whether ``new_sl`` (0: none) risks more than ``current_sl`` (0: none) on a ``side``
+    position: a stop removed, or moved away from the market. A position without a stop may
+    get any."""
+    if current_sl <= 0:
+        return False
+    if new_sl <= 0:
+        return True
+    return side.sign * (current_sl - new_sl) > 1e-9 * current_sl  # beyond rounding
 
 
 def check_modify(side: Side, current_sl: float, current_tp: float, new_sl: float,

@@ -205,6 +205,37 @@ def test_a_retried_modify_gets_the_first_answer() -> None:
     assert (report.request_id, report.status) == ("m2", "done")
 
 
+@pytest.mark.parametrize(("sl", "refused"), [
+    (1.095, False),  # trailed towards the price
+    (1.09, False),  # unchanged
+    (None, False),  # kept
+    (1.085, True),  # moved away: more risk than approved
+    (0.0, True),  # removed
+])
+def test_a_modify_never_widens_the_stop(sl: float | None, refused: bool) -> None:
+    desk = OrderDesk(MAGIC)
+    lookup = _only(desk.modify(ModifyPosition("m1", "op-m", 7, sl, 1.12), "a strategy", READY),
+                   LookUp).lookup
+    effects = desk.looked_up(lookup, (_position(),), READY, NOW)  # a buy with its SL at 1.09
+    if refused:
+        report = _only(effects, Reply).report
+        assert (report.status, report.reason) == ("refused", "STOPS_WIDENED")
+        assert not _of(effects, SetStops)
+    else:
+        assert _only(effects, SetStops).tp == 1.12
+
+
+def test_a_sell_widens_its_stop_upwards_and_a_stopless_position_may_get_one() -> None:
+    sell = dataclasses.replace(_position(), type=1, sl=1.11, tp=1.09)
+    desk = OrderDesk(MAGIC)
+    up = _only(desk.modify(ModifyPosition("m1", "op-up", 7, 1.115, None), ME, READY), LookUp)
+    assert _only(desk.looked_up(up.lookup, (sell,), READY, NOW), Reply).report.reason == \
+        "STOPS_WIDENED"
+    bare = dataclasses.replace(_position(), sl=0.0)
+    first = _only(desk.modify(ModifyPosition("m2", "op-sl", 7, 1.05, None), ME, READY), LookUp)
+    assert _only(desk.looked_up(first.lookup, (bare,), READY, NOW), SetStops).sl == 1.05
+
+
 @pytest.mark.parametrize(("sender", "order", "code"), [
     ("a strategy", _order(), "NOT_FROM_RISK"),
     (ME, dataclasses.replace(_order(), approval=None), "NOT_APPROVED"),
