@@ -28,7 +28,7 @@ from actors.risk.reservations import (
     ledger_from_dict,
     ledger_to_dict,
 )
-from actors.risk.rules import RiskParams, check_pre_scan
+from actors.risk.rules import RiskParams, check_pre_scan, loss_stops_the_day
 from actors.risk.sizing import SizedOrder
 from actors.risk.standing import Standing, standing
 from actors.risk.state import (
@@ -37,6 +37,7 @@ from actors.risk.state import (
     RiskState,
     TradingMode,
     apply_deal,
+    broker_day,
     kill_switch_breach,
     latch_kill_switch,
     record_order_sent,
@@ -45,6 +46,7 @@ from actors.risk.state import (
     set_paused,
     state_from_dict,
     state_to_dict,
+    stop_the_day,
 )
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import iso_utc
@@ -372,10 +374,25 @@ class RiskManagerActor(EnsembleActor):
     @handles(TradeClosed)
     def _on_trade_closed(self, message: TradeClosed, sender: Any) -> None:
         """Counters follow the deals (DealsObserved), which also cover partial closes; a
-        closed trade only ends the reservation of the order that opened it."""
+        closed trade ends the reservation of the order that opened it, and one that lost well
+        beyond its stop stops its broker day."""
         if message.client_order_id and message.client_order_id in self.ledger:
             self.ledger = self.ledger.release(message.client_order_id)
             self._save_ledger()
+        if not loss_stops_the_day(message.planned_risk, message.loss_beyond_stop, self.rules):
+            return
+        if self.state is None or self.profile_offset_s is None:
+            self.after(1.0, message)  # once the counters and the broker's clock are known
+            return
+        day = broker_day(message.closed_at, self.rules.counters)
+        reason = (f"{message.symbol} #{message.ticket} lost {message.loss_beyond_stop:.2f} "
+                  f"beyond its stop (planned risk {message.planned_risk:.2f})")
+        stopped = stop_the_day(self.state, day, reason)
+        if stopped is not self.state:
+            self.state = stopped
+            self._persist()
+            self.log.warning("broker day stopped", reason=reason)
+            self._review_standing()
 
     # --- checks -----------------------------------------------------------------------------
 

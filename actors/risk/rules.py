@@ -13,9 +13,10 @@ it without a tick, and its correlation guard died on a NameError reported as "no
 Order of the checks (the first denial is the one reported; all can be collected):
 
 pre-scan (:data:`PRE_SCAN_RULES`, :func:`check_pre_scan`)
-    1 trading mode and pause, 2 kill switch, 3 daily loss limit, 4 daily trade count,
-    5 consecutive-loss breaker, 6 payoff mandate, 7 per-symbol interval, 8 concurrent
-    positions (pending orders count), 9 symbol tradeable, 10 spread, 11 news.
+    1 trading mode and pause, 2 kill switch, 3 daily loss limit, 3b the day stopped by a loss
+    beyond a stop, 4 daily trade count, 5 consecutive-loss breaker, 6 payoff mandate,
+    7 per-symbol interval, 8 concurrent positions (pending orders count), 9 symbol
+    tradeable, 10 spread, 11 news.
 execution (:data:`EXECUTION_RULES`, :func:`check_execution`): all of the above again with
 fresh data, then
     12 stops on the right side, 13 minimum reward:risk, 14 cost gate, 15 live correlation,
@@ -65,6 +66,7 @@ __all__ = [
     "check_daily_loss",
     "check_daily_loss_budget",
     "check_daily_trade_count",
+    "check_day_stopped",
     "check_execution",
     "check_kill_switch",
     "check_max_positions",
@@ -83,6 +85,7 @@ __all__ = [
     "evaluate_spread",
     "exposure_gaps",
     "is_missing",
+    "loss_stops_the_day",
     "missing_input",
     "missing_named",
     "money_at_sl",
@@ -192,6 +195,9 @@ class RiskParams:
     """The day's loss limit as a percentage of the balance (None or 0: off); with both set,
     the smaller."""
     max_daily_trades: int = 9999
+    day_stop_beyond_stop_r: float | None = 0.25
+    """A trade that lost more than this share of its planned risk beyond its stop (a gap,
+    slippage) stops new entries for the rest of the broker day (None: never)."""
     consecutive_loss_limit: int = 2
     payoff_min_trades: int = 20
     payoff_max_loss_to_win: float = 2.0
@@ -405,6 +411,28 @@ def check_daily_loss(market: PreScanInput, state: RiskState, params: RiskParams)
             DenialCode.DAILY_LOSS_LIMIT,
             f"day P&L {day_pnl:.2f} reached the daily loss limit {-limit:.2f}",
         )
+    return allow(rule)
+
+
+def loss_stops_the_day(planned_risk: float, loss_beyond_stop: float, params: RiskParams) -> bool:
+    """Whether a closed trade's loss beyond its stop is large enough to stop its broker day:
+    more than ``day_stop_beyond_stop_r`` of its planned risk (a trade whose planned risk is
+    unknown cannot be judged, and does not)."""
+    share = params.day_stop_beyond_stop_r
+    return share is not None and planned_risk > 0 and loss_beyond_stop > share * planned_risk
+
+
+def check_day_stopped(market: PreScanInput, state: RiskState, params: RiskParams) -> Verdict:
+    """The broker day was stopped by a loss well beyond its stop (:func:`stop_the_day`)."""
+    rule = "day_stopped"
+    gap = missing_input(rule, now=market.now)
+    if gap:
+        return gap
+    assert market.now is not None
+    if state.day_stopped is not None and state.day_stopped == broker_day(market.now,
+                                                                          params.counters):
+        return deny(rule, DenialCode.DAY_STOPPED,
+                    f"{state.day_stopped_reason}; new entries resume on the next broker day")
     return allow(rule)
 
 
@@ -903,6 +931,7 @@ PRE_SCAN_RULES: tuple[Rule, ...] = (
     check_trading_mode,
     check_kill_switch,
     check_daily_loss,
+    check_day_stopped,
     check_daily_trade_count,
     check_consecutive_losses,
     check_payoff_mandate,

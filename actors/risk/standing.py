@@ -15,6 +15,7 @@ from actors.risk.rules import (
     RiskParams,
     check_daily_loss,
     check_daily_trade_count,
+    check_day_stopped,
     check_kill_switch,
     check_trading_mode,
     daily_loss_limit,
@@ -26,13 +27,15 @@ from messages.risk import PreScanInput
 
 __all__ = ["ACCOUNT_RULES", "Standing", "standing"]
 
-ACCOUNT_RULES = (check_trading_mode, check_kill_switch, check_daily_loss, check_daily_trade_count)
+ACCOUNT_RULES = (check_trading_mode, check_kill_switch, check_daily_loss, check_day_stopped,
+                 check_daily_trade_count)
 
 # What the dashboard header says for each blocking code.
 _WORDS = {
     "MODE_HALTED": "halted", "MODE_REDUCING": "reducing only", "PAUSED": "paused",
     "KILL_SWITCH": "kill switch", "DAILY_LOSS_LIMIT": "daily loss limit",
     "DAILY_TRADE_LIMIT": "daily trade limit", "MISSING_INPUT": "waiting for the account",
+    "DAY_STOPPED": "day stopped (loss beyond a stop)",
 }
 
 

@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import bisect
 import math
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
-
-from actors.broker.sim.server_clock import server_utc_offset_at
 
 __all__ = [
     "STATE_FORMAT_VERSION",
@@ -38,7 +35,6 @@ __all__ = [
     "TradingMode",
     "apply_deal",
     "broker_day",
-    "broker_utc_offset_s",
     "closing_deals",
     "kill_switch_breach",
     "latch_kill_switch",
@@ -50,6 +46,7 @@ __all__ = [
     "set_paused",
     "state_from_dict",
     "state_to_dict",
+    "stop_the_day",
 ]
 
 STATE_FORMAT_VERSION = 1
@@ -150,21 +147,15 @@ class RiskState:
     kill_switch_reset_time: float | None = None
     mode: TradingMode = TradingMode.ACTIVE
     paused: bool = False
+    # A trade that lost well beyond its stop (a gap, slippage) stops new entries for the rest
+    # of its broker day: the stops the day's budget was planned on did not hold.
+    day_stopped: int | None = None
+    day_stopped_reason: str = ""
 
 
 def broker_day(now: float, params: CounterParams) -> int:
     """The broker server's calendar day number for a UTC instant."""
     return math.floor((now + params.broker_utc_offset_seconds) / _SECONDS_PER_DAY)
-
-
-def broker_utc_offset_s(settings: Any, at_s: float | None = None) -> float:
-    """How far the trade server's clock is ahead of UTC at the UTC instant ``at_s`` (wall time
-    now when None), from the daemon's settings: the simulated terminal's server clock (whose
-    offset changes at its DST switches), or the one configured for a real broker's counters.
-    (To be replaced by the broker's profile once it travels in ``BrokerReady``.)"""
-    if settings.broker.kind == "sim":
-        return float(server_utc_offset_at(settings.sim, time.time() if at_s is None else at_s))
-    return float(settings.risk.rules.counters.broker_utc_offset_seconds)
 
 
 def roll_broker_day(state: RiskState, now: float, params: CounterParams,
@@ -175,6 +166,13 @@ def roll_broker_day(state: RiskState, now: float, params: CounterParams,
     if state.broker_day is not None and today <= state.broker_day:
         return state
     return replace(state, broker_day=today, day_realised_pnl=0.0, day_trade_count=0)
+
+
+def stop_the_day(state: RiskState, day: int, reason: str) -> RiskState:
+    """No new entries for the rest of broker day ``day`` (a later day is not stopped)."""
+    if state.day_stopped is not None and state.day_stopped >= day:
+        return state
+    return replace(state, day_stopped=day, day_stopped_reason=reason)
 
 
 def closing_deals(
@@ -358,6 +356,8 @@ def state_to_dict(state: RiskState) -> dict[str, Any]:
         "kill_switch_reset_time": state.kill_switch_reset_time,
         "mode": state.mode.value,
         "paused": state.paused,
+        "day_stopped": state.day_stopped,
+        "day_stopped_reason": state.day_stopped_reason,
     }
 
 
@@ -390,6 +390,9 @@ def state_from_dict(data: Mapping[str, Any]) -> RiskState:
             kill_switch_reset_time=_optional_float(data["kill_switch_reset_time"]),
             mode=TradingMode(data["mode"]),
             paused=bool(data["paused"]),
+            # Absent from states saved before days could be stopped.
+            day_stopped=None if data.get("day_stopped") is None else int(data["day_stopped"]),
+            day_stopped_reason=str(data.get("day_stopped_reason", "")),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed risk state: {exc!r}") from exc

@@ -445,6 +445,7 @@ def test_pre_scan_runs_in_the_documented_order_and_reports_the_first_denial():
         "check_trading_mode",
         "check_kill_switch",
         "check_daily_loss",
+        "check_day_stopped",
         "check_daily_trade_count",
         "check_consecutive_losses",
         "check_payoff_mandate",

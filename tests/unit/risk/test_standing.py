@@ -7,8 +7,18 @@ from dataclasses import replace
 
 from actors.app.settings import load_settings
 from actors.risk.reservations import Ledger, Reservation
+from actors.risk.rules import loss_stops_the_day
 from actors.risk.standing import standing
-from actors.risk.state import RiskState, latch_kill_switch, roll_broker_day, set_paused
+from actors.risk.state import (
+    RiskState,
+    broker_day,
+    latch_kill_switch,
+    roll_broker_day,
+    set_paused,
+    state_from_dict,
+    state_to_dict,
+    stop_the_day,
+)
 from tests.unit.risk.builders import NOW, exposure, market
 
 RULES = load_settings(environ={}).risk.rules  # 2 % of the balance a day
@@ -49,3 +59,20 @@ def test_before_any_account_is_seen_trading_is_blocked_as_waiting() -> None:
     now = standing(RiskState(), RULES, Ledger(), None, NOW)
     assert now.blocked_by and now.words.startswith("waiting for the account")
     assert now.day["loss_limit"] is None and now.day["remaining"] is None
+
+
+def test_a_loss_well_beyond_its_stop_stops_the_rest_of_its_broker_day() -> None:
+    """The seed's −153.37 on a planned 99 (−1.55R): the stops the day was budgeted on did
+    not hold, so no new entry until the next broker day; a cent of slippage does not."""
+    assert not loss_stops_the_day(99.0, 0.5, RULES)
+    assert loss_stops_the_day(99.0, 54.37, RULES)
+    assert not loss_stops_the_day(0.0, 54.37, RULES)  # planned risk unknown: not judged
+    today = broker_day(NOW, RULES.counters)
+    state = stop_the_day(roll_broker_day(RiskState(), NOW, RULES.counters), today,
+                         "EURUSD #7 lost 54.37 beyond its stop")
+    now = standing(state, RULES, Ledger(), _account(), NOW)
+    assert now.blocked_by == ("DAY_STOPPED",) and "loss beyond a stop" in now.words
+    assert state_from_dict(state_to_dict(state)) == state  # survives a restart
+    tomorrow = NOW + 86_400
+    assert standing(state, RULES, Ledger(), replace(_account(), now=tomorrow),
+                    tomorrow).blocked_by == ()
