@@ -29,7 +29,7 @@ LATENCY_SETTINGS = (
     "risk.rules.payoff_min_trades=1000000",
     "risk.sizing.kelly_min_trades=1000000",
     "risk.rules.max_daily_loss_pct=90",
-    "risk.kill_switch.max_loss=1000000",
+    "risk.kill_switch.max_loss_pct=0",
     "broker.poll_interval_s=0.2",  # the closing deal reaches the RiskManager sooner
 )
 

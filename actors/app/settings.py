@@ -227,15 +227,15 @@ class StrategySettings(_Section):
 class RiskSettings(_Section):
     """Defaults a newcomer can watch trade: at most 0.5 % of the balance at risk per trade,
     new entries stop at a 2 % daily loss (so one trade never spends more than a quarter of
-    the day's budget), and a kill switch that a normal losing hour does not trip (500 over
-    the last 15 closing deals, about ten full losses on 10,000). The pure modules' own
+    the day's budget), and a kill switch that a normal losing hour does not trip (5 % of the
+    balance over the last 15 closing deals: ten full losses). The pure modules' own
     defaults are the seed's numbers, which ``presets/seed.toml`` restores."""
 
     rules: RiskParams = RiskParams(  # includes the spread limits and the counters' settings
         max_daily_loss=None, max_daily_loss_pct=2.0)
     sizing: SizingParams = SizingParams(
         max_risk_pct=0.5, confidence_bands=((80.0, 0.5), (65.0, 0.4), (0.0, 0.3)))
-    kill_switch: KillSwitchParams = KillSwitchParams(max_loss=500.0)
+    kill_switch: KillSwitchParams = KillSwitchParams(max_loss=None, max_loss_pct=5.0)
     news: NewsParams = NewsParams()
 
 

@@ -39,6 +39,7 @@ from actors.risk.state import (
     apply_deal,
     broker_day,
     kill_switch_breach,
+    kill_switch_on,
     latch_kill_switch,
     record_order_sent,
     reset_kill_switch,
@@ -317,7 +318,6 @@ class RiskManagerActor(EnsembleActor):
             # broker day depends on it); never drop a deal.
             self.after(1.0, message)
             return
-        params = self.settings.risk
         counters = self.rules.counters
         offset = int(self.profile_offset_s)
         state = self.state
@@ -329,7 +329,7 @@ class RiskManagerActor(EnsembleActor):
                 continue
             self.market_now = max(self.market_now, converted.time)
             state = apply_deal(state, converted, counters)
-        breach = kill_switch_breach(state, params.kill_switch)
+        breach = kill_switch_breach(state, counters.kill_switch)
         if breach and not state.kill_switch_latched:
             state = latch_kill_switch(state, breach, self._now())
         self.state = state
@@ -358,9 +358,11 @@ class RiskManagerActor(EnsembleActor):
         where a broker day starts (it changes at the server's DST switches). The kill switch
         is ``risk.kill_switch``, for the deals and the pre-trade rule alike."""
         configured = self.settings.risk.rules
+        balance = self.last_market.balance if self.last_market is not None else None
         counters = replace(configured.counters,
                            broker_utc_offset_seconds=int(self.profile_offset_s or 0),
-                           kill_switch=self.settings.risk.kill_switch)  # one kill switch
+                           # one kill switch, its limit in money on the latest balance
+                           kill_switch=kill_switch_on(self.settings.risk.kill_switch, balance))
         return replace(configured, counters=counters)
 
     def _unjudgeable(self) -> str | None:

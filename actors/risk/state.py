@@ -37,6 +37,7 @@ __all__ = [
     "broker_day",
     "closing_deals",
     "kill_switch_breach",
+    "kill_switch_on",
     "latch_kill_switch",
     "record_order_sent",
     "reset_kill_switch",
@@ -110,11 +111,16 @@ RUNTIME = "runtime"
 @dataclass(frozen=True, slots=True)
 class KillSwitchParams:
     """The seed's kill switch: the last 15 closing deals lost more than 60 (account currency),
-    counted only once there are at least 10 of them."""
+    counted only once there are at least 10 of them. The daemon's default scales with the
+    account instead (``max_loss_pct``); :func:`kill_switch_on` turns that into money."""
 
     lookback_deals: int = 15
-    max_loss: float = 60.0
+    max_loss: float | None = 60.0
+    """The loss that trips it, in account currency (None: only ``max_loss_pct``)."""
     min_deals: int = 10
+    max_loss_pct: float | None = None
+    """The loss that trips it as a percentage of the balance (None or 0: off); with both set,
+    the smaller."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +194,21 @@ def closing_deals(
     )
 
 
+def kill_switch_on(params: KillSwitchParams, balance: float | None) -> KillSwitchParams:
+    """``params`` with the loss that trips it in money on this ``balance`` (the smaller of the
+    two limits when both are set). A percentage on an unknown balance trips nothing yet: the
+    RiskManager learns the balance with the first scan, before any order of its own."""
+    limits = [] if params.max_loss is None else [params.max_loss]
+    if params.max_loss_pct and balance is not None and balance > 0:
+        limits.append(balance * params.max_loss_pct / 100.0)
+    return replace(params, max_loss=min(limits) if limits else None, max_loss_pct=None)
+
+
 def kill_switch_breach(state: RiskState, params: KillSwitchParams) -> str | None:
-    """Why the kill switch must trip now, or None. Deals before a manual reset are ignored."""
+    """Why the kill switch must trip now, or None. Deals before a manual reset are ignored;
+    ``params`` holds the limit in money (:func:`kill_switch_on`)."""
+    if params.max_loss is None:
+        return None
     window = closing_deals(state, since=state.kill_switch_reset_time)[-params.lookback_deals :]
     if len(window) < params.min_deals:
         return None

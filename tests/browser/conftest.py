@@ -33,7 +33,7 @@ VIEWPORT = {"width": 1280, "height": 800}
 # lifted so that the paper account keeps trading for the whole run (a losing streak would
 # otherwise halt it).
 TRADING_MARKET = (
-    *FAST_MARKET, "strategy.scan_interval_s=2", "risk.kill_switch.max_loss=1000000",
+    *FAST_MARKET, "strategy.scan_interval_s=2", "risk.kill_switch.max_loss_pct=0",
     "risk.rules.max_daily_loss=1000000", "risk.rules.max_daily_loss_pct=0",
     "risk.rules.consecutive_loss_limit=1000",
 )
