@@ -317,6 +317,9 @@ class TradeClosed:
     """How much more than ``planned_risk`` it lost (slippage, gaps); 0 if none."""
     strategy: str = ""
     """The strategy whose decision opened it ("" when none did)."""
+    broker_day: str = ""
+    """The trade server's calendar date of the close (YYYY-MM-DD): the broker day whose loss
+    limit it counts against ("" in trades journaled before it was recorded)."""
 
 
 # --- RiskManager ----------------------------------------------------------------------------

@@ -86,8 +86,10 @@ def _day_of(epoch: Any) -> str | None:
 
 
 def daily_stats(trades: Sequence[dict[str, Any]], day: str | None = None) -> dict[str, Any]:
-    """Totals of the trades closed on ``day`` (UTC date; default: the day of the newest one)."""
-    days = [_day_of(trade.get("closed_at")) for trade in trades]
+    """Totals of the trades closed on broker day ``day`` (the trade server's calendar date, the
+    day the loss limit counts; default: the day of the newest trade). A trade journaled before
+    its broker day was recorded counts on its UTC date."""
+    days = [trade.get("broker_day") or _day_of(trade.get("closed_at")) for trade in trades]
     day = day or next((d for d in days if d), datetime.now(tz=UTC).date().isoformat())
     profits = [float(trade.get("profit") or 0.0) for trade, d in zip(trades, days, strict=True)
                if d == day]

@@ -20,6 +20,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from messages.books import AccountRecord, DealRecord, PositionRecord
@@ -335,6 +336,8 @@ def build_trade_closed(
         profit=profit,
         opened_at=opened_msc / 1000.0 - offset_s,
         closed_at=last_exit.time_msc / 1000.0 - offset_s,
+        # Deal times are on the server's clock, so its calendar date is the broker day.
+        broker_day=datetime.fromtimestamp(last_exit.time_msc / 1000.0, tz=UTC).date().isoformat(),
         client_order_id=tracked.client_order_id,
         decision_id=tracked.decision_id,
         commission=commission,

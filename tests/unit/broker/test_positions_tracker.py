@@ -163,6 +163,18 @@ def test_a_closed_trade_from_its_deals() -> None:
     assert (trade.client_order_id, trade.decision_id) == ("E1", "D1")
 
 
+def test_a_trade_closed_late_in_the_utc_evening_counts_on_the_servers_next_day() -> None:
+    """22:30 UTC on a UTC+2 server is 00:30 there: the next broker day, whose loss limit the
+    trade counts against (and /api/journal/daily groups it with)."""
+    evening_utc = 1_700_087_400  # 2023-11-15 22:30 UTC
+    tracked = TrackedPosition.adopt(_position(), "E1", "D1")
+    server_msc = int((evening_utc + OFFSET_S) * 1000)
+    deals = [_deal(1, 0, 1.1, 0.2), _deal(2, 1, 1.1, 0.2, time_msc=server_msc, type_=1)]
+    trade = build_trade_closed(tracked, deals, OFFSET_S)
+    assert trade is not None and trade.closed_at == evening_utc
+    assert trade.broker_day == "2023-11-16"
+
+
 @pytest.mark.parametrize(("reason", "comment", "expected"), [
     (4, "", "SL"), (6, "", "SO"), (3, "x-close", "trailing stop"), (3, "other", "client"),
 ])

@@ -77,6 +77,21 @@ async def test_journal_trades_come_with_their_review(web_app: WebFixture) -> Non
     assert (await web_app.call("GET", "/api/journal/daily?day=yesterday"))[0] == 400
 
 
+async def test_the_daily_totals_are_by_broker_day(web_app: WebFixture) -> None:
+    """A trade closed at 22:30 UTC on a UTC+2 server belongs to the server's next day."""
+    store = web_app.responder.store
+    store.journal_append("t1", "trade", "7", {"ticket": 7, "profit": -20.0,
+                                               "closed_at": 1_700_087_400,
+                                               "broker_day": "2023-11-16"}, "d-1")
+    store.journal_append("t2", "trade", "8", {"ticket": 8, "profit": 5.0,
+                                               "closed_at": 1_700_080_000,
+                                               "broker_day": "2023-11-15"}, "d-2")
+    _, on_the_16th = await web_app.call("GET", "/api/journal/daily?day=2023-11-16")
+    assert (on_the_16th["total"], on_the_16th["total_profit"]) == (1, -20.0)
+    _, on_the_15th = await web_app.call("GET", "/api/journal/daily?day=2023-11-15")
+    assert (on_the_15th["total"], on_the_15th["total_profit"]) == (1, 5.0)
+
+
 async def test_bars_are_in_utc_seconds(web_app: WebFixture) -> None:
     server_time = 1_767_232_800  # the broker's clock, two hours ahead of UTC
     rates = np.array([(server_time, 1.1, 1.2, 1.0, 1.15)], dtype=BARS_DTYPE)
