@@ -131,12 +131,14 @@ class Metrics:
                 self.order_latency.observe(latency_ms / 1000.0)
         if kind == "TRADE_EXECUTION":
             self.orders.labels(result="filled").inc()
-        elif kind == "ORDER_REJECTED":
-            code = str(event.get("code") or "")
-            if code in _DENIAL_CODES:
-                self.denials.labels(code=code).inc()
-            else:
-                self.orders.labels(result="rejected").inc()
+        elif kind == "ORDER_REJECTED":  # the broker's or the terminal's refusal
+            self.orders.labels(result="rejected").inc()
+        elif kind == "RISK_DENIALS":  # one scan cycle's denials, a count per code
+            counts = event.get("counts")
+            for code, count in (counts.items() if isinstance(counts, dict) else ()):
+                number = _number(count)
+                if code in _DENIAL_CODES and number is not None and number > 0:
+                    self.denials.labels(code=code).inc(number)
         elif kind == "ACTOR_RESTARTED":
             self.restarts.labels(actor=str(event.get("name") or "")).inc()
         elif kind == "SCAN_SUMMARY":

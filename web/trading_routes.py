@@ -284,7 +284,8 @@ API = (
               ok={200: Answer("a header, then one row per trade", content_type="text/csv")}),
     Operation("GET", "/api/journal/daily", "The totals of one day's closed trades",
               tag="journal", errors=_JOURNAL_ERRORS,
-              params=(Param("day", "YYYY-MM-DD, the broker day: the trade server's date (default: the newest trade's)",
+              params=(Param("day", "YYYY-MM-DD, a broker day (the trade server's date; "
+                                   "default: the newest trade's)",
                             {"type": "string", "format": "date"}),),
               ok={200: json_answer("the totals", obj(
                   ("day", "total", "wins", "losses", "total_profit", "win_rate"), day=STRING,

@@ -17,6 +17,7 @@ from messages.events import (
     OrderRejected,
     PositionUpdate,
     ResearchResult,
+    RiskDenials,
     RiskStateChanged,
     ScanSummary,
     TradeExecution,
@@ -92,8 +93,8 @@ def _feed_one_of_everything(web_app: WebFixture) -> None:
     feed(BrokerStatus(timestamp=NOW, state="connected", broker="sim"))
     feed(TradeExecution(timestamp=NOW, symbol="XAUUSD", direction="BUY", price=1.0, lot=0.1,
                         latency_ms=12.5))
-    feed(OrderRejected(timestamp=NOW, symbol="XAUUSD", direction="BUY", code="DAILY_LOSS_LIMIT",
-                       reason="limit"))
+    feed(RiskDenials(timestamp=NOW, strategy="Confluence",
+                     counts={"DAILY_LOSS_LIMIT": 3, "not a code": 5, "SPREAD_TOO_WIDE": -1}))
     feed(OrderRejected(timestamp=NOW, symbol="XAUUSD", direction="BUY", code="REJECTED",
                        reason="broker", retcode=10006, latency_ms=7.5))
     for restarts in (1, 2):
@@ -136,7 +137,9 @@ async def test_metrics_are_prometheus_with_help_types_and_escaped_labels(
     assert _value(families["ensemble_broker_connected"]) == 1
     assert _value(families["ensemble_orders"], result="filled") == 1
     assert _value(families["ensemble_orders"], result="rejected") == 1
-    assert _value(families["ensemble_risk_denials"], code="DAILY_LOSS_LIMIT") == 1
+    assert _value(families["ensemble_risk_denials"], code="DAILY_LOSS_LIMIT") == 3
+    assert {s.labels["code"] for s in families["ensemble_risk_denials"].samples} <= {
+        "DAILY_LOSS_LIMIT"}  # unknown codes and nonsense counts are not labels
     assert _value(families["ensemble_actor_restarts"], actor='odd "name"\\x') == 2
     scans = families["ensemble_scan_duration_seconds"]
     assert [s.value for s in scans.samples if s.name.endswith("_sum")] == [0.042]
