@@ -141,13 +141,18 @@ class JournalAppend(StateRequest):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalQuery(StateRequest):
     """Journal records, newest first: of one ``kind`` (and ``key``), or one ``decision_id``'s
-    whole chain (oldest first), or those after ``after_id``."""
+    whole chain (oldest first), or those after ``after_id``; only those whose record's
+    ``closed_at`` is in ``closed_since`` ≤ t < ``closed_until`` when either is given, and
+    only those written under one of ``op_ids`` when it is not empty."""
 
     kind: str = ""
     key: str = ""
     decision_id: str = ""
     after_id: int = 0
     limit: int = 100
+    closed_since: float | None = None
+    closed_until: float | None = None
+    op_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from actors.shared_state.keys import review_op_id
 from messages.commands import JournalQuery, StateReply
 from messages.trading import ControlCommand, ControlReply, MarketData, MarketDataRequest
 from web.api_spec import (
@@ -120,24 +121,17 @@ async def _trades(request: web.Request) -> list[dict[str, Any]]:
     if strategy is not None and len(strategy) > MAX_STRATEGY_NAME:
         raise ClientError(400, "bad_parameter", f"strategy is longer than {MAX_STRATEGY_NAME} "
                           "characters", parameter="strategy")
-    filtered = since is not None or until is not None or strategy is not None
-    trades = await _journal(request, kind="trade", limit=MAX_TRADES if filtered else limit)
-    trades = [t for t in trades if _closed_in(t["record"], since, until)]
-    reviews = await _journal(request, kind="review", limit=min(2 * MAX_TRADES,
-                                                               max(2 * len(trades), 100)))
+    # The strategy is known only once merged with the review (the Critic reads it from the
+    # chain when the trade's record lacks it), so that filter runs here, on at most MAX_TRADES.
+    trades = await _journal(request, kind="trade", closed_since=since, closed_until=until,
+                            limit=MAX_TRADES if strategy is not None else limit)
+    # Each trade's own review, however old (op ids as the Critic writes them).
+    reviews = await _journal(request, kind="review", limit=MAX_TRADES, op_ids=tuple(
+        review_op_id(t["record"].get("ticket")) for t in trades)) if trades else []
     merged = trades_with_reviews(trades, reviews)
     if strategy is not None:
         merged = [trade for trade in merged if trade.get("strategy") == strategy]
     return merged[:limit]
-
-
-def _closed_in(record: dict[str, Any], since: float | None, until: float | None) -> bool:
-    if since is None and until is None:
-        return True
-    closed = record.get("closed_at")
-    if not isinstance(closed, int | float):
-        return False
-    return (since is None or closed >= since) and (until is None or closed < until)
 
 
 MAX_TRADES = 10_000

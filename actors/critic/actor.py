@@ -16,6 +16,7 @@ from typing import Any
 
 from actors.critic.scoring import ClosedTrade, Review, lesson_to_dict, review_trade
 from actors.runtime.base import EnsembleActor, handles
+from actors.shared_state.keys import review_op_id
 from actors.strategy.indicators import Regime
 from messages.commands import JournalAppend, JournalQuery, StateCompareAndSet, StateReply
 from messages.events import CriticReview as CriticReviewEvent
@@ -156,9 +157,9 @@ class CriticActor(EnsembleActor):
         record = _review_record(trade, review, research)
         self.ask_peer(
             "shared_state",
-            lambda request_id: JournalAppend(request_id=request_id, op_id=f"review-{trade.ticket}",
-                                             kind="review", key=trade.symbol, record=record,
-                                             decision_id=trade.decision_id),
+            lambda request_id: JournalAppend(
+                request_id=request_id, op_id=review_op_id(trade.ticket), kind="review",
+                key=trade.symbol, record=record, decision_id=trade.decision_id),
             lambda reply: None,
             timeout=STATE_TIMEOUT_S,
         )

@@ -1,4 +1,5 @@
-"""Well-known SharedState keys, named once for every actor that reads or writes them."""
+"""Well-known SharedState keys (and journal op ids), named once for every actor that reads or
+writes them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ __all__ = [
     "POSITION_PREFIX",
     "REPORTED_PREFIX",
     "REVIEWED_PREFIX",
+    "review_op_id",
 ]
 
 # {"latched": bool, "reason": str, "at": ISO time}; reset only by an operator command.
@@ -22,3 +24,8 @@ REPORTED_PREFIX = "broker.reported."  # <ticket>: the closed trade has been repo
 REVIEWED_PREFIX = "critic.reviewed."  # <ticket>: the Critic has claimed (and reviews) it
 # Keys that operators write through the API (``/api/kv``); every other key belongs to an actor.
 OPERATOR_PREFIX = "ops."
+
+
+def review_op_id(ticket: int | str) -> str:
+    """The op id of the Critic's journal entry reviewing the closed trade ``ticket``."""
+    return f"review-{ticket}"

@@ -66,8 +66,9 @@ def _answer(store: KeyValueStore, request: StateRequest) -> StateReply:
             entry_id = store.journal_append(op_id, kind, key, record, decision_id)
             return StateReply(request_id, ok=True, value=entry_id)
         case JournalQuery(kind=kind, key=key, decision_id=decision_id, after_id=after_id,
-                          limit=limit):
-            entries = store.journal_query(kind, key, decision_id, after_id, limit)
+                          limit=limit, closed_since=since, closed_until=until, op_ids=op_ids):
+            entries = store.journal_query(kind, key, decision_id, after_id, limit, since, until,
+                                          tuple(op_ids))
             return StateReply(request_id, ok=True, value=entries)
         case StateCompareAndSet(key=key, expected=expected, new=new, op_id=op_id):
             swapped, current = store.compare_and_set(key, expected, new, op_id)

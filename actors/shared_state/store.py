@@ -204,15 +204,27 @@ class KeyValueStore:
         return int(entry_id)
 
     def journal_query(self, kind: str = "", key: str = "", decision_id: str = "",
-                      after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+                      after_id: int = 0, limit: int = 100, closed_since: float | None = None,
+                      closed_until: float | None = None,
+                      op_ids: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Entries as ``{id, kind, key, decision_id, at, record}``: a decision's chain oldest
-        first, anything else newest first."""
+        first, anything else newest first; ``closed_since``/``closed_until`` bound the
+        record's ``closed_at`` (a closed trade's), ``op_ids`` picks entries by their op id."""
         limit = max(1, min(int(limit), 10_000))
         clauses, params = ["id > ?"], [int(after_id)]
         for column, value in (("kind", kind), ("key", key), ("decision_id", decision_id)):
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if closed_since is not None:
+            clauses.append("json_extract(record, '$.closed_at') >= ?")
+            params.append(float(closed_since))
+        if closed_until is not None:
+            clauses.append("json_extract(record, '$.closed_at') < ?")
+            params.append(float(closed_until))
+        if op_ids:
+            clauses.append("op_id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps([str(op_id) for op_id in op_ids]))
         order = "ASC" if decision_id else "DESC"
         rows = self._db.execute(
             f"SELECT id, kind, key, decision_id, at, record FROM journal WHERE "

@@ -8,6 +8,7 @@ import io
 
 import numpy as np
 
+from actors.shared_state.keys import review_op_id
 from messages.events import AccountUpdate
 from messages.trading import (
     ControlCommand,
@@ -64,8 +65,9 @@ async def test_journal_trades_come_with_their_review(web_app: WebFixture) -> Non
     store = web_app.responder.store
     store.journal_append("t1", "trade", "7", {"ticket": 7, "profit": 12.5,
                                                "closed_at": 1_767_225_600}, "d-1")
-    store.journal_append("r1", "review", "7", {"ticket": 7, "score": 0.8, "outcome": "WIN",
-                                                "confidence": 0.7, "lesson": {"advice": "ok"}})
+    store.journal_append(review_op_id(7), "review", "XAUUSD", {
+        "ticket": 7, "score": 0.8, "outcome": "WIN", "confidence": 0.7,
+        "lesson": {"advice": "ok"}})
     status, trades = await web_app.call("GET", "/api/journal/trades")
     assert status == 200 and trades[0]["ticket"] == 7 and trades[0]["decision_id"] == "d-1"
     assert trades[0]["review"]["score"] == 0.8 and trades[0]["review"]["lesson"] == "ok"
@@ -117,6 +119,34 @@ async def test_equity_is_read_from_the_account_updates(web_app: WebFixture) -> N
     assert status == 200 and [(p["seq"], p["equity"]) for p in points] == [(1, 1.0), (2, 2.0)]
 
 
+async def test_old_trades_are_reached_by_time_with_their_own_reviews(
+        web_app: WebFixture) -> None:
+    """``until`` reaches a trade older than the newest ones, with its review however many
+    newer reviews there are; ``since``/``until`` bound its close time, ``until`` excluded."""
+    store = web_app.responder.store
+    old_close = 1_700_000_000
+    store.journal_append("t-old", "trade", "EURUSD", {"ticket": 1, "profit": -5.0,
+                                                        "closed_at": old_close}, "d-old")
+    store.journal_append(review_op_id(1), "review", "EURUSD",
+                         {"ticket": 1, "score": 3, "outcome": "LOSS", "lesson": {"advice": "x"}})
+    for ticket in range(2, 152):  # newer trades, each reviewed
+        store.journal_append(f"t{ticket}", "trade", "EURUSD", {
+            "ticket": ticket, "profit": 1.0, "closed_at": old_close + ticket * 60}, f"d{ticket}")
+        store.journal_append(review_op_id(ticket), "review", "EURUSD",
+                             {"ticket": ticket, "score": 7, "outcome": "WIN"})
+    status, trades = await web_app.call(
+        "GET", "/api/journal/trades?until=2023-11-14T22:14:00Z&limit=10")
+    assert status == 200
+    assert [t["ticket"] for t in trades] == [1]  # closed 22:13:20; the next at 22:15:20
+    assert trades[0]["review"]["score"] == 3
+    _, window = await web_app.call(
+        "GET", "/api/journal/trades?since=2023-11-14T22:15:20Z&until=2023-11-14T22:17:20Z")
+    assert [t["ticket"] for t in window] == [3, 2]  # newest first; until excluded
+    _, newest = await web_app.call("GET", "/api/journal/trades?limit=3")
+    assert [t["ticket"] for t in newest] == [151, 150, 149]
+    assert all(t["review"]["score"] == 7 for t in newest)
+
+
 async def test_journal_trades_as_csv_have_a_header_and_one_row_per_trade(
         web_app: WebFixture) -> None:
     store = web_app.responder.store
@@ -127,8 +157,9 @@ async def test_journal_trades_as_csv_have_a_header_and_one_row_per_trade(
             "entry_price": 2350.0, "exit_price": 2351.25, "sl": 2348.0, "tp": 2354.0,
             "profit": profit, "opened_at": 1_767_225_000, "closed_at": 1_767_225_600,
             "exit_reason": comment}, f"d-{ticket}")
-    store.journal_append("r7", "review", "7", {"ticket": 7, "score": 8, "outcome": "WIN",
-                                                "r_multiple": 1.5, "lesson": {"advice": "ok"}})
+    store.journal_append(review_op_id(7), "review", "XAUUSD", {
+        "ticket": 7, "score": 8, "outcome": "WIN", "r_multiple": 1.5,
+        "lesson": {"advice": "ok"}})
     status, text = await web_app.call("GET", "/api/journal/trades.csv")
     assert status == 200
     rows = list(csv.DictReader(io.StringIO(text)))
