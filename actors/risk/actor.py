@@ -134,7 +134,7 @@ class RiskManagerActor(EnsembleActor):
         news = self.settings.risk.news
         try:
             events = read_calendar(news) if news.calendar else []
-            events += scheduled_events(news.schedule, time.time())
+            scheduled_events(news.schedule, self._now())  # a bad entry is reported here, once
         except (CalendarError, OSError) as error:
             self.news_error = str(error)
             self.log.warning("news calendar not read", reason=self.news_error,
@@ -156,7 +156,11 @@ class RiskManagerActor(EnsembleActor):
                 return replace(market, news_blackout=False)
             return replace(market, news_blackout=True,
                            news_event=f"calendar unavailable: {self.news_error}")
-        event = blackout(self.news_events, market.symbol, market.now or self._now(), news)
+        now = market.now or self._now()
+        # The fixed schedule around market time (a simulated market may run in the past or
+        # fast), the calendar's events as read.
+        events = sorted([*self.news_events, *scheduled_events(news.schedule, now)])
+        event = blackout(events, market.symbol, now, news)
         if event is None:
             return replace(market, news_blackout=False)
         when = iso_utc(event.time)

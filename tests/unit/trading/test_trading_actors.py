@@ -220,8 +220,10 @@ async def test_the_researchers_reply_carries_the_models_tokens_and_cost(
     assert reply.tokens == 350 and reply.cost == pytest.approx((300 * 2.0 + 50 * 8.0) / 1e6)
 
 
-def _news_check(system: ActorSystem, tmp_path: Path, calendar: str, now: float) -> Any:
-    settings = _settings(tmp_path, "risk.news.enabled=true", f"risk.news.calendar='{calendar}'")
+def _news_check(system: ActorSystem, tmp_path: Path, calendar: str, now: float,
+                *extra: str) -> Any:
+    settings = _settings(tmp_path, "risk.news.enabled=true", f"risk.news.calendar='{calendar}'",
+                         *extra)
     actors = _start(system, settings, risk="actors.risk.actor.RiskManagerActor")
     _wait_loaded(system, actors["risk"])
     system.tell(actors["risk"], BrokerReady(True, True, BrokerProfile(
@@ -245,3 +247,22 @@ def test_an_unreadable_calendar_fails_closed(system, tmp_path) -> None:
     verdict = _news_check(system, tmp_path, str(tmp_path / "missing.json"), NOW)
     assert not verdict.allowed and verdict.code == "NEWS_BLACKOUT"
     assert "calendar unavailable" in verdict.message
+
+
+def test_an_unreadable_calendar_may_be_set_to_fail_open(system, tmp_path) -> None:
+    verdict = _news_check(system, tmp_path, str(tmp_path / "missing.json"), NOW,
+                          "risk.news.fail_closed=false")
+    assert verdict.allowed, verdict.message
+
+
+def test_the_fixed_schedule_follows_market_time_on_a_market_in_the_past(system,
+                                                                       tmp_path) -> None:
+    """A simulated market replaying December 2024: its Friday 13:30 is blocked, though the wall
+    clock's week is years later."""
+    calendar = tmp_path / "empty.json"
+    calendar.write_text("[]")
+    nfp = 1_733_491_800.0  # Friday 2024-12-06 13:30 UTC
+    verdict = _news_check(system, tmp_path, str(calendar), nfp + 600,
+                          "risk.news.schedule=['Fri 13:30 USD']")
+    assert not verdict.allowed and verdict.code == "NEWS_BLACKOUT", verdict.message
+    assert "scheduled Fri 13:30 USD" in verdict.message
