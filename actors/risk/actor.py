@@ -440,6 +440,8 @@ class RiskManagerActor(EnsembleActor):
         if why is not None or self.state is None:
             self._deny(sender, message, DenialCode.MISSING_INPUT.value, str(why))
             return
+        if message.order.market.now:  # the market time the order was decided at
+            self.market_now = max(self.market_now, message.order.market.now)
         rules = self.rules
         wall = time.time()
         self.state = roll_broker_day(self.state, self._now(), rules.counters)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from thespian.actors import ActorSystem
 
 from actors.app.settings import Settings, load_settings
 from messages.books import DealRecord
-from messages.commands import JournalAppend, Publish, StateReply
+from messages.commands import JournalAppend, Publish, StateGet, StateReply
 from messages.market import Side
 from messages.risk import OrderInput, PreScanInput
 from messages.supervision import Configure, Peers, Started
@@ -28,6 +29,7 @@ from messages.trading import (
     ControlReply,
     DealsObserved,
     OrderApproval,
+    OrderReport,
     PlaceOrder,
     PreScanCheck,
     PreScanVerdict,
@@ -266,3 +268,53 @@ def test_the_fixed_schedule_follows_market_time_on_a_market_in_the_past(system,
                           "risk.news.schedule=['Fri 13:30 USD']")
     assert not verdict.allowed and verdict.code == "NEWS_BLACKOUT", verdict.message
     assert "scheduled Fri 13:30 USD" in verdict.message
+
+
+def _submission(request_id: str, decision_id: str) -> SubmitOrder:
+    market = PreScanInput(symbol="EURUSD", now=NOW, bid=1.1, ask=1.10002, spec=EURUSD_SPEC,
+                          exposures=(), floating_pnl=0.0, news_blackout=False, balance=10_000.0)
+    order = OrderInput(market=market, direction=Side.BUY, entry_price=1.10002,
+                       stop_loss=1.09802, take_profit=1.10502, commission_per_lot=0.0,
+                       m1_bars=None, balance=10_000.0, equity=10_000.0, confidence=80.0)
+    return SubmitOrder(request_id, decision_id, "Test", "EURUSD", Side.BUY, 80.0, 1.10002,
+                       1.09802, 1.10502, order)
+
+
+def _sent_orders(system: ActorSystem, broker: Any) -> list[PlaceOrder]:
+    return [m for m in system.ask(broker, "dump", ASK) if isinstance(m, PlaceOrder)]
+
+
+def test_a_refused_order_starts_no_trade_interval_and_a_fill_does(system, tmp_path) -> None:
+    """Trade counts and intervals count fills, not approvals; the reservation is written to
+    SharedState before the order goes, and a refusal gives it back."""
+    actors = _start(system, _settings(tmp_path), risk="actors.risk.actor.RiskManagerActor")
+    _wait_loaded(system, actors["risk"])
+    system.tell(actors["risk"], BrokerReady(True, True, BrokerProfile(
+        kind="sim", connected=True, server_utc_offset_s=7200)))
+    risk, broker = actors["risk"], actors["broker"]
+
+    first = ask_for(system, risk, _submission("s1", "D1"), OrderApproval)
+    assert first.approved, first.message
+    (sent,) = _sent_orders(system, broker)
+    assert sent.client_order_id == "ED1" and sent.approval is not None
+    saved = ask_for(system, actors["shared_state"],
+                    StateGet(request_id="g1", key="risk.reservations"), StateReply)
+    assert "ED1" in json.dumps(saved.value)  # written ahead of the order
+    system.tell(risk, OrderReport(sent.request_id, "rejected", "no money", "ED1", retcode=10019))
+
+    second = ask_for(system, risk, _submission("s2", "D2"), OrderApproval)
+    assert second.approved, second.message  # the refusal started no 15-minute interval
+    sent = _sent_orders(system, broker)[-1]
+    system.tell(risk, OrderReport(sent.request_id, "done", "done", "ED2", ticket=501,
+                                  price=1.10002, volume=second.volume))
+    deadline = time.monotonic() + ASK
+    while True:  # the fill is booked when the RiskManager has taken the report
+        third = ask_for(system, risk, _submission(f"s3-{time.monotonic()}", "D3"),
+                        OrderApproval)
+        if not third.approved or time.monotonic() > deadline:
+            break
+        sent = _sent_orders(system, broker)[-1]
+        system.tell(risk, OrderReport(sent.request_id, "rejected", "test", "ED3"))
+    assert not third.approved and third.code == "TRADE_INTERVAL", third.message
+    wait = re.search(r"wait (-?\d+) s more", third.message)  # counted from the fill's time
+    assert wait is not None and 0 < int(wait.group(1)) <= 15 * 60, third.message
