@@ -3,6 +3,7 @@ broker day's figures, and RISK_STATE_CHANGED when that changes; the command line
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -42,3 +43,6 @@ async def test_the_risk_standing_is_served_and_follows_a_pause(make_daemon, sess
                            timeout=30, env=daemon.environment())
     assert shown.returncode == 0, shown.stderr
     assert "trading: mode PAUSED" in shown.stdout and "open positions:" in shown.stdout
+    assert "blocked by PAUSED" in shown.stdout
+    assert re.search(r"broker day: realised -?[\d.]+, open risk [\d.]+, reserved [\d.]+, "
+                     r"loss limit 2\d\d(\.\d+)?, remaining [\d.]+", shown.stdout), shown.stdout
