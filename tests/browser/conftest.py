@@ -34,6 +34,7 @@ VIEWPORT = {"width": 1280, "height": 800}
 # otherwise halt it).
 TRADING_MARKET = (
     *FAST_MARKET, "strategy.scan_interval_s=2", "risk.kill_switch.max_loss_pct=0",
+    "risk.rules.day_stop_beyond_stop_r=1e6",
     "risk.rules.max_daily_loss=1000000", "risk.rules.max_daily_loss_pct=0",
     "risk.rules.consecutive_loss_limit=1000",
 )

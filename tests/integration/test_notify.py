@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 TOKEN = "987654321:integration-TOKEN-never-in-logs"
 TOKEN_ENV = "ENSEMBLE_TEST_TG_TOKEN"
 CHAT, STRANGER = 7001, 9999
-LIMITS_LIFTED = ("risk.kill_switch.max_loss_pct=0", "risk.rules.consecutive_loss_limit=1000",
+LIMITS_LIFTED = ("risk.kill_switch.max_loss_pct=0", "risk.rules.day_stop_beyond_stop_r=1e6",
+                 "risk.rules.consecutive_loss_limit=1000",
                  "risk.rules.max_daily_loss_pct=0", "risk.rules.max_daily_loss=1000000",
                  "risk.rules.min_trade_interval_seconds=0")
 QUICK_TRADER = ("strategy.scan_interval_s=2",

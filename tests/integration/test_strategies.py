@@ -16,7 +16,8 @@ from tests.support.ws import EventClient
 
 pytestmark = pytest.mark.integration
 
-LIMITS_LIFTED = ("risk.kill_switch.max_loss_pct=0", "risk.rules.consecutive_loss_limit=1000",
+LIMITS_LIFTED = ("risk.kill_switch.max_loss_pct=0", "risk.rules.day_stop_beyond_stop_r=1e6",
+                 "risk.rules.consecutive_loss_limit=1000",
                  "risk.rules.max_daily_loss_pct=0", "risk.rules.max_daily_loss=1000000",
                  "risk.rules.min_trade_interval_seconds=0")
 

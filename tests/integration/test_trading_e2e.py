@@ -17,7 +17,8 @@ pytestmark = pytest.mark.integration
 
 # The seed's automatic stops (a loss streak, the day's loss) end trading within a minute of a
 # fast losing market; the test that needs trading to go on lifts them.
-LIMITS_LIFTED = ("risk.kill_switch.max_loss_pct=0", "risk.rules.max_daily_loss=1000000",
+LIMITS_LIFTED = ("risk.kill_switch.max_loss_pct=0", "risk.rules.day_stop_beyond_stop_r=1e6",
+                 "risk.rules.max_daily_loss=1000000",
                  "risk.rules.max_daily_loss_pct=0", "risk.rules.consecutive_loss_limit=1000")
 SEED_EVENTS = {"SCAN_START", "SCAN_SUMMARY", "RESEARCH_START", "RESEARCH_RESULT",
                "TRADE_EXECUTION", "POSITION_UPDATE", "ACCOUNT_UPDATE", "CRITIC_REVIEW"}
