@@ -79,6 +79,9 @@ class MarketData:
     errors: dict[str, str] = field(default_factory=dict)  # symbol → why it is missing
     server_utc_offset_s: float = 0.0
     """The broker's clock: bar and tick times minus this are UTC."""
+    unavailable: bool = False
+    """The terminal could not be read at all (disconnected, a failed or hung call): ask again
+    later. A symbol missing for its own reason (unknown, no data) leaves this False."""
 
 
 # --- MT5Broker: orders ----------------------------------------------------------------------

@@ -203,6 +203,8 @@ async def bars(request: web.Request) -> web.Response:
                                                     .request_timeout_s))
     assert isinstance(data, MarketData)
     rates = data.bars.get(symbol, {}).get(timeframe)
+    if rates is None and data.unavailable:  # the terminal, not the symbol: ask again later
+        raise ClientError(503, "unavailable", data.errors.get(symbol) or "terminal unavailable")
     if rates is None:
         raise ClientError(404, "not_found", data.errors.get(symbol) or f"no bars for {symbol}")
     offset = data.server_utc_offset_s  # the broker's measured clock, DST included

@@ -1134,14 +1134,16 @@ class MT5BrokerActor(EnsembleActor):
         symbols = tuple(request.symbols) or self.universe
         if not self.connected or self.gateway is None:
             self.send(sender, MarketData(request.request_id, self.market_clock.now(), {}, {}, {},
-                                         errors=dict.fromkeys(symbols, "disconnected")))
+                                         errors=dict.fromkeys(symbols, "disconnected"),
+                                         unavailable=True))
             return
         try:
             data = collect_market_data(self.gateway, symbols, request.timeframes, request.bars,
                                        self.specs, self._deadline(request.timeout_s))
         except GatewayError as error:
             self.send(sender, MarketData(request.request_id, self.market_clock.now(), {}, {}, {},
-                                         errors=dict.fromkeys(symbols, str(error))))
+                                         errors=dict.fromkeys(symbols, str(error)),
+                                         unavailable=True))
             self._gateway_failed(error)
             return
         self.send(sender, MarketData(request.request_id, self.market_clock.now(), data.ticks,
