@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.runtime.base import EnsembleActor, handles
-from actors.strategy.cycle import scan_one
+from actors.strategy.cycle import manage_one, scan_one
 from actors.strategy.decisions import (
     GiveUp,
     OrderPlan,
@@ -41,6 +41,7 @@ from actors.strategy.management import (
     TicketState,
     confirm,
     manage_position,
+    own_decision,
     ticket_state_from_dict,
     ticket_state_to_dict,
 )
@@ -495,20 +496,28 @@ class StrategyActor(EnsembleActor):
                            if owner == self.strategy_name and t not in open_tickets]:
                 self._forget_ticket(ticket)  # closed (its TradeClosed may have gone elsewhere)
         assert self.loaded is not None
-        if not self.loaded.strategy.trade_management or not self._owners_loaded:
+        strategy = self.loaded.strategy
+        if not self._owners_loaded:
             return
         offset = data.server_utc_offset_s
         primary = self.settings.strategy.signals.primary_timeframe
+        params = self.settings.strategy.management
         for position in [p for p in snapshot.positions if self._owns(p.ticket)]:
             spec = data.specs.get(position.symbol)
-            rates = data.bars.get(position.symbol, {}).get(primary)
             if spec is None:
                 continue
-            bars = None if rates is None else bars_from_rates(rates, offset)
-            decision = manage_position(
-                position_view(position, data.ticks.get(position.symbol)), momentum_view(bars),
-                trading_limits(spec), self.tickets.get(position.ticket),
-                self.settings.strategy.management)
+            view = position_view(position, data.ticks.get(position.symbol))
+            state = self.tickets.get(position.ticket)
+            own = manage_one(strategy, data, position)  # the strategy's own say comes first
+            if own is not None:
+                decision = own_decision(own, view, trading_limits(spec), state, params)
+            elif strategy.trade_management:
+                rates = data.bars.get(position.symbol, {}).get(primary)
+                bars = None if rates is None else bars_from_rates(rates, offset)
+                decision = manage_position(view, momentum_view(bars), trading_limits(spec),
+                                           state, params)
+            else:
+                continue
             self._apply(cycle, position, decision)
 
     def _apply(self, cycle: _Cycle, position: PositionRecord,

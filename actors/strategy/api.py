@@ -24,7 +24,13 @@ Writing one::
             ...
             return Signal(Side.BUY, sl_distance=..., tp_distance=..., reason="breakout")
 
-and run it with ``python run_system.py run --strategy path/to/file.py:Breakout``. Its
+A strategy may also manage its own open positions: :meth:`Strategy.manage` is called once per
+scan cycle for each of them and answers :class:`Hold`, :class:`MoveStop` or :class:`Exit`
+(None, the default, leaves the position to Ensemble's trade management when
+``trade_management`` is on). A stop is only ever moved towards the market: the risk was
+approved at the original stop, and widening it is refused.
+
+Run it with ``python run_system.py run --strategy path/to/file.py:Breakout``. Its
 parameters come from the ``[strategy.params.<name>]`` section of the configuration, validated by
 its ``Params`` model with the same clear errors as every other key; ``symbols`` in that
 section overrides the class's own.
@@ -44,7 +50,10 @@ from messages.market import Bars, Side, SymbolSpecRecord, TickRecord
 
 __all__ = [
     "Bars",
+    "Exit",
+    "Hold",
     "Market",
+    "MoveStop",
     "NoParams",
     "NoSignal",
     "PositionRecord",
@@ -132,6 +141,40 @@ class NoSignal:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Leave the position as it is, and why (logged)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MoveStop:
+    """Move the position's stop loss to ``stop_loss`` (a price), towards the market only."""
+
+    stop_loss: float
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        value = self.stop_loss
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise ValueError(f"MoveStop.stop_loss must be a finite price > 0, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """Close ``volume`` lots of the position at the market (None: all of it), and why."""
+
+    reason: str
+    volume: float | None = None
+
+    def __post_init__(self) -> None:
+        value = self.volume
+        if value is not None and not (isinstance(value, int | float) and math.isfinite(value)
+                                      and value > 0):
+            raise ValueError(f"Exit.volume must be a finite volume > 0 or None, got {value!r}")
+
+
 class NoParams(BaseModel):
     """A strategy without parameters."""
 
@@ -175,3 +218,9 @@ class Strategy:
     def scan(self, market: Market) -> Signal | NoSignal:
         """Look at one symbol; return a signal to open a position, or why not."""
         raise NotImplementedError(f"{type(self).__name__}.scan")
+
+    def manage(self, position: PositionRecord, market: Market) -> Hold | MoveStop | Exit | None:
+        """Decide about one of this strategy's open positions (``market`` is its symbol's),
+        once per scan cycle. None: leave it to Ensemble's trade management (when
+        ``trade_management`` is on; otherwise it runs to its stop or target)."""
+        return None

@@ -1,4 +1,5 @@
-"""The Strategy's decision steps that need no actor: asking a strategy about one symbol.
+"""The Strategy's decision steps that need no actor: asking a strategy about one symbol, and
+about one of its positions (:func:`manage_one`).
 
 :func:`scan_one` turns the broker's market data into the strategy's
 :class:`~actors.strategy.api.Market` (closed bars in UTC by the broker's own clock) and the
@@ -9,7 +10,7 @@ than the broker's stops level or a few spreads allow).
 
 from __future__ import annotations
 
-from actors.strategy.api import Market, NoSignal, Signal, Strategy
+from actors.strategy.api import Exit, Hold, Market, MoveStop, NoSignal, Signal, Strategy
 from actors.strategy.indicators import closed_bars
 from actors.strategy.market_inputs import bars_from_rates
 from actors.strategy.signals import ScanResult, ScanStatus, status_of_reason
@@ -17,7 +18,7 @@ from messages.books import PositionRecord
 from messages.market import SymbolSpecRecord, TickRecord
 from messages.trading import MarketData
 
-__all__ = ["scan_one", "stop_floor"]
+__all__ = ["manage_one", "market_of", "scan_one", "stop_floor"]
 
 
 def stop_floor(spec: SymbolSpecRecord | None, tick: TickRecord | None,
@@ -32,6 +33,33 @@ def stop_floor(spec: SymbolSpecRecord | None, tick: TickRecord | None,
     return max(spread * spread_multiple, level * level_multiple)
 
 
+def market_of(data: MarketData, symbol: str,
+              positions: tuple[PositionRecord, ...] = ()) -> Market:
+    """``symbol`` in ``data`` as a strategy sees it: closed bars in UTC by the broker's clock."""
+    offset = data.server_utc_offset_s
+    now = data.server_time
+    bars = {timeframe: closed_bars(bars_from_rates(rates, offset), now, timeframe)
+            for timeframe, rates in data.bars.get(symbol, {}).items()}
+    return Market(symbol=symbol, now=now, bars=bars, tick=data.ticks.get(symbol),
+                  spec=data.specs.get(symbol), server_utc_offset_s=int(offset),
+                  positions=positions)
+
+
+def manage_one(strategy: Strategy, data: MarketData,
+               position: PositionRecord) -> Hold | MoveStop | Exit | None:
+    """What ``strategy`` wants done with one of its positions (None: leave it to Ensemble's
+    trade management). A strategy's exception propagates; a wrong return type raises
+    TypeError."""
+    if type(strategy).manage is Strategy.manage:
+        return None  # not overridden: no market to build
+    market = market_of(data, position.symbol, (position,))
+    answer = strategy.manage(position, market)
+    if answer is not None and not isinstance(answer, Hold | MoveStop | Exit):
+        raise TypeError(f"{type(strategy).__name__}.manage returned {answer!r}; expected "
+                        "Hold, MoveStop, Exit or None")
+    return answer
+
+
 def scan_one(strategy: Strategy, data: MarketData, symbol: str,
              positions: tuple[PositionRecord, ...] = (), spread_multiple: float = 0.0,
              level_multiple: float = 1.0) -> ScanResult:
@@ -40,13 +68,7 @@ def scan_one(strategy: Strategy, data: MarketData, symbol: str,
     error = data.errors.get(symbol)
     if error is not None:
         return ScanResult(symbol, ScanStatus.ERROR, f"{ScanStatus.ERROR.value}: {error}")
-    offset = data.server_utc_offset_s
-    now = data.server_time
-    bars = {timeframe: closed_bars(bars_from_rates(rates, offset), now, timeframe)
-            for timeframe, rates in data.bars.get(symbol, {}).items()}
-    market = Market(symbol=symbol, now=now, bars=bars, tick=data.ticks.get(symbol),
-                    spec=data.specs.get(symbol), server_utc_offset_s=int(offset),
-                    positions=positions)
+    market = market_of(data, symbol, positions)
     answer = strategy.scan(market)
     if isinstance(answer, Signal):
         prefix = f"{ScanStatus.CANDIDATE.value} {answer.side.value}"

@@ -15,6 +15,10 @@ trail compares with the fresh stop and never goes below the break-even level onc
 done. The per-ticket memory (:class:`TicketState`) is a plain dataclass the actor keeps in
 SharedState; :func:`manage_position` proposes, and :func:`confirm` records break-even and the
 partial close only once the broker has accepted them (the seed recorded them either way).
+
+A strategy that manages its own positions (``Strategy.manage``) answers in the API's words;
+:func:`own_decision` turns that into the same kind of decision, under the same guards: a stop
+only towards the market and clear of the stops level, a volume on the volume grid.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 from actors.risk.rules import is_missing
 from actors.risk.sizing import quantise_down, quantise_up
+from actors.strategy.api import Exit, Hold, MoveStop
 from messages.market import Side
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "TradingLimits",
     "confirm",
     "manage_position",
+    "own_decision",
     "prune_ticket_states",
     "ticket_state_from_dict",
     "ticket_state_to_dict",
@@ -50,6 +56,8 @@ class ManagementAction(StrEnum):
     EARLY_CUT = "EARLY_CUT"
     BREAK_EVEN = "BREAK_EVEN"
     TRAIL = "TRAIL"
+    MOVE_STOP = "MOVE_STOP"  # the strategy's own (Strategy.manage)
+    EXIT = "EXIT"  # the strategy's own, all or part of the position
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +287,45 @@ def manage_position(
                 new_stop_loss=stop,
             )
     return hold(f"no rule applies at {profit_atr:.2f} ATR")
+
+
+def own_decision(
+    answer: Hold | MoveStop | Exit,
+    position: PositionView,
+    limits: TradingLimits,
+    state: TicketState | None = None,
+    params: ManagementParams | None = None,
+) -> ManagementDecision:
+    """The decision a strategy's own answer about ``position`` makes. A stop that would not move
+    towards the market (or not by the minimum step), and a volume below the symbol's minimum,
+    are held, with the reason; any other answer type raises TypeError (the strategy's bug)."""
+    params = params or ManagementParams()
+    state = state or TicketState(position.ticket)
+
+    def hold(reason: str) -> ManagementDecision:
+        return ManagementDecision(position.ticket, ManagementAction.HOLD, reason, state)
+
+    if isinstance(answer, Hold):
+        return hold(answer.reason or "the strategy holds")
+    if isinstance(answer, MoveStop):
+        stop = _improved_stop(position, answer.stop_loss, limits, params)
+        if stop is None:
+            return hold(f"stop {answer.stop_loss} refused: not towards the market by "
+                        f"{params.min_stop_step_points:g} points")
+        return ManagementDecision(position.ticket, ManagementAction.MOVE_STOP,
+                                  answer.reason or "the strategy moves its stop", state,
+                                  new_stop_loss=stop)
+    if isinstance(answer, Exit):
+        volume = position.volume if answer.volume is None else min(
+            quantise_down(answer.volume, limits.volume_step), position.volume)
+        if volume < limits.volume_min - 1e-12:
+            return hold(f"exit of {answer.volume} lots refused: below the minimum "
+                        f"{limits.volume_min}")
+        return ManagementDecision(position.ticket, ManagementAction.EXIT,
+                                  answer.reason or "the strategy exits", state,
+                                  close_volume=volume)
+    raise TypeError(f"Strategy.manage returned {answer!r}; expected Hold, MoveStop, Exit or "
+                    "None")
 
 
 def confirm(

@@ -83,3 +83,45 @@ def test_a_strategy_that_cannot_load_stops_the_start_with_one_clear_line(tmp_pat
     assert result.returncode == 2
     assert "missing.py" in result.stderr and "no such file" in result.stderr
     assert not (tmp_path / "data" / "state.db").exists()
+
+
+async def test_a_strategy_manages_its_own_position(make_daemon, session, tmp_path: Path) -> None:
+    """``Strategy.manage``: a strategy that buys, then exits on its own the next cycle; the
+    close goes through the broker like any other, and the closed trade says why."""
+    folder = tmp_path / "own"
+    folder.mkdir()
+    path = folder / "in_and_out.py"
+    path.write_text(textwrap.dedent('''
+        from actors.strategy.api import Exit, Market, NoSignal, Side, Signal, Strategy
+
+        class InAndOut(Strategy):
+            symbols = ("EURUSD",)
+            trade_management = False  # only its own
+
+            def scan(self, market: Market):
+                if market.positions or market.bid is None:
+                    return NoSignal("NO SETUP: holding")
+                return Signal(Side.BUY, market.bid * 0.004, market.bid * 0.008, "in",
+                              confidence=90.0)
+
+            def manage(self, position, market: Market):
+                assert market.symbol == position.symbol and market.positions == (position,)
+                return Exit("out on my own terms")
+    '''))
+    daemon = make_daemon(*FAST_MARKET, *LIMITS_LIFTED, "strategy.scan_interval_s=2",
+                         f"strategy.plugins=['{path}:InAndOut']")
+    client = await EventClient(session, f"{daemon.ws_url}?token={daemon.token}").connect()
+
+    def executed() -> list[dict]:
+        return [e for e in client.of_type("TRADE_EXECUTION") if e["strategy"] == "InAndOut"]
+
+    def closed(ticket: int) -> list[dict]:
+        return [t for t in daemon.get("/api/journal/trades?limit=50") if t["ticket"] == ticket]
+
+    await client.wait_for(executed, timeout=120)
+    ticket = executed()[0]["ticket"]
+    (trade,) = daemon.wait_until(lambda: closed(ticket), timeout=60, what="the closed trade")
+    # Closed by its own Exit on the next cycle, not by its stop or target (0.4 % away).
+    assert trade["exit_reason"] == "out on my own terms", trade
+    assert trade["strategy"] == "InAndOut" and trade["decision_id"]
+    await client.close()

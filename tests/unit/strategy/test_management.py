@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from actors.strategy.api import Exit, Hold, MoveStop
 from actors.strategy.management import (
     ManagementAction,
     ManagementDecision,
@@ -18,6 +19,7 @@ from actors.strategy.management import (
     TradingLimits,
     confirm,
     manage_position,
+    own_decision,
     prune_ticket_states,
     ticket_state_from_dict,
     ticket_state_to_dict,
@@ -232,3 +234,36 @@ def test_property_stops_only_move_in_favour_and_break_even_holds(
             breakeven_floor = stop
         if breakeven_floor is not None:
             assert sign * (stop - breakeven_floor) >= -1e-9  # break-even is never undone
+
+
+# --- a strategy's own management (Strategy.manage) ------------------------------------------
+
+
+def test_a_strategy_may_move_its_stop_towards_the_market_only() -> None:
+    tighter = own_decision(MoveStop(1999.5, "lock in"), long(2003.0), GOLD)
+    assert (tighter.action, tighter.new_stop_loss, tighter.reason) == (
+        ManagementAction.MOVE_STOP, 1999.5, "lock in")
+    wider = own_decision(MoveStop(1995.0), long(2003.0), GOLD)
+    assert wider.action is ManagementAction.HOLD and "refused" in wider.reason
+    at_the_price = own_decision(MoveStop(2003.5), long(2003.0), GOLD)  # beyond the bid
+    assert at_the_price.new_stop_loss is not None and at_the_price.new_stop_loss < 2003.0
+    mirrored = own_decision(MoveStop(2000.5), short(1997.0), GOLD)
+    assert (mirrored.action, mirrored.new_stop_loss) == (ManagementAction.MOVE_STOP, 2000.5)
+
+
+def test_a_strategy_may_exit_all_or_part_on_the_volume_grid() -> None:
+    everything = own_decision(Exit("done"), long(2001.0, volume=0.10), GOLD)
+    assert (everything.action, everything.close_volume) == (ManagementAction.EXIT, 0.10)
+    part = own_decision(Exit("half", volume=0.057), long(2001.0, volume=0.10), GOLD)
+    assert part.close_volume == pytest.approx(0.05)
+    more_than_held = own_decision(Exit("all", volume=5.0), long(2001.0, volume=0.10), GOLD)
+    assert more_than_held.close_volume == pytest.approx(0.10)
+    too_small = own_decision(Exit("dust", volume=0.004), long(2001.0), GOLD)
+    assert too_small.action is ManagementAction.HOLD and "minimum" in too_small.reason
+    assert own_decision(Hold("wait"), long(2001.0), GOLD).action is ManagementAction.HOLD
+    with pytest.raises(TypeError, match="expected Hold, MoveStop, Exit"):
+        own_decision("close it", long(2001.0), GOLD)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"MoveStop\.stop_loss"):
+        MoveStop(float("nan"))
+    with pytest.raises(ValueError, match=r"Exit\.volume"):
+        Exit("x", volume=-1.0)
