@@ -51,6 +51,21 @@ class _StopRequested:
         self.signal_name = signal.Signals(signum).name
 
 
+
+_WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def startup_line(settings: Settings, token: str, token_file: Path, on_terminal: bool) -> str:
+    """Where the dashboard is. The token is in the URL only on a terminal: an output that is
+    not one (systemd's journal, ``docker logs``, a file) is read by more people than the token
+    file, which is 0600. A wildcard bind address is shown as localhost, a name the browser may
+    use (any Host the web front does not know gets 421)."""
+    host = "localhost" if settings.web.host in _WILDCARD_HOSTS else settings.web.host
+    url = f"http://{host}:{settings.web.port}/"
+    if on_terminal:
+        return f"Ensemble is running. Dashboard: {url}?token={token}"
+    return f"Ensemble is running. Dashboard: {url}?token=<the token in {token_file}>"
+
 def _check_web_port(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -121,7 +136,7 @@ def _run_locked(settings: Settings, data_dir: Path, lock: InstanceLock) -> int:
         url = f"http://{settings.web.host}:{settings.web.port}/"
         lock.publish(DaemonInfo(os.getpid(), settings.runtime.admin_port, str(data_dir), url,
                                 str(token_file), iso_utc(time.time())))
-        print(f"Ensemble is running. Dashboard: {url}?token={token}", flush=True)
+        print(startup_line(settings, token, token_file, sys.stdout.isatty()), flush=True)
         print(f"API token file: {token_file}", flush=True)
         log.info("daemon started", pid=os.getpid(), dashboard=url, token_file=str(token_file),
                  admin_port=settings.runtime.admin_port)

@@ -48,6 +48,13 @@ def test_a_fresh_data_directory_and_every_file_in_it_are_private(make_daemon) ->
     assert {name: mode for name, mode in modes.items()
             if mode != (0o700 if (daemon.data_dir / name).is_dir() else 0o600)} == {}
     assert any(name.endswith("-wal") for name in modes)
+    # Its output is a file, not a terminal: the start-up line names the token file, and the
+    # token itself is in neither the output nor the logs.
+    output = daemon.log()
+    assert f"?token=<the token in {daemon.data_dir / 'api_token'}>" in output, output
+    assert daemon.token not in output
+    for log in daemon.data_dir.rglob("*.log"):
+        assert daemon.token not in log.read_text(errors="replace"), log
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="planting another user's directory needs root")

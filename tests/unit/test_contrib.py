@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,24 @@ SETTING = re.compile(r"\b(ENSEMBLE_[A-Z0-9_]+__[A-Z0-9_]+)=(\S+)")
 
 @pytest.mark.parametrize("path", [UNIT, DOCKERFILE], ids=["unit", "dockerfile"])
 def test_every_setting_they_set_exists_and_takes_their_value(path: Path) -> None:
-    found = dict(SETTING.findall(path.read_text(encoding="utf-8")))
+    # Quotes are the Dockerfile's and systemd's own, not the value's.
+    found = {name: value.strip("'\"") if value[:1] == "'" else value
+             for name, value in SETTING.findall(path.read_text(encoding="utf-8"))}
     assert found, "no ENSEMBLE_* setting found"
     settings = load_settings(environ=found)  # a ConfigError names any unknown key
     for name, value in found.items():
         section, key = name.removeprefix("ENSEMBLE_").lower().split("__")
-        assert str(getattr(getattr(settings, section), key)) == value
+        actual = getattr(getattr(settings, section), key)
+        if isinstance(actual, tuple):  # a list, written as TOML
+            assert list(actual) == tomllib.loads(f"v = {value}")["v"]
+        else:
+            assert str(actual) == value
+
+
+def test_the_unit_keeps_the_data_directory_private() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read_string(UNIT.read_text(encoding="utf-8"))
+    assert unit["Service"]["StateDirectoryMode"] == "0700"  # the daemon's files are 0600
 
 
 def test_the_image_copies_every_package_that_setup_cfg_installs() -> None:

@@ -47,3 +47,15 @@ def test_an_installed_package_keeps_its_data_in_the_users_data_directory(tmp_pat
     assert checkout_root(tmp_path) is None
     expected = platformdirs.user_data_dir("ensemble", appauthor=False)
     assert default_data_dir(tmp_path) == expected and expected.endswith("ensemble")
+
+
+def test_the_startup_line_shows_the_token_only_on_a_terminal(tmp_path: Path) -> None:
+    from actors.app.daemon import startup_line
+    from actors.app.settings import load_settings
+
+    settings = load_settings(assignments=["web.host='0.0.0.0'", "web.port=8000"], environ={})
+    token_file = tmp_path / "api_token"
+    shown = startup_line(settings, "s3cret", token_file, on_terminal=True)
+    assert shown.endswith("http://localhost:8000/?token=s3cret")  # a name the Host check takes
+    logged = startup_line(settings, "s3cret", token_file, on_terminal=False)
+    assert "s3cret" not in logged and str(token_file) in logged
