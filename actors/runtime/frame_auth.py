@@ -289,7 +289,8 @@ def install(secret: bytes) -> AuthenticatedPickle:
         _ORIGINAL_INIT = TCPTransport.TCPTransport.__init__
         TCPTransport.TCPTransport.__init__ = _init_listening
         TCPTransport.TCPTransport.serializer = _serialize_intent
-        os.register_at_fork(after_in_child=_after_fork_in_child)
+        if hasattr(os, "register_at_fork"):  # POSIX; Windows spawns, and forks nothing
+            os.register_at_fork(after_in_child=_after_fork_in_child)
     _installed = serializer
     return serializer
 

@@ -35,6 +35,13 @@ SCRIPT = textwrap.dedent("""
             imported.append(name)
         except Exception as error:
             failed.append(f"{name}: {type(error).__name__}: {error}")
+    try:  # the frame authentication a daemon installs before its ActorSystem starts
+        if hasattr(os, "register_at_fork"):
+            del os.register_at_fork  # Windows has none (the standard library is imported)
+        from actors.runtime import frame_auth
+        frame_auth.install(os.urandom(32))
+    except Exception as error:
+        failed.append(f"frame_auth.install: {type(error).__name__}: {error}")
     print(len(imported))
     print("\\n".join(failed))
 """)
