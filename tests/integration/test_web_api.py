@@ -226,6 +226,18 @@ def test_inputs_that_crashed_the_core_are_400s_and_restart_nothing(
     assert tree_facts(shared_daemon) == before
 
 
+@pytest.mark.parametrize("value", [1e300, -1.0, 601, "600", None])
+def test_a_fault_switch_value_out_of_range_is_a_400_and_restarts_nothing(
+    shared_daemon: Daemon, value: object,
+) -> None:
+    """``call_delay_s: 1e300`` crashed the broker with an OverflowError."""
+    before = tree_facts(shared_daemon)
+    status, answer = shared_daemon.request("POST", "/api/sim/faults", {"call_delay_s": value})
+    assert status == 400 and "call_delay_s" in json.dumps(answer), answer
+    assert shared_daemon.get("/api/sim/faults")["faults"]["call_delay_s"] == 0
+    assert tree_facts(shared_daemon) == before
+
+
 def test_a_non_utf8_authorization_is_a_401(shared_daemon: Daemon) -> None:
     status, _, payload = raw_http(shared_daemon, b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                                  b"Authorization: Bearer \xff\xfe\xfd\r\n")
