@@ -91,6 +91,9 @@ class ScanSummary(Event):
     candidates: int
     duration_ms: float | None = None  # from the scan's wake-up to this summary
     strategy: str = ""
+    market_time: str | None = None
+    """The market's time (ISO 8601 UTC) of the data scanned: the broker's clock when it read
+    the ticks and bars (``timestamp`` is the strategy's own clock)."""
 
 
 @event("POSITION_UPDATE")

@@ -22,6 +22,7 @@ still written.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import shutil
@@ -86,6 +87,9 @@ class BacktestRequest:
     balance: float = 10_000.0
     config: str | None = None
     assignments: tuple[str, ...] = ()
+    scan_times: tuple[float, ...] = ()
+    """Market times (UTC epoch seconds, ascending, within start..end) to step to instead of
+    every bar's close: the parity test replays the instants a live daemon scanned at."""
 
 
 @dataclass
@@ -148,10 +152,12 @@ def _settings(request: BacktestRequest, data_dir: Path) -> Settings:
         "sim.start": request.start,
         "sim.balance": request.balance,
         "sim.symbols": list(request.symbols),
-        "sim.pessimistic_bar_s": bar_s,
         "strategy.symbols": list(request.symbols),
         "strategy.plugins": list(request.strategies),
     }
+    if not any(a.partition("=")[0].strip() == "sim.pessimistic_bar_s"
+               for a in request.assignments):
+        overrides["sim.pessimistic_bar_s"] = bar_s  # --set sim.pessimistic_bar_s=0: tick path
     if request.seed is not None:
         overrides["sim.seed"] = request.seed
     if request.data is not None:
@@ -161,6 +167,8 @@ def _settings(request: BacktestRequest, data_dir: Path) -> Settings:
 
 
 def _bar_closes(request: BacktestRequest) -> list[float]:
+    if request.scan_times:
+        return list(request.scan_times)
     bar_s = TIMEFRAME_SECONDS[request.timeframe]
     first = math.ceil(request.start / bar_s) * bar_s + bar_s
     count = int((request.end - first) // bar_s) + 1
@@ -175,6 +183,10 @@ def check_request(request: BacktestRequest) -> None:
         raise BacktestError("--symbols: name at least one symbol, e.g. EURUSD,GBPUSD")
     if request.end <= request.start:
         raise BacktestError("--to must be after --from")
+    times = request.scan_times
+    if times and (any(b <= a for a, b in itertools.pairwise(times))
+                  or times[0] < request.start or times[-1] > request.end):
+        raise BacktestError("scan_times: ascending market times within --from..--to")
     if not _bar_closes(request):
         raise BacktestError(f"--from/--to: not one whole {request.timeframe} bar between them")
     if request.balance <= 0:
@@ -236,7 +248,8 @@ class _Run:
             if name != "broker":
                 self.system.tell(self.directory[name], MarketTime("", now))
         account = self.ask("broker", MarketTime(uuid.uuid4().hex, now), MarketTimeSet)
-        done = [self.ask(name, ScanNow(uuid.uuid4().hex, str(int(now))), ScanDone)
+        key = f"{now:.3f}".rstrip("0").rstrip(".")  # a bar's close: its epoch second
+        done = [self.ask(name, ScanNow(uuid.uuid4().hex, key), ScanDone)
                 for name in self.strategies]
         return account, done
 

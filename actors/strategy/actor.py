@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.runtime.base import EnsembleActor, handles
+from actors.runtime.clock import iso_utc
 from actors.strategy.cycle import manage_one, scan_one
 from actors.strategy.decisions import (
     GiveUp,
@@ -316,7 +317,7 @@ class StrategyActor(EnsembleActor):
             ScanSummary(timestamp=self.now_iso(), symbols=summary, count=len(symbols),
                         candidates=len(candidates),
                         duration_ms=round((time.monotonic() - cycle.woke_at) * 1000.0, 3),
-                        strategy=self.strategy_name),
+                        strategy=self.strategy_name, market_time=iso_utc(data.server_time)),
         ])
         cycle.queue = rank_candidates(candidates)
         cycle.candidates = len(candidates)

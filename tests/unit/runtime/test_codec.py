@@ -98,7 +98,7 @@ def test_wire_form_keeps_the_seed_field_names() -> None:
                                count=1, candidates=0, strategy="SmaCross").numbered(7))
     assert wire == {"type": "SCAN_SUMMARY", "timestamp": "2026-01-01T00:00:00.000Z", "seq": 7,
                     "symbols": {"EURUSD": "ok"}, "count": 1, "candidates": 0,
-                    "duration_ms": None, "strategy": "SmaCross"}
+                    "duration_ms": None, "strategy": "SmaCross", "market_time": None}
 
 
 def test_non_finite_numbers_become_null_because_json_has_no_nan() -> None:
