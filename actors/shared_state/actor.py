@@ -4,9 +4,10 @@ It answers every :class:`~messages.commands.StateRequest` with a
 :class:`~messages.commands.StateReply` carrying the same request id
 (:func:`~actors.shared_state.requests.answer`). A request the store refuses (a bad key, a
 value that is not JSON) gets ``ok=False`` and the reason; it never crashes the actor. A
-database failure does crash it, on purpose, and its supervisor starts a new one
-on the same file. Every ``state.prune_interval_s`` it prunes what is older than
-``state.retention_days`` of market time and no longer needed
+database failure does crash it, on purpose, and its supervisor starts a new one on the same
+file. In a backtest (a driven simulated terminal) the store does not wait for the disk on
+commits (``KeyValueStore(durable=False)``). Every ``state.prune_interval_s`` it prunes what
+is older than ``state.retention_days`` of market time and no longer needed
 (``actors/shared_state/retention.py``).
 """
 
@@ -43,11 +44,15 @@ class SharedStateActor(EnsembleActor):
 
     def on_configure(self) -> None:
         web = self.settings.web
+        # A driven simulated terminal is a backtest's: its data directory is made afresh by
+        # every run, so its writes need not wait for the disk (about 2 ms a commit).
+        backtest = self.settings.broker.kind == "sim" and self.settings.sim.driven
         self.store = KeyValueStore(
             self.settings.data_path / STATE_FILE,
             quotas=[Quota(OPERATOR_PREFIX, web.ops_max_keys, web.ops_max_value_bytes)],
+            durable=not backtest,
         )
-        self.log.info("state store open", path=str(self.store.path))
+        self.log.info("state store open", path=str(self.store.path), durable=not backtest)
         self.after(FIRST_PRUNE_AFTER_S, _Prune())
 
     def on_stop(self) -> None:

@@ -3,7 +3,10 @@
 The seed's API (set, get, get_all, delete, get_last_update) plus an atomic increment and a
 compare-and-set for counters. Values are JSON. A write returns only after SQLite has committed
 it with ``synchronous=FULL``, so an acknowledged write survives a SIGKILL of the process or of
-the whole daemon, and a power cut.
+the whole daemon, and a power cut. A store opened with ``durable=False`` (a backtest's data
+directory, rebuilt by every run) commits with ``synchronous=OFF``: the same transactions, no
+wait for the disk, so a crash of the machine may lose the last ones (never a crash of the
+process alone: SQLite has handed them to the operating system).
 
 Old records are pruned by :meth:`KeyValueStore.prune` (``actors/shared_state/retention.py``
 says what is kept), and the file is in incremental auto-vacuum mode.
@@ -107,14 +110,16 @@ def _dump(value: Any) -> str:
 class KeyValueStore:
     """One SQLite connection; use it from one thread (the SharedState actor's)."""
 
-    def __init__(self, path: str | Path, quotas: Iterable[Quota] = ()) -> None:
+    def __init__(self, path: str | Path, quotas: Iterable[Quota] = (), *,
+                 durable: bool = True) -> None:
         self.path = Path(path)
         self.quotas = tuple(quotas)
+        self.durable = durable
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
         use_incremental_vacuum(self._db)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
         self._db.executescript(_SCHEMA)
         (self._op_seq,) = self._db.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM applied_ops"

@@ -42,6 +42,24 @@ def test_wal_mode_and_values_survive_reopening(tmp_path: Path) -> None:
     second.close()
 
 
+def test_a_store_that_need_not_be_durable_commits_without_waiting_for_the_disk(
+        tmp_path: Path) -> None:
+    durable = KeyValueStore(tmp_path / "live.db")
+    throwaway = KeyValueStore(tmp_path / "backtest.db", durable=False)
+    # 2 is FULL, 0 is OFF (SQLite's numbers for the pragma).
+    assert durable._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert throwaway._db.execute("PRAGMA synchronous").fetchone()[0] == 0
+    throwaway.set("k", {"v": 1})
+    throwaway.journal_append("op-1", "decision", "EURUSD", {"step": "candidate"}, "d1")
+    throwaway.close()
+    durable.close()
+    again = KeyValueStore(tmp_path / "backtest.db")
+    assert again.get("k").value == {"v": 1}
+    assert [e["record"] for e in again.journal_query(decision_id="d1")] == [
+        {"step": "candidate"}]
+    again.close()
+
+
 def test_increment_is_applied_once_per_op_id(store: KeyValueStore) -> None:
     assert store.increment("losses", 1, "op-1").value == 1
     assert store.increment("losses", 1, "op-1").value == 1  # a retry
