@@ -10,7 +10,20 @@ than the broker's stops level or a few spreads allow).
 
 from __future__ import annotations
 
-from actors.strategy.api import Exit, Hold, Market, MoveStop, NoSignal, Signal, Strategy
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+from actors.strategy.api import (
+    Bars,
+    Exit,
+    Hold,
+    Market,
+    MoveStop,
+    NoSignal,
+    Signal,
+    Strategy,
+)
 from actors.strategy.indicators import closed_bars
 from actors.strategy.market_inputs import bars_from_rates
 from actors.strategy.signals import ScanResult, ScanStatus, status_of_reason
@@ -18,7 +31,38 @@ from messages.books import PositionRecord
 from messages.market import SymbolSpecRecord, TickRecord
 from messages.trading import MarketData
 
-__all__ = ["manage_one", "market_of", "scan_one", "stop_floor"]
+__all__ = ["ClosedBars", "manage_one", "market_of", "scan_one", "stop_floor"]
+
+
+class ClosedBars(Mapping[str, Bars]):
+    """Each timeframe's closed bars in UTC, converted from the broker's rates when the strategy
+    first reads them (a strategy that reads one timeframe of the several fetched converts only
+    that one, on every symbol of every scan)."""
+
+    __slots__ = ("_converted", "_now", "_offset", "_rates")
+
+    def __init__(self, rates: Mapping[str, np.ndarray], offset: float, now: float) -> None:
+        self._rates = rates
+        self._offset = offset
+        self._now = now
+        self._converted: dict[str, Bars] = {}
+
+    def __getitem__(self, timeframe: str) -> Bars:
+        bars = self._converted.get(timeframe)
+        if bars is None:
+            rates = self._rates[timeframe]
+            bars = closed_bars(bars_from_rates(rates, self._offset), self._now, timeframe)
+            self._converted[timeframe] = bars
+        return bars
+
+    def __contains__(self, timeframe: object) -> bool:
+        return timeframe in self._rates
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rates)
+
+    def __len__(self) -> int:
+        return len(self._rates)
 
 
 def stop_floor(spec: SymbolSpecRecord | None, tick: TickRecord | None,
@@ -38,8 +82,7 @@ def market_of(data: MarketData, symbol: str,
     """``symbol`` in ``data`` as a strategy sees it: closed bars in UTC by the broker's clock."""
     offset = data.server_utc_offset_s
     now = data.server_time
-    bars = {timeframe: closed_bars(bars_from_rates(rates, offset), now, timeframe)
-            for timeframe, rates in data.bars.get(symbol, {}).items()}
+    bars = ClosedBars(data.bars.get(symbol, {}), offset, now)
     return Market(symbol=symbol, now=now, bars=bars, tick=data.ticks.get(symbol),
                   spec=data.specs.get(symbol), server_utc_offset_s=int(offset),
                   positions=positions)

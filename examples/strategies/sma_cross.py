@@ -48,8 +48,12 @@ class SmaCross(Strategy):
         close = np.asarray(bars.close, dtype=float)
         fast_now, fast_before = close[-params.fast:].mean(), close[-params.fast - 1:-1].mean()
         slow_now, slow_before = close[-params.slow:].mean(), close[-params.slow - 1:-1].mean()
-        high, low = np.asarray(bars.high, dtype=float), np.asarray(bars.low, dtype=float)
-        previous = np.concatenate([[close[0]], close[:-1]])
+        # The ATR needs only its last atr_period true ranges (and the close before them).
+        window = min(len(close), params.atr_period + 1)
+        high = np.asarray(bars.high[-window:], dtype=float)
+        low = np.asarray(bars.low[-window:], dtype=float)
+        recent = close[-window:]
+        previous = np.concatenate([recent[:1], recent[:-1]])
         true_range = np.maximum(high - low, np.maximum(abs(high - previous), abs(low - previous)))
         atr = float(true_range[-params.atr_period:].mean())
         if not atr > 0:

@@ -52,6 +52,19 @@ def test_the_strategy_sees_closed_bars_in_utc_by_the_brokers_clock() -> None:
     assert (result.status.value, result.reason) == ("NO SETUP", "NO SETUP: flat")
 
 
+def test_a_timeframe_is_converted_only_when_the_strategy_reads_it() -> None:
+    data = _data()
+    rates = data.bars["EURUSD"]["M5"]
+    data.bars["EURUSD"]["M1"] = rates  # fetched for the RiskManager, never read here
+    strategy = Seen(NoSignal("NO SETUP: flat"))
+    scan_one(strategy, data, "EURUSD")
+    bars = strategy.market.bars
+    assert sorted(bars) == ["M1", "M5"] and len(bars) == 2 and "M1" in bars
+    assert bars._converted == {}  # nothing read yet
+    assert list(bars["M5"].time) == [NOW - 900, NOW - 600, NOW - 300]
+    assert list(bars._converted) == ["M5"] and bars.get("H1") is None
+
+
 def test_a_signal_becomes_a_candidate_with_its_distances_and_confidence() -> None:
     signal = Signal(Side.SELL, 0.001, 0.002, "breakdown", score=2.0, confidence=75.0)
     result = scan_one(Seen(signal), _data(), "EURUSD")

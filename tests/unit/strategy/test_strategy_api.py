@@ -58,6 +58,38 @@ def test_sma_cross_signals_on_a_crossover_and_explains_when_it_does_not() -> Non
     assert isinstance(flat, NoSignal) and flat.reason.startswith("NO SETUP")
 
 
+def _full_window_atr(bars: Bars, period: int) -> float:
+    """SmaCross's ATR as it was first written: true ranges over the whole window."""
+    close, high, low = (np.asarray(v, dtype=float) for v in (bars.close, bars.high, bars.low))
+    previous = np.concatenate([[close[0]], close[:-1]])
+    ranges = np.maximum(high - low, np.maximum(abs(high - previous), abs(low - previous)))
+    return float(ranges[-period:].mean())
+
+
+@pytest.mark.parametrize(("length", "slow", "atr_period"), [(300, 30, 14), (10, 8, 14),
+                                                           (15, 8, 14), (16, 8, 14)])
+def test_sma_cross_takes_its_atr_from_the_last_bars_only_with_the_same_result(
+        length: int, slow: int, atr_period: int) -> None:
+    settings = _settings(f"strategy.params.SmaCross.slow={slow}",
+                         "strategy.params.SmaCross.fast=3",
+                         f"strategy.params.SmaCross.atr_period={atr_period}")
+    [loaded] = load_strategies((f"{EXAMPLE}:SmaCross",), settings.strategy.params, settings)
+    rng = np.random.default_rng(length)
+    crossings = 0
+    for _ in range(60):
+        close = 1.1 + np.cumsum(rng.normal(0, 0.0004, length))
+        times = np.arange(length, dtype=float) * 300.0
+        bars = Bars(times, close, close + rng.uniform(0, 0.0008, length),
+                    close - rng.uniform(0, 0.0008, length), close)
+        answer = loaded.strategy.scan(Market(symbol="EURUSD", now=float(times[-1] + 300),
+                                             bars={"M5": bars}, tick=None, spec=None))
+        if isinstance(answer, Signal):
+            crossings += 1
+            assert answer.sl_distance == pytest.approx(1.5 * _full_window_atr(bars, atr_period),
+                                                       rel=1e-12)
+    assert crossings > 0
+
+
 @pytest.mark.parametrize(("spec", "message"), [
     ("nonsense", "expected PATH/file.py:ClassName"),
     ("/no/such/file.py:X", "no such file"),
