@@ -169,16 +169,17 @@ def _result(
     return ScanResult(symbol, status, _reason(status, detail), facts=facts)
 
 
+_STATUS_OF_PREFIX: dict[str, ScanStatus] = {
+    **{status.value: status for status in ScanStatus},
+    **{f"{ScanStatus.CANDIDATE.value} {direction.value}": ScanStatus.CANDIDATE
+       for direction in Side},
+}
+
+
 def status_of_reason(reason: str) -> ScanStatus:
     """The badge for a reason string, read from its prefix; anything unrecognised is ERROR."""
     prefix = reason.split(":", 1)[0].strip()
-    for status in ScanStatus:
-        if prefix == status.value or (
-            status is ScanStatus.CANDIDATE
-            and prefix in {f"{status.value} {direction.value}" for direction in Side}
-        ):
-            return status
-    return ScanStatus.ERROR
+    return _STATUS_OF_PREFIX.get(prefix, ScanStatus.ERROR)
 
 
 def _trend(bars: Bars, params: SignalParams) -> int | None:
