@@ -19,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from actors.runtime.base import EnsembleActor, handles
@@ -138,6 +139,7 @@ class StrategyActor(EnsembleActor):
         self.owners: dict[int, str] = {}
         self._owners_loaded = False
         self.driven = False  # a backtest's driver starts every cycle (ScanNow), no timer
+        self._warned_reads: set[str] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -164,8 +166,12 @@ class StrategyActor(EnsembleActor):
         return tuple(chosen) if chosen is not None else tuple(self.settings.strategy.symbols)
 
     def _timeframes(self) -> tuple[str, ...]:
+        """What a cycle fetches first: the strategy's timeframes and the management one, and
+        live the RiskManager's M1 too. A backtest fetches that M1 only in a cycle with a
+        candidate to submit (:meth:`_with_risk_bars`), at the same market instant: most bars
+        have none, and the M1 windows of every symbol cost as much as the strategy's own."""
         assert self.loaded is not None
-        wanted = (*self.loaded.strategy.timeframes, *ALWAYS_FETCHED,
+        wanted = (*self.loaded.strategy.timeframes, *(() if self.driven else ALWAYS_FETCHED),
                   self.settings.strategy.signals.primary_timeframe)
         return tuple(dict.fromkeys(wanted))
 
@@ -321,7 +327,32 @@ class StrategyActor(EnsembleActor):
         ])
         cycle.queue = rank_candidates(candidates)
         cycle.candidates = len(candidates)
-        self._next_candidates(cycle)
+        self._with_risk_bars(cycle, self._next_candidates)
+
+    def _with_risk_bars(self, cycle: _Cycle, then: Callable[[_Cycle], None]) -> None:
+        """Go on once the cycle's market data has the RiskManager's M1 bars (a backtest's
+        first request leaves them out). The terminal's clock has not moved since, so they are
+        the bars a live cycle fetches with the rest. Without them the RiskManager denies
+        (missing input)."""
+        data = cycle.data
+        assert data is not None
+        wanted = tuple(tf for tf in ALWAYS_FETCHED
+                       if any(tf not in frames for frames in data.bars.values()))
+        if not cycle.queue or not wanted:
+            then(cycle)
+            return
+        history = max(self.loaded.strategy.history if self.loaded else 0,
+                      self.settings.strategy.bars)
+
+        def merge(extra: MarketData) -> None:
+            bars = {symbol: {**frames, **extra.bars.get(symbol, {})}
+                    for symbol, frames in data.bars.items()}
+            cycle.data = replace(data, bars=bars)
+            then(cycle)
+
+        self.ask_peer("broker",
+                      lambda rid: MarketDataRequest(rid, tuple(data.bars), wanted, history),
+                      merge, REPLY_TIMEOUT_S, lambda: then(cycle))
 
     def _scan(self, data: MarketData, snapshot: BrokerSnapshot, symbol: str) -> ScanResult:
         """Ask the strategy about one symbol. An exception is the strategy's bug: it crashes
@@ -329,8 +360,18 @@ class StrategyActor(EnsembleActor):
         assert self.loaded is not None
         owned = tuple(p for p in snapshot.positions if p.symbol == symbol and self._owns(p.ticket))
         settings = self.settings.strategy
-        return scan_one(self.loaded.strategy, data, symbol, owned,
-                        settings.min_stop_spread_multiple, settings.min_stop_level_multiple)
+        misses: set[str] = set()
+        result = scan_one(self.loaded.strategy, data, symbol, owned,
+                          settings.min_stop_spread_multiple, settings.min_stop_level_multiple,
+                          misses)
+        unfetched = misses & set(ALWAYS_FETCHED) - self._warned_reads
+        if unfetched:
+            self._warned_reads |= unfetched
+            self.log.warning(
+                "the strategy reads bars it does not declare in its timeframes: a live daemon "
+                "happens to fetch them for the RiskManager, a backtest does not; declare them",
+                strategy=self.strategy_name, timeframes=sorted(unfetched))
+        return result
 
     def _next_candidates(self, cycle: _Cycle) -> None:
         strategy = self.settings.strategy

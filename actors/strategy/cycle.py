@@ -39,17 +39,21 @@ class ClosedBars(Mapping[str, Bars]):
     first reads them (a strategy that reads one timeframe of the several fetched converts only
     that one, on every symbol of every scan)."""
 
-    __slots__ = ("_converted", "_now", "_offset", "_rates")
+    __slots__ = ("_converted", "_misses", "_now", "_offset", "_rates")
 
-    def __init__(self, rates: Mapping[str, np.ndarray], offset: float, now: float) -> None:
+    def __init__(self, rates: Mapping[str, np.ndarray], offset: float, now: float,
+                 misses: set[str] | None = None) -> None:
         self._rates = rates
         self._offset = offset
         self._now = now
         self._converted: dict[str, Bars] = {}
+        self._misses = misses
 
     def __getitem__(self, timeframe: str) -> Bars:
         bars = self._converted.get(timeframe)
         if bars is None:
+            if timeframe not in self._rates and self._misses is not None:
+                self._misses.add(timeframe)  # asked for, not fetched
             rates = self._rates[timeframe]
             bars = closed_bars(bars_from_rates(rates, self._offset), self._now, timeframe)
             self._converted[timeframe] = bars
@@ -77,12 +81,13 @@ def stop_floor(spec: SymbolSpecRecord | None, tick: TickRecord | None,
     return max(spread * spread_multiple, level * level_multiple)
 
 
-def market_of(data: MarketData, symbol: str,
-              positions: tuple[PositionRecord, ...] = ()) -> Market:
-    """``symbol`` in ``data`` as a strategy sees it: closed bars in UTC by the broker's clock."""
+def market_of(data: MarketData, symbol: str, positions: tuple[PositionRecord, ...] = (),
+              misses: set[str] | None = None) -> Market:
+    """``symbol`` in ``data`` as a strategy sees it: closed bars in UTC by the broker's clock
+    (``misses`` collects the timeframes it asks for that ``data`` does not have)."""
     offset = data.server_utc_offset_s
     now = data.server_time
-    bars = ClosedBars(data.bars.get(symbol, {}), offset, now)
+    bars = ClosedBars(data.bars.get(symbol, {}), offset, now, misses)
     return Market(symbol=symbol, now=now, bars=bars, tick=data.ticks.get(symbol),
                   spec=data.specs.get(symbol), server_utc_offset_s=int(offset),
                   positions=positions)
@@ -105,13 +110,14 @@ def manage_one(strategy: Strategy, data: MarketData,
 
 def scan_one(strategy: Strategy, data: MarketData, symbol: str,
              positions: tuple[PositionRecord, ...] = (), spread_multiple: float = 0.0,
-             level_multiple: float = 1.0) -> ScanResult:
+             level_multiple: float = 1.0, misses: set[str] | None = None) -> ScanResult:
     """What ``strategy`` makes of ``symbol`` in ``data``. A strategy's exception propagates
-    (it is the strategy's bug, for its supervisor); a wrong return type raises TypeError."""
+    (it is the strategy's bug, for its supervisor); a wrong return type raises TypeError.
+    ``misses`` collects the timeframes the strategy asked for that ``data`` does not have."""
     error = data.errors.get(symbol)
     if error is not None:
         return ScanResult(symbol, ScanStatus.ERROR, f"{ScanStatus.ERROR.value}: {error}")
-    market = market_of(data, symbol, positions)
+    market = market_of(data, symbol, positions, misses)
     answer = strategy.scan(market)
     if isinstance(answer, Signal):
         prefix = f"{ScanStatus.CANDIDATE.value} {answer.side.value}"

@@ -39,6 +39,11 @@ class SmaCross(Strategy):
     Params = SmaCrossParams
     timeframes = ("M5",)
 
+    def __init__(self, params: SmaCrossParams | None = None) -> None:
+        super().__init__(params)
+        # The bars it reads are its configured timeframe's: declared, so they are fetched.
+        self.timeframes = (self.params.timeframe,)  # type: ignore[misc]
+
     def scan(self, market: Market) -> Signal | NoSignal:
         params: SmaCrossParams = self.params  # type: ignore[assignment]
         bars = market.bars.get(params.timeframe)

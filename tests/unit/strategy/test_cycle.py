@@ -65,6 +65,17 @@ def test_a_timeframe_is_converted_only_when_the_strategy_reads_it() -> None:
     assert list(bars._converted) == ["M5"] and bars.get("H1") is None
 
 
+def test_the_timeframes_a_strategy_asks_for_and_does_not_get_are_collected() -> None:
+    class ReadsM1(Strategy):
+        def scan(self, market: Market) -> NoSignal:
+            assert market.bars.get("M1") is None and "M1" not in market.bars
+            return NoSignal(f"NO SETUP: {len(market.bars['M5'])} bars")
+
+    misses: set[str] = set()
+    result = scan_one(ReadsM1(), _data(), "EURUSD", misses=misses)
+    assert result.reason == "NO SETUP: 3 bars" and misses == {"M1"}
+
+
 def test_a_signal_becomes_a_candidate_with_its_distances_and_confidence() -> None:
     signal = Signal(Side.SELL, 0.001, 0.002, "breakdown", score=2.0, confidence=75.0)
     result = scan_one(Seen(signal), _data(), "EURUSD")

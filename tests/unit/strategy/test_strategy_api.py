@@ -58,6 +58,12 @@ def test_sma_cross_signals_on_a_crossover_and_explains_when_it_does_not() -> Non
     assert isinstance(flat, NoSignal) and flat.reason.startswith("NO SETUP")
 
 
+def test_sma_cross_declares_the_timeframe_it_is_configured_to_read() -> None:
+    settings = _settings("strategy.params.SmaCross.timeframe='M15'")
+    [loaded] = load_strategies((f"{EXAMPLE}:SmaCross",), settings.strategy.params, settings)
+    assert loaded.strategy.timeframes == ("M15",)
+
+
 def _full_window_atr(bars: Bars, period: int) -> float:
     """SmaCross's ATR as it was first written: true ranges over the whole window."""
     close, high, low = (np.asarray(v, dtype=float) for v in (bars.close, bars.high, bars.low))
