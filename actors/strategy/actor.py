@@ -330,14 +330,18 @@ class StrategyActor(EnsembleActor):
         self._with_risk_bars(cycle, self._next_candidates)
 
     def _with_risk_bars(self, cycle: _Cycle, then: Callable[[_Cycle], None]) -> None:
-        """Go on once the cycle's market data has the RiskManager's M1 bars (a backtest's
-        first request leaves them out). The terminal's clock has not moved since, so they are
-        the bars a live cycle fetches with the rest. Without them the RiskManager denies
-        (missing input)."""
-        data = cycle.data
-        assert data is not None
+        """Go on once the cycle's market data has the RiskManager's M1 bars of the candidates
+        and of the symbols held (a backtest's first request leaves them out). The terminal's
+        clock has not moved since, so they are the bars a live cycle fetches with the rest.
+        Without them the RiskManager denies (missing input)."""
+        data, snapshot = cycle.data, cycle.snapshot
+        assert data is not None and snapshot is not None
+        # The correlation rule reads the candidate's M1 and that of the symbols held.
+        needed = ({result.symbol for result in cycle.queue}
+                  | {p.symbol for p in snapshot.positions} | {o.symbol for o in snapshot.orders})
+        symbols = tuple(symbol for symbol in data.bars if symbol in needed)
         wanted = tuple(tf for tf in ALWAYS_FETCHED
-                       if any(tf not in frames for frames in data.bars.values()))
+                       if any(tf not in data.bars[symbol] for symbol in symbols))
         if not cycle.queue or not wanted:
             then(cycle)
             return
@@ -351,7 +355,7 @@ class StrategyActor(EnsembleActor):
             then(cycle)
 
         self.ask_peer("broker",
-                      lambda rid: MarketDataRequest(rid, tuple(data.bars), wanted, history),
+                      lambda rid: MarketDataRequest(rid, symbols, wanted, history),
                       merge, REPLY_TIMEOUT_S, lambda: then(cycle))
 
     def _scan(self, data: MarketData, snapshot: BrokerSnapshot, symbol: str) -> ScanResult:
