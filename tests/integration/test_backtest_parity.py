@@ -58,7 +58,8 @@ SMA = str(REPO / "examples" / "strategies" / "sma_cross.py") + ":SmaCross"
 SYMBOLS = ("AUDUSD", "EURUSD", "GBPUSD", "USDCAD")
 # Shared by the live daemon and the backtest: the same strategy, risk and terminal settings.
 SETTINGS = (
-    "risk.kill_switch.max_loss=1000000", "risk.rules.consecutive_loss_limit=1000",
+    "risk.kill_switch.max_loss_pct=0", "risk.rules.day_stop_beyond_stop_r=1e6",
+    "risk.rules.consecutive_loss_limit=1000",
     "risk.rules.max_daily_loss_pct=0", "risk.rules.max_daily_loss=1000000",
     "risk.rules.min_trade_interval_seconds=0",
     "strategy.params.SmaCross.fast=3", "strategy.params.SmaCross.slow=8",
