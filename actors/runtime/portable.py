@@ -36,6 +36,8 @@ from typing import NoReturn
 
 import psutil
 
+from actors.runtime.private import UnsafePath
+
 __all__ = [
     "PORTABLE_ENV",
     "STOP_REQUEST_FILE",
@@ -76,13 +78,21 @@ class FileLock:
         self._connection: sqlite3.Connection | None = None
 
     def try_acquire(self) -> bool:
-        """Take the lock if nobody holds it; False if someone does."""
+        """Take the lock if nobody holds it; False if someone does. A file there that is not
+        such a lock (planted, or corrupted) raises :class:`UnsafePath`: nothing is written
+        to it, and the person who runs the command is told what to look at."""
         connection = sqlite3.connect(self.path, timeout=0, isolation_level=None)
         try:
             connection.execute("BEGIN EXCLUSIVE")
+            # An empty file is a fresh lock; anything else must be an SQLite database.
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.OperationalError:
             connection.close()
             return False
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise UnsafePath(f"{self.path} is not an Ensemble lock file ({error}); if no "
+                             "Ensemble daemon runs, remove it") from None
         self._connection = connection
         return True
 

@@ -1,16 +1,38 @@
-"""Fixtures that start real daemons (multiprocTCPBase, real processes)."""
+"""Fixtures that start real daemons (multiprocTCPBase, real processes).
+
+With ``ENSEMBLE_TEST_PORTABLE=1`` every daemon of the run takes the portable implementations
+Windows uses (``ENSEMBLE_PORTABLE=1``: the instance lock, liveness, process-group cleanup and
+signals of ``actors/runtime/portable.py``); ``make test`` runs the integration suite a second
+time so.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from actors.runtime.portable import PORTABLE_ENV
 from tests.support.daemon import Daemon
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _portable_when_asked() -> Iterator[None]:
+    """The daemons and this process alike (the commands and clients a test runs here read
+    the daemon's lock the way the daemon wrote it)."""
+    if os.environ.get("ENSEMBLE_TEST_PORTABLE") != "1":
+        yield
+        return
+    Daemon.extra_env[PORTABLE_ENV] = "1"
+    os.environ[PORTABLE_ENV] = "1"
+    yield
+    Daemon.extra_env.pop(PORTABLE_ENV, None)
+    os.environ.pop(PORTABLE_ENV, None)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from actors.runtime.portable import PORTABLE_ENV
 from tests.support.daemon import REPO, Daemon
 
 # Starts the daemon and then never waits for it: a SIGKILLed daemon stays a zombie.
@@ -54,7 +55,10 @@ def test_a_zombie_daemon_takes_every_actor_down_and_frees_its_data_directory(
             "actor processes outlived their zombie daemon"
         assert _state(daemon_pid) == "Z"  # still unreaped: the actors did not wait for that
         assert "the daemon is gone; ending every actor" in daemon.log()
-        assert "noticed_by=lifeline" in daemon.log()
+        # By the lifeline pipe; on the portable path (Windows) by the daemon's process
+        # identity (its pid and creation time), which a zombie no longer has either.
+        method = "'process identity'" if Daemon.extra_env.get(PORTABLE_ENV) else "lifeline"
+        assert f"noticed_by={method}" in daemon.log()
         again = make_daemon(data_dir=daemon.data_dir)  # the locks went with the processes
         assert again.tree()["state"] == "running"
     finally:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from actors.runtime.portable import (
     FileLock,
@@ -25,6 +26,7 @@ from actors.runtime.portable import (
     stop_requested,
     use_portable,
 )
+from actors.runtime.private import UnsafePath
 
 REPO = Path(__file__).resolve().parents[3]
 WAIT_S = 20.0
@@ -139,3 +141,16 @@ def test_a_stop_request_is_seen_once(tmp_path: Path) -> None:
     assert not stop_requested(tmp_path)
     request_stop(tmp_path)
     assert stop_requested(tmp_path) and not stop_requested(tmp_path)
+
+
+def test_a_planted_file_where_the_portable_lock_goes_is_refused_untouched(tmp_path: Path) -> None:
+    planted = tmp_path / "admin-1900.lock"
+    planted.write_text('{"pid": 1, "port": 9}')
+    with pytest.raises(UnsafePath, match="not an Ensemble lock file"):
+        FileLock(planted).try_acquire()
+    with pytest.raises(UnsafePath):
+        FileLock.is_held(planted)  # status and stop say so instead of obeying it
+    assert planted.read_text() == '{"pid": 1, "port": 9}'
+    fresh = FileLock(tmp_path / "fresh.lock")
+    assert fresh.try_acquire() and FileLock.is_held(fresh.path)
+    fresh.release()
