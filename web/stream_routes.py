@@ -125,10 +125,11 @@ _POSITION = obj(("ticket", "symbol"), ticket=INTEGER, symbol=STRING, type=INTEGE
 _EXECUTION = obj(("symbol", "direction"), symbol=STRING, direction=STRING, price=NUMBER,
                  lot=NUMBER, ticket=INTEGER, seq=INTEGER, timestamp=STRING)
 _SCAN = obj(symbols={"type": "object", "additionalProperties": STRING}, timestamp=STRING,
-            count=INTEGER, candidates=INTEGER)
+            count=INTEGER, candidates=INTEGER, strategy=STRING)
 _STATE = obj(("account", "positions", "scan_summary", "recent_trades", "events", "risk",
               "broker", "last_seq"), account=_ACCOUNT, positions=array(_POSITION),
-             scan_summary=_SCAN, recent_trades=array(_EXECUTION), events=array(EVENT),
+             scan_summary=_SCAN, scan_summaries=array(_SCAN),
+             recent_trades=array(_EXECUTION), events=array(EVENT),
              risk={"type": "object"}, broker={"type": "object"}, last_seq=INTEGER)
 _SEQ = {"type": "integer", "minimum": 0, "maximum": 2**62}
 

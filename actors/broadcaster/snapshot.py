@@ -33,7 +33,8 @@ class Snapshot:
         self.last_seq = 0
         self.account: dict[str, Any] = {}
         self.positions: list[dict[str, Any]] = []
-        self.scan_summary: dict[str, Any] = {}
+        self.scan_summary: dict[str, Any] = {}  # the latest, of whichever strategy
+        self.scan_summaries: dict[str, dict[str, Any]] = {}  # strategy -> its latest
         self.recent_trades: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.risk: dict[str, Any] = {}
@@ -69,9 +70,10 @@ class Snapshot:
         elif kind == "POSITION_UPDATE":
             self.positions = list(wire.get("positions") or [])
         elif kind == "SCAN_SUMMARY":
-            self.scan_summary = {
-                key: wire.get(key) for key in ("symbols", "timestamp", "count", "candidates")
-            }
+            self.scan_summary = {key: wire.get(key) for key in (
+                "symbols", "timestamp", "count", "candidates", "strategy")}
+            # Each strategy's own: a page that (re)connects shows every strategy's cards.
+            self.scan_summaries[str(wire.get("strategy") or "")] = self.scan_summary
         elif kind == "TRADE_EXECUTION":
             trade = {key: value for key, value in wire.items() if key != "type"}
             self.recent_trades.insert(0, trade)
@@ -93,6 +95,7 @@ class Snapshot:
                 "account": self.account,
                 "positions": self.positions,
                 "scan_summary": self.scan_summary,
+                "scan_summaries": list(self.scan_summaries.values()),
                 "recent_trades": self.recent_trades,
                 "events": self.events,
                 "risk": self.risk,
@@ -109,6 +112,9 @@ class Snapshot:
         snapshot.account = dict(data.get("account") or {})
         snapshot.positions = list(data.get("positions") or [])
         snapshot.scan_summary = dict(data.get("scan_summary") or {})
+        for summary in data.get("scan_summaries") or []:
+            if isinstance(summary, dict):
+                snapshot.scan_summaries[str(summary.get("strategy") or "")] = dict(summary)
         snapshot.recent_trades = list(data.get("recent_trades") or [])
         snapshot.events = list(data.get("events") or [])
         snapshot.risk = dict(data.get("risk") or {})

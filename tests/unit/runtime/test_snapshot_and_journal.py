@@ -33,6 +33,23 @@ def test_snapshot_follows_the_seed_rules_with_bounded_lists() -> None:
     assert state["last_seq"] == 7
 
 
+def test_the_snapshot_holds_every_strategys_latest_scan() -> None:
+    """A page that connects (or resyncs) shows each strategy's cards, not only the newest
+    scan's; the strategy's name comes with each."""
+    snapshot = Snapshot()
+    snapshot.apply_all([
+        _event(1, "SCAN_SUMMARY", symbols={"EURUSD": "NO SETUP"}, strategy="Confluence"),
+        _event(2, "SCAN_SUMMARY", symbols={"GBPUSD": "CANDIDATE BUY"}, strategy="SmaCross"),
+        _event(3, "SCAN_SUMMARY", symbols={"EURUSD": "CANDIDATE SELL"}, strategy="Confluence"),
+    ])
+    state = snapshot.to_dict()
+    assert state["scan_summary"]["strategy"] == "Confluence"
+    assert {s["strategy"]: s["symbols"] for s in state["scan_summaries"]} == {
+        "Confluence": {"EURUSD": "CANDIDATE SELL"}, "SmaCross": {"GBPUSD": "CANDIDATE BUY"}}
+    again = Snapshot.from_dict(state).to_dict()  # across a Broadcaster restart
+    assert again["scan_summaries"] == state["scan_summaries"]
+
+
 def test_snapshot_ignores_events_it_has_already_applied() -> None:
     snapshot = Snapshot()
     trade = _event(1, "TRADE_EXECUTION", symbol="A", direction="BUY", price=1.0, lot=0.1)

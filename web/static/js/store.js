@@ -140,6 +140,10 @@ export class Store {
       this.mark('positions', 'chart', 'scanner');
     }
     if (take('scan', data.scan_summary)) {
+      // Every strategy's latest scan (older snapshots hold only the newest one).
+      for (const summary of Array.isArray(data.scan_summaries) ? data.scan_summaries : []) {
+        if (summary && typeof summary === 'object') this.noteScan(normaliseScan(summary));
+      }
       this.scan = normaliseScan(data.scan_summary);
       this.noteScan(this.scan);
       this.mark('scanner', 'symbols');
