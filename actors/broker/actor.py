@@ -821,7 +821,8 @@ class MT5BrokerActor(EnsembleActor):
         self._observe_deals(deals, {p.ticket for p in ours})
         self.day_realised_pnl = day_realised(deals, server_day_start(server_now))
         events: list[Event] = []
-        rows = tuple(position_row(p, self.tracker.get(p.ticket)) for p in ours)
+        rows = tuple(position_row(p, tracked, self._strategy_of(tracked) if tracked else "")
+                     for p in ours for tracked in (self.tracker.get(p.ticket),))
         if self.changes.changed("positions", rows):
             events.append(PositionUpdate(timestamp=self.now_iso(), positions=rows))
         row = account_row(account, self.day_realised_pnl + account.profit)

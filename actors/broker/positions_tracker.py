@@ -189,8 +189,10 @@ class PositionTracker:
 # --- rows for the dashboard ----------------------------------------------------------------
 
 
-def position_row(position: PositionRecord, tracked: TrackedPosition | None) -> dict[str, Any]:
-    """A position with the seed's fields (plus swap and the ids that opened it)."""
+def position_row(position: PositionRecord, tracked: TrackedPosition | None,
+                 strategy: str = "") -> dict[str, Any]:
+    """A position with the seed's fields (plus swap, the ids that opened it and the strategy
+    whose decision it was)."""
     return {
         "ticket": position.ticket,
         "symbol": position.symbol,
@@ -205,6 +207,7 @@ def position_row(position: PositionRecord, tracked: TrackedPosition | None) -> d
         "swap": round(position.swap, 2),
         "client_order_id": tracked.client_order_id if tracked else position.comment,
         "decision_id": tracked.decision_id if tracked else "",
+        "strategy": strategy,
     }
 
 

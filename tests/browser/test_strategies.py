@@ -54,6 +54,8 @@ def test_each_strategy_has_its_cards_and_one_filter_narrows_scanner_and_trades(
                            timeout=120_000)
     assert set(page.eval_on_selector_all(
         "#executions-table tbody tr", "rs => rs.map(r => r.dataset.strategy)")) == {"SmaCross"}
+    assert set(page.eval_on_selector_all(  # open positions too, by the broker's own rows
+        "#positions-table tbody tr", "rs => rs.map(r => r.dataset.strategy)")) <= {"SmaCross"}
     page.select_option("#strategy-filter", "")
     wait_js(page, """() => new Set([...document.querySelectorAll('#scanner-cards .scan-card')]
         .map(c => c.dataset.strategy)).size === 2""")

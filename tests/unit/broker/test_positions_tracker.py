@@ -102,14 +102,14 @@ def test_tracked_records_round_trip_and_broken_ones_are_named() -> None:
 
 def test_rows_carry_the_seed_fields() -> None:
     tracked = TrackedPosition.adopt(_position(), "E1", "D1")
-    row = position_row(_position(type_=1), tracked)
+    row = position_row(_position(type_=1), tracked, "SmaCross")
     assert {key: row[key] for key in ("ticket", "symbol", "type", "direction", "volume",
                                       "entry_price", "price_current", "sl_price", "tp_price",
                                       "profit")} == {
         "ticket": 10, "symbol": "EURUSD", "type": 1, "direction": "SELL", "volume": 0.2,
         "entry_price": 1.1, "price_current": 1.1, "sl_price": 1.095, "tp_price": 1.11,
         "profit": 3.46}
-    assert row["decision_id"] == "D1"
+    assert (row["decision_id"], row["strategy"]) == ("D1", "SmaCross")  # whose it is
 
 
 def test_the_account_row_has_day_pl_and_margin_fields() -> None:

@@ -47,7 +47,7 @@ class Dashboard {
     this.chart.onSymbolChange = () => this.redraw('scanner');
     // One filter for the scanner and the trades: show one strategy's work, or everyone's.
     this.strategyFilter = byId('strategy-filter');
-    this.strategyFilter.addEventListener('change', () => this.redraw('scanner', 'journal'));
+    this.strategyFilter.addEventListener('change', () => this.redraw('scanner', 'journal', 'positions'));
     this.journal.onDownload = () => this.downloadTrades();
     this.controls = new Controls(this.api, (body) => {
       if (body.mode) this.store.risk = { ...this.store.risk, mode: body.mode, kill_switch: body.kill_switch ?? this.store.risk.kill_switch };
@@ -158,11 +158,11 @@ class Dashboard {
     if (has('header')) this.header.render(s);
     if (has('symbols') || has('positions')) this.chart.renderSymbols(s);
     if (has('account') || has('positions') || has('equity')) this.account.render(s);
-    if (has('positions')) this.positions.render(s);
+    const strategy = this.strategyFilter.value;
+    if (has('positions')) this.positions.render(s, strategy);
     if (has('quotes') || has('scanner')) this.quotes.render(s, this.chart.symbol);
     if (has('quotes')) this.chart.applyQuote(s.quotes.get(this.chart.symbol));
     if (has('strategies')) this.renderStrategies(s);
-    const strategy = this.strategyFilter.value;
     if (has('scanner')) this.scanner.render(s, this.chart.symbol, strategy);
     if (has('eventTypes')) this.events.renderTypes(s);
     if (has('events')) this.events.render(s);

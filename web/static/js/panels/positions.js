@@ -41,17 +41,18 @@ export class PositionsPanel {
     body.append(this.table, this.empty);
   }
 
-  render(store) {
-    const positions = store.positions;
+  render(store, strategy = '') {
+    // Whose position it is: the broker's row says (older rows: the fill that opened it).
+    const owners = new Map(store.executions.filter((e) => e.ticket).map((e) => [e.ticket, e.strategy]));
+    const ownerOf = (p) => p.strategy || owners.get(p.ticket) || '';
+    const positions = store.positions.filter((p) => !strategy || ownerOf(p) === strategy);
     const currency = store.account.currency || '';
     const total = positions.reduce((sum, p) => sum + (isNum(p.profit) ? p.profit : 0), 0);
     setText(this.meta, positions.length ? `${positions.length} open · ${signed(total)} ${currency}` : '');
     this.meta.className = `aside ${tone(total)}`;
     this.empty.hidden = positions.length > 0;
     this.table.hidden = positions.length === 0;
-    // Whose position it is: the strategy of the fill that opened it (TRADE_EXECUTION).
-    const owners = new Map(store.executions.filter((e) => e.ticket).map((e) => [e.ticket, e.strategy]));
-    const rows = positions.map((p) => this.row(p, p.strategy || owners.get(p.ticket) || ''));
+    const rows = positions.map((p) => this.row(p, ownerOf(p)));
     keepFocus(this.tbody, () => this.tbody.replaceChildren(...rows));
   }
 
