@@ -1,9 +1,11 @@
 """Starting and stopping the Thespian ActorSystem the way Ensemble needs it.
 
 Before the system starts: every socket is restricted to loopback (or the chosen host), every
-frame is authenticated with a fresh secret of this daemon, and a stale admin left on the port
-by a crashed run of the same data directory is shut down, because a stale admin would run the
-*old* code for new actors (DESIGN.md §10). Anything else on the port is refused.
+frame is authenticated with a fresh secret of this daemon, a timer that is almost due can no
+longer leave an actor waiting forever (``actors/runtime/thespian_timers.py``), and a stale
+admin left on the port by a crashed run of the same data directory is shut down, because a
+stale admin would run the *old* code for new actors (DESIGN.md §10). Anything else on the
+port is refused.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from actors.runtime.instance import read_daemon_info
 from actors.runtime.lifeline import hold_lifeline
 from actors.runtime.logs import get_logger, thespian_log_config
 from actors.runtime.loopback import restrict_thespian_to
+from actors.runtime.thespian_timers import install as install_timer_fix
 
 __all__ = ["StaleAdminError", "join_actor_system", "port_is_listening", "replace_stale_admin",
            "start_actor_system"]
@@ -103,6 +106,7 @@ def start_actor_system(admin_port: int, data_dir: Path, log_level: str) -> Any:
     authenticated with a fresh secret of this daemon (``actors/runtime/frame_auth.py``)."""
     restrict_thespian_to(THESPIAN_HOST)
     install(create_secret(data_dir))
+    install_timer_fix()  # no actor sleeps past a timer that was almost due
     hold_lifeline()  # every process forked from here can tell when the daemon is gone
     # Thespian's internal errors (unpickling failures…) go only to this file (DESIGN.md §10).
     os.environ["THESPLOG_FILE"] = str(data_dir / "thespian.log")
@@ -126,4 +130,5 @@ def join_actor_system(admin_port: int) -> Any:
                            f"{info.data_dir}")
     restrict_thespian_to(THESPIAN_HOST)
     install(secret)
+    install_timer_fix()  # its own waits (ask, listen) too
     return ActorSystem(SYSTEM_BASE, capabilities={"Admin Port": admin_port})
