@@ -111,8 +111,10 @@ def produce(admin_port: int, count: int, rate: float, batch: int, timeout: float
     journal = JournalReader(Path(info.data_dir) / EVENTS_FILE) if info is not None else None
     journal_start = journal.last_seq() if journal is not None else 0
     producer = system.createActor("bench.producer.EventProducer")
-    settings = load_settings(environ={}, overrides={
-        "runtime.publish_window_ms": publish_window_ms})
+    overrides: dict[str, object] = {"runtime.publish_window_ms": publish_window_ms}
+    if info is not None:
+        overrides["runtime.data_dir"] = info.data_dir  # its publish lane is the daemon's
+    settings = load_settings(environ={}, overrides=overrides)
     started = system.ask(producer, Configure("bench_producer", settings,
                                              _daemon_pid(admin_port)), 10)
     if not isinstance(started, Started):

@@ -1,8 +1,11 @@
 """The Broadcaster actor: numbers every event, journals it, keeps the rolling snapshot, and
 forwards events to the WebFront in batches.
 
-Each :class:`~messages.commands.Publish` becomes one journal transaction (state-like events a
-later one in the same message supersedes are dropped first, :mod:`.coalesce`), with each event
+Events come in :class:`~messages.commands.Publish` messages, by Thespian or, from actors in
+processes of their own, on the publish lane (:mod:`actors.runtime.publish_lane`: Unix sockets
+the Broadcaster watches). Each Thespian ``Publish``, and all the publishes read from the lane
+at one wake-up, become one journal transaction (state-like events a later one among them
+supersedes are dropped first, :mod:`.coalesce`), with each event
 encoded to JSON exactly once, and a ring of the journal's doorbell: the WebFront reads the new
 rows from the journal itself. Only when no WebFront listens on the doorbell (none yet, or a
 platform without Unix sockets) do the events go to it as an
@@ -17,12 +20,17 @@ each symbol in a ``Publish`` goes into the snapshot and, as
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from typing import Any
+
+from thespian.actors import WatchMessage
 
 from actors.broadcaster.coalesce import coalesce
 from actors.broadcaster.journal import EVENTS_FILE, Doorbell, Journal
 from actors.broadcaster.snapshot import SNAPSHOT_TYPES, Snapshot
 from actors.runtime.base import EnsembleActor, handles
+from actors.runtime.publish_lane import LaneInbox, lane_address
 from messages.codec import CodecError, encode_json, to_wire
 from messages.commands import EventBatch, LiveQuotes, Publish, SnapshotSync
 from messages.events import Event, Quote
@@ -37,6 +45,7 @@ class BroadcasterActor(EnsembleActor):
         super().__init__(*args, **kwargs)
         self.journal: Journal | None = None
         self.doorbell: Doorbell | None = None
+        self.inbox: LaneInbox | None = None
         self.snapshot = Snapshot()
         self.last_seq = 0
         self._synced_web_front: Any = None
@@ -53,8 +62,37 @@ class BroadcasterActor(EnsembleActor):
             )
         )
         self.log.info("journal open", path=str(self.journal.path), last_seq=self.last_seq)
+        self.inbox = self._open_inbox()
+
+    def _open_inbox(self) -> LaneInbox | None:
+        """The publish lane's listening end, when this actor is a process of its own (in
+        ``simpleSystemBase`` nothing would watch its sockets)."""
+        address = lane_address(self.settings.data_path)
+        if address is None or self.daemon_pid in (None, os.getpid()):
+            return None
+        try:
+            return LaneInbox(address, lambda message: isinstance(message, Publish))
+        except OSError as error:
+            self.log.warning("no publish lane: events come by actor message only",
+                             address=address, reason=str(error))
+            return None
+
+    def watched_fds(self) -> list[int]:
+        return self.inbox.filenos() if self.inbox is not None else []
+
+    @handles(WatchMessage)
+    def _on_lane(self, message: WatchMessage, sender: Any) -> None:
+        if self.inbox is None:
+            return
+        publishes = self.inbox.read(message.ready)
+        if publishes:
+            # What a wake-up brings (several, when producers ran ahead) is one transaction.
+            self._take([event for publish in publishes for event in publish.events])
 
     def on_stop(self) -> None:
+        if self.inbox is not None:
+            self.inbox.close()
+            self.inbox = None
         if self.journal is not None:
             self.journal.close()
             self.journal = None
@@ -80,8 +118,12 @@ class BroadcasterActor(EnsembleActor):
 
     @handles(Publish)
     def _on_publish(self, message: Publish, sender: Any) -> None:
+        self._take(message.events)
+
+    def _take(self, published: Sequence[Event]) -> None:
+        """Number, journal (one transaction) and announce ``published``, in order."""
         assert self.journal is not None
-        events = coalesce(message.events)
+        events = coalesce(published)
         if not self.settings.broadcaster.journal_quotes and any(
                 event.TYPE == Quote.TYPE for event in events):
             self._forward_quotes([event for event in events if event.TYPE == Quote.TYPE])

@@ -13,7 +13,6 @@ events are given back after each prune (``actors/runtime/sqlite_space.py``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import socket
 import sqlite3
@@ -21,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from actors.runtime.private import runtime_dir
+from actors.runtime.private import private_socket_path
 from actors.runtime.sqlite_space import reclaim_free_pages, use_incremental_vacuum
 
 __all__ = ["EVENTS_FILE", "Doorbell", "Journal", "JournalReader", "doorbell_address"]
@@ -44,14 +43,7 @@ def doorbell_address(journal_path: str | Path) -> str | None:
     it, listen in its place or see when events flow (an abstract-namespace name could be
     squatted or rung by anyone). None where there is no such directory or no Unix sockets:
     the batches then go by actor message as before."""
-    if getattr(socket, "AF_UNIX", None) is None:
-        return None
-    try:
-        directory = runtime_dir()
-    except (OSError, RuntimeError, ValueError):
-        return None
-    digest = hashlib.sha256(str(Path(journal_path).resolve()).encode()).hexdigest()[:24]
-    return str(directory / f"journal-{digest}.bell")
+    return private_socket_path("journal", journal_path, ".bell")
 
 
 class Doorbell:

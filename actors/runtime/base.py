@@ -51,6 +51,7 @@ from actors.runtime.lifeline import (
     session_of,
 )
 from actors.runtime.logs import bind_process, get_logger
+from actors.runtime.publish_lane import LaneSender, Sent, lane_address
 from actors.runtime.requests import Callback, OpenRequest, OutstandingRequests
 from messages.backtest import MarketTime
 from messages.commands import Publish
@@ -62,6 +63,8 @@ __all__ = ["EnsembleActor", "handles"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _UNPUBLISHED_LIMIT = 10_000
+_LANE_FLUSH_S = 0.001  # how soon a lane's unsent bytes are tried again
+_LANE_DRAIN_S = 1.0  # how long a stopping actor waits for its lane to take what it queued
 
 
 def handles(*message_types: type) -> Callable[[F], F]:
@@ -82,6 +85,11 @@ class _LivenessCheck:
 @dataclass(frozen=True, slots=True)
 class _PublishDue:
     """The end of a publish window: send what was published during it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _LaneFlush:
+    """Time to write what the publish lane's socket did not take yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +132,8 @@ class EnsembleActor(Actor):
         self._sweep_at: float | None = None
         self._published_at = float("-inf")  # monotonic time of the last Publish sent
         self._publish_due = False
+        self._lane: LaneSender | None = None  # to the Broadcaster, in a process of its own
+        self._lane_flush_due = False
 
     # --- hooks for subclasses ------------------------------------------------------------------
 
@@ -230,7 +240,28 @@ class EnsembleActor(Actor):
         batch = tuple(self._unpublished)
         self._unpublished.clear()
         self._published_at = time.monotonic()
-        self.send(broadcaster, Publish(batch))
+        message = Publish(batch)
+        if self._lane is None:
+            self.send(broadcaster, message)
+            return
+        self._after_lane(*self._lane.send(message))
+
+    def _after_lane(self, state: Sent, unsent: list[Any]) -> None:
+        """What the publish lane did not take goes by Thespian; what it holds is written
+        again shortly (:mod:`actors.runtime.publish_lane`)."""
+        broadcaster = self.peers.get("broadcaster")
+        for message in unsent:
+            if broadcaster is not None:
+                self.send(broadcaster, message)
+        if state is Sent.PENDING and not self._lane_flush_due:
+            self._lane_flush_due = True
+            self.wakeupAfter(_LANE_FLUSH_S, payload=_LaneFlush())
+
+    def _close_lane(self) -> None:
+        if self._lane is not None:
+            self._after_lane(Sent.DONE, self._lane.drain(_LANE_DRAIN_S))
+            self._lane.close()
+            self._lane = None
 
     # --- Thespian entry point ----------------------------------------------------------------
 
@@ -254,6 +285,7 @@ class EnsembleActor(Actor):
     def _dispatch_message(self, message: Any, sender: Any) -> None:
         if isinstance(message, ActorExitRequest):
             self._send_published()  # nothing published is left behind
+            self._close_lane()
             self.on_stop()
             return
         if isinstance(message, WakeupMessage):
@@ -266,6 +298,11 @@ class EnsembleActor(Actor):
             if isinstance(message.payload, _PublishDue):
                 self._publish_due = False
                 self._send_published()
+                return
+            if isinstance(message.payload, _LaneFlush):
+                self._lane_flush_due = False
+                if self._lane is not None:
+                    self._after_lane(*self._lane.flush())
                 return
             if message.payload is None:
                 return
@@ -328,6 +365,10 @@ class EnsembleActor(Actor):
                 os._exit(0)
             self._daemon_session = session_of(message.daemon_pid)
             self._daemon_watch = DaemonWatch(message.daemon_pid)
+            # Events go to the Broadcaster on the publish lane when it listens there.
+            data_path = getattr(self.settings, "data_path", None)
+            if data_path is not None:
+                self._lane = LaneSender(lane_address(data_path))
             bind_process(role=self.name, pid=os.getpid())  # for records from other libraries
         self.log = get_logger("ensemble").bind(role=self.name, pid=os.getpid())
         self.on_configure()
@@ -353,6 +394,10 @@ class EnsembleActor(Actor):
             return
         self._crashed = True
         self._send_published()  # what it published before the crash still goes out
+        try:
+            self._close_lane()
+        except Exception as lane_error:
+            self.log.error("closing the publish lane failed", reason=brief_error(lane_error))
         reason = brief_error(error, 500)
         self.log.error("actor crashed", reason=reason, exc_info=error)
         if self.supervisor is not None:

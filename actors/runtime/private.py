@@ -17,14 +17,17 @@ owned by this user.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import socket
 import stat
 import tempfile
 from pathlib import Path
 
 from actors.runtime.logs import get_logger
 
-__all__ = ["PRIVATE_UMASK", "UnsafePath", "open_private", "prepare_data_dir", "runtime_dir"]
+__all__ = ["PRIVATE_UMASK", "UnsafePath", "open_private", "prepare_data_dir", "private_socket_path",
+           "runtime_dir"]
 
 PRIVATE_UMASK = 0o077
 
@@ -53,6 +56,20 @@ def runtime_dir(environ: dict[str, str] | None = None) -> Path:
         directory.mkdir(mode=0o700)
     _check_private_dir(directory, "the runtime directory")
     return directory
+
+
+def private_socket_path(prefix: str, named_after: str | Path, suffix: str) -> str | None:
+    """A Unix socket's path in the private runtime directory, named after ``named_after``
+    (resolved): only this user can bind it, connect to it or see it. None where there is no
+    such directory or no Unix sockets."""
+    if getattr(socket, "AF_UNIX", None) is None:
+        return None
+    try:
+        directory = runtime_dir()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    digest = hashlib.sha256(str(Path(named_after).resolve()).encode()).hexdigest()[:24]
+    return str(directory / f"{prefix}-{digest}{suffix}")
 
 
 def _check_private_dir(directory: Path, what: str) -> None:

@@ -1,0 +1,280 @@
+"""The publish lane: ``Publish`` messages from any actor to the Broadcaster over a Unix stream
+socket, beside Thespian.
+
+A Thespian message between two processes costs one to two milliseconds of CPU on each side
+whatever it carries (its transport's loop builds a new selector on every pass, every frame is
+acknowledged, and both are authenticated); at a thousand events a second that hop was most of
+the event pipeline's CPU (README, "Fan-out"). On this lane a ``Publish`` costs its pickling, one
+``send`` and one ``recv``: the Broadcaster watches the lane's sockets (``ThespianWatch``) and
+reads every complete message that arrived since its last wake-up in one go.
+
+- Where: a socket in the user's private runtime directory (0700, checked), named after the
+  data directory, like the journal's doorbell; on Linux the Broadcaster also refuses a peer of
+  another user (``SO_PEERCRED``). None where there is no such directory or no Unix sockets:
+  every ``Publish`` then goes by Thespian, as before.
+- Order: one connection per sender, a stream, so one sender's messages arrive in the order sent
+  (Thespian does not promise that).
+- Never blocking: :meth:`LaneSender.send` writes what the socket takes and keeps the rest, which
+  :meth:`LaneSender.flush` writes later (the actor arms a short timer); whatever cannot go on
+  the lane (no Broadcaster listening yet, the connection broken before a message started to
+  go) is handed back to go by Thespian instead.
+- Frames: a 4-byte big-endian length, then the pickle. A declared length above
+  :data:`MAX_FRAME_BYTES`, or a frame that is not a message the reader accepts, closes that
+  connection.
+
+Only messages between processes of one daemon take this lane: an actor runs it only when it is
+a process of its own (not in ``simpleSystemBase``, where nothing watches sockets).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import socket
+import struct
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from actors.runtime.private import private_socket_path
+
+__all__ = ["MAX_FRAME_BYTES", "LaneInbox", "LaneSender", "Sent", "lane_address"]
+
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+RECONNECT_INTERVAL_S = 1.0
+_LENGTH = struct.Struct("!I")
+_READ_CHUNK = 1 << 20
+
+
+def lane_address(data_dir: str | Path) -> str | None:
+    """The lane's socket for the daemon of ``data_dir``, or None where there can be none."""
+    return private_socket_path("lane", data_dir, ".sock")
+
+
+class Sent(Enum):
+    """What became of what was given to :meth:`LaneSender.send` or :meth:`LaneSender.flush`."""
+
+    DONE = "done"  # all of it is in the socket
+    PENDING = "pending"  # the socket took part of what is queued: call flush() a little later
+    REFUSED = "refused"  # the lane is not open: what it returns must go another way
+
+
+class _Frame:
+    __slots__ = ("data", "message", "started")
+
+    def __init__(self, message: Any, data: bytes) -> None:
+        self.message = message
+        self.data = memoryview(data)
+        self.started = False
+
+
+class LaneSender:
+    """A sender's end: one connection to the Broadcaster's inbox, opened when first needed and
+    again after it breaks (at most once a second while nobody listens)."""
+
+    def __init__(self, address: str | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.address = address
+        self._clock = clock
+        self._socket: socket.socket | None = None
+        self._queue: deque[_Frame] = deque()
+        self._next_connect = 0.0
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._queue)
+
+    def send(self, message: Any) -> tuple[Sent, list[Any]]:
+        """Queue ``message`` on the lane and write what the socket takes now. Returns what
+        happened and, when the lane is not open, the messages to send another way (this one,
+        after any queued that never started to go), in order."""
+        if self._socket is None and not self._connect():
+            return Sent.REFUSED, [*self._take_unsent(), message]
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(data) > MAX_FRAME_BYTES:
+            return Sent.REFUSED, [*self._take_unsent(), message]
+        self._queue.append(_Frame(message, _LENGTH.pack(len(data)) + data))
+        return self._write()
+
+    def flush(self) -> tuple[Sent, list[Any]]:
+        """Write what is queued (as :meth:`send` answers)."""
+        if not self._queue:
+            return Sent.DONE, []
+        if self._socket is None:
+            return Sent.REFUSED, self._take_unsent()
+        return self._write()
+
+    def drain(self, timeout_s: float) -> list[Any]:
+        """Write what is queued, waiting up to ``timeout_s`` (when the actor stops). Returns the
+        messages that could not start to go."""
+        deadline = self._clock() + timeout_s
+        while self._queue and self._socket is not None and self._clock() < deadline:
+            state, unsent = self._write()
+            if state is Sent.REFUSED:
+                return unsent
+            if self._queue:
+                time.sleep(0.001)
+        return self._take_unsent()
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def _connect(self) -> bool:
+        if self.address is None or self._clock() < self._next_connect:
+            return False
+        family = getattr(socket, "AF_UNIX", None)
+        if family is None:
+            return False
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.address)
+        except OSError:
+            sock.close()
+            self._next_connect = self._clock() + RECONNECT_INTERVAL_S
+            return False
+        sock.setblocking(False)
+        self._socket = sock
+        return True
+
+    def _write(self) -> tuple[Sent, list[Any]]:
+        assert self._socket is not None
+        while self._queue:
+            frame = self._queue[0]
+            try:
+                written = self._socket.send(frame.data)
+            except BlockingIOError:
+                return Sent.PENDING, []
+            except OSError:
+                # The reader is gone (a Broadcaster that stopped or crashed). A frame it was
+                # part way through is lost with it, as a Thespian message to a dead actor is;
+                # the others go another way.
+                self.close()
+                self._next_connect = 0.0  # a new Broadcaster may already listen
+                if frame.started:
+                    self._queue.popleft()
+                return Sent.REFUSED, self._take_unsent()
+            frame.started = True
+            if written < len(frame.data):
+                frame.data = frame.data[written:]
+                return Sent.PENDING, []
+            self._queue.popleft()
+        return Sent.DONE, []
+
+    def _take_unsent(self) -> list[Any]:
+        unsent = [frame.message for frame in self._queue]
+        self._queue.clear()
+        return unsent
+
+
+class LaneInbox:
+    """The Broadcaster's end: a listening socket and a connection per sender. ``accepts``
+    says which unpickled messages are taken; anything else closes its connection."""
+
+    def __init__(self, address: str, accepts: Callable[[Any], bool]) -> None:
+        self.address = address
+        self._accepts = accepts
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(address)  # left by a Broadcaster that died; this one replaces it
+        self._listener.bind(address)
+        self._listener.listen(64)
+        self._listener.setblocking(False)
+        self._connections: dict[int, tuple[socket.socket, bytearray]] = {}
+        self.refused = 0  # connections closed for a peer or frame that is not ours
+
+    def filenos(self) -> list[int]:
+        return [self._listener.fileno(), *self._connections]
+
+    def read(self, ready: Iterable[int]) -> list[Any]:
+        """Accept new senders and read every complete message that arrived on ``ready``
+        sockets, each sender's in the order it sent them."""
+        messages: list[Any] = []
+        for fd in ready:
+            if fd == self._listener.fileno():
+                self._accept()
+            elif fd in self._connections:
+                messages.extend(self._read_connection(fd))
+        return messages
+
+    def close(self) -> None:
+        for sock, _ in self._connections.values():
+            sock.close()
+        self._connections.clear()
+        self._listener.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.address)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if not _same_user(sock):
+                self.refused += 1
+                sock.close()
+                continue
+            sock.setblocking(False)
+            self._connections[sock.fileno()] = (sock, bytearray())
+
+    def _read_connection(self, fd: int) -> list[Any]:
+        sock, buffer = self._connections[fd]
+        closed = False
+        while True:
+            try:
+                chunk = sock.recv(_READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            buffer += chunk
+        messages: list[Any] = []
+        start = 0
+        while len(buffer) - start >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(buffer, start)
+            if size > MAX_FRAME_BYTES:
+                closed = True
+                self.refused += 1
+                break
+            end = start + _LENGTH.size + size
+            if len(buffer) < end:
+                break
+            try:
+                message = pickle.loads(buffer[start + _LENGTH.size : end])
+            except Exception:  # a frame that is not ours: nothing more from this sender
+                message = None
+            if message is None or not self._accepts(message):
+                closed = True
+                self.refused += 1
+                break
+            messages.append(message)
+            start = end
+        del buffer[:start]
+        if closed:
+            sock.close()
+            del self._connections[fd]
+        return messages
+
+
+def _same_user(sock: socket.socket) -> bool:
+    """On Linux, whether the peer runs as this user (the directory already keeps others out)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None or not hasattr(os, "getuid"):
+        return True
+    try:
+        credentials = sock.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
+    except OSError:
+        return False
+    _, uid, _ = struct.unpack("3i", credentials)
+    return uid == os.getuid()

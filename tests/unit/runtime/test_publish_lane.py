@@ -1,0 +1,140 @@
+"""The publish lane (``actors/runtime/publish_lane.py``) on real Unix sockets: order, partial
+writes, refusals, and a reader that goes away."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from actors.runtime.publish_lane import LaneInbox, LaneSender, Sent, lane_address
+from messages.commands import Publish, SnapshotSync
+
+pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets")
+
+
+@pytest.fixture()
+def address(tmp_path: Path) -> Iterator[str]:
+    # A short path: Unix socket names are limited to about 100 bytes.
+    path = f"/tmp/lane-test-{os.getpid()}-{abs(hash(tmp_path)) % 10**8}.sock"
+    yield path
+    if os.path.exists(path):
+        os.unlink(path)
+
+
+@pytest.fixture()
+def lane(address: str) -> Iterator[tuple[LaneInbox, LaneSender]]:
+    inbox, sender = LaneInbox(address, _is_publish), LaneSender(address)
+    yield inbox, sender
+    sender.close()
+    inbox.close()
+
+
+def _publishes(inbox: LaneInbox, rounds: int = 50) -> list[Publish]:
+    """Read what arrived (accepting first), as the Broadcaster does on each wake-up."""
+    got: list[Publish] = []
+    for _ in range(rounds):
+        got.extend(inbox.read(inbox.filenos()))
+    return got
+
+
+def _is_publish(message: object) -> bool:
+    return isinstance(message, Publish)
+
+
+def test_no_listener_hands_the_message_back(address: str) -> None:
+    sender = LaneSender(address)
+    state, unsent = sender.send(Publish(()))
+    assert state is Sent.REFUSED and unsent == [Publish(())]
+    assert LaneSender(None).send(Publish(()))[0] is Sent.REFUSED
+
+
+def test_one_senders_messages_arrive_in_order(lane: tuple[LaneInbox, LaneSender]) -> None:
+    inbox, sender = lane
+    sent = [Publish((SnapshotSync({"n": n}, n),)) for n in range(200)]  # type: ignore[arg-type]
+    for message in sent:
+        assert sender.send(message)[0] is Sent.DONE
+    assert _publishes(inbox) == sent
+
+
+def test_what_the_socket_cannot_take_yet_is_written_by_flush_in_order(
+        lane: tuple[LaneInbox, LaneSender]) -> None:
+    inbox, sender = lane
+    big = "x" * 100_000
+    states = [sender.send(Publish((SnapshotSync({"big": big}, n),)))[0]  # type: ignore[arg-type]
+              for n in range(60)]
+    assert Sent.PENDING in states and sender.pending  # the reader has not read yet
+    got: list[Publish] = []
+    while sender.pending or len(got) < 60:
+        got.extend(inbox.read(inbox.filenos()))
+        state, unsent = sender.flush()
+        assert state is not Sent.REFUSED and unsent == []
+    got.extend(_publishes(inbox))
+    assert [p.events[0].last_seq for p in got] == list(range(60))  # type: ignore[attr-defined]
+
+
+def test_a_reader_that_is_gone_hands_back_what_never_started(address: str) -> None:
+    inbox = LaneInbox(address, _is_publish)
+    sender = LaneSender(address)
+    assert sender.send(Publish(()))[0] is Sent.DONE
+    _publishes(inbox)
+    inbox.close()
+    states = []
+    for _ in range(5):  # the first send after the close may still be taken by the kernel
+        state, unsent = sender.send(Publish(()))
+        states.append(state)
+        if state is Sent.REFUSED:
+            assert unsent and all(message == Publish(()) for message in unsent)
+            break
+    assert states[-1] is Sent.REFUSED
+
+
+def test_a_new_inbox_at_the_same_address_is_found_again(address: str) -> None:
+    first = LaneInbox(address, _is_publish)
+    sender = LaneSender(address)
+    assert sender.send(Publish(()))[0] is Sent.DONE
+    first.close()
+    second = LaneInbox(address, _is_publish)
+    try:
+        state = Sent.DONE
+        for _ in range(5):
+            state, _unsent = sender.send(Publish(()))
+            if state is Sent.REFUSED:
+                break
+        assert state is Sent.REFUSED  # the old connection broke...
+        assert sender.send(Publish(()))[0] is Sent.DONE  # ...and the next send reconnects
+        assert _publishes(second) == [Publish(())]
+    finally:
+        sender.close()
+        second.close()
+
+
+@pytest.mark.parametrize("frame", [
+    struct.pack("!I", 2**31) + b"x",  # a declared length beyond the limit
+    struct.pack("!I", 5) + b"junk!",  # not a pickle
+    struct.pack("!I", len(pickle.dumps("text"))) + pickle.dumps("text"),  # not a Publish
+])
+def test_a_frame_that_is_not_ours_closes_its_connection(address: str, frame: bytes) -> None:
+    inbox = LaneInbox(address, _is_publish)
+    stranger = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        stranger.connect(address)
+        inbox.read(inbox.filenos())  # accepted
+        stranger.sendall(frame)
+        assert _publishes(inbox) == []
+        assert inbox.refused == 1
+        assert inbox.filenos() == inbox.filenos()[:1]  # only the listener is left
+    finally:
+        stranger.close()
+        inbox.close()
+
+
+def test_the_address_is_the_data_directorys(tmp_path: Path) -> None:
+    one, two = lane_address(tmp_path / "a"), lane_address(tmp_path / "b")
+    assert one and two and one != two
+    assert lane_address(tmp_path / "a") == one
