@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, get_type_hints
 
 import msgpack
@@ -28,6 +28,7 @@ __all__ = [
     "json_frame",
     "msgpack_frame",
     "to_wire",
+    "to_wires",
 ]
 
 SCHEMA_VERSION = 1
@@ -62,6 +63,19 @@ def to_wire(event: Event) -> dict[str, Any]:
             continue
         wire[field.name] = _plain(value)
     return wire
+
+
+def to_wires(events: Iterable[Event],
+             dropped: Callable[[Event, Exception], None]) -> list[dict[str, Any]]:
+    """The events that can go on the wire, in wire form; ``dropped`` is told of each that
+    cannot (a producer's bad event must not take the event stream down with it)."""
+    wires: list[dict[str, Any]] = []
+    for event in events:
+        try:
+            wires.append(to_wire(event))
+        except (CodecError, ValueError, TypeError) as error:
+            dropped(event, error)
+    return wires
 
 
 _TUPLE_FIELDS: dict[type[Event], frozenset[str]] = {}

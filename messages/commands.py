@@ -28,6 +28,7 @@ __all__ = [
     "StateReply",
     "StateRequest",
     "StateSet",
+    "WirePublish",
 ]
 
 
@@ -40,6 +41,15 @@ class Publish:
     however many events it produced (a TCP hop is the expensive part, DESIGN.md §10)."""
 
     events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WirePublish:
+    """A ``Publish`` whose events are already in wire form (``to_wire``, not numbered): what
+    the publish lane carries (``actors/runtime/publish_lane.py``), since plain dicts unpickle
+    several times faster than event dataclasses."""
+
+    wires: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True, slots=True)

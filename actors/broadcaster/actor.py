@@ -31,9 +31,9 @@ from actors.broadcaster.journal import EVENTS_FILE, Doorbell, Journal
 from actors.broadcaster.snapshot import SNAPSHOT_TYPES, Snapshot
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.publish_lane import LaneInbox, lane_address
-from messages.codec import CodecError, encode_json, to_wire
-from messages.commands import EventBatch, LiveQuotes, Publish, SnapshotSync
-from messages.events import Event, Quote
+from messages.codec import encode_json
+from messages.commands import EventBatch, LiveQuotes, Publish, SnapshotSync, WirePublish
+from messages.events import Quote
 
 __all__ = ["BroadcasterActor"]
 
@@ -71,7 +71,7 @@ class BroadcasterActor(EnsembleActor):
         if address is None or self.daemon_pid in (None, os.getpid()):
             return None
         try:
-            return LaneInbox(address, lambda message: isinstance(message, Publish))
+            return LaneInbox(address, lambda message: isinstance(message, WirePublish))
         except OSError as error:
             self.log.warning("no publish lane: events come by actor message only",
                              address=address, reason=str(error))
@@ -87,7 +87,7 @@ class BroadcasterActor(EnsembleActor):
         publishes = self.inbox.read(message.ready)
         if publishes:
             # What a wake-up brings (several, when producers ran ahead) is one transaction.
-            self._take([event for publish in publishes for event in publish.events])
+            self._take([wire for publish in publishes for wire in publish.wires])
 
     def on_stop(self) -> None:
         if self.inbox is not None:
@@ -106,32 +106,39 @@ class BroadcasterActor(EnsembleActor):
             self._synced_web_front = web_front
             self.send(web_front, SnapshotSync(self.snapshot.to_dict(), self.last_seq))
 
-    def _encode(self, event: Event, seq: int | None) -> tuple[dict[str, Any], str] | None:
+    def _encode(self, wire: dict[str, Any], seq: int | None) -> tuple[dict[str, Any], str] | None:
+        """The wire numbered ``seq`` (in the place ``to_wire`` puts it) and its JSON text."""
         try:
-            wire = to_wire(event if seq is None else event.numbered(seq))
+            if seq is not None:
+                numbered = {"type": wire["type"], "timestamp": wire["timestamp"], "seq": seq}
+                numbered.update(wire)
+                wire = numbered
             return wire, encode_json(wire)
-        except (CodecError, ValueError, TypeError) as error:
-            # A producer's bad event must not take the event stream down with it.
-            self.log.error("event dropped: cannot encode", event_type=event.TYPE,
+        except (KeyError, ValueError, TypeError) as error:
+            self.log.error("event dropped: cannot encode", event_type=wire.get("type"),
                            reason=str(error))
             return None
 
     @handles(Publish)
     def _on_publish(self, message: Publish, sender: Any) -> None:
-        self._take(message.events)
+        self._take(self._wires(message.events))
 
-    def _take(self, published: Sequence[Event]) -> None:
+    @handles(WirePublish)
+    def _on_wire_publish(self, message: WirePublish, sender: Any) -> None:
+        self._take(message.wires)  # a lane's message that went by Thespian instead
+
+    def _take(self, published: Sequence[dict[str, Any]]) -> None:
         """Number, journal (one transaction) and announce ``published``, in order."""
         assert self.journal is not None
-        events = coalesce(published)
+        wires_in = coalesce(published)
         if not self.settings.broadcaster.journal_quotes and any(
-                event.TYPE == Quote.TYPE for event in events):
-            self._forward_quotes([event for event in events if event.TYPE == Quote.TYPE])
-            events = [event for event in events if event.TYPE != Quote.TYPE]
+                wire.get("type") == Quote.TYPE for wire in wires_in):
+            self._forward_quotes([wire for wire in wires_in if wire.get("type") == Quote.TYPE])
+            wires_in = [wire for wire in wires_in if wire.get("type") != Quote.TYPE]
         wires: list[dict[str, Any]] = []
         texts: list[str] = []
-        for event in events:
-            encoded = self._encode(event, self.last_seq + 1)
+        for wire in wires_in:
+            encoded = self._encode(wire, self.last_seq + 1)
             if encoded is None:
                 continue
             self.last_seq += 1
@@ -148,7 +155,7 @@ class BroadcasterActor(EnsembleActor):
         if web_front is not None:
             self.send(web_front, EventBatch(tuple(wires), tuple(texts)))
 
-    def _forward_quotes(self, quotes: list[Event]) -> None:
+    def _forward_quotes(self, quotes: list[dict[str, Any]]) -> None:
         """Live quotes (the latest of each symbol already): into the snapshot, and to the
         WebFront in one message."""
         wires: list[dict[str, Any]] = []

@@ -54,7 +54,8 @@ from actors.runtime.logs import bind_process, get_logger
 from actors.runtime.publish_lane import LaneSender, Sent, lane_address
 from actors.runtime.requests import Callback, OpenRequest, OutstandingRequests
 from messages.backtest import MarketTime
-from messages.commands import Publish
+from messages.codec import to_wires
+from messages.commands import Publish, WirePublish
 from messages.events import Event
 from messages.supervision import ChildCrashed, Configure, Peers, Started
 
@@ -240,11 +241,15 @@ class EnsembleActor(Actor):
         batch = tuple(self._unpublished)
         self._unpublished.clear()
         self._published_at = time.monotonic()
-        message = Publish(batch)
         if self._lane is None:
-            self.send(broadcaster, message)
+            self.send(broadcaster, Publish(batch))
             return
-        self._after_lane(*self._lane.send(message))
+        self._after_lane(*self._lane.send(WirePublish(tuple(self._wires(batch)))))
+
+    def _wires(self, events: Iterable[Event]) -> list[dict[str, Any]]:
+        """The events in wire form; one that cannot be is logged and dropped."""
+        return to_wires(events, lambda event, error: self.log.error(
+            "event dropped: cannot encode", event_type=event.TYPE, reason=str(error)))
 
     def _after_lane(self, state: Sent, unsent: list[Any]) -> None:
         """What the publish lane did not take goes by Thespian; what it holds is written

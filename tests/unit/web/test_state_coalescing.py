@@ -3,8 +3,9 @@ order holds (actors/broadcaster/coalesce.py)."""
 
 from __future__ import annotations
 
-from actors.broadcaster.coalesce import coalesce
+from actors.broadcaster.coalesce import coalesce as coalesce_wires
 from bench.producer import BenchTick
+from messages.codec import from_wire, to_wire
 from messages.events import AccountUpdate, Event, PositionUpdate, ScanSummary
 
 T = "2026-01-05T10:00:00Z"
@@ -20,6 +21,11 @@ def _scan(strategy: str, count: int) -> ScanSummary:
 
 def _tick(n: int) -> BenchTick:
     return BenchTick(timestamp=T, n=n, sent_at=0.0)
+
+
+def coalesce(events: list[Event]) -> list[Event]:
+    """The Broadcaster coalesces events in wire form, as the publish lane brings them."""
+    return [from_wire(wire) for wire in coalesce_wires([to_wire(e) for e in events])]
 
 
 def test_other_events_are_all_kept_in_order() -> None:
