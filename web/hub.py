@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -58,7 +59,8 @@ from messages.events import StateSnapshot
 from messages.supervision import NodeStatus
 from web.metrics import Metrics
 
-__all__ = ["RESYNC_CLOSE_CODE", "Frame", "Hub", "LiveEvent", "Subscriber", "build_frame"]
+__all__ = ["DIRECT_WRITE_LIMIT", "RESYNC_CLOSE_CODE", "Frame", "Hub", "LiveEvent", "Subscriber",
+           "build_frame", "websocket_frame"]
 
 RESYNC_CLOSE_CODE = 4000
 REPLAY_PAGE = 2000
@@ -88,15 +90,46 @@ class LiveEvent:
 class Frame:
     """Consecutive live events and, once built, their frame in one format."""
 
-    __slots__ = ("data", "events")
+    __slots__ = ("_on_wire", "data", "events")
 
     def __init__(self, events: Sequence[LiveEvent], data: str | bytes | None = None) -> None:
         self.events = events
         self.data = data
+        self._on_wire: bytes | None = None
 
     @property
     def last_seq(self) -> int:
         return self.events[-1].seq
+
+    def on_wire(self) -> bytes:
+        """The whole WebSocket frame (header and payload; a server's frames are not masked),
+        built once for every client that is sent it directly."""
+        if self._on_wire is None:
+            assert self.data is not None
+            if isinstance(self.data, bytes):
+                self._on_wire = websocket_frame(self.data, _OPCODE_BINARY)
+            else:
+                self._on_wire = websocket_frame(self.data.encode("utf-8"), _OPCODE_TEXT)
+        return self._on_wire
+
+
+_OPCODE_TEXT = 0x1
+_OPCODE_BINARY = 0x2
+# A client whose socket holds more than this unsent is sent frames by its own task, which
+# waits for the socket to drain; below it, the flush writes the group's frame to it directly.
+DIRECT_WRITE_LIMIT = 256 * 1024
+
+
+def websocket_frame(payload: bytes, opcode: int) -> bytes:
+    """One final, unmasked, uncompressed WebSocket frame (RFC 6455 §5.2)."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x80 | opcode, size)
+    elif size < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 127, size)
+    return header + payload
 
 
 def build_frame(events: Sequence[LiveEvent], binary: bool) -> str | bytes:
@@ -120,6 +153,7 @@ class Subscriber:
     pump: asyncio.Task[None] | None = None
     quotes: dict[str, LiveEvent] = field(default_factory=dict)  # unsent, latest per symbol
     quote_frame: Frame | None = None  # the group's frame, while it is exactly what is unsent
+    sending: bool = False  # its task is in a send (waiting for the socket to drain, maybe)
 
     @property
     def group(self) -> tuple[bool, frozenset[str] | None]:
@@ -128,6 +162,24 @@ class Subscriber:
 
     def wants(self, events: Sequence[LiveEvent]) -> list[LiveEvent]:
         return [e for e in events if self.types is None or e.type in self.types]
+
+    def write_directly(self, frame: Frame) -> bool:
+        """Write ``frame`` to the client's socket now, when nothing of its own waits to be sent
+        before it and its socket keeps up; False when it must queue instead. A frame is one
+        ``write`` of whole bytes, so it never splits another (aiohttp writes whole frames too,
+        and uncompressed ones without awaiting in between)."""
+        transport = self.transport
+        if (self.pump is None or self.sending or self.queue or self.quotes
+                or self.overflowed or self.ws.closed or self.ws.compress or transport is None
+                or transport.is_closing()
+                or transport.get_write_buffer_size() > DIRECT_WRITE_LIMIT
+                or (frame.events and frame.events[0].seq
+                    and frame.events[0].seq <= self.last_sent_seq)):
+            return False
+        transport.write(frame.on_wire())
+        if frame.events and frame.events[-1].seq:
+            self.last_sent_seq = frame.events[-1].seq
+        return True
 
     def offer(self, frame: Frame) -> bool:
         """Queue a frame of events this client wants; True when this overflows its queue."""
@@ -412,9 +464,14 @@ class Hub:
                     if wanted_quotes else None,
                 )
             frames, quote_frame = built
-            if quote_frame is not None:
+            if quote_frame is not None and not subscriber.write_directly(quote_frame):
                 subscriber.offer_quotes(quote_frame)
+            elif quote_frame is not None:
+                self.counters["frames"] += 1
             for frame in frames:
+                if subscriber.write_directly(frame):
+                    self.counters["frames"] += 1
+                    continue
                 if subscriber.offer(frame):
                     # Its sender may be stuck in a send that never completes: act now.
                     self._background(self._resync(subscriber))
@@ -510,10 +567,14 @@ class Hub:
     async def _send(self, subscriber: Subscriber, events: Sequence[LiveEvent],
                     data: str | bytes | None = None) -> None:
         frame = data if data is not None else subscriber.frame(events)
-        if isinstance(frame, bytes):
-            await subscriber.ws.send_bytes(frame)
-        else:
-            await subscriber.ws.send_str(frame)
+        subscriber.sending = True
+        try:
+            if isinstance(frame, bytes):
+                await subscriber.ws.send_bytes(frame)
+            else:
+                await subscriber.ws.send_str(frame)
+        finally:
+            subscriber.sending = False
         self.counters["frames"] += 1
 
     def _background(self, coroutine: Any) -> None:

@@ -102,7 +102,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         raise ClientError(400, "bad_parameter",
                           f"format={wire_format!r}: use json or msgpack", parameter="format")
     since = await _since_param(request)
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=64 * 1024)
+    # Not compressed: compression is per client (its own zlib stream), so the one frame built
+    # for every client of a group could no longer be written to each of them as it is.
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=64 * 1024, compress=False)
     await ws.prepare(request)
     await request.app[HUB].serve(ws, request.transport, since=since, types=types,
                                  binary=wire_format == "msgpack")

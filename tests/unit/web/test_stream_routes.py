@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import aiohttp
+import msgpack
 import pytest
 
 from messages.events import AccountUpdate, ActorRestarted, PositionUpdate
@@ -103,3 +105,55 @@ async def test_closing_the_app_closes_the_websockets_with_going_away(web_app: We
     message = await ws.receive(timeout=5)
     assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 1001
     await ws.close()
+
+
+T = "2026-01-05T10:00:00Z"
+
+
+async def _live(ws: aiohttp.ClientWebSocketResponse) -> None:
+    first = json.loads((await ws.receive(timeout=5)).data)["events"][0]
+    assert first["type"] == "STATE_SNAPSHOT"
+
+
+async def _sent_directly(web_app: WebFixture, clients: int) -> None:
+    """Wait until every client's sender task is live (frames are then written at the flush)."""
+    while sum(s.pump is not None for s in web_app.hub.subscribers) < clients:
+        await asyncio.sleep(0.01)
+
+
+async def test_frames_written_at_the_flush_reach_every_client_whole_and_in_order(
+        web_app: WebFixture) -> None:
+    web_app.feed.sync()
+    async with web_app.client.ws_connect("/ws", headers=web_app.auth) as one, \
+            web_app.client.ws_connect("/ws?format=msgpack", headers=web_app.auth) as two:
+        await _live(one)
+        await two.receive(timeout=5)  # its snapshot
+        await _sent_directly(web_app, 2)
+        # Small frames, one of 126..65535 bytes and one past 65535 (the three header forms).
+        big = {"equity": 1.0, "note": "x" * 70_000}
+        published = [AccountUpdate(timestamp=T, account={"equity": float(n)}) for n in range(3)]
+        for event in published:
+            web_app.feed.publish(event)
+            await asyncio.sleep(0.02)  # a flush each
+        web_app.feed.publish(AccountUpdate(timestamp=T, account={"note": "y" * 500}))
+        web_app.feed.publish(AccountUpdate(timestamp=T, account=big))
+        received = await frames(one, 5)
+        assert [event["seq"] for event in received] == [1, 2, 3, 4, 5]
+        assert received[-1]["account"] == big
+        binary: list[dict[str, Any]] = []
+        while len(binary) < 5:
+            message = await two.receive(timeout=5)
+            assert message.type == aiohttp.WSMsgType.BINARY
+            binary.extend(msgpack.unpackb(message.data)["events"])
+        assert binary == received
+
+
+async def test_compression_is_refused_so_every_client_can_be_sent_the_shared_frame(
+        web_app: WebFixture) -> None:
+    web_app.feed.sync()
+    async with web_app.client.ws_connect("/ws", headers=web_app.auth, compress=15) as ws:
+        assert ws.compress == 0
+        await _live(ws)
+        await _sent_directly(web_app, 1)
+        web_app.feed.publish(*(AccountUpdate(timestamp=T, account={"n": n}) for n in range(3)))
+        assert [event["seq"] for event in await frames(ws, 3)] == [1, 2, 3]
