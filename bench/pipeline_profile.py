@@ -4,36 +4,41 @@
 stage of the event path with the project's own code, on a real SQLite journal in a temporary
 directory, and prints the CPU time (``time.process_time``) per event of each:
 
-- **producer**: building the BENCH_TICK events (:mod:`bench.producer`'s work);
-- **hop payload (Publish)**: pickling and unpickling a ``Publish`` of ``batch`` events, what
-  Thespian does to each message on either side of the producer → Broadcaster hop;
-- **Broadcaster**: numbering, ``to_wire`` and ``encode_json``, and its snapshot reducer;
+- **producer**: building the BENCH_TICK events (:mod:`bench.producer`'s work), and putting
+  them in wire form (``to_wire``), which the sender does for the publish lane;
+- **lane**: pickling and unpickling the ``WirePublish`` of ``batch`` events, and its trip
+  through a real Unix socket (:mod:`actors.runtime.publish_lane`); beside it, for comparison,
+  pickling and unpickling the same events as a ``Publish`` of event dataclasses, what the
+  Thespian hop carried before;
+- **Broadcaster**: numbering and ``encode_json``, and its snapshot reducer;
 - **journal**: ``Journal.append``, one transaction per ``Publish``;
-- **hop payload (EventBatch)**: pickling and unpickling the Broadcaster → WebFront message;
-- **hub**: the WebFront's snapshot mirror and metrics (``Hub._deliver``'s per-event work);
+- **hub**: reading the new rows from the journal, decoding each event once, the WebFront's
+  snapshot mirror and metrics (``Hub._read_new_rows`` and ``Hub._deliver``'s work);
 - **frame**: building the frame, once per flush per group of clients (today) and, for
   comparison, once per client (before the shared flush).
 
-What it cannot see is Thespian's transport itself (its TCP sockets, select loop and
-acknowledgements) and the sockets to the clients: those are the rest of each process's CPU in
-:mod:`bench.fanout`'s per-process figures, which the README puts beside these.
+What it cannot see is Thespian's loop (each wake-up of an actor process, for a timer, a message
+or a watched socket) and the sockets to the clients: those are the rest of each process's CPU
+in :mod:`bench.fanout`'s per-process figures, which the README puts beside these.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from actors.broadcaster.journal import Journal
+from actors.broadcaster.journal import Journal, JournalReader
 from actors.broadcaster.snapshot import Snapshot
 from actors.runtime.clock import iso_utc
+from actors.runtime.publish_lane import LaneInbox, LaneSender
 from bench.producer import BenchTick
-from messages.codec import encode_json, to_wire
-from messages.commands import EventBatch, Publish
+from messages.codec import decode_json, encode_json, to_wire
+from messages.commands import Publish, WirePublish
 from web.hub import Hub, LiveEvent, build_frame
 
 __all__ = ["main", "profile"]
@@ -61,24 +66,35 @@ def profile(events: int, batch: int, clients: int, scratch: Path) -> dict[str, f
                   for i in range(batch))
 
     costs["producer: build events"] = _cpu_us(produce, total)
+    lane_messages: list[WirePublish] = []
+    costs["producer: to_wire (for the lane)"] = _cpu_us(
+        lambda: lane_messages.extend(WirePublish(tuple(to_wire(e) for e in chunk))
+                                     for chunk in batches), total)
+    costs["lane: pickle + unpickle WirePublish"] = _cpu_us(
+        lambda: [pickle.loads(pickle.dumps(m, pickle.HIGHEST_PROTOCOL)) for m in lane_messages],
+        total)
+    costs["lane: send + read on a real Unix socket (with pickling)"] = _lane_trip(
+        lane_messages, total, scratch)
     publishes = [Publish(tuple(chunk)) for chunk in batches]
-    costs["hop payload: pickle + unpickle Publish"] = _cpu_us(
+    costs["(before) Thespian payload: pickle + unpickle Publish"] = _cpu_us(
         lambda: [pickle.loads(pickle.dumps(p)) for p in publishes], total)
 
     numbered: list[tuple[list[dict[str, object]], list[str]]] = []
 
     def number() -> None:
         seq = 0
-        for publish in publishes:
+        for message in lane_messages:
             wires, texts = [], []
-            for event in publish.events:
+            for wire in message.wires:
                 seq += 1
-                wire = to_wire(event.numbered(seq))
-                wires.append(wire)
-                texts.append(encode_json(wire))
+                numbered_wire = {"type": wire["type"], "timestamp": wire["timestamp"],
+                                 "seq": seq}
+                numbered_wire.update(wire)
+                wires.append(numbered_wire)
+                texts.append(encode_json(numbered_wire))
             numbered.append((wires, texts))
 
-    costs["Broadcaster: number, to_wire, encode_json"] = _cpu_us(number, total)
+    costs["Broadcaster: number, encode_json"] = _cpu_us(number, total)
     snapshot = Snapshot()
     costs["Broadcaster: snapshot reducer"] = _cpu_us(
         lambda: [snapshot.apply_all(wires) for wires, _ in numbered], total)
@@ -89,22 +105,27 @@ def profile(events: int, batch: int, clients: int, scratch: Path) -> dict[str, f
                      for ws, ts in numbered], total)
     finally:
         journal.close()
-    messages = [EventBatch(tuple(wires), tuple(texts)) for wires, texts in numbered]
-    costs["hop payload: pickle + unpickle EventBatch"] = _cpu_us(
-        lambda: [pickle.loads(pickle.dumps(m)) for m in messages], total)
 
     hub = Hub(str(scratch / "events.db"), queue_limit=20_000, flush_interval_s=0.01,
               max_batch_events=2000)
     mirror, metrics = hub.snapshot, hub.metrics
+    reader = JournalReader(scratch / "events.db")
 
-    def deliver() -> None:
-        for wires, _ in numbered:
-            for wire in wires:
+    def read_and_deliver() -> None:
+        last = 0
+        for _ in numbered:
+            for seq, _kind, text in reader.texts_after(last, FLUSH_EVENTS):
+                wire = decode_json(text)
                 mirror.apply(wire)
                 metrics.observe(wire)
+                last = seq
 
-    costs["hub: snapshot mirror and metrics"] = _cpu_us(deliver, total)
-    live = [LiveEvent(int(w["seq"]), str(w["type"]), t, w)
+    try:
+        costs["hub: read rows, decode, snapshot mirror and metrics"] = _cpu_us(
+            read_and_deliver, total)
+    finally:
+        reader.close()
+    live = [LiveEvent(int(w["seq"]), str(w["type"]), t, w)  # type: ignore[call-overload]
             for wires, texts in numbered for w, t in zip(wires, texts, strict=True)]
     flushes = [live[i : i + FLUSH_EVENTS] for i in range(0, len(live), FLUSH_EVENTS)]
     costs["frame: once per flush (per event)"] = _cpu_us(
@@ -112,6 +133,29 @@ def profile(events: int, batch: int, clients: int, scratch: Path) -> dict[str, f
     costs[f"frame: once per client, {clients} clients (per event)"] = _cpu_us(
         lambda: [build_frame(chunk, False) for chunk in flushes for _ in range(clients)], total)
     return costs
+
+
+def _lane_trip(messages: list[WirePublish], events: int, scratch: Path) -> float:
+    """CPU per event of sending every message on the lane and reading it back (one process:
+    both sides' CPU)."""
+    address = str(Path(tempfile.gettempdir()) / f"profile-lane-{os.getpid()}.sock")
+    inbox = LaneInbox(address, lambda message: isinstance(message, WirePublish))
+    sender = LaneSender(address)
+    try:
+        def trip() -> None:
+            got = 0
+            for message in messages:
+                sender.send(message)
+                got += len(inbox.read(inbox.filenos()))
+            while got < len(messages):
+                sender.flush()
+                got += len(inbox.read(inbox.filenos()))
+
+        inbox.read(inbox.filenos())
+        return _cpu_us(trip, events)
+    finally:
+        sender.close()
+        inbox.close()
 
 
 def main(argv: list[str] | None = None) -> int:
