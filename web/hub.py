@@ -1,14 +1,16 @@
 """Fan-out of live events to WebSocket clients, with replay from the journal.
 
 Events arrive already encoded (JSON, once, by the Broadcaster); msgpack is encoded at most once
-per event, the first time a msgpack client needs it. Live events gather in the hub for one
-flush interval, on one timer shared by every client; at the flush, one frame is built for each
-group of clients that asked for the same types and format, and that same frame is queued for
-each of them. Each client has its own bounded queue of frames and its own sender task, which
-sends what queued as soon as it can: a fast client gets each flush's frame, a slow one gets
-what queued meanwhile merged into fewer, larger frames. A client whose queue overflows is
-closed with code 4000 ("resync") and reconnects with ``?since=``; it never slows the others
-(the seed's server awaited each client in turn).
+per event, the first time a msgpack client needs it. Live events are flushed at most once per
+flush interval, on one timer shared by every client (the first after a quiet interval at the
+loop's next pass, those that follow within it together at its end). At the flush, one frame is
+built for each group of clients that asked for the same types and format, turned into its
+bytes on the wire once, and written straight to the socket of every client of the group that
+is caught up (nothing queued or being sent, little unsent in its socket). Any other client
+gets it queued: each client has its own bounded queue of frames and its own sender task, which
+sends what queued as soon as it can, merged into fewer, larger frames. A client whose queue
+overflows is closed with code 4000 ("resync") and reconnects with ``?since=``; it never slows
+the others (the seed's server awaited each client in turn).
 
 Live events come from the journal: the Broadcaster rings its doorbell after each transaction
 (:class:`~actors.broadcaster.journal.Doorbell`) and the hub reads the new rows on its loop,
@@ -278,6 +280,7 @@ class Hub:
         self._pending: list[LiveEvent] = []  # live events waiting for the next flush
         self._pending_quotes: dict[str, LiveEvent] = {}  # live quotes, latest per symbol
         self._flush_timer: asyncio.Handle | None = None
+        self._last_flush = float("-inf")  # loop time of the last flush
         self._read_scheduled = False
         # Set by the Broadcaster's first SnapshotSync; until then the snapshot's seq is not
         # where the journal is, and a client resuming with ?since= would miss events.
@@ -436,16 +439,21 @@ class Hub:
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:
+        """At most one flush per flush interval: what comes after a quiet interval goes at the
+        loop's next pass (with whatever else arrives in this one), what follows it within the
+        interval at the interval's end."""
         if self._flush_timer is None:
             loop = asyncio.get_running_loop()
-            if self.flush_interval_s:
-                self._flush_timer = loop.call_later(self.flush_interval_s, self._flush)
+            wait = self._last_flush + self.flush_interval_s - loop.time()
+            if wait > 0:
+                self._flush_timer = loop.call_later(wait, self._flush)
             else:
                 self._flush_timer = loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         """Build each group's frames once and queue them for every client of the group."""
         self._flush_timer = None
+        self._last_flush = asyncio.get_running_loop().time()
         pending, self._pending = self._pending, []
         quotes, self._pending_quotes = list(self._pending_quotes.values()), {}
         if not pending and not quotes:
