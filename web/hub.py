@@ -19,10 +19,11 @@ Broadcaster sends an ``EventBatch`` instead (:meth:`Hub.publish`). A ring or a b
 arrives is made up for from the journal: by the next one when one comes, and by
 :meth:`Hub.follow_journal` when none does.
 
-Live quotes (QUOTE events that are not numbered, :class:`~messages.commands.LiveQuotes`) are
-coalesced per symbol instead of queued: each client holds at most one unsent quote per symbol,
-the latest, so a slow client gets the latest quotes when it catches up, never a backlog, and
-quotes never count towards its queue's limit. When a client has none pending, it is given the
+Live quotes (QUOTE events that are not numbered; they come in a doorbell ring's body, or as
+:class:`~messages.commands.LiveQuotes` where that cannot be) are coalesced per symbol instead
+of queued: each client holds at most one unsent quote per symbol, the latest, so a slow client
+gets the latest quotes when it catches up, never a backlog, and quotes never count towards its
+queue's limit. When a client has none pending, it is given the
 flush's quote frame built once for its group, like any other frame.
 
 Replay is gap-free and duplicate-free: a new client is registered (so live events start
@@ -46,7 +47,7 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.broadcaster.journal import JournalReader, doorbell_address
+from actors.broadcaster.journal import RING, JournalReader, doorbell_address
 from actors.broadcaster.snapshot import Snapshot
 from actors.runtime.clock import iso_utc
 from messages.codec import (
@@ -336,6 +337,19 @@ class Hub:
         if self._pending_quotes:
             self._schedule_flush()
 
+    def quotes_rung(self, body: bytes) -> None:
+        """Live quotes that came in a doorbell ring's body (a JSON array of QUOTE events)."""
+        try:
+            wires = decode_json(body)
+        except ValueError:
+            return  # not the Broadcaster's: only this user can ring, but stay safe
+        if not isinstance(wires, list):
+            return
+        quotes = [wire for wire in wires
+                  if isinstance(wire, dict) and wire.get("type") == "QUOTE" and "symbol" in wire]
+        if quotes:
+            self.live_quotes(quotes, [encode_json(wire) for wire in quotes])
+
     def set_tree(self, root: NodeStatus) -> None:
         self.tree = root
 
@@ -384,7 +398,10 @@ class Hub:
 
         class Listener(asyncio.DatagramProtocol):
             def datagram_received(self, data: bytes, addr: Any) -> None:
-                hub.ring()
+                if data == RING:
+                    hub.ring()
+                else:
+                    hub.quotes_rung(data)
 
         address = doorbell_address(self.journal_path)
         if address is None:

@@ -14,8 +14,8 @@ Broadcaster continues from the journal.
 
 QUOTE events are the exception (unless ``broadcaster.journal_quotes``): many, and each
 superseded by the next of its symbol, they are neither numbered nor journalled; the latest of
-each symbol in a ``Publish`` goes into the snapshot and, as
-:class:`~messages.commands.LiveQuotes`, straight to the WebFront.
+each symbol in a ``Publish`` goes into the snapshot and straight to the WebFront, in the body
+of a doorbell ring (or, when that cannot be, as :class:`~messages.commands.LiveQuotes`).
 """
 
 from __future__ import annotations
@@ -165,6 +165,8 @@ class BroadcasterActor(EnsembleActor):
             if encoded is not None and self.snapshot.apply_quote(encoded[0]):
                 wires.append(encoded[0])
                 texts.append(encoded[1])
+        if not wires or (self.doorbell is not None and self.doorbell.ring_with_quotes(texts)):
+            return
         web_front = self.peer("web_front")
-        if wires and web_front is not None:
+        if web_front is not None:
             self.send(web_front, LiveQuotes(tuple(wires), tuple(texts)))

@@ -5,7 +5,8 @@ missed (``/ws?since=SEQ``, ``/api/events``) without an actor hop. Each row keeps
 JSON text exactly as it was sent live, so a replayed event is byte-for-byte the live one.
 The writer rings a doorbell after each transaction (:func:`ring`): one datagram to a socket the
 WebFront listens on (:func:`doorbell_address`), which then reads the new rows itself, so the
-journal is the data plane between the two and no event crosses an actor hop twice.
+journal is the data plane between the two and no event crosses an actor hop twice. Live quotes,
+which are not journalled, ride in a ring's body (:meth:`Doorbell.ring_with_quotes`).
 The seq continues across restarts: it is the largest seq in the file plus one. It keeps the
 last ``keep`` events; the file is in incremental auto-vacuum mode, and the pages of pruned
 events are given back after each prune (``actors/runtime/sqlite_space.py``).
@@ -23,9 +24,12 @@ from typing import Any
 from actors.runtime.private import private_socket_path
 from actors.runtime.sqlite_space import reclaim_free_pages, use_incremental_vacuum
 
-__all__ = ["EVENTS_FILE", "Doorbell", "Journal", "JournalReader", "doorbell_address"]
+__all__ = ["EVENTS_FILE", "MAX_QUOTES_BODY", "RING", "Doorbell", "Journal", "JournalReader",
+           "doorbell_address"]
 
 EVENTS_FILE = "events.db"
+RING = b"\0"  # a plain ring: new rows; any other body is live quotes (a JSON array)
+MAX_QUOTES_BODY = 60_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -63,10 +67,25 @@ class Doorbell:
         if self._socket is None or self.address is None:
             return False
         try:
-            self._socket.sendto(b"\0", self.address)
+            self._socket.sendto(RING, self.address)
         except BlockingIOError:
             return True  # its buffer is full of rings it has not read: it will read anyway
         except OSError:
+            return False
+        return True
+
+    def ring_with_quotes(self, texts: Sequence[str]) -> bool:
+        """Ring with live quotes (their JSON texts) as the ring's body, so that they reach the
+        WebFront with no actor hop. True when they were sent; False when they must go another
+        way (no reader, its queue full, or too many for one datagram)."""
+        if self._socket is None or self.address is None:
+            return False
+        body = ("[" + ",".join(texts) + "]").encode("utf-8")
+        if len(body) > MAX_QUOTES_BODY:
+            return False
+        try:
+            self._socket.sendto(body, self.address)
+        except OSError:  # BlockingIOError too: a ring may be lost, quotes must not
             return False
         return True
 

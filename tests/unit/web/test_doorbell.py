@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import stat
@@ -16,6 +17,18 @@ from actors.broadcaster.journal import Doorbell, doorbell_address
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no AF_UNIX sockets")
 
 
+def _listen(tmp_path: Path) -> tuple[socket.socket, str]:
+    """A reader bound where the WebFront would listen for this journal's rings."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    address = doorbell_address(tmp_path / "events.db")
+    assert address is not None
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(address)
+    listener.bind(address)
+    listener.settimeout(5.0)
+    return listener, address
+
+
 def test_with_no_listener_a_ring_says_so(tmp_path: Path) -> None:
     bell = Doorbell(tmp_path / "events.db")
     try:
@@ -25,12 +38,7 @@ def test_with_no_listener_a_ring_says_so(tmp_path: Path) -> None:
 
 
 def test_a_listener_on_the_journals_address_hears_the_ring(tmp_path: Path) -> None:
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    address = doorbell_address(tmp_path / "events.db")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(address)
-    listener.bind(address)
-    listener.settimeout(5.0)
+    listener, address = _listen(tmp_path)
     bell = Doorbell(tmp_path / "." / "events.db")  # the same journal, spelled differently
     try:
         assert bell.ring() is True
@@ -53,3 +61,19 @@ def test_no_other_local_user_can_reach_the_doorbell(tmp_path: Path) -> None:
     assert not str(address).startswith("\0")
     directory = address.parent.lstat()
     assert directory.st_uid == os.getuid() and stat.S_IMODE(directory.st_mode) == 0o700
+
+
+def test_quotes_ride_in_a_rings_body_and_only_while_someone_listens(tmp_path: Path) -> None:
+    bell = Doorbell(tmp_path / "events.db")
+    texts = ['{"type":"QUOTE","symbol":"EURUSD","bid":1.1}', '{"type":"QUOTE","symbol":"X"}']
+    assert bell.ring_with_quotes(texts) is False  # nobody listens: they go by actor message
+    listener, address = _listen(tmp_path)
+    try:
+        assert bell.ring_with_quotes(texts) is True
+        assert json.loads(listener.recv(65536)) == [json.loads(text) for text in texts]
+        too_many = ['{"type":"QUOTE","symbol":"' + "S" * 1000 + '"}'] * 100
+        assert bell.ring_with_quotes(too_many) is False  # more than one datagram's worth
+    finally:
+        bell.close()
+        listener.close()
+        os.unlink(address)

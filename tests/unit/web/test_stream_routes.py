@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import msgpack
 import pytest
 
+from actors.broadcaster.journal import Doorbell
 from messages.events import AccountUpdate, ActorRestarted, PositionUpdate
 from tests.unit.web.conftest import WebFixture
 
@@ -157,3 +159,23 @@ async def test_compression_is_refused_so_every_client_can_be_sent_the_shared_fra
         await _sent_directly(web_app, 1)
         web_app.feed.publish(*(AccountUpdate(timestamp=T, account={"n": n}) for n in range(3)))
         assert [event["seq"] for event in await frames(ws, 3)] == [1, 2, 3]
+
+
+async def test_quotes_rung_on_the_doorbell_reach_the_clients(web_app: WebFixture) -> None:
+    web_app.feed.sync()
+    quote = {"type": "QUOTE", "timestamp": T, "symbol": "EURUSD", "bid": 1.1, "ask": 1.1002,
+             "spread": 2.0, "time": 100.0}
+    bell = Doorbell(Path(web_app.hub.journal_path))
+    try:
+        async with web_app.client.ws_connect("/ws", headers=web_app.auth) as ws:
+            await _live(ws)
+            await _sent_directly(web_app, 1)
+            while not bell.ring_with_quotes([json.dumps(quote)]):
+                await asyncio.sleep(0.01)  # until the hub's listener is bound
+            message = await ws.receive(timeout=5)
+            assert json.loads(message.data)["events"] == [quote]
+            web_app.hub.quotes_rung(b"not json")  # a body that is not the Broadcaster's
+            web_app.hub.quotes_rung(b'[{"type": "ACCOUNT_UPDATE"}]')
+            assert web_app.hub.snapshot.to_dict()["quotes"]["EURUSD"]["bid"] == 1.1
+    finally:
+        bell.close()
