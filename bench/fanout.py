@@ -33,8 +33,9 @@ gets a short warm-up (one client, ``WARM_UP_S`` of events) that is not reported.
 
 ``--saturate [RATES]`` adds the saturation search at 100 clients: for each rate of the ladder
 (default 500 to 4,000/s), ``SATURATION_RUNS`` runs of ``--saturation-duration`` seconds per
-system; a rate holds when the median run (by p99) has every client get every event in order at
->= 98 % of the rate with p99 < 100 ms, and most runs are complete. A system climbs until its
+system, the systems taking turns run by run; a rate holds when the median run (by p99) has
+every client get every event in order at >= 98 % of the rate with p99 < 100 ms, and most runs
+are complete. A system climbs until its
 first failing rate; its saturation is the last rate that held.
 
 The clients share the machine with the server; on 2 cores they compete for CPU with the daemon
@@ -655,19 +656,22 @@ async def run_benchmark(client_counts: list[int], rate: float, duration: float, 
 
 async def _saturation_search(runners: dict[str, Runner], rates: tuple[float, ...],
                              duration: float) -> dict[str, float]:
-    """Climb the ladder of ``rates`` at 100 clients, each system in turn at each rate, until
-    a point fails; a system's saturation is the last rate that held."""
+    """Climb the ladder of ``rates`` at 100 clients, the systems taking turns run by run at each
+    rate, until a point fails; a system's saturation is the last rate that held."""
     print(f"saturation at {TARGET_CLIENTS} clients: {SATURATION_RUNS} runs of {duration:g} s "
           f"per rate; holds = every event in order at >= 98 % of the rate, p99 < "
           f"{SATURATION_P99_S * 1000:.0f} ms (median run)", flush=True)
     saturation = dict.fromkeys(runners, 0.0)
     climbing = set(runners)
     for rate in rates:
-        for name, runner in runners.items():
-            if name not in climbing:
-                continue
-            runs = [await runner(TARGET_CLIENTS, int(rate * duration), rate)
-                    for _ in range(SATURATION_RUNS)]
+        # The systems take turns, run by run, so that a busy spell of the machine falls on all
+        # of them rather than on the three runs of one.
+        runs_of: dict[str, list[RunResult]] = {name: [] for name in runners if name in climbing}
+        for _ in range(SATURATION_RUNS):
+            for name in runs_of:
+                runs_of[name].append(await runners[name](TARGET_CLIENTS, int(rate * duration),
+                                                         rate))
+        for name, runs in runs_of.items():
             median = _median_run(runs)
             holds = _point_passes(runs, rate)
             print(f"  {name:<9} {rate:6.0f}/s: {'holds' if holds else 'fails'}; median run "
