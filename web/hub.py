@@ -50,6 +50,7 @@ from aiohttp import web
 from actors.broadcaster.journal import RING, JournalReader, doorbell_address
 from actors.broadcaster.snapshot import Snapshot
 from actors.runtime.clock import iso_utc
+from actors.runtime.frame_auth import unseal
 from messages.codec import (
     decode_json,
     encode_json,
@@ -337,12 +338,16 @@ class Hub:
         if self._pending_quotes:
             self._schedule_flush()
 
-    def quotes_rung(self, body: bytes) -> None:
-        """Live quotes that came in a doorbell ring's body (a JSON array of QUOTE events)."""
+    def quotes_rung(self, frame: bytes) -> None:
+        """Live quotes that came in a doorbell ring's body (a JSON array of QUOTE events,
+        sealed with the daemon's secret: anything else is dropped unread)."""
+        body = unseal(frame)
+        if body is None:
+            return  # not the Broadcaster's: only this user can ring, and only it can seal
         try:
             wires = decode_json(body)
         except ValueError:
-            return  # not the Broadcaster's: only this user can ring, but stay safe
+            return
         if not isinstance(wires, list):
             return
         quotes = [wire for wire in wires

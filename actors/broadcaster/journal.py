@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from actors.runtime.frame_auth import seal
 from actors.runtime.private import private_socket_path
 from actors.runtime.sqlite_space import reclaim_free_pages, use_incremental_vacuum
 
@@ -80,8 +81,10 @@ class Doorbell:
         way (no reader, its queue full, or too many for one datagram)."""
         if self._socket is None or self.address is None:
             return False
-        body = ("[" + ",".join(texts) + "]").encode("utf-8")
-        if len(body) > MAX_QUOTES_BODY:
+        # Sealed with the daemon's secret: only the daemon's own processes may put quotes on
+        # the dashboard (the plain ring only wakes the reader to read the journal).
+        body = seal(("[" + ",".join(texts) + "]").encode("utf-8"))
+        if body is None or len(body) > MAX_QUOTES_BODY:
             return False
         try:
             self._socket.sendto(body, self.address)

@@ -63,7 +63,8 @@ from actors.runtime.logs import get_logger
 
 __all__ = ["FORGED", "MAX_FRAME_BYTES", "REPLAYED", "SECRET_FILE", "AuthenticatedPickle",
            "BoundedReceiveBuffer",
-           "ReplayGuard", "create_secret", "install", "installed", "probe_admin", "read_secret"]
+           "ReplayGuard", "create_secret", "install", "installed", "probe_admin", "read_secret",
+           "seal", "unseal"]
 
 SECRET_FILE = "actor_secret"
 TAG_BYTES = 32
@@ -297,6 +298,26 @@ def install(secret: bytes) -> AuthenticatedPickle:
 
 def installed() -> AuthenticatedPickle | None:
     return _installed
+
+
+def seal(data: bytes) -> bytes | None:
+    """``data`` tagged with the daemon's secret, for the channels beside Thespian (the publish
+    lane, the journal's doorbell); None where no secret is installed (nothing may then go
+    that way)."""
+    serializer = _installed
+    return None if serializer is None else serializer.tag(data) + data
+
+
+def unseal(frame: bytes | memoryview) -> bytes | None:
+    """What :func:`seal` sealed, if ``frame`` carries a valid tag of this daemon's secret;
+    None otherwise (or where no secret is installed). Checked before anything is decoded."""
+    serializer = _installed
+    if serializer is None or len(frame) < TAG_BYTES:
+        return None
+    body = bytes(frame[TAG_BYTES:])
+    if not hmac.compare_digest(bytes(frame[:TAG_BYTES]), serializer.tag(body)):
+        return None
+    return body
 
 
 def create_secret(data_dir: Path) -> bytes:

@@ -18,9 +18,12 @@ reads every complete message that arrived since its last wake-up in one go.
   :meth:`LaneSender.flush` writes later (the actor arms a short timer); whatever cannot go on
   the lane (no Broadcaster listening yet, the connection broken before a message started to
   go) is handed back to go by Thespian instead.
-- Frames: a 4-byte big-endian length, then the pickle. A declared length above
-  :data:`MAX_FRAME_BYTES`, or a frame that is not a message the reader accepts, closes that
-  connection.
+- Frames: a 4-byte big-endian length, then the pickle sealed with the daemon's secret (an
+  HMAC-SHA256 tag, :func:`~actors.runtime.frame_auth.seal`), checked before anything is
+  unpickled, as every Thespian frame is: the directory and the peer check keep other users out,
+  the tag keeps out a process of this user that is not the daemon's. A declared length above
+  :data:`MAX_FRAME_BYTES`, a frame without a valid tag, or one that is not a message the reader
+  accepts, closes that connection. Without a secret installed, nothing goes by the lane.
 
 Only messages between processes of one daemon take this lane: an actor runs it only when it is
 a process of its own (not in ``simpleSystemBase``, where nothing watches sockets).
@@ -40,6 +43,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from actors.runtime.frame_auth import seal, unseal
 from actors.runtime.private import private_socket_path
 
 __all__ = ["MAX_FRAME_BYTES", "LaneInbox", "LaneSender", "Sent", "lane_address"]
@@ -93,8 +97,8 @@ class LaneSender:
         after any queued that never started to go), in order."""
         if self._socket is None and not self._connect():
             return Sent.REFUSED, [*self._take_unsent(), message]
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        if len(data) > MAX_FRAME_BYTES:
+        data = seal(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        if data is None or len(data) > MAX_FRAME_BYTES:
             return Sent.REFUSED, [*self._take_unsent(), message]
         self._queue.append(_Frame(message, _LENGTH.pack(len(data)) + data))
         return self._write()
@@ -250,8 +254,9 @@ class LaneInbox:
             end = start + _LENGTH.size + size
             if len(buffer) < end:
                 break
+            body = unseal(memoryview(buffer)[start + _LENGTH.size : end])
             try:
-                message = pickle.loads(buffer[start + _LENGTH.size : end])
+                message = None if body is None else pickle.loads(body)
             except Exception:  # a frame that is not ours: nothing more from this sender
                 message = None
             if message is None or not self._accepts(message):

@@ -1,5 +1,6 @@
 """The publish lane (``actors/runtime/publish_lane.py``) on real Unix sockets: order, partial
-writes, refusals, and a reader that goes away."""
+writes, refusals, a reader that goes away, and frames that are not sealed with the daemon's
+secret."""
 
 from __future__ import annotations
 
@@ -12,10 +13,24 @@ from pathlib import Path
 
 import pytest
 
+from actors.runtime import frame_auth
+from actors.runtime.frame_auth import AuthenticatedPickle
 from actors.runtime.publish_lane import LaneInbox, LaneSender, Sent, lane_address
 from messages.commands import Publish, SnapshotSync
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets")
+
+
+@pytest.fixture(autouse=True)
+def daemon_secret(monkeypatch: pytest.MonkeyPatch) -> AuthenticatedPickle:
+    """This process as one of a daemon's: its secret installed (without patching Thespian)."""
+    serializer = AuthenticatedPickle(os.urandom(32))
+    monkeypatch.setattr(frame_auth, "_installed", serializer)
+    return serializer
+
+
+def _sealed_elsewhere(data: bytes) -> bytes:
+    return AuthenticatedPickle(os.urandom(32)).tag(data) + data
 
 
 @pytest.fixture()
@@ -114,11 +129,15 @@ def test_a_new_inbox_at_the_same_address_is_found_again(address: str) -> None:
         second.close()
 
 
+_PUBLISH = pickle.dumps(Publish(()))
+
+
 @pytest.mark.parametrize("frame", [
     struct.pack("!I", 2**31) + b"x",  # a declared length beyond the limit
-    struct.pack("!I", 5) + b"junk!",  # not a pickle
-    struct.pack("!I", len(pickle.dumps("text"))) + pickle.dumps("text"),  # not a Publish
-])
+    struct.pack("!I", 5) + b"junk!",  # not sealed
+    struct.pack("!I", len(_PUBLISH)) + _PUBLISH,  # a Publish, but not sealed: never unpickled
+    struct.pack("!I", len(_PUBLISH) + 32) + _sealed_elsewhere(_PUBLISH),  # another secret's
+], ids=["too long", "junk", "unsealed", "another daemon's"])
 def test_a_frame_that_is_not_ours_closes_its_connection(address: str, frame: bytes) -> None:
     inbox = LaneInbox(address, _is_publish)
     stranger = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -132,6 +151,30 @@ def test_a_frame_that_is_not_ours_closes_its_connection(address: str, frame: byt
     finally:
         stranger.close()
         inbox.close()
+
+
+def test_a_sealed_frame_that_is_not_a_publish_closes_its_connection(
+        address: str, daemon_secret: AuthenticatedPickle) -> None:
+    inbox = LaneInbox(address, _is_publish)
+    stranger = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        stranger.connect(address)
+        inbox.read(inbox.filenos())
+        sealed = frame_auth.seal(pickle.dumps("text"))
+        assert sealed is not None
+        stranger.sendall(struct.pack("!I", len(sealed)) + sealed)
+        assert _publishes(inbox) == [] and inbox.refused == 1
+    finally:
+        stranger.close()
+        inbox.close()
+
+
+def test_without_the_daemons_secret_nothing_goes_by_the_lane(
+        lane: tuple[LaneInbox, LaneSender], monkeypatch: pytest.MonkeyPatch) -> None:
+    _, sender = lane
+    monkeypatch.setattr(frame_auth, "_installed", None)
+    state, unsent = sender.send(Publish(()))
+    assert state is Sent.REFUSED and unsent == [Publish(())]  # it goes by Thespian instead
 
 
 def test_the_address_is_the_data_directorys(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import msgpack
 import pytest
 
 from actors.broadcaster.journal import Doorbell
+from actors.runtime import frame_auth
+from actors.runtime.frame_auth import AuthenticatedPickle
 from messages.events import AccountUpdate, ActorRestarted, PositionUpdate
 from tests.unit.web.conftest import WebFixture
 
@@ -161,7 +164,10 @@ async def test_compression_is_refused_so_every_client_can_be_sent_the_shared_fra
         assert [event["seq"] for event in await frames(ws, 3)] == [1, 2, 3]
 
 
-async def test_quotes_rung_on_the_doorbell_reach_the_clients(web_app: WebFixture) -> None:
+async def test_quotes_rung_on_the_doorbell_reach_the_clients(
+        web_app: WebFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a body sealed with the daemon's secret puts quotes on the dashboard."""
+    monkeypatch.setattr(frame_auth, "_installed", AuthenticatedPickle(os.urandom(32)))
     web_app.feed.sync()
     quote = {"type": "QUOTE", "timestamp": T, "symbol": "EURUSD", "bid": 1.1, "ask": 1.1002,
              "spread": 2.0, "time": 100.0}
@@ -175,7 +181,9 @@ async def test_quotes_rung_on_the_doorbell_reach_the_clients(web_app: WebFixture
             message = await ws.receive(timeout=5)
             assert json.loads(message.data)["events"] == [quote]
             web_app.hub.quotes_rung(b"not json")  # a body that is not the Broadcaster's
-            web_app.hub.quotes_rung(b'[{"type": "ACCOUNT_UPDATE"}]')
+            web_app.hub.quotes_rung(frame_auth.seal(b'[{"type": "ACCOUNT_UPDATE"}]') or b"")
+            forged = json.dumps([{**quote, "bid": 9.9, "time": 200.0}]).encode()
+            web_app.hub.quotes_rung(forged)  # a quote, but not sealed: dropped unread
             assert web_app.hub.snapshot.to_dict()["quotes"]["EURUSD"]["bid"] == 1.1
     finally:
         bell.close()
