@@ -21,7 +21,8 @@ pure modules beside it, and sends messages. What it does, in the order it happen
 4. **Poll** positions, orders, account and deal history every ``broker.poll_interval_s``:
    ``POSITION_UPDATE`` / ``ACCOUNT_UPDATE`` when something changed, new deals to the
    RiskManager, and each closed trade, once, to the Critic, the RiskManager, the Strategy and
-   SharedState's journal (``POSITION_CLOSED`` for the dashboard).
+   SharedState's journal (``POSITION_CLOSED`` for the dashboard). These reads, and the
+   QUOTE rounds, come after the orders waiting in the mailbox (:mod:`actors.broker.pacing`).
 
 Times given to other roles (``MarketData.server_time``, ``BrokerSnapshot.server_time``,
 ``TradeClosed.opened_at``/``closed_at``) are market time as UTC epoch seconds; the terminal's
@@ -66,6 +67,15 @@ from actors.broker.gate import GateState
 from actors.broker.gateway import BrokerUnavailable, Gateway, GatewayError, GatewayTimeout
 from actors.broker.intents import INTENT_PREFIX, Intent, IntentStatus, intent_key
 from actors.broker.market_data import SpecCache, collect_market_data
+from actors.broker.pacing import (
+    ORDER_WAIT_S,
+    QUOTE_BUDGET_S,
+    YIELD_S,
+    QuoteRotation,
+    ReadStep,
+    next_quote_delay,
+    read_step,
+)
 from actors.broker.positions_tracker import (
     POSITION_PREFIX,
     ChangeGate,
@@ -152,7 +162,6 @@ RESOLVE_INTERVAL_S = 1.0
 REQUESTER_MARGIN = 0.8  # of the requester's wait: the rest carries the answer back
 SHAPE_SLACK_S = 5.0  # how far before it was begun, and after now, an order is looked for
 POLL_SOON_DELAY_S = 0.05
-QUOTE_COST_SHARE = 10.0  # a quote read costing T waits at least 10 T before the next
 # "strategy" stands for every strategy's actor ("strategy.<name>").
 TRADE_LISTENERS = ("critic", "risk", "strategy")
 READY_LISTENERS = ("risk", "strategy")
@@ -167,11 +176,13 @@ class _ConnectDue:
 class _PollDue:
     generation: int
     once: bool = False
+    yielded: bool = False  # put back once already (actors.broker.pacing)
 
 
 @dataclass(frozen=True, slots=True)
 class _QuotesDue:
     generation: int
+    yielded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +242,7 @@ class MT5BrokerActor(EnsembleActor):
         self.close_attempts: dict[int, int] = {}
         self.changes = ChangeGate()
         self.quotes = QuoteWatch()
+        self.quote_rotation = QuoteRotation()
         self.driven = False  # a backtest's driver moves the clock and asks for every poll
 
     def _listeners(self, roles: tuple[str, ...]) -> list[str]:
@@ -727,28 +739,41 @@ class MT5BrokerActor(EnsembleActor):
         if self.settings.broker.quote_interval_ms > 0:
             self.after(0.0, _QuotesDue(self.poll_generation))
 
+    def _paced(self, message: _PollDue | _QuotesDue) -> bool:
+        """Orders first (:mod:`actors.broker.pacing`): True when the read may run now; else it
+        is put back (once to let waiting messages in, then while an order is on its way)."""
+        step = read_step(yielded=message.yielded, order_waiting=self.desk.awaiting_write_ahead)
+        if step is ReadStep.READ:
+            return True
+        self.after(YIELD_S if step is ReadStep.YIELD else ORDER_WAIT_S,
+                   dataclasses.replace(message, yielded=True))
+        return False
+
     @handles(_QuotesDue)
     def _on_quotes_due(self, message: _QuotesDue, sender: Any) -> None:
         """The watched symbols' quotes that changed, as QUOTE events (at most one per symbol
         per ``broker.quote_interval_ms``); a backtest's driven terminal has none."""
-        if message.generation != self.poll_generation or self.driven:
+        if message.generation != self.poll_generation or self.driven or not self._paced(message):
             return
         started = time.monotonic()
         if self.connected and self.reconciled and self.gateway is not None:
             self._publish_quotes(self.gateway)
         if message.generation == self.poll_generation:
-            # Quotes are a view, orders are money: a slow terminal's quote reads may take at
-            # most 1/QUOTE_COST_SHARE of the broker's time, so they never starve its orders.
-            spent = time.monotonic() - started
-            self.after(max(self.settings.broker.quote_interval_ms / 1000.0,
-                           spent * QUOTE_COST_SHARE), _QuotesDue(self.poll_generation))
+            # Quotes are a view, orders are money: on a slow terminal a round reads what its
+            # budget allows and the next waits 10 times its cost.
+            self.after(next_quote_delay(self.settings.broker.quote_interval_ms / 1000.0,
+                                        time.monotonic() - started),
+                       _QuotesDue(self.poll_generation))
 
     def _publish_quotes(self, gateway: Gateway) -> None:
+        universe = self.universe
         try:
-            ticks = gateway.ticks(self.universe)
+            ticks, read = gateway.ticks_within(self.quote_rotation.order(universe),
+                                               QUOTE_BUDGET_S)
         except GatewayError as error:
             self._gateway_failed(error)
             return
+        self.quote_rotation.advance(read, len(universe))
         points: dict[str, float] = {}
         for symbol in ticks:
             try:
@@ -766,9 +791,12 @@ class MT5BrokerActor(EnsembleActor):
 
     @handles(_PollDue)
     def _on_poll_due(self, message: _PollDue, sender: Any) -> None:
+        stale = message.generation != self.poll_generation or self.driven
+        if not stale and not self._paced(message):
+            return
         if message.once:
             self.poll_soon_pending = False
-        if message.generation != self.poll_generation or self.driven:
+        if stale:
             return
         if self.connected and self.reconciled:
             self._poll()

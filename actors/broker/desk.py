@@ -253,6 +253,11 @@ class OrderDesk:
         self.modify_reports: OrderedDict[str, OrderReport] = OrderedDict()
         self._job_ids = itertools.count(1)
 
+    @property
+    def awaiting_write_ahead(self) -> bool:
+        """An order's write-ahead is awaited: its ``Send`` follows the acknowledgement."""
+        return any(job.writing for job in self.jobs.values())
+
     # --- requests ---------------------------------------------------------------------------
 
     def place(self, order: PlaceOrder, sender: Any, conditions: Conditions,

@@ -38,6 +38,7 @@ import dataclasses
 import math
 import operator
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -533,14 +534,24 @@ class Gateway:
     def ticks(self, symbols: Iterable[str]) -> dict[str, TickRecord]:
         """The latest tick of each symbol, in one trip to the worker; a symbol whose tick
         cannot be read is left out (the other reads of a poll tell a lost connection)."""
+        return self.ticks_within(symbols, None)[0]
+
+    def ticks_within(self, symbols: Iterable[str],
+                     budget_s: float | None) -> tuple[dict[str, TickRecord], int]:
+        """Like :meth:`ticks`, but no further symbol is begun once ``budget_s`` of wall time is
+        spent (the first always is): the ticks found and how many symbols were read."""
         names = [str(symbol) for symbol in symbols]
 
-        def job() -> dict[str, TickRecord]:
+        def job() -> tuple[dict[str, TickRecord], int]:
             found: dict[str, TickRecord] = {}
+            started, read = time.monotonic(), 0
             for name in names:
+                if read and budget_s is not None and time.monotonic() - started >= budget_s:
+                    break
+                read += 1
                 with contextlib.suppress(GatewayError):
                     found[name] = self._read_tick(name)
-            return found
+            return found, read
 
         return self._run("symbol_info_tick", job)
 

@@ -105,6 +105,17 @@ def test_an_order_is_sent_only_after_its_write_ahead_and_reported_once() -> None
     assert _of(done, PollSoon) and not desk.jobs
 
 
+def test_the_desk_says_when_a_write_ahead_is_awaited() -> None:
+    desk = OrderDesk(MAGIC)
+    assert not desk.awaiting_write_ahead
+    ahead = _only(desk.place(_order(), ME, READY, NOW), WriteAhead)
+    assert desk.awaiting_write_ahead  # the broker's own reads wait: the Send comes next
+    send = _only(desk.written(ahead.job_id, "E1", True, None, READY, NOW), Send)
+    assert not desk.awaiting_write_ahead
+    desk.sent(send.job_id, "E1", _outcome(Outcome.DONE, order=42), READY, NOW)
+    assert not desk.awaiting_write_ahead
+
+
 def test_a_known_client_order_id_is_answered_from_its_record_and_never_sent_again() -> None:
     desk = OrderDesk(MAGIC)
     send = _place_until_send(desk, _order())

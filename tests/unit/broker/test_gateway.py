@@ -298,6 +298,19 @@ def test_all_calls_run_on_one_worker_thread_and_invalid_fill_is_retried_once(
     assert outcome.status is Outcome.DONE and outcome.type_filling == 1 and outcome.attempts == 2
 
 
+def test_ticks_within_a_budget_stop_after_the_first_symbol_once_it_is_spent(
+    sim_gateway: Gateway,
+) -> None:
+    symbols = ("EURUSD", "NOPE", "USDJPY", "GBPUSD")
+    everything, read = sim_gateway.ticks_within(symbols, None)
+    assert read == 4 and list(everything) == ["EURUSD", "USDJPY", "GBPUSD"]
+    first, read = sim_gateway.ticks_within(symbols, 0.0)  # spent after one read
+    assert read == 1 and list(first) == ["EURUSD"]
+    missing, read = sim_gateway.ticks_within(symbols[1:], 0.0)
+    assert read == 1 and missing == {}  # a symbol that cannot be read still counts as read
+    assert set(sim_gateway.ticks(symbols)) == set(everything)
+
+
 def test_a_hung_terminal_times_out_and_the_order_is_never_sent_late(sim_gateway: Gateway) -> None:
     sim = sim_gateway.backend._sim
     sim_gateway.call_timeout = sim_gateway.order_timeout = 0.2
