@@ -24,6 +24,7 @@ __all__ = [
     "StateGet",
     "StateGetAll",
     "StateGetLastUpdate",
+    "StateGetLive",
     "StateIncrement",
     "StateReply",
     "StateRequest",
@@ -105,6 +106,17 @@ class StateGetAll(StateRequest):
     prefix: str = ""
     after: str = ""
     limit: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateGetLive(StateRequest):
+    """What a starting MT5Broker needs, and not the history it no longer does
+    (``actors/shared_state/live.py``): the positions it tracks, its live order intents (not
+    final, of a tracked position, or written within ``recent_s`` of now or of the earliest
+    unresolved one) and the named ``keys``. Answered like :class:`StateGetAll`."""
+
+    keys: tuple[str, ...] = ()
+    recent_s: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

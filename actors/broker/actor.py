@@ -8,7 +8,8 @@ pure modules beside it, and sends messages. What it does, in the order it happen
    (:func:`~actors.broker.reconcile.connection_verdict`: a REAL account is refused unless
    ``broker.allow_real_account``). On failure, retry with exponential backoff and jitter. Every
    change of connection state is a ``BROKER_STATUS`` event (connected, degraded, disconnected).
-2. **Reconcile** before trading: read the intents and tracked positions back from SharedState,
+2. **Reconcile** before trading: read the live intents and the tracked positions back from
+   SharedState (:mod:`actors.shared_state.live`: not years of resolved orders),
    resolve the intents whose outcome is unknown from the terminal's books, adopt the positions
    with our magic number, report (and leave alone) the foreign ones, report the trades that
    closed while the broker was away. Then :class:`~messages.trading.BrokerReady` goes to the
@@ -44,6 +45,7 @@ from typing import Any
 from actors.broker.backends import BrokerBackend, make_backend
 from actors.broker.deal_reader import CURSOR_KEY, DealCursor, DealReader, closed_positions
 from actors.broker.desk import (
+    WRITE_AHEAD_DEADLINE_S,
     CancelOrder,
     Conditions,
     Effect,
@@ -65,7 +67,13 @@ from actors.broker.fate_match import OrderShape
 from actors.broker.fault_switches import FaultChangeError, checked_fault_changes, fault_switches
 from actors.broker.gate import GateState
 from actors.broker.gateway import BrokerUnavailable, Gateway, GatewayError, GatewayTimeout
-from actors.broker.intents import INTENT_PREFIX, Intent, IntentStatus, intent_key
+from actors.broker.intents import (
+    INTENT_PREFIX,
+    Intent,
+    IntentStatus,
+    close_order_id,
+    intent_key,
+)
 from actors.broker.market_data import SpecCache, collect_market_data
 from actors.broker.pacing import (
     ORDER_WAIT_S,
@@ -73,6 +81,7 @@ from actors.broker.pacing import (
     YIELD_S,
     QuoteRotation,
     ReadStep,
+    defer_read,
     next_quote_delay,
     read_step,
 )
@@ -111,7 +120,7 @@ from messages.commands import (
     StateCompareAndSet,
     StateDelete,
     StateGet,
-    StateGetAll,
+    StateGetLive,
     StateReply,
     StateSet,
 )
@@ -139,7 +148,7 @@ from messages.trading import (
     TradingGate,
 )
 
-__all__ = ["BROKER_STATE_PREFIX", "REPORTED_PREFIX", "GatewayWedged", "MT5BrokerActor"]
+__all__ = ["LIVE_RECENT_S", "REPORTED_PREFIX", "GatewayWedged", "MT5BrokerActor"]
 
 AUTHORIZATION_FAILED = -6  # RES_E_AUTH_FAILED (reference mt5_api.md §9)
 
@@ -147,7 +156,9 @@ AUTHORIZATION_FAILED = -6  # RES_E_AUTH_FAILED (reference mt5_api.md §9)
 class GatewayWedged(RuntimeError):
     """A terminal call still runs past its time: the broker crashes on purpose."""
 
-BROKER_STATE_PREFIX = "broker."
+LIVE_RECENT_S = 3600.0
+"""Final intents written this recently are read back at start and kept in memory (see
+``actors/shared_state/live.py``); older ones are looked up one by one when asked about."""
 SERVER_OFFSET_KEY = "broker.server_utc_offset"
 """The last measured server clock offset, for a restart while the market is closed."""
 CLOCK_TICK_SYMBOLS = 8  # symbols whose ticks are read at connect to measure the server's clock
@@ -187,6 +198,11 @@ class _QuotesDue:
 
 @dataclass(frozen=True, slots=True)
 class _ResolveDue:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _DeferredReadDue:
     pass
 
 
@@ -243,6 +259,10 @@ class MT5BrokerActor(EnsembleActor):
         self.changes = ChangeGate()
         self.quotes = QuoteWatch()
         self.quote_rotation = QuoteRotation()
+        # orders first (actors/broker/pacing.py): look-ups in flight, market data held meanwhile
+        self.lookups = 0
+        self.deferred_reads: deque[tuple[MarketDataRequest, Any, float]] = deque()
+        self.deferred_read_due = False
         self.driven = False  # a backtest's driver moves the clock and asks for every poll
 
     def _listeners(self, roles: tuple[str, ...]) -> list[str]:
@@ -562,8 +582,9 @@ class MT5BrokerActor(EnsembleActor):
         if self.loading:
             return
         self.loading = True
-        self._state(lambda rid: StateGetAll(request_id=rid, prefix=BROKER_STATE_PREFIX),
-                    self._on_loaded)
+        # Only what is live, not every order and report ever made (actors/shared_state/live.py).
+        self._state(lambda rid: StateGetLive(request_id=rid, keys=(CURSOR_KEY, SERVER_OFFSET_KEY),
+                                             recent_s=LIVE_RECENT_S), self._on_loaded)
         self._state(lambda rid: StateGet(request_id=rid, key=KILL_SWITCH), self._on_kill_switch)
 
     def _on_loaded(self, reply: StateReply) -> None:
@@ -742,12 +763,32 @@ class MT5BrokerActor(EnsembleActor):
     def _paced(self, message: _PollDue | _QuotesDue) -> bool:
         """Orders first (:mod:`actors.broker.pacing`): True when the read may run now; else it
         is put back (once to let waiting messages in, then while an order is on its way)."""
-        step = read_step(yielded=message.yielded, order_waiting=self.desk.awaiting_write_ahead)
+        step = read_step(yielded=message.yielded, order_waiting=self._order_waiting)
         if step is ReadStep.READ:
             return True
         self.after(YIELD_S if step is ReadStep.YIELD else ORDER_WAIT_S,
                    dataclasses.replace(message, yielded=True))
         return False
+
+    @property
+    def _order_waiting(self) -> bool:
+        """An order is between its arrival and its Send: a look-up or a write-ahead is awaited."""
+        return self.lookups > 0 or self.desk.awaiting_write_ahead
+
+    def _resume_reads(self) -> None:
+        """Once no order waits, serve the market data requests held meanwhile, one a turn."""
+        if self.deferred_reads and not self._order_waiting and not self.deferred_read_due:
+            self.deferred_read_due = True
+            self.after(YIELD_S, _DeferredReadDue())
+
+    @handles(_DeferredReadDue)
+    def _on_deferred_read_due(self, message: _DeferredReadDue, sender: Any) -> None:
+        self.deferred_read_due = False
+        if self._order_waiting or not self.deferred_reads:
+            return  # the order's end resumes them
+        request, requester, arrived = self.deferred_reads.popleft()
+        self._serve_market_data(request, requester, arrived)
+        self._resume_reads()
 
     @handles(_QuotesDue)
     def _on_quotes_due(self, message: _QuotesDue, sender: Any) -> None:
@@ -859,6 +900,7 @@ class MT5BrokerActor(EnsembleActor):
         self.publish(events)
         self._refresh_status()
         self._save_market_time()
+        self.desk.forget_settled(time.time() - LIVE_RECENT_S, self.tracker.tracked.keys())
 
     def _observe_deals(self, deals: tuple[DealRecord, ...],
                        open_tickets: set[int]) -> None:
@@ -1030,11 +1072,59 @@ class MT5BrokerActor(EnsembleActor):
 
     @handles(PlaceOrder)
     def _on_place_order(self, order: PlaceOrder, sender: Any) -> None:
-        self._carry_out(self.desk.place(order, sender, self._conditions(), time.time()))
+        self._known_first(order.client_order_id, order.request_id, sender, lambda: self._carry_out(
+            self.desk.place(order, sender, self._conditions(), time.time())))
 
     @handles(ClosePosition)
     def _on_close_position(self, message: ClosePosition, sender: Any) -> None:
-        self._carry_out(self.desk.close(message, sender, self._conditions(), time.time()))
+        self._known_first(close_order_id(message.op_id), message.request_id, sender,
+                          lambda: self._carry_out(self.desk.close(
+                              message, sender, self._conditions(), time.time())))
+
+    def _known_first(self, client_order_id: str, request_id: str, sender: Any,
+                     decide: Callable[[], None]) -> None:
+        """Let the desk decide on a request once it holds the client order id's record, if
+        there is one: an intent not in memory (final ones are neither loaded at start nor
+        kept for long) is read from SharedState first, so that it is answered from its
+        record and never sent again. Unreadable: refused (fail closed)."""
+        if client_order_id in self.desk.ledger:
+            decide()
+            return
+
+        def looked_up(outcome: Callable[[], None]) -> None:
+            self.lookups -= 1
+            outcome()
+            self._resume_reads()
+
+        def on_reply(reply: StateReply) -> None:
+            looked_up(lambda: self._on_looked_up(reply, client_order_id, request_id, sender,
+                                                 decide))
+
+        self.lookups += 1
+        # Bounded like a write-ahead: a decision that waited longer than that is stale.
+        self.ask_peer("shared_state",
+                      lambda rid: StateGet(request_id=rid, key=intent_key(client_order_id)),
+                      on_reply, WRITE_AHEAD_DEADLINE_S, lambda: looked_up(
+                          lambda: self._carry_out(self.desk.unreadable(
+                              request_id, sender, client_order_id,
+                              "SharedState did not answer in time"))),
+                      resend=True)
+
+    def _on_looked_up(self, reply: StateReply, client_order_id: str, request_id: str,
+                      sender: Any, decide: Callable[[], None]) -> None:
+        if not reply.ok:
+            self._carry_out(self.desk.unreadable(request_id, sender, client_order_id,
+                                                 str(reply.error)))
+            return
+        if reply.found and client_order_id not in self.desk.ledger:
+            broken = self.desk.ledger.load({intent_key(client_order_id): reply.value})
+            if broken:
+                self._carry_out(self.desk.unreadable(request_id, sender, client_order_id,
+                                                     "unreadable record"))
+                return
+            if self.desk.ledger[client_order_id].unresolved:
+                self._schedule_resolve()
+        decide()
 
     @handles(CloseAll)
     def _on_close_all(self, message: CloseAll, sender: Any) -> None:
@@ -1094,6 +1184,7 @@ class MT5BrokerActor(EnsembleActor):
         def on_reply(reply: StateReply) -> None:
             self._carry_out(self.desk.written(effect.job_id, coid, reply.ok, reply.error,
                                               self._conditions(), time.time()))
+            self._resume_reads()
 
         self._state(lambda rid: StateSet(request_id=rid, key=intent_key(coid), value=record),
                     on_reply)
@@ -1160,6 +1251,17 @@ class MT5BrokerActor(EnsembleActor):
 
     @handles(MarketDataRequest)
     def _on_market_data(self, request: MarketDataRequest, sender: Any) -> None:
+        """Bars and ticks for a requester; held while an order is on its way out (its reads
+        can take the requester's whole wait on a slow terminal), in order of arrival."""
+        arrived = time.monotonic()
+        if defer_read(order_waiting=self._order_waiting, held=len(self.deferred_reads)):
+            self.deferred_reads.append((request, sender, arrived))
+            self._resume_reads()
+            return
+        self._serve_market_data(request, sender, arrived)
+
+    def _serve_market_data(self, request: MarketDataRequest, sender: Any,
+                           arrived: float) -> None:
         symbols = tuple(request.symbols) or self.universe
         if not self.connected or self.gateway is None:
             self.send(sender, MarketData(request.request_id, self.market_clock.now(), {}, {}, {},
@@ -1168,7 +1270,8 @@ class MT5BrokerActor(EnsembleActor):
             return
         try:
             data = collect_market_data(self.gateway, symbols, request.timeframes, request.bars,
-                                       self.specs, self._deadline(request.timeout_s))
+                                       self.specs, self._deadline(request.timeout_s,
+                                                                  arrived))
         except GatewayError as error:
             self.send(sender, MarketData(request.request_id, self.market_clock.now(), {}, {}, {},
                                          errors=dict.fromkeys(symbols, str(error)),
@@ -1226,12 +1329,15 @@ class MT5BrokerActor(EnsembleActor):
     # --- time ------------------------------------------------------------------------------------
 
     @staticmethod
-    def _deadline(requester_waits_s: float | None) -> float | None:
+    def _deadline(requester_waits_s: float | None,
+                  asked_at: float | None = None) -> float | None:
         """When to give up on the terminal so the requester still gets the answer (monotonic
-        time; None: only the gateway's own call timeout)."""
+        time, counted from ``asked_at``, default now; None: only the gateway's own call
+        timeout)."""
         if requester_waits_s is None or not requester_waits_s > 0:
             return None
-        return time.monotonic() + requester_waits_s * REQUESTER_MARGIN
+        start = time.monotonic() if asked_at is None else asked_at
+        return start + requester_waits_s * REQUESTER_MARGIN
 
     @handles(MarketTime)
     def _on_market_time(self, message: MarketTime, sender: Any) -> None:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,6 +257,24 @@ class OrderDesk:
     def awaiting_write_ahead(self) -> bool:
         """An order's write-ahead is awaited: its ``Send`` follows the acknowledgement."""
         return any(job.writing for job in self.jobs.values())
+
+    def forget_settled(self, before: float, tracked: Collection[int]) -> int:
+        """Forget the final intents older than ``before`` that no job waits on and no tracked
+        position needs (:meth:`IntentLedger.forget_settled`): the ledger in memory stays the
+        size of the recent past; :meth:`unreadable` and the actor's look-up keep the rule
+        "answered from its record" for the rest."""
+        in_jobs = {coid for job in self.jobs.values() for coid in job.coids}
+        return self.ledger.forget_settled(before, lambda intent: (
+            intent.client_order_id in in_jobs
+            or (intent.ticket is not None and intent.ticket in tracked)))
+
+    def unreadable(self, request_id: str, sender: Any, client_order_id: str,
+                   error: str) -> list[Effect]:
+        """A client order id the desk does not hold could not be looked up in SharedState: it
+        may be an order already sent, so it is refused, with nothing written or sent."""
+        return [_refuse(sender, request_id, "state_unavailable", client_order_id=client_order_id),
+                Note("error", "cannot look an order up in SharedState; refused",
+                     {"client_order_id": client_order_id, "reason": error})]
 
     # --- requests ---------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -278,3 +278,16 @@ class IntentLedger:
 
     def all(self) -> Iterable[Intent]:
         return self._intents.values()
+
+    def forget_settled(self, before: float, keep: Callable[[Intent], bool]) -> int:
+        """Drop from memory the final intents last changed before ``before`` (wall-clock epoch
+        seconds) that ``keep`` does not want, unless an intent is still unresolved (the orders
+        around it help to find it by shape). Their records stay in SharedState until retention
+        prunes them; one asked about again is read back from there. Returns how many went."""
+        if any(intent.unresolved for intent in self._intents.values()):
+            return 0
+        gone = [coid for coid, intent in self._intents.items()
+                if intent.final and intent.updated_at < before and not keep(intent)]
+        for coid in gone:
+            del self._intents[coid]
+        return len(gone)

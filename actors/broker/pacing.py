@@ -10,9 +10,12 @@ behind the orders, each a pure decision here that the actor carries out:
 1. **Yield.** A read whose timer fires is first put back :data:`YIELD_S` later, once
    (:func:`read_step`): in that gap the transport reads what came while the broker was busy,
    and those messages are handled before the read.
-2. **Orders first.** No read starts while an order's write-ahead is awaited (its ``Send`` comes
-   next): it looks again after :data:`ORDER_WAIT_S`. The intent's resolution rounds are order
-   work and are not paced.
+2. **Orders first.** While an order is between its arrival and its ``Send`` (its record looked
+   up in SharedState, or its write-ahead awaited) no read starts: a poll or a quote round looks
+   again after :data:`ORDER_WAIT_S`, and a ``MarketDataRequest`` (bars for a scan, which on a
+   slow terminal can take its requester's whole wait) is held and served afterwards, in order
+   of arrival, within its requester's wait counted from its arrival (:func:`defer_read`). The
+   intent's resolution rounds are order work and are not paced.
 3. **Budget.** A quote round reads the watched symbols in turn until :data:`QUOTE_BUDGET_S` is
    spent and goes on from there in the next round (:class:`QuoteRotation`), and the next round
    waits at least :data:`QUOTE_COST_SHARE` times the round's cost (:func:`next_quote_delay`): on
@@ -31,6 +34,7 @@ __all__ = [
     "YIELD_S",
     "QuoteRotation",
     "ReadStep",
+    "defer_read",
     "next_quote_delay",
     "read_step",
 ]
@@ -57,6 +61,12 @@ def read_step(*, yielded: bool, order_waiting: bool) -> ReadStep:
     if order_waiting:
         return ReadStep.WAIT
     return ReadStep.READ
+
+
+def defer_read(*, order_waiting: bool, held: int) -> bool:
+    """Whether a market data request that just came is held (``held``: how many already are;
+    they go first, in order)."""
+    return order_waiting or held > 0
 
 
 def next_quote_delay(interval_s: float, spent_s: float) -> float:

@@ -8,7 +8,7 @@ the reason; a database failure is raised, for the caller to crash on.
 
 from __future__ import annotations
 
-from actors.shared_state.store import KeyValueStore, OpIdReused, StoreError
+from actors.shared_state.store import KeyValueStore, OpIdReused, StoredValue, StoreError
 from messages.commands import (
     JournalAppend,
     JournalQuery,
@@ -17,6 +17,7 @@ from messages.commands import (
     StateGet,
     StateGetAll,
     StateGetLastUpdate,
+    StateGetLive,
     StateIncrement,
     StateReply,
     StateRequest,
@@ -48,13 +49,9 @@ def _answer(store: KeyValueStore, request: StateRequest) -> StateReply:
             value = None if isinstance(request, StateGetLastUpdate) else stored.value
             return StateReply(request_id, ok=True, value=value, updated_at=stored.updated_at)
         case StateGetAll(prefix=prefix, after=after, limit=limit):
-            items = store.get_all(prefix, after, limit)
-            return StateReply(
-                request_id,
-                ok=True,
-                value={key: item.value for key, item in items.items()},
-                extra={"updated_at": {key: item.updated_at for key, item in items.items()}},
-            )
+            return _items(request_id, store.get_all(prefix, after, limit))
+        case StateGetLive(keys=keys, recent_s=recent_s):
+            return _items(request_id, store.get_live(keys, recent_s))
         case StateDelete(key=key):
             return StateReply(request_id, ok=True, found=store.delete(key))
         case StateIncrement(key=key, delta=delta, op_id=op_id):
@@ -74,3 +71,12 @@ def _answer(store: KeyValueStore, request: StateRequest) -> StateReply:
             swapped, current = store.compare_and_set(key, expected, new, op_id)
             return StateReply(request_id, ok=swapped, value=current)
     raise StoreError(f"unknown request {type(request).__name__}")
+
+
+def _items(request_id: str, items: dict[str, StoredValue]) -> StateReply:
+    return StateReply(
+        request_id,
+        ok=True,
+        value={key: item.value for key, item in items.items()},
+        extra={"updated_at": {key: item.updated_at for key, item in items.items()}},
+    )

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.runtime.sqlite_space import reclaim_free_pages, use_incremental_vacuum
+from actors.shared_state.live import live_broker_rows
 from actors.shared_state.retention import prune_before
 
 __all__ = ["KeyValueStore", "OpIdReused", "Quota", "StoreError", "StoredValue"]
@@ -160,6 +161,19 @@ class KeyValueStore:
             "ORDER BY key LIMIT ?",
             (len(prefix), prefix, after, limit or -1),
         )
+        return {key: StoredValue(json.loads(value), updated) for key, value, updated in rows}
+
+    def get_live(self, keys: Iterable[str] = (), recent_s: float = 3600.0,
+                 ) -> dict[str, StoredValue]:
+        """The broker's live records and the named ``keys`` (:mod:`actors.shared_state.live`),
+        in key order."""
+        names = [_check_key(key) for key in keys]
+        if isinstance(recent_s, bool) or not isinstance(recent_s, int | float) or not (
+            0 <= recent_s <= 366 * 86_400
+        ):
+            raise StoreError(f"recent_s must be a number of seconds from 0 to one year, got "
+                             f"{recent_s!r}")
+        rows = live_broker_rows(self._db, names, float(recent_s), _now())
         return {key: StoredValue(json.loads(value), updated) for key, value, updated in rows}
 
     def _check_quota(self, key: str, text: str) -> None:

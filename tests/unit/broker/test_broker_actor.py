@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog.testing
 from thespian.actors import ActorExitRequest, ActorSystem
 
 from actors.app.settings import Settings, load_settings
@@ -22,6 +23,7 @@ from actors.broker.gateway import open_gateway
 from actors.broker.intents import Intent, IntentStatus, intent_key
 from actors.runtime.clock import ManualClock
 from actors.runtime.market_time import MARKET_TIME_FILE, MarketTimeFile
+from actors.shared_state.store import KeyValueStore
 from bench.order_client import terminal_books
 from messages.commands import JournalQuery, Publish, StateGet, StateGetAll, StateReply, StateSet
 from messages.market import Side
@@ -249,8 +251,10 @@ def test_a_close_reports_the_trade_once_everywhere_and_a_retry_sends_nothing(
 
 
 def test_an_unknown_outcome_is_resolved_from_the_books_and_reported_again(
-    harness: Harness,
+    system: ActorSystem, tmp_path: Path,
 ) -> None:
+    # Resolution rounds 1 s apart: E4 is decided (after its look-up) while E3 is unresolved.
+    harness = Harness(system, _settings(tmp_path, "broker.poll_interval_s=5"))
     harness.start_broker()
     faults = harness.ask(SetSimFaults("f", {"timeout_after_execution": True}), SimFaultsReply)
     assert faults.status == 200 and faults.faults["timeout_after_execution"]
@@ -263,6 +267,7 @@ def test_an_unknown_outcome_is_resolved_from_the_books_and_reported_again(
     assert (final.request_id, final.status, final.reason) == ("r3", "done", "done")
     assert final.ticket and harness.books("E3") == {"entries": 1, "exits": 0, "positions": 1}
     assert harness.books("E4")["entries"] == 0
+    harness.stop_broker()
 
 
 def test_a_restarted_broker_resolves_what_it_left_and_adopts_its_positions(
@@ -568,3 +573,39 @@ def test_a_hung_terminal_crashes_the_broker_after_answering_what_waits(
         assert harness.books("E60")["entries"] == 0
     finally:
         harness.broker = None
+
+
+def test_a_starting_broker_loads_only_live_records_and_answers_an_old_order_from_its_record(
+    system: ActorSystem, tmp_path: Path,
+) -> None:
+    settings = _settings(tmp_path)
+    store = KeyValueStore(settings.data_path / "state.db")
+    try:
+        for n in range(3000):  # a long past: resolved orders and reported trades
+            store.set(intent_key(f"E{n}"), Intent(
+                f"E{n}", "open", IntentStatus.DONE if n % 2 else IntentStatus.REJECTED,
+                "EURUSD", "BUY", 0.1, f"r{n}", 1.0, decision_id=f"D{n}",
+                ticket=50_000 + n if n % 2 else None).to_record())
+            store.set(f"broker.reported.{50_000 + n}", {"at": "2020-01-01T00:00:00Z"})
+        store._db.execute("UPDATE kv SET updated_at = '2020-01-01T00:00:00.000000Z'")
+        store.set(intent_key("ERECENT"), Intent(
+            "ERECENT", "open", IntentStatus.REJECTED, "EURUSD", "BUY", 0.1, "r", time.time(),
+            reason="no_money").to_record())
+    finally:
+        store.close()
+    harness = Harness(system, settings)
+    with structlog.testing.capture_logs() as logs:
+        harness.start_broker()
+    try:
+        (loaded,) = [e for e in logs if e["event"] == "broker records loaded"]
+        assert (loaded["intents"], loaded["tracked"], loaded["unresolved"]) == (1, 0, 0)
+        # An old order asked about again is read back and answered from its record.
+        retried = harness.place("E7", request_id="again")
+        assert (retried.status, retried.ticket) == ("done", 50_007)
+        refused = harness.place("E8", request_id="again-8")
+        assert refused.status == "rejected"
+        assert harness.books("E7")["entries"] == 0 and harness.books("E8")["entries"] == 0
+        fresh = harness.place("EFRESH")
+        assert fresh.status == "done" and harness.books("EFRESH")["entries"] == 1
+    finally:
+        harness.stop_broker()

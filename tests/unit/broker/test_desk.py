@@ -287,3 +287,24 @@ def test_a_broker_going_away_answers_every_waiting_job() -> None:
                                                           Reply)}
     assert (replies["r1"].status, replies["r1"].reason) == ("unknown", "unavailable")
     assert replies["r2"].status == "refused" and not desk.jobs
+
+
+def test_settled_intents_are_forgotten_unless_a_job_or_a_tracked_position_needs_them() -> None:
+    desk = OrderDesk(MAGIC)
+    for coid, ticket in (("E1", 41), ("E2", 42), ("E3", 43)):
+        send = _place_until_send(desk, _order(coid, request_id=f"r{coid}"))
+        desk.sent(send.job_id, coid, _outcome(Outcome.DONE, coid, order=ticket), READY, NOW)
+    assert desk.forget_settled(NOW, tracked=()) == 0  # changed at NOW: not before it
+    stuck = _place_until_send(desk, _order("E4", request_id="r4"))
+    assert desk.forget_settled(NOW + 1, tracked=()) == 0  # E4 is on its way: keep its context
+    desk.sent(stuck.job_id, "E4", _outcome(Outcome.REJECTED, "E4"), READY, NOW)
+    assert desk.forget_settled(NOW + 1, tracked={42}) == 3
+    assert [i.client_order_id for i in desk.ledger.all()] == ["E2"]
+
+
+def test_an_order_that_cannot_be_looked_up_is_refused_with_nothing_written() -> None:
+    effects = OrderDesk(MAGIC).unreadable("r9", ME, "E9", "SharedState did not answer")
+    report = _only(effects, Reply).report
+    assert (report.status, report.reason, report.client_order_id) == (
+        "refused", "state_unavailable", "E9")
+    assert not _of(effects, WriteAhead) and not _of(effects, Send)

@@ -8,6 +8,7 @@ from actors.broker.pacing import (
     QUOTE_COST_SHARE,
     QuoteRotation,
     ReadStep,
+    defer_read,
     next_quote_delay,
     read_step,
 )
@@ -18,6 +19,12 @@ def test_a_due_read_yields_once_then_waits_for_an_order_on_its_way_then_reads() 
     assert read_step(yielded=False, order_waiting=True) is ReadStep.YIELD
     assert read_step(yielded=True, order_waiting=True) is ReadStep.WAIT
     assert read_step(yielded=True, order_waiting=False) is ReadStep.READ
+
+
+def test_market_data_waits_for_an_order_on_its_way_and_then_keeps_its_turn() -> None:
+    assert defer_read(order_waiting=True, held=0)
+    assert defer_read(order_waiting=False, held=2)  # those held go first
+    assert not defer_read(order_waiting=False, held=0)
 
 
 def test_the_next_quote_round_waits_its_interval_or_ten_times_its_cost() -> None:

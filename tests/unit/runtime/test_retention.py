@@ -1,5 +1,6 @@
 """Retention on real SQLite files: old decisions, intents and claims go, whatever is still
-needed stays, and both databases level off instead of growing for ever."""
+needed stays, and both databases level off instead of growing for ever; a starting broker
+reads back only its live records."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from actors.broadcaster.journal import Journal
-from actors.shared_state.store import KeyValueStore
+from actors.shared_state.store import KeyValueStore, StoreError
 
 DAY = 86_400.0
 RETENTION = 30 * DAY
@@ -165,3 +166,58 @@ def test_an_existing_journal_file_is_converted_and_keeps_its_events(tmp_path: Pa
         assert journal.last_seq() == 1
     finally:
         journal.close()
+
+
+def _age(store: KeyValueStore, prefix: str, at: str = "2020-01-01T00:00:00.000000Z") -> None:
+    """As if the rows under ``prefix`` had been written long ago."""
+    store._db.execute("UPDATE kv SET updated_at = ? WHERE substr(key, 1, ?) = ?",
+                      (at, len(prefix), prefix))
+
+
+def test_a_starting_broker_reads_only_its_live_records(store: KeyValueStore) -> None:
+    for n in range(5000):  # years of trading: resolved orders and reported trades
+        store.set(f"broker.intent.E{n}", {"status": ("done", "rejected", "refused")[n % 3],
+                                          "ticket": 10_000 + n, "decision_id": f"d{n}"})
+        store.set(f"broker.reported.{10_000 + n}", {"at": "2020-01-01T00:00:00Z"})
+    store.set("broker.intent.E7", {"status": "done", "ticket": 777})  # opened a tracked one
+    store.set("broker.intent.C7", {"status": "done", "ticket": 777, "kind": "close"})
+    store.set("broker.position.777", {"ticket": 777, "decision_id": "d7"})
+    store.set("broker.intent.OLDSEND", {"status": "sending", "ticket": None})  # unresolved
+    _age(store, "broker.")
+    _age(store, "broker.intent.OLDSEND", "2021-06-01T00:00:00.000000Z")  # a year later
+    store.set("broker.intent.NEW", {"status": "done", "ticket": 1})  # within the last hour
+    store.set("broker.deals.cursor", {"msc": 1})
+    store.set("broker.server_utc_offset", {"offset_s": 7200})
+    store.set("broker.other", 1)  # a broker key it does not name
+    store.set("risk.state", {})
+    live = store.get_live(("broker.deals.cursor", "broker.server_utc_offset"), recent_s=3600)
+    assert set(live) == {
+        "broker.deals.cursor", "broker.server_utc_offset", "broker.position.777",
+        "broker.intent.E7", "broker.intent.C7", "broker.intent.OLDSEND", "broker.intent.NEW",
+    }
+    assert live["broker.intent.E7"].value == {"status": "done", "ticket": 777}
+    store.delete("broker.intent.OLDSEND")  # resolved: the orders sent around it matter no more
+    store.set("broker.intent.OLDSEND", {"status": "rejected", "ticket": None})
+    assert "broker.intent.OLDSEND" in store.get_live()  # written just now
+    _age(store, "broker.intent.OLDSEND")
+    assert set(store.get_live()) == {"broker.position.777", "broker.intent.E7",
+                                     "broker.intent.C7", "broker.intent.NEW"}
+
+
+def test_the_orders_written_around_an_old_unresolved_one_are_read_back_too(
+    store: KeyValueStore,
+) -> None:
+    store.set("broker.intent.BEFORE", {"status": "done", "ticket": 5})
+    store.set("broker.intent.LONGBEFORE", {"status": "done", "ticket": 4})
+    store.set("broker.intent.STUCK", {"status": "unknown", "ticket": None})
+    _age(store, "broker.intent.LONGBEFORE", "2020-01-01T00:00:00.000000Z")
+    _age(store, "broker.intent.BEFORE", "2020-03-01T11:59:50.000000Z")
+    _age(store, "broker.intent.STUCK", "2020-03-01T12:00:00.000000Z")  # the daemon was down
+    assert set(store.get_live(recent_s=3600)) == {"broker.intent.BEFORE", "broker.intent.STUCK"}
+
+
+def test_a_bad_live_read_is_refused_by_name(store: KeyValueStore) -> None:
+    with pytest.raises(StoreError, match="recent_s"):
+        store.get_live(recent_s=-1)
+    with pytest.raises(StoreError, match="key must be"):
+        store.get_live(("",))
