@@ -12,9 +12,12 @@ The load is kept light (about 3 requests a second, one WebSocket held open and r
 30 s, a burst of hostile bodies now and then) because the point is time, not pressure. An hour
 at 120x is five market days, so the retention is set to 1 market day and the journal to 20,000
 events: pruning and incremental vacuum then run several times within the hour, by the same
-code as with the defaults (30 days, 500,000 events), which only take longer to reach.
+code as with the defaults (30 days, 500,000 events), which only take longer to reach. A
+shorter run can shrink both (``--retention-days``, ``--journal-keep``) to reach them sooner.
+The summary ends with both databases' sizes every ``--table-every`` samples.
 
     python -m bench.soak --minutes 60 --out /tmp/soak
+    nice -n 10 python -m bench.soak --minutes 30 --retention-days 0.25 --journal-keep 5000
 
 It is not a pytest test; a 5xx or an actor restart is counted and reported, not raised.
 """
@@ -154,7 +157,18 @@ async def _ws_load(daemon: Any, counts: _Counts, stop: threading.Event) -> None:
                 counts.ws_events += len(client.events)
 
 
-def _summary(rows: list[dict[str, Any]], counts: _Counts) -> str:
+def _size_table(rows: list[dict[str, Any]], every: int) -> list[str]:
+    """state.db and events.db (with their WAL files) every ``every`` samples, and the last."""
+    picked = [row for row in rows if int(row["minute"]) % every == 0]
+    if rows and picked[-1] is not rows[-1]:
+        picked.append(rows[-1])
+    lines = ["| minute | state.db KB | events.db KB |", "|---:|---:|---:|"]
+    lines += [f"| {row['minute']} | {row['state_db_kb']:,} | {row['events_db_kb']:,} |"
+              for row in picked]
+    return lines
+
+
+def _summary(rows: list[dict[str, Any]], counts: _Counts, every: int = 5) -> str:
     lines = [f"{len(rows)} samples; requests {counts.requests} "
              f"({counts.by_class}), WebSocket events received {counts.ws_events}"]
     if counts.five_hundreds:
@@ -173,6 +187,7 @@ def _summary(rows: list[dict[str, Any]], counts: _Counts) -> str:
                          f"half {early:+.1f}, second half {late:+.1f}")
         lines.append(f"actor restarts: {rows[0]['restarts']} at start, {last['restarts']} at "
                      "the end")
+    lines += _size_table(rows, every)
     return "\n".join(lines) + "\n"
 
 
@@ -182,6 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("soak-out"))
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between samples")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between requests")
+    parser.add_argument("--retention-days", type=float, default=1.0,
+                        help="state.retention_days (market days; 120x: 12 wall minutes a day)")
+    parser.add_argument("--journal-keep", type=int, default=20_000,
+                        help="broadcaster.journal_keep (events kept in events.db)")
+    parser.add_argument("--prune-interval", type=float, default=60.0,
+                        help="state.prune_interval_s")
+    parser.add_argument("--table-every", type=int, default=5,
+                        help="samples between two rows of the size table")
     args = parser.parse_args(argv)
 
     from tests.support.daemon import FAST_MARKET, Daemon
@@ -190,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     counts = _Counts()
     stop = threading.Event()
     with tempfile.TemporaryDirectory(prefix="ensemble-soak-") as directory:
-        daemon = Daemon(Path(directory) / "data", *FAST_MARKET, "state.retention_days=1",
-                        "state.prune_interval_s=60", "broadcaster.journal_keep=20000")
+        daemon = Daemon(Path(directory) / "data", *FAST_MARKET,
+                        f"state.retention_days={args.retention_days:g}",
+                        f"state.prune_interval_s={args.prune_interval:g}",
+                        f"broadcaster.journal_keep={args.journal_keep}")
         daemon.start()
         workers = [threading.Thread(target=_http_load, args=(daemon, counts, stop, args.pause),
                                     daemon=True),
@@ -235,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                 if worker.is_alive():
                     worker.join(40)
             daemon.stop()
-        summary = _summary(rows, counts)
+        summary = _summary(rows, counts, args.table_every)
         (args.out / "summary.txt").write_text(summary)
         print(summary, end="")
     return 0
