@@ -6,8 +6,9 @@ It answers every :class:`~messages.commands.StateRequest` with a
 value that is not JSON) gets ``ok=False`` and the reason; it never crashes the actor. A
 database failure does crash it, on purpose, and its supervisor starts a new one on the same
 file. In a backtest (a driven simulated terminal) the store does not wait for the disk on
-commits (``KeyValueStore(durable=False)``). Every ``state.prune_interval_s`` it prunes what
-is older than ``state.retention_days`` of market time and no longer needed
+commits (``KeyValueStore(durable=False)``). Every ``state.prune_interval_s`` (the first pass
+5 s after start, or sooner with a shorter interval) it prunes what is older than
+``state.retention_days`` of market time and no longer needed
 (``actors/shared_state/retention.py``).
 """
 
@@ -53,7 +54,7 @@ class SharedStateActor(EnsembleActor):
             durable=not backtest,
         )
         self.log.info("state store open", path=str(self.store.path), durable=not backtest)
-        self.after(FIRST_PRUNE_AFTER_S, _Prune())
+        self.after(min(FIRST_PRUNE_AFTER_S, self.settings.state.prune_interval_s), _Prune())
 
     def on_stop(self) -> None:
         if self.store is not None:

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from thespian.actors import ActorSystem
 
+from actors.app.settings import load_settings
 from actors.broadcaster.journal import Journal
+from actors.runtime.market_time import MARKET_TIME_FILE, MarketTimeFile
 from actors.shared_state.store import KeyValueStore, StoreError
+from messages.commands import StateGet, StateGetAll, StateReply, StateSet
+from messages.supervision import Configure, Started
+from tests.support.actors import ask_for
 
 DAY = 86_400.0
 RETENTION = 30 * DAY
@@ -221,3 +229,47 @@ def test_a_bad_live_read_is_refused_by_name(store: KeyValueStore) -> None:
         store.get_live(recent_s=-1)
     with pytest.raises(StoreError, match="key must be"):
         store.get_live(("",))
+
+
+def test_shared_state_prunes_on_its_timer_by_market_time_and_keeps_what_is_needed(
+    system: ActorSystem, tmp_path: Path,
+) -> None:
+    assert load_settings(environ={}).state.retention_days == 30  # the default
+    settings = load_settings(assignments=[
+        f"runtime.data_dir='{tmp_path}'", "state.retention_days=1", "state.prune_interval_s=0.05",
+    ], environ={})  # fmt: skip
+    market = MarketTimeFile(tmp_path / MARKET_TIME_FILE)
+    market.save(T0, force=True)
+    shared = system.createActor("actors.shared_state.actor.SharedStateActor")
+    ask_for(system, shared, Configure("shared_state", settings, os.getpid()), Started)
+
+    def ask(request: Any) -> StateReply:
+        return ask_for(system, shared, request, StateReply)
+
+    records = {"broker.intent.Eold": {"status": "done", "ticket": 5, "decision_id": "old"},
+               "broker.intent.Estuck": {"status": "unknown", "ticket": None},
+               "broker.reported.5": {"at": "x"}, "critic.reviewed.5": {"by": "critic"}}
+    for key, value in records.items():
+        assert ask(StateSet(request_id=key, key=key, value=value)).ok
+
+    def passes() -> int:  # the prune passes recorded so far (one watermark each)
+        with sqlite3.connect(f"file:{tmp_path / 'state.db'}?mode=ro", uri=True) as db:
+            return int(db.execute("SELECT COUNT(*) FROM watermarks").fetchone()[0])
+
+    _until(lambda: ask(StateGet(request_id="g", key="risk.x")) and passes() >= 1, "a pass")
+    market.save(T0 + 0.9 * DAY, force=True)  # not old yet
+    seen = passes()
+    _until(lambda: ask(StateGet(request_id="g", key="risk.x")) and passes() > seen, "a pass")
+    assert ask(StateGetAll(request_id="a")).value.keys() == records.keys()
+    market.save(T0 + 1.1 * DAY, force=True)
+    _until(lambda: not ask(StateGet(request_id="g", key="broker.intent.Eold")).found,
+           "the old intent to be pruned")
+    assert set(ask(StateGetAll(request_id="a")).value) == {"broker.intent.Estuck"}
+
+
+def _until(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if condition():
+            return
+    raise AssertionError(f"timed out waiting for {what}")
