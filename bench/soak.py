@@ -106,7 +106,9 @@ class _Counts:
 
 def _http_load(daemon: Any, counts: _Counts, stop: threading.Event, pause_s: float) -> None:
     """Fuzzed requests over every route (tests/support/http_fuzz.py), a fresh seed per batch.
-    The fault switches and the reconnect route are left out: a soak measures steady state."""
+    The fault switches, the reconnect route and the controls are left out: a soak measures
+    steady state, and a fuzzed kill switch or pause would stop the trading whose records it
+    is there to watch grow and be pruned."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis.errors import NonInteractiveExampleWarning
 
@@ -118,7 +120,8 @@ def _http_load(daemon: Any, counts: _Counts, stop: threading.Event, pause_s: flo
 
     @settings(max_examples=50, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    @given(requests(token, exclude=frozenset({"/api/broker/reconnect", "/api/sim/faults"})))
+    @given(requests(token, exclude=frozenset({"/api/broker/reconnect", "/api/sim/faults",
+                                              "/api/control/{command}"})))
     def batch(request: FuzzRequest) -> None:
         if stop.is_set():
             return
