@@ -1252,9 +1252,12 @@ class MT5BrokerActor(EnsembleActor):
     @handles(MarketDataRequest)
     def _on_market_data(self, request: MarketDataRequest, sender: Any) -> None:
         """Bars and ticks for a requester; held while an order is on its way out (its reads
-        can take the requester's whole wait on a slow terminal), in order of arrival."""
+        can take the requester's whole wait on a slow terminal), in order of arrival. Not in a
+        backtest: its driven terminal has no timers, and a wall-clock wakeup would make the
+        order of its messages depend on the machine's speed."""
         arrived = time.monotonic()
-        if defer_read(order_waiting=self._order_waiting, held=len(self.deferred_reads)):
+        if not self.driven and defer_read(order_waiting=self._order_waiting,
+                                          held=len(self.deferred_reads)):
             self.deferred_reads.append((request, sender, arrived))
             self._resume_reads()
             return
