@@ -7,9 +7,9 @@ directory, and prints the CPU time (``time.process_time``) per event of each:
 - **producer**: building the BENCH_TICK events (:mod:`bench.producer`'s work), and putting
   them in wire form (``to_wire``), which the sender does for the publish lane;
 - **lane**: pickling and unpickling the ``WirePublish`` of ``batch`` events, and its trip
-  through a real Unix socket (:mod:`actors.runtime.publish_lane`); beside it, for comparison,
-  pickling and unpickling the same events as a ``Publish`` of event dataclasses, what the
-  Thespian hop carried before;
+  through a real Unix socket, sealed and checked (:mod:`actors.runtime.publish_lane`); beside
+  it, for comparison, pickling and unpickling the same events as a ``Publish`` of event
+  dataclasses, what the Thespian hop carried before;
 - **Broadcaster**: numbering and ``encode_json``, and its snapshot reducer;
 - **journal**: ``Journal.append``, one transaction per ``Publish``;
 - **hub**: reading the new rows from the journal, decoding each event once, the WebFront's
@@ -34,8 +34,9 @@ from pathlib import Path
 
 from actors.broadcaster.journal import Journal, JournalReader
 from actors.broadcaster.snapshot import Snapshot
+from actors.runtime import frame_auth
 from actors.runtime.clock import iso_utc
-from actors.runtime.publish_lane import LaneInbox, LaneSender
+from actors.runtime.publish_lane import LaneInbox, LaneSender, Sent
 from bench.producer import BenchTick
 from messages.codec import decode_json, encode_json, to_wire
 from messages.commands import Publish, WirePublish
@@ -73,7 +74,7 @@ def profile(events: int, batch: int, clients: int, scratch: Path) -> dict[str, f
     costs["lane: pickle + unpickle WirePublish"] = _cpu_us(
         lambda: [pickle.loads(pickle.dumps(m, pickle.HIGHEST_PROTOCOL)) for m in lane_messages],
         total)
-    costs["lane: send + read on a real Unix socket (with pickling)"] = _lane_trip(
+    costs["lane: send + read on a real Unix socket (pickled, sealed)"] = _lane_trip(
         lane_messages, total, scratch)
     publishes = [Publish(tuple(chunk)) for chunk in batches]
     costs["(before) Thespian payload: pickle + unpickle Publish"] = _cpu_us(
@@ -138,6 +139,8 @@ def profile(events: int, batch: int, clients: int, scratch: Path) -> dict[str, f
 def _lane_trip(messages: list[WirePublish], events: int, scratch: Path) -> float:
     """CPU per event of sending every message on the lane and reading it back (one process:
     both sides' CPU)."""
+    if frame_auth.installed() is None:
+        frame_auth.install(os.urandom(32))  # the lane seals every frame with the daemon's secret
     address = str(Path(tempfile.gettempdir()) / f"profile-lane-{os.getpid()}.sock")
     inbox = LaneInbox(address, lambda message: isinstance(message, WirePublish))
     sender = LaneSender(address)
@@ -145,7 +148,8 @@ def _lane_trip(messages: list[WirePublish], events: int, scratch: Path) -> float
         def trip() -> None:
             got = 0
             for message in messages:
-                sender.send(message)
+                if sender.send(message)[0] is Sent.REFUSED:
+                    raise RuntimeError("the lane refused a message")
                 got += len(inbox.read(inbox.filenos()))
             while got < len(messages):
                 sender.flush()
