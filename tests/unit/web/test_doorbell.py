@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from actors.broadcaster.journal import Doorbell, doorbell_address
+from actors.runtime import frame_auth
+from actors.runtime.frame_auth import AuthenticatedPickle
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no AF_UNIX sockets")
 
@@ -63,14 +65,18 @@ def test_no_other_local_user_can_reach_the_doorbell(tmp_path: Path) -> None:
     assert directory.st_uid == os.getuid() and stat.S_IMODE(directory.st_mode) == 0o700
 
 
-def test_quotes_ride_in_a_rings_body_and_only_while_someone_listens(tmp_path: Path) -> None:
+def test_quotes_ride_in_a_rings_body_and_only_while_someone_listens(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # This process as one of a daemon's: its secret installed (without patching Thespian).
+    monkeypatch.setattr(frame_auth, "_installed", AuthenticatedPickle(os.urandom(32)))
     bell = Doorbell(tmp_path / "events.db")
     texts = ['{"type":"QUOTE","symbol":"EURUSD","bid":1.1}', '{"type":"QUOTE","symbol":"X"}']
     assert bell.ring_with_quotes(texts) is False  # nobody listens: they go by actor message
     listener, address = _listen(tmp_path)
     try:
         assert bell.ring_with_quotes(texts) is True
-        assert json.loads(listener.recv(65536)) == [json.loads(text) for text in texts]
+        body = frame_auth.unseal(listener.recv(65536))  # sealed with the daemon's secret
+        assert body is not None and json.loads(body) == [json.loads(text) for text in texts]
         too_many = ['{"type":"QUOTE","symbol":"' + "S" * 1000 + '"}'] * 100
         assert bell.ring_with_quotes(too_many) is False  # more than one datagram's worth
     finally:
