@@ -276,10 +276,21 @@ class BrokerProfile:
     is converted with the offset of its own time (``actors/risk/deal_clock.py``)."""
     speed: float = 1.0
     """Market seconds per wall second: 1 on a real terminal, ``sim.speed`` on the simulator."""
+    market_epoch: tuple[float, float] | None = None
+    """``(market time, wall time)`` at one instant of a simulated market that runs in the past
+    or at ``speed``; None when market time is the wall clock (a real terminal) or the role's
+    own clock (a backtest's driver sets every clock). See :meth:`market_time`."""
     commission_per_lot: float | None = None
     """Round-turn, account currency; None: unknown (the cost rule then denies)."""
     fault_switches: bool = False
     """Whether the terminal takes fault switches (``/api/sim/faults``)."""
+
+    def market_time(self, clock_now: float) -> float:
+        """Market time when a role's own clock reads ``clock_now`` (UTC seconds)."""
+        if self.market_epoch is None:
+            return clock_now
+        market, wall = self.market_epoch
+        return market + (clock_now - wall) * self.speed
 
 
 @dataclass(frozen=True, slots=True)

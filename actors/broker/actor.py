@@ -175,7 +175,7 @@ SHAPE_SLACK_S = 5.0  # how far before it was begun, and after now, an order is l
 POLL_SOON_DELAY_S = 0.05
 # "strategy" stands for every strategy's actor ("strategy.<name>").
 TRADE_LISTENERS = ("critic", "risk", "strategy")
-READY_LISTENERS = ("risk", "strategy")
+READY_LISTENERS = ("risk", "strategy", "shared_state")
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,8 +545,8 @@ class MT5BrokerActor(EnsembleActor):
         )])  # fmt: skip
 
     def _announce_ready(self, force: bool = False) -> None:
-        """BrokerReady to the roles that may trade, on every change and to every new address
-        (a restarted Strategy must learn it)."""
+        """BrokerReady to the roles that trade or keep market time, on every change and to
+        every new address (a restarted Strategy must learn it)."""
         if self.backend is None:
             return
         ready = BrokerReady(connected=self.connected, reconciled=self.reconciled,

@@ -19,9 +19,8 @@ from typing import Any
 
 from actors.broker.gateway import Gateway, open_gateway
 from actors.broker.reconcile import trade_mode_name
-from actors.broker.sim_clock import resume_sim_clock
-from actors.runtime.clock import Clock, WallClock
-from actors.runtime.market_time import MARKET_TIME_FILE, MarketTimeFile
+from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile, resume_sim_clock
+from actors.runtime.clock import Clock, SimClock, WallClock
 from messages.books import AccountRecord
 from messages.trading import BrokerProfile
 
@@ -106,6 +105,11 @@ class BrokerBackend:
         return 1.0
 
     @property
+    def market_epoch(self) -> tuple[float, float] | None:
+        """Where the market clock stands against the wall clock (None: it is the wall clock)."""
+        return None
+
+    @property
     def commission_per_lot(self) -> float | None:
         """Round-turn commission per lot as configured; None (unknown) otherwise: a real
         terminal does not say, and the cost rule must not assume zero."""
@@ -125,6 +129,7 @@ class BrokerBackend:
             trade_mode=trade_mode_name(account.trade_mode) if account else "",
             server_utc_offset_s=int(server_utc_offset_s),
             server_offset_history=tuple(server_offset_history), speed=self.speed,
+            market_epoch=self.market_epoch,
             commission_per_lot=self.commission_per_lot,
             fault_switches=self.has_fault_switches,
         )  # fmt: skip
@@ -186,6 +191,12 @@ class SimBackend(BrokerBackend):
     @property
     def speed(self) -> float:
         return float(self.settings.sim.speed)
+
+    @property
+    def market_epoch(self) -> tuple[float, float] | None:
+        # A driven clock (a backtest) is set on every role by the driver: nothing to tell.
+        clock = self.market_clock
+        return clock.epoch if isinstance(clock, SimClock) else None
 
     @property
     def commission_per_lot(self) -> float | None:

@@ -51,7 +51,6 @@ from actors.risk.state import (
 )
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import iso_utc
-from actors.runtime.market_time import market_time_now
 from actors.shared_state.keys import KILL_SWITCH
 from messages.books import DealRecord as BrokerDealRecord
 from messages.commands import StateGet, StateReply, StateSet
@@ -60,6 +59,7 @@ from messages.orders import Outcome
 from messages.risk import DenialCode, PreScanInput
 from messages.trading import (
     Approval,
+    BrokerProfile,
     BrokerReady,
     CloseAll,
     ControlCommand,
@@ -111,8 +111,7 @@ class RiskManagerActor(EnsembleActor):
         self.ledger = Ledger()
         # Orders sent to the broker, by the broker request's id: who submitted them, so that a
         # late report (an unknown outcome resolved later) reaches them too.
-        self.profile_offset_s: float | None = None
-        self.offset_history: OffsetHistory = ()
+        self.profile: BrokerProfile | None = None  # the broker's clock, once it has said
         self.last_market: PreScanInput | None = None  # the latest account a strategy saw
         self.news_events: list[NewsEvent] = []
         self.news_error: str | None = "the calendar has not been read yet"
@@ -269,10 +268,9 @@ class RiskManagerActor(EnsembleActor):
         """Market time: the latest the market has told this actor, or its clock's reading.
         Never the wall clock while a simulated market runs in the past: trades stamped with
         it would lie years ahead of the market's own times."""
-        known = market_time_now(self.settings.broker.kind, self.settings.data_path, self.clock)
-        if known is None and not self.market_now:
-            return self.clock.now()  # nothing known yet
-        return max(self.market_now, known or 0.0)
+        if self.profile is None:
+            return self.market_now or self.clock.now()  # the broker has not said yet
+        return max(self.market_now, self.profile.market_time(self.clock.now()))
 
     def _announce(self, reason: str) -> None:
         state = self.state
@@ -284,7 +282,7 @@ class RiskManagerActor(EnsembleActor):
 
     def _review_standing(self, announce: bool = True) -> None:
         """Recompute what blocks new entries; say so (event and gates) when it changed."""
-        if self.state is None or self.profile_offset_s is None:
+        if self.state is None or self.profile is None:
             return
         before = self.standing.blocked_by
         self.standing = standing(self.state, self.rules, self.ledger, self.last_market,
@@ -317,18 +315,18 @@ class RiskManagerActor(EnsembleActor):
 
     @handles(DealsObserved)
     def _on_deals(self, message: DealsObserved, sender: Any) -> None:
-        if self.state is None or self.profile_offset_s is None:
+        if self.state is None or self.profile is None:
             # Apply once the counters are loaded and the broker's clock is known (the deal's
             # broker day depends on it); never drop a deal.
             self.after(1.0, message)
             return
         counters = self.rules.counters
-        offset = int(self.profile_offset_s)
+        offset, history = self.profile.server_utc_offset_s, self.profile.server_offset_history
         state = self.state
         was_latched = state.kill_switch_latched
         for deal in sorted(message.deals, key=lambda d: (d.time_msc, d.ticket)):
             # Each deal with the offset in force at its own time, on its server's day.
-            converted = _broker_deal(deal, self.offset_history, offset)
+            converted = _broker_deal(deal, history, offset)
             if converted is None:
                 continue
             self.market_now = max(self.market_now, converted.time)
@@ -353,8 +351,7 @@ class RiskManagerActor(EnsembleActor):
     @handles(BrokerReady)
     def _on_broker_ready(self, message: BrokerReady, sender: Any) -> None:
         if message.profile is not None:
-            self.profile_offset_s = float(message.profile.server_utc_offset_s)
-            self.offset_history = tuple(message.profile.server_offset_history)
+            self.profile = message.profile
 
     @property
     def rules(self) -> RiskParams:
@@ -363,8 +360,8 @@ class RiskManagerActor(EnsembleActor):
         is ``risk.kill_switch``, for the deals and the pre-trade rule alike."""
         configured = self.settings.risk.rules
         balance = self.last_market.balance if self.last_market is not None else None
-        counters = replace(configured.counters,
-                           broker_utc_offset_seconds=int(self.profile_offset_s or 0),
+        offset_s = self.profile.server_utc_offset_s if self.profile is not None else 0
+        counters = replace(configured.counters, broker_utc_offset_seconds=offset_s,
                            # one kill switch, its limit in money on the latest balance
                            kill_switch=kill_switch_on(self.settings.risk.kill_switch, balance))
         return replace(configured, counters=counters)
@@ -373,7 +370,7 @@ class RiskManagerActor(EnsembleActor):
         """Why nothing can be judged now (fail closed), or None."""
         if self.state is None:
             return "risk state not available"
-        if self.profile_offset_s is None:
+        if self.profile is None:
             return "the broker's clock is not known yet (waiting for the broker)"
         return None
 
@@ -387,7 +384,7 @@ class RiskManagerActor(EnsembleActor):
             self._save_ledger()
         if not loss_stops_the_day(message.planned_risk, message.loss_beyond_stop, self.rules):
             return
-        if self.state is None or self.profile_offset_s is None:
+        if self.state is None or self.profile is None:
             self.after(1.0, message)  # once the counters and the broker's clock are known
             return
         day = broker_day(message.closed_at, self.rules.counters)

@@ -47,7 +47,8 @@ class SimClock:
             raise ValueError(f"SimClock speed must be > 0, got {speed!r}")
         self._speed = float(speed)
         self._wall_origin = time.monotonic()
-        self._start = time.time() if start is None else float(start)
+        self._wall_start = time.time()
+        self._start = self._wall_start if start is None else float(start)
 
     @property
     def speed(self) -> float:
@@ -59,6 +60,12 @@ class SimClock:
     def wall_seconds(self, clock_seconds: float) -> float:
         """How long, on the wall clock, ``clock_seconds`` of this clock's time takes."""
         return clock_seconds / self._speed
+
+    @property
+    def epoch(self) -> tuple[float, float]:
+        """``(market time, wall time)`` at this clock's start: with :attr:`speed`, all another
+        process needs to tell this clock's time from its own wall clock."""
+        return self._start, self._wall_start
 
 
 class ManualClock:

@@ -9,7 +9,8 @@ file. In a backtest (a driven simulated terminal) the store does not wait for th
 commits (``KeyValueStore(durable=False)``). Every ``state.prune_interval_s`` (the first pass
 5 s after start, or sooner with a shorter interval) it prunes what is older than
 ``state.retention_days`` of market time and no longer needed
-(``actors/shared_state/retention.py``).
+(``actors/shared_state/retention.py``); market time is the broker's clock as its
+:class:`~messages.trading.BrokerReady` tells it, and nothing is pruned before that.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.runtime.base import EnsembleActor, handles
-from actors.runtime.market_time import market_time_now
 from actors.shared_state.keys import OPERATOR_PREFIX
 from actors.shared_state.requests import answer
 from actors.shared_state.store import KeyValueStore, Quota
 from messages.commands import StateRequest
+from messages.trading import BrokerProfile, BrokerReady
 
 __all__ = ["STATE_FILE", "SharedStateActor"]
 
@@ -42,6 +43,7 @@ class SharedStateActor(EnsembleActor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.store: KeyValueStore | None = None
+        self.profile: BrokerProfile | None = None
 
     def on_configure(self) -> None:
         web = self.settings.web
@@ -66,13 +68,17 @@ class SharedStateActor(EnsembleActor):
         assert self.store is not None, "SharedState used before Configure"
         state = self.settings.state
         self.after(state.prune_interval_s, _Prune())
-        market_now = market_time_now(self.settings.broker.kind, self.settings.data_path,
-                                     self.clock)
-        if market_now is None:
-            return  # the simulated market has not said what time it is yet: prune nothing
+        if self.profile is None:
+            return  # the broker has not said what time it is on its market: prune nothing
+        market_now = self.profile.market_time(self.clock.now())
         pruned = self.store.prune(market_now, state.retention_days * SECONDS_PER_DAY)
         if any(pruned.values()):
             self.log.info("old records pruned", **pruned)
+
+    @handles(BrokerReady)
+    def _on_broker_ready(self, message: BrokerReady, sender: Any) -> None:
+        if message.profile is not None:
+            self.profile = message.profile
 
     @handles(StateRequest)
     def _on_request(self, request: StateRequest, sender: Any) -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from actors.broker.gateway import open_gateway
 from actors.broker.sim.config import SimConfig
+from actors.broker.sim_clock import MARKET_TIME_FILE
 from actors.runtime.clock import ManualClock
-from actors.runtime.market_time import MARKET_TIME_FILE
 from bench.order_client import terminal_books
 from tests.integration.test_broker import (
     BROKER_SETTINGS,

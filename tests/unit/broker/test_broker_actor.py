@@ -21,8 +21,8 @@ from actors.app.settings import Settings, load_settings
 from actors.broker.deal_reader import CURSOR_KEY
 from actors.broker.gateway import open_gateway
 from actors.broker.intents import Intent, IntentStatus, intent_key
+from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile
 from actors.runtime.clock import ManualClock
-from actors.runtime.market_time import MARKET_TIME_FILE, MarketTimeFile
 from actors.shared_state.store import KeyValueStore
 from bench.order_client import terminal_books
 from messages.commands import JournalQuery, Publish, StateGet, StateGetAll, StateReply, StateSet

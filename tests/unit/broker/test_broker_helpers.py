@@ -4,11 +4,14 @@ requests awaiting replies, and market data from a real (simulated) gateway."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from actors.app.settings import load_settings
+from actors.broker.backends import make_backend
 from actors.broker.fault_switches import FaultChangeError, checked_fault_changes, fault_switches
 from actors.broker.gateway import TIMEFRAMES, Gateway
 from actors.broker.market_data import SpecCache, collect_market_data
@@ -16,9 +19,8 @@ from actors.broker.sim.config import SimConfig
 from actors.broker.sim.faults import FaultConfig
 from actors.broker.sim.module import build_module
 from actors.broker.sim.terminal import SimTerminal
-from actors.broker.sim_clock import resume_sim_clock
+from actors.broker.sim_clock import SAVE_EVERY_S, MarketTimeFile, resume_sim_clock
 from actors.runtime.clock import ManualClock
-from actors.runtime.market_time import SAVE_EVERY_S, MarketTimeFile
 from tests.unit.broker.conftest import WEDNESDAY_UTC
 
 # --- fault switches ----------------------------------------------------------------------------
@@ -52,6 +54,29 @@ def test_the_market_clock_resumes_where_it_was_never_before(tmp_path: Path) -> N
     assert resume_sim_clock(later_start, saved).now() >= 9_000_000.0
     (tmp_path / "t.json").write_text("{not json")
     assert saved.load() is None
+
+
+@pytest.mark.parametrize("kind", ["sim", "sim-driven", "mt5"])
+def test_the_profile_tells_every_role_the_markets_time(tmp_path: Path, kind: str) -> None:
+    """What another role computes from the broker's profile is the broker's own market clock:
+    a simulated market in the past at 120x, a backtest's driven clock (each role's own clock
+    is set by the driver), a real terminal's wall clock."""
+    assignments = [f"runtime.data_dir='{tmp_path}'", "sim.start=1704693600",
+                   "sim.speed=120"]
+    assignments += {"mt5": ["broker.kind='mt5'"], "sim-driven": ["sim.driven=true"]}.get(kind, [])
+    settings = load_settings(assignments=assignments, environ={})
+    backend = make_backend(settings)
+    profile = backend.profile(connected=True, account=None, server_utc_offset_s=7200)
+    role_clock = time.time()
+    if kind == "sim":
+        market = backend.market_clock.now()
+        assert market < role_clock - 365 * 86_400  # in the past, years before the wall clock
+        assert profile.market_time(role_clock) == pytest.approx(market, abs=1.0)
+        later = profile.market_time(role_clock + 10)
+        assert later - profile.market_time(role_clock) == pytest.approx(1200)  # 120x
+    else:
+        assert profile.market_epoch is None
+        assert profile.market_time(role_clock) == role_clock
 
 
 def test_market_time_is_saved_at_most_every_quarter_second_unless_forced(tmp_path: Path) -> None:

@@ -16,10 +16,10 @@ from thespian.actors import ActorSystem
 
 from actors.app.settings import load_settings
 from actors.broadcaster.journal import Journal
-from actors.runtime.market_time import MARKET_TIME_FILE, MarketTimeFile
 from actors.shared_state.store import KeyValueStore, StoreError
 from messages.commands import StateGet, StateGetAll, StateReply, StateSet
 from messages.supervision import Configure, Started
+from messages.trading import BrokerProfile, BrokerReady
 from tests.support.actors import ask_for
 
 DAY = 86_400.0
@@ -238,10 +238,13 @@ def test_shared_state_prunes_on_its_timer_by_market_time_and_keeps_what_is_neede
     settings = load_settings(assignments=[
         f"runtime.data_dir='{tmp_path}'", "state.retention_days=1", "state.prune_interval_s=0.05",
     ], environ={})  # fmt: skip
-    market = MarketTimeFile(tmp_path / MARKET_TIME_FILE)
-    market.save(T0, force=True)
     shared = system.createActor("actors.shared_state.actor.SharedStateActor")
     ask_for(system, shared, Configure("shared_state", settings, os.getpid()), Started)
+
+    def market_at(market_time: float) -> None:  # the broker's clock, as its profile tells it
+        profile = BrokerProfile(kind="sim", connected=True, speed=1.0,
+                                market_epoch=(market_time, time.time()))
+        system.tell(shared, BrokerReady(True, True, profile))
 
     def ask(request: Any) -> StateReply:
         return ask_for(system, shared, request, StateReply)
@@ -261,11 +264,12 @@ def test_shared_state_prunes_on_its_timer_by_market_time_and_keeps_what_is_neede
         _until(lambda: ask(StateGet(request_id="g", key="risk.x")) and passes() > seen,
                "a prune pass")
 
+    market_at(T0)
     a_pass_after_now()  # its watermark (T0) is later than every record
-    market.save(T0 + 0.9 * DAY, force=True)  # not old yet
+    market_at(T0 + 0.9 * DAY)  # not old yet
     a_pass_after_now()
     assert ask(StateGetAll(request_id="a")).value.keys() == records.keys()
-    market.save(T0 + 1.1 * DAY, force=True)
+    market_at(T0 + 1.1 * DAY)
     _until(lambda: set(ask(StateGetAll(request_id="a")).value) == {"broker.intent.Estuck"},
            "the old intent and its claims to be pruned, the unresolved one kept")
 

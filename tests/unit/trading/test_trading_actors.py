@@ -289,8 +289,8 @@ def test_a_refused_order_starts_no_trade_interval_and_a_fill_does(system, tmp_pa
     SharedState before the order goes, and a refusal gives it back."""
     actors = _start(system, _settings(tmp_path), risk="actors.risk.actor.RiskManagerActor")
     _wait_loaded(system, actors["risk"])
-    system.tell(actors["risk"], BrokerReady(True, True, BrokerProfile(
-        kind="sim", connected=True, server_utc_offset_s=7200)))
+    system.tell(actors["risk"], BrokerReady(True, True, BrokerProfile(  # a market in the past
+        kind="sim", connected=True, server_utc_offset_s=7200, market_epoch=(NOW, time.time()))))
     risk, broker = actors["risk"], actors["broker"]
 
     first = ask_for(system, risk, _submission("s1", "D1"), OrderApproval)
