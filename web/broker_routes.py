@@ -1,6 +1,8 @@
 """``GET /api/broker``: what the broker is and whether it is connected, as the MT5Broker itself
 reports it (its :class:`~messages.trading.BrokerProfile`): kind, server, company, account,
-currency, trade mode, the server clock's UTC offset, market speed, commission, fault switches.
+currency, trade mode, the server clock's UTC offset, market speed and epoch (market time is
+``market_epoch[0] + (now − market_epoch[1]) × speed``, or the wall clock when it is null),
+commission, fault switches.
 ``POST /api/broker/reconnect``: the operator's command to connect again. Both need the token,
 like every other account route."""
 
@@ -11,7 +13,7 @@ import dataclasses
 from aiohttp import web
 
 from messages.trading import BrokerSnapshot, BrokerSnapshotRequest, ReconnectBroker
-from web.api_spec import INTEGER, NUMBER, STRING, Operation, json_answer, nullable, obj
+from web.api_spec import INTEGER, NUMBER, STRING, Operation, array, json_answer, nullable, obj
 from web.bridge import ServiceUnavailable
 from web.core import ask, json_response
 
@@ -50,7 +52,8 @@ API = (
               tag="broker", errors=(503,), ok={200: json_answer("the broker's profile", obj(
                   ("kind", "connected", "reconciled"), kind=STRING, server=STRING,
                   company=STRING, account=nullable(INTEGER), currency=STRING, trade_mode=STRING,
-                  server_utc_offset_s=NUMBER, speed=NUMBER, commission_per_lot=NUMBER,
+                  server_utc_offset_s=NUMBER, speed=NUMBER,
+                  market_epoch=nullable(array(NUMBER)), commission_per_lot=NUMBER,
                   fault_switches={"type": "boolean"}, connected={"type": "boolean"},
                   reconciled={"type": "boolean"}, server_time=nullable(NUMBER)))}),
     Operation("POST", "/api/broker/reconnect", "Connect again (the only retry after "
