@@ -207,7 +207,7 @@ class PositionClosed(Event):
     strategy: str = ""
 
 
-@event("RISK_STATE_CHANGED")
+@event("RISK_STATE")
 class RiskStateChanged(Event):
     """The trading mode (ACTIVE, REDUCING, HALTED, PAUSED), the kill switch, or what blocks
     new entries (``blocked_by``: denial codes, empty when nothing does) changed."""
@@ -221,11 +221,10 @@ class RiskStateChanged(Event):
 @event("BROKER_STATUS")
 class BrokerStatus(Event):
     """The broker connection: connected, degraded, disconnected or auth_failed, with the
-    broker's profile (:class:`~messages.trading.BrokerProfile`'s fields; ``broker`` is its
-    kind)."""
+    broker's profile (:class:`~messages.trading.BrokerProfile`'s fields)."""
 
     state: str
-    broker: str
+    kind: str
     account: int | None = None
     server: str | None = None
     trade_mode: str | None = None

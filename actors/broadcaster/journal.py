@@ -41,6 +41,20 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq);
 """
 
+# Journals written before an event or a field was renamed are brought up to date once, when the
+# writer opens them (``PRAGMA user_version`` says how far), so that a replay, a filter by type
+# and every reader see one vocabulary.
+_MIGRATIONS = (
+    # 1: RISK_STATE_CHANGED became RISK_STATE, and BROKER_STATUS's ``broker`` its ``kind``.
+    """
+    UPDATE events SET type = 'RISK_STATE', body = json_set(body, '$.type', 'RISK_STATE')
+     WHERE type = 'RISK_STATE_CHANGED';
+    UPDATE events SET body = json_remove(json_set(body, '$.kind', json_extract(body, '$.broker')),
+                                         '$.broker')
+     WHERE type = 'BROKER_STATUS' AND json_type(body, '$.broker') IS NOT NULL;
+    """,
+)
+
 
 def doorbell_address(journal_path: str | Path) -> str | None:
     """The journal's doorbell: a Unix datagram socket in the user's private runtime directory
@@ -98,6 +112,12 @@ class Doorbell:
             self._socket = None
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+        db.executescript(f"BEGIN IMMEDIATE; {script} PRAGMA user_version = {number}; COMMIT;")
+
+
 class JournalReader:
     """Read access, safe from another process while the writer appends."""
 
@@ -113,6 +133,7 @@ class JournalReader:
             use_incremental_vacuum(self._db)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            _migrate(self._db)
 
     def close(self) -> None:
         self._db.close()

@@ -21,7 +21,7 @@ SNAPSHOT_TYPES = (
     "ACCOUNT_UPDATE",
     "POSITION_UPDATE",
     "SCAN_SUMMARY",
-    "RISK_STATE_CHANGED",
+    "RISK_STATE",
     "BROKER_STATUS",
 )
 
@@ -78,7 +78,7 @@ class Snapshot:
             trade = {key: value for key, value in wire.items() if key != "type"}
             self.recent_trades.insert(0, trade)
             del self.recent_trades[self.max_trades :]
-        elif kind == "RISK_STATE_CHANGED":
+        elif kind == "RISK_STATE":
             self.risk = {key: wire.get(key)
                          for key in ("mode", "kill_switch", "reason", "blocked_by", "seq")}
         elif kind == "BROKER_STATUS":

@@ -534,7 +534,7 @@ class MT5BrokerActor(EnsembleActor):
         state, detail, profile = self.status
         account = self.account
         self.publish([BrokerStatus(
-            timestamp=self.now_iso(), state=state, broker=profile.kind,
+            timestamp=self.now_iso(), state=state, kind=profile.kind,
             account=account.login if account else None,
             server=account.server if account else None,
             trade_mode=profile.trade_mode or None, detail=detail,

@@ -16,7 +16,7 @@ from typing import Any
 __all__ = ["MAX_TEXT", "WATCHED_EVENTS", "Notice", "Notices", "money", "words_for"]
 
 MAX_TEXT = 4000  # Telegram refuses a message longer than 4096 characters
-WATCHED_EVENTS = ("TRADE_EXECUTION", "POSITION_CLOSED", "CRITIC_REVIEW", "RISK_STATE_CHANGED",
+WATCHED_EVENTS = ("TRADE_EXECUTION", "POSITION_CLOSED", "CRITIC_REVIEW", "RISK_STATE",
                   "BROKER_STATUS", "ACTOR_RESTARTED")
 _REMEMBERED = 1000  # closed trades and early reviews held at most
 # What a blocking denial code means to a person (``/api/risk``'s ``blocked_by``).
@@ -110,7 +110,7 @@ class Notices:
             return self._position_closed(event, now)
         if kind == "CRITIC_REVIEW":
             return self._review(event, now)
-        if kind == "RISK_STATE_CHANGED":
+        if kind == "RISK_STATE":
             return self._risk(event)
         if kind == "BROKER_STATUS":
             return self._broker(event)
@@ -197,10 +197,10 @@ class Notices:
             return []
         detail = f": {event['detail']}" if event.get("detail") else ""
         if state in _BROKER_DOWN:
-            return [Notice("broker", f"⚠ Broker {event.get('broker')} "
+            return [Notice("broker", f"⚠ Broker {event.get('kind')} "
                            f"{_BROKER_DOWN[state]}{detail}", event)]
         if state == "connected" and previous in _BROKER_DOWN:
-            return [Notice("broker", f"✅ Broker {event.get('broker')} connected again.",
+            return [Notice("broker", f"✅ Broker {event.get('kind')} connected again.",
                            event)]
         return []
 

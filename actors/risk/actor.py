@@ -10,7 +10,7 @@ from the same market data it scanned.
 The kill switch latches (here and under ``risk.kill_switch`` in SharedState, where the daemon
 also latches it when supervision gives up) and is reset only by an operator command. Every
 change of mode goes to the broker and the Strategy as a :class:`~messages.trading.TradingGate`
-and to the dashboard as RISK_STATE_CHANGED.
+and to the dashboard as RISK_STATE.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Where trading stands: what stops new entries now, and the day's numbers, for a person.
 
-The RiskManager answers ``GET /api/risk`` and announces RISK_STATE_CHANGED from these. Only the
+The RiskManager answers ``GET /api/risk`` and announces RISK_STATE from these. Only the
 account-wide rules count as blocking (mode, pause, kill switch, the day's loss, the day's trade
 count): a symbol's spread or a correlation is a reason for one candidate, not for the account.
 """

@@ -83,7 +83,7 @@ def test_the_simulated_account_is_on_the_api(broker_daemon: Daemon) -> None:
         "balance": 10_000.0, "equity": 10_000.0, "currency": "USD", "leverage": 100}
     assert {"profit", "day_pl", "margin", "margin_free", "margin_level"} <= set(account)
     status = broker_status(broker_daemon)
-    assert (status["broker"], status["account"], status["trade_mode"]) == ("sim", 51_234_567,
+    assert (status["kind"], status["account"], status["trade_mode"]) == ("sim", 51_234_567,
                                                                           "demo")
     assert broker_daemon.request("GET", "/api/account", token=None)[0] == 401
 

@@ -111,7 +111,7 @@ def test_mt5linux_broker_trades_and_a_sigkill_mid_order_is_reconciled_not_resent
                          f"broker.mt5linux_port={terminal.port}", "broker.order_timeout_s=10",
                          f'strategy.symbols=["{SYMBOL}"]', "broker.poll_interval_s=1")
     status = wait_broker(daemon)
-    assert (status["broker"], status["trade_mode"]) == ("mt5linux", "demo")
+    assert (status["kind"], status["trade_mode"]) == ("mt5linux", "demo")
     assert daemon.wait_until(lambda: daemon.get("/api/account"))["balance"] == 10_000.0
     refused, body = daemon.request("GET", "/api/sim/faults")
     assert refused == 409 and "mt5linux" in body["detail"]
@@ -167,7 +167,7 @@ def test_the_mt5linux_package_client_trades_the_terminal_served_as_metatrader5(
                          f"broker.mt5linux_port={terminal.port}", "broker.order_timeout_s=20",
                          f'strategy.symbols=["{SYMBOL}"]', "broker.poll_interval_s=1")
     status = wait_broker(daemon)
-    assert (status["broker"], status["trade_mode"]) == ("mt5linux", "demo")
+    assert (status["kind"], status["trade_mode"]) == ("mt5linux", "demo")
     assert daemon.wait_until(lambda: daemon.get("/api/account"))["balance"] == 10_000.0
     coid = order_id("P")
     (report,) = place(daemon, coid, symbol=SYMBOL, volume=0.01, timeout=30)

@@ -46,7 +46,7 @@ async def test_pause_resume_and_409_when_a_command_does_not_apply(make_daemon, s
     results = [(e["command"], e["ok"], e["mode"]) for e in watcher.of_type("CONTROL_RESULT")]
     assert results == [("resume", False, "ACTIVE"), ("pause", True, "PAUSED"),
                        ("pause", False, "PAUSED"), ("resume", True, "ACTIVE")]
-    modes = [e["mode"] for e in watcher.of_type("RISK_STATE_CHANGED")]
+    modes = [e["mode"] for e in watcher.of_type("RISK_STATE")]
     assert modes[-2:] == ["PAUSED", "ACTIVE"]
     await watcher.close()
 

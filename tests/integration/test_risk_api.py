@@ -1,5 +1,5 @@
 """Limits a user can see on the real daemon: GET /api/risk with what blocks trading and the
-broker day's figures, and RISK_STATE_CHANGED when that changes; the command line's status."""
+broker day's figures, and RISK_STATE when that changes; the command line's status."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def test_the_risk_standing_is_served_and_follows_a_pause(make_daemon, sess
                                what="PAUSED in blocked_by")
     assert paused
     await client.wait_for(lambda: any("PAUSED" in e.get("blocked_by", [])
-                                      for e in client.of_type("RISK_STATE_CHANGED")))
+                                      for e in client.of_type("RISK_STATE")))
     # The scanner says why nothing is taken, instead of a denial per candidate.
     await client.wait_for(lambda: any(
         "RISK BLOCK" in reason for e in client.of_type("SCAN_SUMMARY")

@@ -54,7 +54,7 @@ def test_a_review_that_arrives_first_is_joined_to_its_trade() -> None:
 
 def test_the_kill_switch_and_blocks_are_told_as_changes() -> None:
     notices = Notices()
-    base = {"type": "RISK_STATE_CHANGED", "mode": "ACTIVE", "kill_switch": False, "reason": ""}
+    base = {"type": "RISK_STATE", "mode": "ACTIVE", "kill_switch": False, "reason": ""}
     assert notices.feed({**base, "blocked_by": ["MISSING_INPUT"]}, 0) == []
     assert notices.feed({**base, "blocked_by": []}, 0) == []
     [paused] = notices.feed({**base, "mode": "PAUSED", "blocked_by": ["PAUSED"],
@@ -71,7 +71,7 @@ def test_the_kill_switch_and_blocks_are_told_as_changes() -> None:
 
 
 def test_a_kill_switch_latched_at_start_is_told() -> None:
-    [notice] = Notices().feed({"type": "RISK_STATE_CHANGED", "mode": "HALTED",
+    [notice] = Notices().feed({"type": "RISK_STATE", "mode": "HALTED",
                                "kill_switch": True, "reason": "daily loss",
                                "blocked_by": ["KILL_SWITCH"]}, 0)
     assert notice.kind == "kill_switch" and "daily loss" in notice.text
@@ -79,7 +79,7 @@ def test_a_kill_switch_latched_at_start_is_told() -> None:
 
 def test_broker_disconnects_and_returns_once_each() -> None:
     notices = Notices()
-    status = {"type": "BROKER_STATUS", "broker": "sim"}
+    status = {"type": "BROKER_STATUS", "kind": "sim"}
     assert notices.feed({**status, "state": "connected"}, 0) == []
     [down] = notices.feed({**status, "state": "disconnected", "detail": "IPC timeout"}, 0)
     assert down.text == "⚠ Broker sim disconnected: IPC timeout"

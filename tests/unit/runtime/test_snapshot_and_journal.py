@@ -87,3 +87,39 @@ def test_reader_pages_by_seq_and_filters_by_type(tmp_path: Path) -> None:
     assert [seq for seq, _, _ in reader.texts_after(0, 100, until=3)] == [1, 2, 3]
     reader.close()
     journal.close()
+
+
+def test_a_journal_written_before_the_renames_reads_in_todays_vocabulary(tmp_path: Path) -> None:
+    """RISK_STATE_CHANGED became RISK_STATE and BROKER_STATUS's ``broker`` its ``kind``: an
+    older journal is brought up to date once, when the writer opens it, and a replay, a
+    filter by type and the rebuilt snapshot all see the new names; nothing else changes."""
+    path = tmp_path / "events.db"
+    old = [
+        (1, "RISK_STATE_CHANGED", json.dumps({"type": "RISK_STATE_CHANGED", "seq": 1,
+                                              "mode": "HALTED", "kill_switch": True})),
+        (2, "BROKER_STATUS", json.dumps({"type": "BROKER_STATUS", "seq": 2, "state": "connected",
+                                         "broker": "sim", "detail": '"broker": no'})),
+        (3, "SCAN_START", json.dumps({"type": "SCAN_START", "seq": 3, "count": 2})),
+    ]
+    writer = Journal(path)
+    writer.append(old)
+    writer._db.execute("PRAGMA user_version = 0")  # as a journal of before the renames was
+    writer.close()
+
+    Journal(path).close()
+    reader = JournalReader(path)
+    rows = {seq: (kind, json.loads(text)) for seq, kind, text in reader.texts_after(0, 10)}
+    assert rows[1] == ("RISK_STATE", {"type": "RISK_STATE", "seq": 1, "mode": "HALTED",
+                                      "kill_switch": True})
+    assert rows[2] == ("BROKER_STATUS", {"type": "BROKER_STATUS", "seq": 2, "state": "connected",
+                                         "kind": "sim", "detail": '"broker": no'})
+    assert rows[3] == ("SCAN_START", json.loads(old[2][2]))
+    assert [seq for seq, _, _ in reader.texts_after(0, 10, types=["RISK_STATE"])] == [1]
+    snapshot = Snapshot()
+    snapshot.apply_all(reader.wires_for_snapshot(10, 10, SNAPSHOT_TYPES))
+    assert snapshot.to_dict()["broker"]["kind"] == "sim"
+    reader.close()
+
+    Journal(path).append([(4, "SCAN_START", json.dumps({"type": "SCAN_START", "seq": 4,
+                                                         "count": 1}))])  # opened again: once
+    assert len(JournalReader(path).texts_after(0, 10)) == 4

@@ -123,7 +123,7 @@ def test_losing_deals_trip_the_kill_switch_which_halts_broker_and_strategy(syste
     assert reply.status == 409 and reply.kill_switch and reply.mode == "HALTED"
     gates = [m for m in system.ask(actors["broker"], "dump", ASK) if isinstance(m, TradingGate)]
     assert gates[-1].kill_switch and gates[-1].mode == "HALTED"
-    changes = _events(system, actors["broadcaster"], "RISK_STATE_CHANGED")
+    changes = _events(system, actors["broadcaster"], "RISK_STATE")
     assert changes[-1].kill_switch and "kill switch" in changes[-1].reason
 
 

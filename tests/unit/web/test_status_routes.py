@@ -90,7 +90,7 @@ def _feed_one_of_everything(web_app: WebFixture) -> None:
                                                "margin_level": 812.5, "day_pl": -12.25}))
     feed(PositionUpdate(timestamp=NOW, positions=({"ticket": 1}, {"ticket": 2})))
     feed(RiskStateChanged(timestamp=NOW, mode="PAUSED", kill_switch=False, reason="operator"))
-    feed(BrokerStatus(timestamp=NOW, state="connected", broker="sim"))
+    feed(BrokerStatus(timestamp=NOW, state="connected", kind="sim"))
     feed(TradeExecution(timestamp=NOW, symbol="XAUUSD", direction="BUY", price=1.0, lot=0.1,
                         latency_ms=12.5))
     feed(RiskDenials(timestamp=NOW, strategy="Confluence",

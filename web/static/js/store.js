@@ -291,7 +291,7 @@ const HANDLERS = {
     store.reviews.length = Math.min(store.reviews.length, CLOSED_CAP);
     store.mark('journal', 'journalRefresh');
   },
-  RISK_STATE_CHANGED(store, event, seq) {
+  RISK_STATE(store, event, seq) {
     if (!store.guard('risk', seq)) return;
     store.risk = { mode: event.mode, kill_switch: event.kill_switch, reason: event.reason,
       blocked_by: event.blocked_by || [], seq };

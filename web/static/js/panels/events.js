@@ -22,7 +22,7 @@ export function describe(event) {
 const LABELS = {
   SCAN_START: 'SCAN', SCAN_SUMMARY: 'SCAN DONE', RESEARCH_START: 'RESEARCHING', RESEARCH_RESULT: 'RESEARCH',
   TRADE_EXECUTION: 'FILL', ORDER_REJECTED: 'REJECTED', POSITION_CLOSED: 'CLOSED', CRITIC_REVIEW: 'REVIEW',
-  RISK_STATE_CHANGED: 'RISK MODE', CONTROL_RESULT: 'CONTROL', BROKER_STATUS: 'BROKER', ACTOR_RESTARTED: 'RESTART',
+  RISK_STATE: 'RISK MODE', CONTROL_RESULT: 'CONTROL', BROKER_STATUS: 'BROKER', ACTOR_RESTARTED: 'RESTART',
   BENCH_TICK: 'BENCH TICK',
 };
 
@@ -51,14 +51,14 @@ const DESCRIBE = {
     text: `Closed #${e.ticket} ${e.direction} ${e.symbol} ${lots(e.volume)} lots ${price(e.entry_price, e.symbol)} → ${price(e.exit_price, e.symbol)} · P&L ${signed(Number(e.profit))}`,
   }),
   CRITIC_REVIEW: (e) => ({ cls: 'review', text: `${e.symbol}${e.ticket ? ` #${e.ticket}` : ''} scored ${e.score}/10 — ${lessonText(e.lesson)}` }),
-  RISK_STATE_CHANGED: (e) => ({
+  RISK_STATE: (e) => ({
     cls: e.mode === 'ACTIVE' && !e.kill_switch ? 'control' : 'warn',
     text: `Mode ${e.mode}${e.kill_switch ? ' · kill switch ON' : ''}${e.reason ? ` — ${e.reason}` : ''}`,
   }),
   CONTROL_RESULT: (e) => ({ cls: e.ok ? 'control' : 'warn', text: `${e.command}: ${e.ok ? 'done' : 'not applied'} · mode ${e.mode}${e.detail ? ` — ${e.detail}` : ''}` }),
   BROKER_STATUS: (e) => ({
     cls: e.state === 'connected' ? 'control' : 'warn',
-    text: `Broker ${e.broker} ${e.state}${e.account ? ` · #${e.account}` : ''}${e.server ? ` · ${e.server}` : ''}${e.detail ? ` — ${e.detail}` : ''}`,
+    text: `Broker ${e.kind} ${e.state}${e.account ? ` · #${e.account}` : ''}${e.server ? ` · ${e.server}` : ''}${e.detail ? ` — ${e.detail}` : ''}`,
   }),
   ACTOR_RESTARTED: (e) => ({ cls: 'warn', text: `${e.name} restarted (pid ${e.old_pid ?? '?'} → ${e.new_pid ?? '?'}, restart ${e.restarts}): ${e.reason}` }),
   BENCH_TICK: (e) => ({ text: `tick #${e.n}` }),

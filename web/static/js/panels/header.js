@@ -94,8 +94,8 @@ export class Header {
 }
 
 function brokerText(broker) {
-  if (!broker || !broker.broker) return 'not reported yet';
-  const kind = String(broker.broker).toUpperCase();
+  if (!broker || !broker.kind) return 'not reported yet';
+  const kind = String(broker.kind).toUpperCase();
   const mode = broker.trade_mode ? ` ${String(broker.trade_mode).toUpperCase()}` : '';
   const parts = [`${kind}${mode}`];
   if (broker.account) parts.push(`#${broker.account}`);
