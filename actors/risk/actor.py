@@ -115,6 +115,7 @@ class RiskManagerActor(EnsembleActor):
         self.last_market: PreScanInput | None = None  # the latest account a strategy saw
         self.news_events: list[NewsEvent] = []
         self.news_error: str | None = "the calendar has not been read yet"
+        self._news_day: tuple[int, list[NewsEvent]] | None = None
         self.standing: Standing = Standing((), {})
 
     # --- loading and persisting -------------------------------------------------------------
@@ -140,6 +141,7 @@ class RiskManagerActor(EnsembleActor):
                              fail_closed=news.fail_closed)
         else:
             self.news_events, self.news_error = sorted(events), None
+            self._news_day = None
             self.log.info("news calendar read", events=len(events))
         self.after(news.refresh_minutes * 60.0 if self.news_error is None else 60.0,
                    _ReadCalendar())
@@ -156,15 +158,21 @@ class RiskManagerActor(EnsembleActor):
             return replace(market, news_blackout=True,
                            news_event=f"calendar unavailable: {self.news_error}")
         now = market.now or self._now()
-        # The fixed schedule around market time (a simulated market may run in the past or
-        # fast), the calendar's events as read.
-        events = sorted([*self.news_events, *scheduled_events(news.schedule, now)])
-        event = blackout(events, market.symbol, now, news)
+        event = blackout(self._news_around(now), market.symbol, now, news)
         if event is None:
             return replace(market, news_blackout=False)
         when = iso_utc(event.time)
         return replace(market, news_blackout=True,
                        news_event=f"{event.currency} {event.title} at {when}")
+
+    def _news_around(self, now: float) -> list[NewsEvent]:
+        """The calendar's events as read and the fixed schedule around market time (a simulated
+        market may run in the past or fast), merged once per UTC day, not per candidate."""
+        day = int(now // 86_400)
+        if self._news_day is None or self._news_day[0] != day:
+            schedule = scheduled_events(self.settings.risk.news.schedule, now)
+            self._news_day = (day, sorted([*self.news_events, *schedule]))
+        return self._news_day[1]
 
     def on_peers(self) -> None:
         if self.state is None:
