@@ -58,7 +58,8 @@ def _switch_schema(name: str, value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"type": "boolean"}
     low, high, unit = FAULT_RANGES[name]
-    return {"type": "number", "minimum": low, "maximum": high,
+    return {"type": "integer" if isinstance(value, int) else "number",
+            "minimum": low, "maximum": high,
             **({"description": unit.strip()} if unit else {})}
 
 

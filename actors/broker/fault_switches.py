@@ -43,6 +43,10 @@ def checked_fault_changes(changes: Mapping[str, Any],
             if not isinstance(value, bool):
                 raise FaultChangeError(f"{name} must be true or false, got {value!r}")
             checked[name] = value
+        elif kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise FaultChangeError(f"{name} must be a whole number, got {value!r}")
+            checked[name] = value
         else:
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
                 value

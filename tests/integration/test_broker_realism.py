@@ -62,10 +62,16 @@ def test_a_rewritten_comment_and_a_lost_answer_are_resolved_without_a_resend(
     daemon.wait_until(lambda: not daemon.get("/api/positions"), what="flat")
 
 
+@pytest.mark.parametrize("failed_reads", [0, 3])
 async def test_a_take_profit_one_point_away_is_journaled_and_reviewed_once(
-        realistic_daemon: Daemon, session: Any) -> None:
+        realistic_daemon: Daemon, session: Any, failed_reads: int) -> None:
+    """With ``failed_reads``, that many reads of the closed position's history fail on the
+    terminal (a call failing in the middle of a poll): the trade is read again at the next
+    polls instead of being lost, and still reported once."""
     daemon = realistic_daemon
     client = await EventClient(session, f"{daemon.ws_url}?token={daemon.token}").connect()
+    if failed_reads:
+        await asyncio.to_thread(set_faults, daemon, position_history_timeouts=failed_reads)
     refusals = []
     for _ in range(10):  # the price may pass a target one point away before the order lands
         (data,) = await asyncio.to_thread(broker_do, daemon, {
@@ -90,6 +96,8 @@ async def test_a_take_profit_one_point_away_is_journaled_and_reviewed_once(
         broker_do, daemon, {"op": "journal", "kind": "trade", "key": "EURUSD"}))[0]
         if entry["record"]["ticket"] == ticket]
     assert trade["exit_reason"] == "TP" and trade["decision_id"] == "DEC-T"
+    faults = await asyncio.to_thread(set_faults, daemon)
+    assert faults["position_history_timeouts"] == 0  # every failure was met and got past
     # Whatever the polls saw, one closed trade: once in the journal, once on the dashboard,
     # once reviewed (a poll later, still once).
     closed = [e for e in client.of_type("POSITION_CLOSED") if e["ticket"] == ticket]

@@ -24,6 +24,10 @@ what is allowed, whether they come from the configuration or from ``set``.
 - ``timeout_after_execution``: trade requests execute (the position exists) but the caller
   gets ``None`` and ``(-10005, 'IPC timeout')`` — the ambiguous outcome a broker adapter must
   resolve by reading the terminal, never by resending.
+- ``position_history_timeouts``: the next that many history reads of one position
+  (``history_deals_get(position=…)``, ``history_orders_get(position=…)``) fail with
+  ``(-10005, 'IPC timeout')``, counting down to 0 (0..1000): one call failing in the middle of a
+  poll that otherwise succeeds.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ FAULT_RANGES: dict[str, tuple[float, float, str]] = {  # switch: (low, high, uni
     "call_delay_s": (0.0, MAX_CALL_DELAY_S, " seconds"),
     "requote_rate": (0.0, 1.0, ""),
     "price_off_rate": (0.0, 1.0, ""),
+    "position_history_timeouts": (0, 1000, " calls"),
 }
 
 
@@ -60,13 +65,15 @@ class FaultConfig:
     no_money: bool = False
     trade_server_down: bool = False
     timeout_after_execution: bool = False
+    position_history_timeouts: int = 0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if field.name in FAULT_RANGES:
                 low, high, unit = FAULT_RANGES[field.name]
-                number = isinstance(value, int | float) and not isinstance(value, bool)
+                kinds = (int,) if isinstance(field.default, int) else (int, float)
+                number = isinstance(value, kinds) and not isinstance(value, bool)
                 if not (number and low <= value <= high):  # NaN fails both comparisons
                     raise ValueError(
                         f"sim.faults.{field.name} must be within {low:g}..{high:g}{unit}, "
@@ -105,6 +112,16 @@ class FaultInjector:
         with self._changed:
             while (remaining := self._config.call_delay_s - (time.monotonic() - started)) > 0:
                 self._changed.wait(remaining)
+
+    def take(self, counter: str) -> bool:
+        """Whether the count-down switch ``counter`` fires for this call (it then counts one
+        down)."""
+        with self._lock:
+            left = getattr(self._config, counter)
+            if left <= 0:
+                return False
+            self._config = dataclasses.replace(self._config, **{counter: left - 1})
+            return True
 
     def clear(self) -> FaultConfig:
         return self.set(FaultConfig())

@@ -501,6 +501,8 @@ def build_module(terminal: SimTerminal) -> types.ModuleType:
                     return produce(_seconds(args[0], 0), _seconds(args[1], 1), group=group)
                 if ticket is None and position is None:
                     raise _ArgumentError("Invalid arguments")
+                if position is not None and t.faults.take("position_history_timeouts"):
+                    raise TerminalError(*_IPC_TIMEOUT)
                 return produce(ticket=ticket, position=position)
 
             return api.call(name, None, body)

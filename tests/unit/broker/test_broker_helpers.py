@@ -13,7 +13,7 @@ import pytest
 from actors.app.settings import load_settings
 from actors.broker.backends import make_backend
 from actors.broker.fault_switches import FaultChangeError, checked_fault_changes, fault_switches
-from actors.broker.gateway import TIMEFRAMES, Gateway
+from actors.broker.gateway import TIMEFRAMES, Gateway, GatewayError
 from actors.broker.market_data import SpecCache, collect_market_data
 from actors.broker.sim.config import SimConfig
 from actors.broker.sim.faults import FaultConfig
@@ -38,6 +38,31 @@ def test_fault_changes_are_checked_by_name_type_and_range() -> None:
     with pytest.raises(FaultChangeError, match=r"within 0\.\.1"):
         checked_fault_changes({"price_off_rate": 1.5})
     assert fault_switches(FaultConfig(no_money=True))["no_money"] is True
+    assert checked_fault_changes({"position_history_timeouts": 2}) == {
+        "position_history_timeouts": 2}
+    for bad in (2.5, True, "2"):
+        with pytest.raises(FaultChangeError, match="position_history_timeouts must be a whole"):
+            checked_fault_changes({"position_history_timeouts": bad})
+    with pytest.raises(FaultChangeError, match=r"within 0\.\.1000 calls"):
+        checked_fault_changes({"position_history_timeouts": 1001})
+
+
+def test_a_count_down_switch_fails_that_many_reads_of_one_position_only(
+        tmp_path: Path) -> None:
+    """``position_history_timeouts``: the next reads by position fail with an IPC timeout and
+    count the switch down; a read of the history by dates goes on working."""
+    terminal = SimTerminal(SimConfig(), tmp_path, ManualClock(WEDNESDAY_UTC + 30.0))
+    module = build_module(terminal)
+    module.initialize()
+    gateway = Gateway(module, kind="sim", on_close=terminal.close)
+    terminal.set_faults(position_history_timeouts=2)
+    for _ in range(2):
+        with pytest.raises(GatewayError, match="IPC timeout"):
+            gateway.history_orders_of_position(1)
+        assert gateway.history_deals(0.0, WEDNESDAY_UTC) == ()  # by dates: neither failed
+    assert terminal.faults.config.position_history_timeouts == 0  # nor counted
+    assert gateway.deals_of_position(1) == ()
+    gateway.close()
 
 
 # --- the market clock across restarts --------------------------------------------------------
