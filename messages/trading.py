@@ -44,6 +44,7 @@ __all__ = [
     "ReconnectBroker",
     "ResearchReply",
     "ResearchRequest",
+    "RiskDay",
     "RiskStatus",
     "RiskStatusRequest",
     "SetSimFaults",
@@ -392,6 +393,25 @@ class RiskStatusRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskDay:
+    """The broker day's figures as the RiskManager keeps them, in the account currency. The
+    daily budget is ``realised loss + open_risk + reserved ≤ loss_limit``."""
+
+    broker_day: str
+    """The trade server's calendar date (YYYY-MM-DD), as a closed trade's ``broker_day``."""
+    realised: float
+    open_risk: float | None
+    """Loss at the stops of the open positions; None when one has no stop (unknown, not 0)."""
+    reserved: float
+    """Risk of approved orders not filled yet."""
+    loss_limit: float | None
+    """None until the account's balance is known."""
+    remaining: float | None
+    trades: int
+    """Fills today (approvals that were never filled do not count)."""
+
+
+@dataclass(frozen=True, slots=True)
 class RiskStatus:
     request_id: str
     mode: str
@@ -400,8 +420,8 @@ class RiskStatus:
     reason: str
     blocked_by: tuple[str, ...] = ()
     per_trade_risk_cap_pct: float = 0.0
-    day: dict[str, Any] = field(default_factory=dict)
-    """broker_day, realised, open_risk, reserved, loss_limit, remaining, trades."""
+    day: RiskDay | None = None
+    """None until the RiskManager has loaded its state."""
     loaded: bool = False
     """Whether the RiskManager has loaded its saved state (until then it denies everything)."""
 

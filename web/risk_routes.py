@@ -5,10 +5,12 @@ and what remains of it. It reveals the account, so it needs the token."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from aiohttp import web
 
 from messages.trading import RiskStatus, RiskStatusRequest
-from web.api_spec import NUMBER, STRING, Operation, array, json_answer, obj
+from web.api_spec import INTEGER, NUMBER, STRING, Operation, array, json_answer, nullable, obj
 from web.core import ask, json_response
 
 __all__ = ["API", "routes"]
@@ -27,7 +29,7 @@ async def risk(request: web.Request) -> web.Response:
         "reason": status.reason,
         "blocked_by": list(status.blocked_by),
         "per_trade_risk_cap": {"pct_of_balance": status.per_trade_risk_cap_pct},
-        "day": status.day,
+        "day": dataclasses.asdict(status.day) if status.day is not None else {},
     })
 
 
@@ -39,5 +41,10 @@ API = (
                   mode={"enum": ["ACTIVE", "REDUCING", "HALTED", "PAUSED"]},
                   kill_switch={"type": "boolean"}, paused={"type": "boolean"}, reason=STRING,
                   blocked_by={**array(STRING), "description": "denial codes"},
-                  per_trade_risk_cap=obj(pct_of_balance=NUMBER), day={"type": "object"}))}),
+                  per_trade_risk_cap=obj(pct_of_balance=NUMBER), day={
+                      **obj(broker_day=STRING, realised=NUMBER, open_risk=nullable(NUMBER),
+                            reserved=NUMBER, loss_limit=nullable(NUMBER),
+                            remaining=nullable(NUMBER), trades=INTEGER),
+                      "description": "the broker day's figures (empty until the RiskManager "
+                                     "has loaded its state); broker_day is YYYY-MM-DD"}))}),
 )

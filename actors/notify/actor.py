@@ -47,6 +47,7 @@ from messages.trading import (
     BrokerSnapshotRequest,
     ControlCommand,
     ControlReply,
+    RiskDay,
     RiskStatus,
     RiskStatusRequest,
 )
@@ -210,10 +211,10 @@ class NotifierActor(EnsembleActor):
         self.after(self.settings.notify.status_poll_s, _CheckDay())
 
     def _on_day_status(self, status: RiskStatus) -> None:
-        if not status.loaded:
+        day = status.day
+        if not status.loaded or day is None:
             return
-        day = dict(status.day)
-        if self.day.day is not None and day.get("broker_day") != self.day.day:
+        if self.day.day is not None and day.broker_day != self.day.day:
             # The day ended: the summary carries the account's equity as it is now.
             self.ask_peer("broker", BrokerSnapshotRequest,
                           lambda snapshot: self._summarise(day, snapshot), ASK_TIMEOUT_S,
@@ -221,7 +222,7 @@ class NotifierActor(EnsembleActor):
             return
         self.day.observe(day)
 
-    def _summarise(self, day: dict[str, Any], snapshot: BrokerSnapshot | None) -> None:
+    def _summarise(self, day: RiskDay, snapshot: BrokerSnapshot | None) -> None:
         account = snapshot.account if snapshot is not None else None
         notice = self.day.observe(day, account.equity if account is not None else None,
                                   self.notices.currency)

@@ -10,10 +10,12 @@ wins and losses of the trades it saw close meanwhile.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from actors.notify.notices import Notice, money
+from messages.trading import RiskDay
 
 __all__ = ["DayTally", "DayWatch", "day_text"]
 
@@ -40,15 +42,14 @@ class DayTally:
                 f"worst {money(self.worst, currency)}")
 
 
-def day_text(day: dict[str, Any], currency: str = "") -> str:
+def day_text(day: RiskDay, currency: str = "") -> str:
     """The RiskManager's day figures in one line."""
-    parts = [f"realised {money(day.get('realised'), currency)}",
-             f"{day.get('trades', 0)} trade(s)"]
-    if day.get("open_risk") is not None:
-        parts.append(f"open risk {day['open_risk']:.2f}")
-    if day.get("loss_limit") is not None:
-        remaining = day.get("remaining")
-        parts.append(f"loss limit {day['loss_limit']:.2f}"
+    parts = [f"realised {money(day.realised, currency)}", f"{day.trades} trade(s)"]
+    if day.open_risk is not None:
+        parts.append(f"open risk {day.open_risk:.2f}")
+    if day.loss_limit is not None:
+        remaining = day.remaining
+        parts.append(f"loss limit {day.loss_limit:.2f}"
                      + (f" ({remaining:.2f} left)" if remaining is not None else ""))
     return ", ".join(parts)
 
@@ -56,7 +57,7 @@ def day_text(day: dict[str, Any], currency: str = "") -> str:
 @dataclass(slots=True)
 class DayWatch:
     day: str | None = None
-    figures: dict[str, Any] = field(default_factory=dict)
+    figures: RiskDay | None = None
     tally: DayTally = field(default_factory=DayTally)
 
     def closed(self, profit: Any) -> None:
@@ -65,21 +66,18 @@ class DayWatch:
         except (TypeError, ValueError):
             return
 
-    def observe(self, day: dict[str, Any], equity: float | None = None,
+    def observe(self, day: RiskDay, equity: float | None = None,
                 currency: str = "") -> Notice | None:
         """The RiskManager's latest ``day``; the summary of the previous day once it ended."""
-        label = day.get("broker_day")
-        if not label:
-            return None
-        label = str(label)
-        if self.day is None or label == self.day:
-            self.day, self.figures = label, dict(day)
+        if self.figures is None or day.broker_day == self.day:
+            self.day, self.figures = day.broker_day, day
             return None
         ended, figures, tally = self.day, self.figures, self.tally
-        self.day, self.figures, self.tally = label, dict(day), DayTally()
+        self.day, self.figures, self.tally = day.broker_day, day, DayTally()
         text = (f"📅 Broker day {ended} ended: {day_text(figures, currency)}; "
                 f"{tally.words(currency)}.")
         if equity is not None:
             text += f" Equity {equity:,.2f}{' ' + currency if currency else ''}."
-        return Notice("daily", text, {"day": ended, **figures, "wins": tally.wins,
-                                      "losses": tally.losses, "equity": equity})
+        return Notice("daily", text, {"day": ended, **dataclasses.asdict(figures),
+                                      "wins": tally.wins, "losses": tally.losses,
+                                      "equity": equity})

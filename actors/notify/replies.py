@@ -31,8 +31,8 @@ def status_text(risk: Any, snapshot: Any | None, currency: str = "") -> str:
                          f"{len(snapshot.positions)} open position(s).")
         else:
             lines.append(f"Broker {state}; no account yet.")
-    if risk.day:
-        lines.append(f"Broker day {risk.day.get('broker_day')}: {day_text(risk.day, currency)}.")
+    if risk.day is not None:
+        lines.append(f"Broker day {risk.day.broker_day}: {day_text(risk.day, currency)}.")
     return "\n".join(lines)
 
 
@@ -51,9 +51,9 @@ def positions_text(snapshot: Any, currency: str = "") -> str:
 
 
 def daily_text(risk: Any, tally: DayTally, currency: str = "") -> str:
-    if not risk.day:
+    if risk.day is None:
         return "The RiskManager has no figures for the day yet."
-    return (f"Broker day {risk.day.get('broker_day')} so far: {day_text(risk.day, currency)}; "
+    return (f"Broker day {risk.day.broker_day} so far: {day_text(risk.day, currency)}; "
             f"{tally.words(currency)}.")
 
 

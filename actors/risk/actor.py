@@ -116,7 +116,7 @@ class RiskManagerActor(EnsembleActor):
         self.news_events: list[NewsEvent] = []
         self.news_error: str | None = "the calendar has not been read yet"
         self._news_day: tuple[int, list[NewsEvent]] | None = None
-        self.standing: Standing = Standing((), {})
+        self.standing: Standing = Standing((), None)
 
     # --- loading and persisting -------------------------------------------------------------
 
@@ -532,7 +532,7 @@ class RiskManagerActor(EnsembleActor):
                                      state.kill_switch_reason if state else "loading",
                                      blocked_by=self.standing.blocked_by,
                                      per_trade_risk_cap_pct=self.settings.risk.sizing.max_risk_pct,
-                                     day=dict(self.standing.day),
+                                     day=self.standing.day,
                                      loaded=state is not None))
 
     # --- operator controls --------------------------------------------------------------------

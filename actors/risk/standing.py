@@ -8,7 +8,7 @@ count): a symbol's spread or a correlation is a reason for one candidate, not fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
 
 from actors.risk.reservations import Ledger
 from actors.risk.rules import (
@@ -24,6 +24,7 @@ from actors.risk.rules import (
 )
 from actors.risk.state import RiskState, broker_day
 from messages.risk import PreScanInput
+from messages.trading import RiskDay
 
 __all__ = ["ACCOUNT_RULES", "Standing", "standing"]
 
@@ -43,7 +44,7 @@ _WORDS = {
 class Standing:
     blocked_by: tuple[str, ...]
     """The denial codes now stopping new entries (empty when none)."""
-    day: dict[str, Any]
+    day: RiskDay | None
 
     @property
     def words(self) -> str:
@@ -88,12 +89,8 @@ def standing(state: RiskState, rules: RiskParams, ledger: Ledger,
     remaining = None
     if limit is not None and open_risk is not None:
         remaining = round(max(0.0, limit + min(0.0, realised) - open_risk - reserved), 2)
-    return Standing(tuple(blocked), {
-        "broker_day": broker_day(now, rules.counters),
-        "realised": realised,
-        "open_risk": open_risk,
-        "reserved": reserved,
-        "loss_limit": None if limit is None else round(limit, 2),
-        "remaining": remaining,
-        "trades": state.day_trade_count,
-    })
+    day = datetime.fromtimestamp(broker_day(now, rules.counters) * 86_400, UTC).date()
+    return Standing(tuple(blocked), RiskDay(
+        broker_day=day.isoformat(), realised=realised, open_risk=open_risk, reserved=reserved,
+        loss_limit=None if limit is None else round(limit, 2), remaining=remaining,
+        trades=state.day_trade_count))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from actors.notify.daily import DayWatch
 from actors.notify.replies import control_text, daily_text, positions_text, status_text
-from messages.trading import BrokerSnapshot, ControlReply, RiskStatus
+from messages.trading import BrokerSnapshot, ControlReply, RiskDay, RiskStatus
 
 
-def _day(label: str, realised: float, trades: int) -> dict:
-    return {"broker_day": label, "realised": realised, "open_risk": 0.0, "reserved": 0.0,
-            "loss_limit": 200.0, "remaining": 200.0 + min(0.0, realised), "trades": trades}
+def _day(label: str, realised: float, trades: int) -> RiskDay:
+    return RiskDay(broker_day=label, realised=realised, open_risk=0.0, reserved=0.0,
+                   loss_limit=200.0, remaining=200.0 + min(0.0, realised), trades=trades)
 
 
 def test_the_summary_comes_when_the_broker_day_changes_with_that_days_figures() -> None:
@@ -26,11 +26,6 @@ def test_the_summary_comes_when_the_broker_day_changes_with_that_days_figures() 
     assert summary.data["day"] == "2024-12-03" and summary.data["wins"] == 1
     assert watch.tally.best is None  # a new day, a new tally
     assert watch.observe(_day("2024-12-04", 0.0, 0)) is None
-
-
-def test_no_day_named_means_no_summary() -> None:
-    watch = DayWatch()
-    assert watch.observe({}) is None and watch.day is None
 
 
 def _risk(**changes) -> RiskStatus:
@@ -54,7 +49,7 @@ def test_status_says_the_mode_what_blocks_and_the_day() -> None:
 def test_positions_daily_and_control_answers() -> None:
     assert positions_text(BrokerSnapshot("r", True, True, 0.0, None, (), ())) == \
         "No open positions."
-    assert daily_text(_risk(day={}), DayWatch().tally).startswith("The RiskManager has no")
+    assert daily_text(_risk(day=None), DayWatch().tally).startswith("The RiskManager has no")
     assert control_text("pause", ControlReply("r", 200, "PAUSED", False, "")) == \
         "✅ pause: done; (mode PAUSED, kill switch off)."
     assert control_text("resume", ControlReply("r", 409, "ACTIVE", False, "not paused")) == \

@@ -32,7 +32,10 @@ def test_nothing_blocks_a_fresh_day_and_its_budget_is_the_whole_limit() -> None:
     state = roll_broker_day(RiskState(), NOW, RULES.counters)
     now = standing(state, RULES, Ledger(), _account(), NOW)
     assert now.blocked_by == () and now.words == ""
-    assert now.day["loss_limit"] == 200.0 and now.day["remaining"] == 200.0
+    assert now.day.loss_limit == 200.0 and now.day.remaining == 200.0
+    assert now.day.broker_day == "2024-07-03"  # a date, as each closed trade's broker_day
+    east = replace(RULES, counters=replace(RULES.counters, broker_utc_offset_seconds=13 * 3600))
+    assert standing(state, east, Ledger(), _account(), NOW).day.broker_day == "2024-07-04"
 
 
 def test_the_days_loss_blocks_and_says_so_in_words() -> None:
@@ -40,7 +43,7 @@ def test_the_days_loss_blocks_and_says_so_in_words() -> None:
     state = replace(state, day_realised_pnl=-150.0)
     now = standing(state, RULES, Ledger(), _account(floating=-60.0), NOW)
     assert now.blocked_by == ("DAILY_LOSS_LIMIT",) and now.words == "daily loss limit"
-    assert now.day["realised"] == -150.0 and now.day["remaining"] == 50.0
+    assert now.day.realised == -150.0 and now.day.remaining == 50.0
 
 
 def test_pause_and_kill_switch_block_and_reservations_use_the_budget() -> None:
@@ -52,13 +55,13 @@ def test_pause_and_kill_switch_block_and_reservations_use_the_budget() -> None:
     assert "KILL_SWITCH" in latched.blocked_by
     ledger = Ledger().reserve(Reservation("E1", exposure(), 30.0, 0.0))
     held = standing(state, RULES, ledger, _account(), NOW)
-    assert held.day["reserved"] == 30.0 and held.day["remaining"] == 170.0
+    assert held.day.reserved == 30.0 and held.day.remaining == 170.0
 
 
 def test_before_any_account_is_seen_trading_is_blocked_as_waiting() -> None:
     now = standing(RiskState(), RULES, Ledger(), None, NOW)
     assert now.blocked_by and now.words.startswith("waiting for the account")
-    assert now.day["loss_limit"] is None and now.day["remaining"] is None
+    assert now.day.loss_limit is None and now.day.remaining is None
 
 
 def test_a_loss_well_beyond_its_stop_stops_the_rest_of_its_broker_day() -> None:
