@@ -212,7 +212,7 @@ def test_an_order_is_recorded_before_it_is_sent_and_a_retry_is_answered_from_the
         "sim", harness.settings.sim.server, harness.settings.sim.login)
     assert profile.server_utc_offset_s == 2 * 3600 and profile.fault_switches
     status = harness.events("BROKER_STATUS")[-1]
-    assert (status.state, status.broker, status.connected, status.server_utc_offset_s) == (
+    assert (status.state, status.kind, status.connected, status.server_utc_offset_s) == (
         "connected", "sim", True, 2 * 3600)
     assert harness.snapshot().profile == profile
 
