@@ -79,7 +79,11 @@ class MarketData:
     bars: dict[str, dict[str, np.ndarray]]  # symbol → timeframe → closed bars, oldest first
     errors: dict[str, str] = field(default_factory=dict)  # symbol → why it is missing
     server_utc_offset_s: float = 0.0
-    """The broker's clock: bar and tick times minus this are UTC."""
+    """The broker's clock now: tick times minus this are UTC."""
+    server_offset_history: tuple[tuple[float, float, int], ...] = ()
+    """When each offset the broker measured took effect (as ``BrokerProfile``'s): bars from
+    before a DST switch are converted with the offset of their own time
+    (:func:`~messages.server_time.server_times_to_utc`)."""
     unavailable: bool = False
     """The terminal could not be read at all (disconnected, a failed or hung call): ask again
     later. A symbol missing for its own reason (unknown, no data) leaves this False."""
@@ -274,7 +278,7 @@ class BrokerProfile:
     server_offset_history: tuple[tuple[float, float, int], ...] = ()
     """When each offset the broker measured took effect: ``(after, by, offset_s)``, oldest
     first, ``offset_s`` in force from an instant in ``(after, by]`` (UTC seconds), so a deal
-    is converted with the offset of its own time (``actors/risk/deal_clock.py``)."""
+    or a bar is converted with the offset of its own time (``messages/server_time.py``)."""
     speed: float = 1.0
     """Market seconds per wall second: 1 on a real terminal, ``sim.speed`` on the simulator."""
     market_epoch: tuple[float, float] | None = None

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from actors.shared_state.keys import review_op_id
 from messages.commands import JournalQuery, StateReply
+from messages.server_time import server_times_to_utc
 from messages.trading import ControlCommand, ControlReply, MarketData, MarketDataRequest
 from web.api_spec import (
     INTEGER,
@@ -207,11 +208,13 @@ async def bars(request: web.Request) -> web.Response:
         raise ClientError(503, "unavailable", data.errors.get(symbol) or "terminal unavailable")
     if rates is None:
         raise ClientError(404, "not_found", data.errors.get(symbol) or f"no bars for {symbol}")
-    offset = data.server_utc_offset_s  # the broker's measured clock, DST included
+    # The broker's measured clock, each bar with the offset of its own time (DST switches).
+    times = server_times_to_utc(rates["time"], data.server_offset_history,
+                                data.server_utc_offset_s)
     return json_response([
-        {"time": int(row["time"] - offset), "open": float(row["open"]),
-         "high": float(row["high"]), "low": float(row["low"]), "close": float(row["close"])}
-        for row in rates
+        {"time": int(time), "open": float(row["open"]), "high": float(row["high"]),
+         "low": float(row["low"]), "close": float(row["close"])}
+        for time, row in zip(times, rates, strict=True)
     ])
 
 

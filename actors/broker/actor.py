@@ -1283,7 +1283,8 @@ class MT5BrokerActor(EnsembleActor):
             return
         self.send(sender, MarketData(request.request_id, self.market_clock.now(), data.ticks,
                                      data.specs, data.bars, data.errors,
-                                     server_utc_offset_s=self.server_offset_s))
+                                     server_utc_offset_s=self.server_offset_s,
+                                     server_offset_history=self.server_clock.history))
         if any(code in CONNECTION_ERROR_CODES for code in data.error_codes.values()):
             self._poll_soon()
         if data.ticks:

@@ -16,7 +16,7 @@ that is used when no tick can tell.
 It also remembers when each offset took effect (:attr:`ServerClock.history`: between the last
 poll that measured the old one and the first that measured the new one), so a deal stamped
 before a switch and read after it is converted with the offset of its own time
-(:mod:`actors.risk.deal_clock`). The history travels in the profile and is saved with the
+(:mod:`messages.server_time`). The history travels in the profile and is saved with the
 offset; it keeps the last :data:`HISTORY_LENGTH` switches.
 """
 

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from actors.risk.deal_clock import OffsetHistory, deal_utc, server_day
 from actors.risk.news import CalendarError, NewsEvent, blackout, read_calendar, scheduled_events
 from actors.risk.reservations import (
     Ledger,
@@ -57,6 +56,7 @@ from messages.commands import StateGet, StateReply, StateSet
 from messages.events import ControlResult, RiskStateChanged
 from messages.orders import Outcome
 from messages.risk import DenialCode, PreScanInput
+from messages.server_time import OffsetHistory, server_day, server_time_to_utc
 from messages.trading import (
     Approval,
     BrokerProfile,
@@ -605,7 +605,7 @@ def _broker_deal(deal: BrokerDealRecord, history: OffsetHistory,
         return None
     server_s = deal.time_msc / 1000.0
     return BrokerDeal(ticket=deal.ticket, symbol=deal.symbol,
-                      time=deal_utc(server_s, history, offset_s), entry=entry,
+                      time=server_time_to_utc(server_s, history, offset_s), entry=entry,
                       profit=deal.profit, commission=deal.commission, swap=deal.swap,
                       fee=deal.fee, day=server_day(server_s))
 

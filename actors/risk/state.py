@@ -85,8 +85,8 @@ class BrokerDeal:
     swap: float = 0.0
     fee: float = 0.0
     day: int | None = None
-    """Its broker day, from its server time (``deal_clock.server_day``); None: from ``time``
-    and the current offset (:func:`broker_day`)."""
+    """Its broker day, from its server time (``messages.server_time.server_day``); None: from
+    ``time`` and the current offset (:func:`broker_day`)."""
 
     @property
     def net_profit(self) -> float:

@@ -48,8 +48,8 @@ from actors.strategy.management import (
     ticket_state_to_dict,
 )
 from actors.strategy.market_inputs import (
-    bars_from_rates,
     exposures,
+    market_bars,
     momentum_view,
     position_view,
     pre_scan_input,
@@ -545,7 +545,6 @@ class StrategyActor(EnsembleActor):
         strategy = self.loaded.strategy
         if not self._owners_loaded:
             return
-        offset = data.server_utc_offset_s
         primary = self.settings.strategy.signals.primary_timeframe
         params = self.settings.strategy.management
         for position in [p for p in snapshot.positions if self._owns(p.ticket)]:
@@ -558,8 +557,7 @@ class StrategyActor(EnsembleActor):
             if own is not None:
                 decision = own_decision(own, view, trading_limits(spec), state, params)
             elif strategy.trade_management:
-                rates = data.bars.get(position.symbol, {}).get(primary)
-                bars = None if rates is None else bars_from_rates(rates, offset)
+                bars = market_bars(data, position.symbol, primary)
                 decision = manage_position(view, momentum_view(bars), trading_limits(spec),
                                            state, params)
             else:

@@ -29,6 +29,7 @@ from actors.strategy.market_inputs import bars_from_rates
 from actors.strategy.signals import ScanResult, ScanStatus, status_of_reason
 from messages.books import PositionRecord
 from messages.market import SymbolSpecRecord, TickRecord
+from messages.server_time import OffsetHistory
 from messages.trading import MarketData
 
 __all__ = ["ClosedBars", "manage_one", "market_of", "scan_one", "stop_floor"]
@@ -39,12 +40,13 @@ class ClosedBars(Mapping[str, Bars]):
     first reads them (a strategy that reads one timeframe of the several fetched converts only
     that one, on every symbol of every scan)."""
 
-    __slots__ = ("_converted", "_misses", "_now", "_offset", "_rates")
+    __slots__ = ("_converted", "_history", "_misses", "_now", "_offset", "_rates")
 
     def __init__(self, rates: Mapping[str, np.ndarray], offset: float, now: float,
-                 misses: set[str] | None = None) -> None:
+                 misses: set[str] | None = None, history: OffsetHistory = ()) -> None:
         self._rates = rates
         self._offset = offset
+        self._history = history
         self._now = now
         self._converted: dict[str, Bars] = {}
         self._misses = misses
@@ -55,7 +57,8 @@ class ClosedBars(Mapping[str, Bars]):
             if timeframe not in self._rates and self._misses is not None:
                 self._misses.add(timeframe)  # asked for, not fetched
             rates = self._rates[timeframe]
-            bars = closed_bars(bars_from_rates(rates, self._offset), self._now, timeframe)
+            bars = closed_bars(bars_from_rates(rates, self._offset, self._history), self._now,
+                               timeframe)
             self._converted[timeframe] = bars
         return bars
 
@@ -87,7 +90,8 @@ def market_of(data: MarketData, symbol: str, positions: tuple[PositionRecord, ..
     (``misses`` collects the timeframes it asks for that ``data`` does not have)."""
     offset = data.server_utc_offset_s
     now = data.server_time
-    bars = ClosedBars(data.bars.get(symbol, {}), offset, now, misses)
+    bars = ClosedBars(data.bars.get(symbol, {}), offset, now, misses,
+                      data.server_offset_history)
     return Market(symbol=symbol, now=now, bars=bars, tick=data.ticks.get(symbol),
                   spec=data.specs.get(symbol), server_utc_offset_s=int(offset),
                   positions=positions)

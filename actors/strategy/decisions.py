@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.strategy.market_inputs import bars_from_rates, order_input
+from actors.strategy.market_inputs import market_bars, order_input
 from actors.strategy.signals import ScanResult, ScanStatus
 from messages.books import AccountRecord
 from messages.events import OrderRejected, TradeExecution
@@ -117,8 +117,8 @@ def plan_order(candidate: ScanResult, research: ResearchReply, data: MarketData,
     entry = tick.ask if direction is Side.BUY else tick.bid
     stop_loss = entry - direction.sign * candidate.sl_distance
     take_profit = entry + direction.sign * candidate.tp_distance
-    m1 = {symbol: bars_from_rates(frames["M1"], data.server_utc_offset_s)
-          for symbol, frames in data.bars.items() if "M1" in frames}
+    m1 = {symbol: bars for symbol in data.bars
+          if (bars := market_bars(data, symbol, "M1")) is not None}
     order = order_input(market, direction, entry, stop_loss, take_profit, m1, account,
                         research.confidence, commission_per_lot)
     return OrderPlan(direction, entry, stop_loss, take_profit, research.confidence, order)

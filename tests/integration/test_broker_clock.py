@@ -33,3 +33,38 @@ def test_in_summer_the_server_is_at_utc_plus_3_and_the_last_bar_is_the_last_clos
                                              LAST_CLOSED_M5]
     finally:
         daemon.stop()
+
+
+
+SPRING_SWITCH_2024 = 1_710_054_000  # Sunday 2024-03-10 07:00 UTC: the server goes to UTC+3
+FRIDAY_CLOSE_UTC = 1_709_935_200  # Friday 2024-03-08 22:00 UTC (17:00 in New York)
+
+
+def test_fridays_bars_keep_their_utc_times_after_the_dst_switch_the_broker_saw(
+        tmp_path: Path) -> None:
+    """The simulated server goes from UTC+2 to UTC+3 on the Sunday of the spring switch; the
+    broker measures both (Bitcoin trades through the weekend). EURUSD's last bars are Friday's,
+    stamped by the server at UTC+2: after the switch they keep their real UTC times in
+    /api/bars (with today's offset alone they moved an hour early, so a window across the
+    weekend had a one-hour hole, and Friday's close came an hour before New York's)."""
+    settings = [s for s in BENCH_SETTINGS if not s.startswith("sim.start=")]
+    daemon = Daemon(tmp_path / "data", *settings, f"sim.start={SPRING_SWITCH_2024 - 600}",
+                    "sim.speed=30", "broker.poll_interval_s=0.5")
+
+    def offset_and_bars() -> tuple[int, int, list[int]]:
+        broker = daemon.get("/api/broker")
+        bars = daemon.get("/api/bars?symbol=EURUSD&timeframe=M5&count=3")
+        return (broker["server_utc_offset_s"], len(broker["server_offset_history"]),
+                [bar["time"] for bar in bars])
+
+    try:
+        daemon.start()
+        _, _, before = daemon.wait_until(
+            lambda: (seen := offset_and_bars())[0] == 2 * 3600 and seen, 60, "UTC+2 measured")
+        assert FRIDAY_CLOSE_UTC - 3600 < before[-1] < FRIDAY_CLOSE_UTC, before
+        _, _, after = daemon.wait_until(
+            lambda: (seen := offset_and_bars())[:2] == (3 * 3600, 2) and seen, 90,
+            "the switch to UTC+3 measured")
+        assert after == before
+    finally:
+        daemon.stop()

@@ -1,14 +1,20 @@
-"""A deal's UTC time comes from the offset in force when it happened, and its broker day from
-its server's own date: deals from both sides of a DST switch, read in one batch after it, land
-at their real times and on their server's days."""
+"""A server time's UTC instant comes from the offset in force when it happened, and a deal's
+broker day from its server's own date: deals from both sides of a DST switch, read in one batch
+after it, land at their real times and on their server's days, and a bar window that straddles
+the switch has neither a hole nor an overlap."""
 
 from __future__ import annotations
 
 import calendar
 
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
 from actors.broker.sim.server_clock import parse_server_time, us_dst_interval
-from actors.risk.deal_clock import deal_utc, server_day
 from actors.risk.state import BrokerDeal, CounterParams, DealEntry, RiskState, apply_deal
+from messages.server_time import server_day, server_times_to_utc
+from messages.server_time import server_time_to_utc as deal_utc
 
 HOUR = 3600
 NEW_YORK_CLOSE = parse_server_time("new-york-close")
@@ -78,3 +84,37 @@ def test_a_loss_before_the_switch_counts_on_its_server_day_when_read_after_it() 
     win = BrokerDeal(2, "EURUSD", monday, DealEntry.OUT, 25.0, day=server_day(_server(monday)))
     state = apply_deal(state, win, params)
     assert state.broker_day == server_day(_server(monday)) and state.day_realised_pnl == 25.0
+
+
+def test_a_bar_window_across_the_spring_switch_is_evenly_spaced_in_utc() -> None:
+    """300 M5 bars read on Monday, the oldest from before Sunday's switch: with the measured
+    history every bar is 300 s after the previous one; with today's offset alone the bars
+    from before the switch would sit an hour early (a one-hour hole in the window)."""
+    utc_opens = SPRING - 150 * 300 + 300 * np.arange(300, dtype=float)
+    server = np.array([_server(t) for t in utc_opens])
+    converted = server_times_to_utc(server, SPRING_HISTORY, 3 * HOUR)
+    assert np.array_equal(converted, utc_opens)
+    naive = server - 3 * HOUR
+    assert np.count_nonzero(naive != utc_opens) == 150  # what the single offset got wrong
+
+
+@given(st.lists(st.floats(FALL - 3 * 86_400, FALL + 3 * 86_400, allow_nan=False),
+                min_size=1, max_size=40))
+def test_many_times_at_once_are_converted_as_each_one_alone(times: list[float]) -> None:
+    for history in (FALL_HISTORY, SPRING_HISTORY, FALL_HISTORY[:1], ()):
+        many = server_times_to_utc(np.array(times), history, 2 * HOUR)
+        for time, utc in zip(times, many, strict=True):
+            assert utc == _one_by_one(time, history, 2 * HOUR)
+
+
+def _one_by_one(server_s: float, history: tuple, current: int) -> float:
+    """The rule, written out for one time: the later fitting instant, else the latest."""
+    if not history:
+        return server_s - current
+    fits = []
+    for index, (after, _by, offset) in enumerate(history):
+        starts = -np.inf if index == 0 else after
+        ends = history[index + 1][1] if index + 1 < len(history) else np.inf
+        if starts < server_s - offset < ends:
+            fits.append(server_s - offset)
+    return max(fits) if fits else max(server_s - offset for _a, _b, offset in history)
