@@ -468,13 +468,17 @@ def test_a_take_profit_hit_between_polls_is_reported_once(system: ActorSystem,
     harness = Harness(system, _settings(tmp_path, "sim.speed=60"))
     harness.start_broker()
     try:
-        data = harness.ask(MarketDataRequest("m", ("EURUSD",), ("M1",), 5), MarketData)
-        tick, spec = data.ticks["EURUSD"], data.specs["EURUSD"]
-        order = harness.order("E30")
-        tp = round(tick.bid + (spec.trade_stops_level + 1) * spec.point, spec.digits)
-        approved = dataclasses.replace(order, tp=tp)
-        opened = harness.from_risk(approved)
-        assert opened.status == "done", opened
+        refusals = []
+        for attempt in range(10):  # at 60x the price may pass the target before the order lands
+            data = harness.ask(MarketDataRequest("m", ("EURUSD",), ("M1",), 5), MarketData)
+            tick, spec = data.ticks["EURUSD"], data.specs["EURUSD"]
+            tp = round(tick.bid + (spec.trade_stops_level + 1) * spec.point, spec.digits)
+            opened = harness.from_risk(dataclasses.replace(harness.order(f"E3{attempt}"), tp=tp))
+            if opened.status == "done":
+                break
+            assert opened.reason in ("invalid_stops", "STOPS_TOO_CLOSE"), opened  # not filled
+            refusals.append(opened)
+        assert opened.status == "done", refusals
         (trade,) = harness.until(lambda: _trades_of(harness, opened.ticket)["critic"],
                                  "the take profit")
         assert trade.exit_reason == "TP" and trade.realised == trade.profit
