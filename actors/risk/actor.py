@@ -109,8 +109,6 @@ class RiskManagerActor(EnsembleActor):
         self._gated: dict[str, Any] = {}
         self._loading = False
         self.ledger = Ledger()
-        # Orders sent to the broker, by the broker request's id: who submitted them, so that a
-        # late report (an unknown outcome resolved later) reaches them too.
         self.profile: BrokerProfile | None = None  # the broker's clock, once it has said
         self.last_market: PreScanInput | None = None  # the latest account a strategy saw
         self.news_events: list[NewsEvent] = []
