@@ -38,6 +38,9 @@ every client get every event in order at >= 98 % of the rate with p99 < 100 ms, 
 are complete. A system climbs until its
 first failing rate; its saturation is the last rate that held.
 
+The clients' own garbage collector is off while the events stream (a full collection of their
+process, 45-160 ms on this machine, otherwise showed as latency of the system measured).
+
 The clients share the machine with the server; on 2 cores they compete for CPU with the daemon
 (or the baseline server). The line printed under each row gives the cores each process used
 while the events streamed, what the rest of the machine used ("other work"), and how late the
@@ -66,6 +69,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -342,6 +346,11 @@ async def run_once(system: str, url: str, clients: int, count: int,
         )
         stats = [client_stats for _, client_stats in opened]
         stats[0].quote_latencies = []
+        # The clients are the instrument: a full collection of this process (45-160 ms here,
+        # more as the runs' latencies pile up) showed as latency of whichever system was
+        # measured. Refcounting frees the frames; cycles wait for the end of the run.
+        gc.collect()
+        gc.disable()
         readers = [asyncio.create_task(_read(ws, s)) for ws, s in opened]
         lag: list[float] = []
         watcher = asyncio.create_task(_watch_lag(lag))
@@ -364,6 +373,7 @@ async def run_once(system: str, url: str, clients: int, count: int,
             cpu = meter.usage()
             server_cpu_s = meter.server_seconds()
         finally:
+            gc.enable()
             watcher.cancel()
             sampler.cancel()
             await asyncio.gather(*(asyncio.wait_for(ws.close(), 2.0) for ws, _ in opened),

@@ -9,7 +9,9 @@ BENCH_TICK stream, paced the same way, but broadcasts well:
   text to every queue (no await per client), so a slow client never holds the others back;
 - a writer sleeps ``FLUSH_S`` (10 ms) after its queue wakes it, then sends everything queued as
   one frame ``{"v": 1, "events": [...]}``, the shape Ensemble's frames have;
-- a client whose queue overflows (``QUEUE_LIMIT`` events) is closed with code 4000.
+- a client whose queue overflows (``QUEUE_LIMIT`` events) is closed with code 4000;
+- what start-up made is frozen out of the garbage collector's sight (``gc.freeze``), as in
+  Ensemble's actor processes, so a full collection does not walk the modules.
 
 It is what Ensemble's pipeline is measured against (issue 12): the same fan-out with no actor
 hop, no journal and no snapshot. It binds 127.0.0.1 only and has no authentication.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 from collections import deque
 from typing import Any
@@ -84,8 +87,14 @@ class WellBuiltBroadcaster(NaiveBroadcaster):
                     await client.ws.send_str('{"v":1,"events":[' + ",".join(texts) + "]}")
 
 
+async def _freeze(app: web.Application) -> None:
+    gc.freeze()
+
+
 def create_app() -> web.Application:
-    return serve_routes(WellBuiltBroadcaster())
+    app = serve_routes(WellBuiltBroadcaster())
+    app.on_startup.append(_freeze)
+    return app
 
 
 def main(argv: list[str] | None = None) -> None:
