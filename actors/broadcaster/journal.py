@@ -129,7 +129,9 @@ class JournalReader:
             )
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+            # The Broadcaster writes from its lane reader's thread too (one at a time).
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0,
+                                       check_same_thread=False)
             use_incremental_vacuum(self._db)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
+import select
 import socket
 import struct
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ import pytest
 
 from actors.runtime import frame_auth
 from actors.runtime.frame_auth import AuthenticatedPickle
-from actors.runtime.publish_lane import LaneInbox, LaneSender, Sent, lane_address
+from actors.runtime.publish_lane import LaneInbox, LaneReader, LaneSender, Sent, lane_address
 from messages.commands import Publish, SnapshotSync
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets")
@@ -181,3 +183,63 @@ def test_the_address_is_the_data_directorys(tmp_path: Path) -> None:
     one, two = lane_address(tmp_path / "a"), lane_address(tmp_path / "b")
     assert one and two and one != two
     assert lane_address(tmp_path / "a") == one
+
+
+# --- the reader thread ---------------------------------------------------------------------
+
+WAIT_S = 30.0  # a bound on waiting for a state, never a measured time
+
+
+def _wait_readable(fd: int) -> bool:
+    return bool(select.select([fd], [], [], WAIT_S)[0])
+
+
+def test_the_reader_thread_hands_over_every_senders_messages_in_its_order(address: str) -> None:
+    got: queue.Queue[Publish] = queue.Queue()
+    reader = LaneReader(LaneInbox(address, _is_publish),
+                        lambda messages: [got.put(m) for m in messages]).start()
+    senders = [LaneSender(address) for _ in range(3)]
+    try:
+        for n in range(300):  # three senders interleaved, each in its own order
+            message = Publish((SnapshotSync({"sender": n % 3}, n),))  # type: ignore[arg-type]
+            sender = senders[n % 3]
+            state, unsent = sender.send(message)
+            while state is Sent.PENDING:
+                state, unsent = sender.flush()
+            assert state is Sent.DONE and unsent == []
+        received = [got.get(timeout=WAIT_S) for _ in range(300)]
+    finally:
+        for sender in senders:
+            sender.close()
+        reader.stop()
+    for index in range(3):
+        seqs = [p.events[0].last_seq for p in received  # type: ignore[attr-defined]
+                if p.events[0].snapshot["sender"] == index]  # type: ignore[attr-defined]
+        assert seqs == list(range(index, 300, 3))
+
+
+def test_an_error_in_the_reader_thread_reaches_the_actors_thread(address: str) -> None:
+    def deliver(messages: list[object]) -> None:
+        raise ValueError("bad delivery")
+
+    reader = LaneReader(LaneInbox(address, _is_publish), deliver).start()
+    sender = LaneSender(address)
+    try:
+        reader.check()  # nothing yet: no error
+        assert sender.send(Publish(()))[0] is Sent.DONE
+        assert _wait_readable(reader.fileno())
+        with pytest.raises(RuntimeError, match="bad delivery"):
+            reader.check()
+    finally:
+        sender.close()
+        reader.stop()
+
+
+def test_a_poke_wakes_the_actor_and_stop_closes_the_inbox(address: str) -> None:
+    reader = LaneReader(LaneInbox(address, _is_publish), lambda messages: None).start()
+    reader.poke()
+    assert _wait_readable(reader.fileno())
+    reader.check()
+    reader.stop()
+    assert not os.path.exists(address)
+    assert LaneSender(address).send(Publish(()))[0] is Sent.REFUSED
