@@ -693,6 +693,7 @@ async def _saturation_search(runners: dict[str, Runner], rates: tuple[float, ...
                 saturation[name] = rate
             else:
                 climbing.discard(name)
+        print(f"  {_load()}", flush=True)
         if not climbing:
             break
     shown = ", ".join(f"{name} {value:.0f}/s" for name, value in saturation.items())
@@ -728,6 +729,12 @@ def quote_settings(quotes: int, interval_ms: float) -> tuple[str, ...]:
     return (f"broker.quote_interval_ms={interval_ms:g}", f"sim.symbols=[{names}]",
             "sim.speed=60", f"sim.start={WEEKDAY_MARKET_START}",
             "strategy.scan_interval_s=86400")
+
+
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 min), as ``uptime`` shows them."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -769,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
           f"producer batch {args.batch}, quotes of {args.quotes} symbols every "
           f"{args.quote_interval_ms:g} ms, publish window {args.publish_window_ms:g} ms, "
           f"daemon settings {args.set or 'default'}; "
-          f"{os.cpu_count()} cores shared by clients and server", flush=True)
+          f"{os.cpu_count()} cores shared by clients and server; {_load()}", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # stop the daemon and the server on SIGTERM too
     started = time.monotonic()
     try:
@@ -786,7 +793,7 @@ def main(argv: list[str] | None = None) -> int:
     target = _target_line(results)
     if target is not None:
         print(target)
-    print(f"fan-out benchmark took {time.monotonic() - started:.0f} s", flush=True)
+    print(f"fan-out benchmark took {time.monotonic() - started:.0f} s; {_load()}", flush=True)
     return 0
 
 
