@@ -47,6 +47,9 @@ def _backtest_parser(prog: str | None) -> argparse.ArgumentParser:
                         "simulator's seeded market)")
     parser.add_argument("--seed", type=int, help="the seeded market's seed")
     parser.add_argument("--balance", type=float, default=10_000.0)
+    parser.add_argument("--every-bar", action="store_true",
+                        help="step the actors at every bar, even where a strategy's "
+                             "candidate_bars says nothing can happen (the same trades, slower)")
     parser.add_argument("--sweep", action="append", default=[], metavar="KEY=a,b,c",
                         help="run every combination in parallel (repeatable)")
     parser.add_argument("--workers", type=int, help="sweep worker processes (default: cores)")
@@ -71,7 +74,8 @@ def backtest(argv: list[str], prog: str | None = None) -> int:
             timeframe=args.timeframe.upper(), start=parse_day(args.start, "--from"),
             end=parse_day(args.end, "--to"), out=Path(args.out),
             data=Path(args.data) if args.data else None, seed=args.seed,
-            balance=args.balance, config=args.config, assignments=tuple(args.assignments))
+            balance=args.balance, config=args.config, assignments=tuple(args.assignments),
+            every_bar=args.every_bar)
         configure_logging("console", _log_level(args.assignments))
         if args.sweep:
             rows = run_sweep(request, parse_sweep(args.sweep), args.workers)

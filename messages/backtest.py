@@ -39,10 +39,13 @@ class MarketTimeSet:
 class ScanNow:
     """Run one scan cycle now (a Strategy actor), and answer :class:`ScanDone` once it and the
     orders it submitted are settled. Decision ids of the cycle derive from ``cycle_key`` (the
-    bar's time), so that the same backtest gives the same ids."""
+    bar's time), so that the same backtest gives the same ids. ``symbols``, when given, are
+    the only ones that may signal now (the strategy's ``candidate_bars``): the cycle scans
+    them and the symbols with an open position or order, and no others."""
 
     request_id: str
     cycle_key: str
+    symbols: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,13 +41,14 @@ from thespian.actors import ActorExitRequest, ActorSystem
 
 from actors.app.settings import Settings, load_settings
 from actors.backtest.bars_csv import check_data_dir
+from actors.backtest.candidates import CandidatePlan, plan_candidates
 from actors.backtest.report_files import write_report, write_summary, write_trades
 from actors.backtest.results import EquityPoint, TradeRow, summarise
 from actors.runtime.private import prepare_data_dir
 from actors.shared_state.actor import STATE_FILE
 from actors.shared_state.store import KeyValueStore
 from actors.strategy.indicators import TIMEFRAME_SECONDS
-from actors.strategy.loader import load_strategies, strategy_child_name
+from actors.strategy.loader import LoadedStrategy, load_strategies, strategy_child_name
 from messages.backtest import MarketTime, MarketTimeSet, ScanDone, ScanNow
 from messages.supervision import Configure, Peers, Started
 
@@ -90,6 +91,9 @@ class BacktestRequest:
     scan_times: tuple[float, ...] = ()
     """Market times (UTC epoch seconds, ascending, within start..end) to step to instead of
     every bar's close: the parity test replays the instants a live daemon scanned at."""
+    every_bar: bool = False
+    """Step the actors at every bar even where the strategies' ``candidate_bars`` say nothing
+    can happen (the same trades, slower: to check the hook, and the bench's full path)."""
 
 
 @dataclass
@@ -201,6 +205,8 @@ class _Run:
         self.settings = settings
         self.directory: dict[str, Any] = {}
         self.strategies: list[str] = []
+        self.loaded: list[LoadedStrategy] = []
+        self.plans: list[CandidatePlan | None] = []
         self.unexpected: list[Any] = []
 
     def ask(self, role: str, message: Any, expected: type) -> Any:
@@ -215,6 +221,7 @@ class _Run:
     def start(self) -> None:
         loaded = load_strategies(self.settings.strategy.plugins, self.settings.strategy.params,
                                  self.settings)
+        self.loaded = loaded
         self.strategies = [strategy_child_name(item.name) for item in loaded]
         classes = [*ROLES, *((name, "actors.strategy.actor.StrategyActor")
                              for name in self.strategies)]
@@ -243,14 +250,32 @@ class _Run:
                 raise BacktestError(f"the simulated broker is not ready: {detail}")
             self.system.listen(0.05)  # let its connection and reconciliation timers run
 
-    def step(self, now: float) -> tuple[MarketTimeSet | None, list[ScanDone | None]]:
+    def plan(self, steps: list[float]) -> None:
+        """Where each strategy with a :meth:`~actors.strategy.api.Strategy.candidate_bars`
+        hook may signal (``candidates.py``); the others are scanned at every step."""
+        history = self.settings.strategy.bars
+        self.plans = [plan_candidates(self.settings.sim, item.strategy,
+                                      item.symbols if item.symbols is not None
+                                      else tuple(self.settings.strategy.symbols),
+                                      steps, max(item.strategy.history, history))
+                      for item in self.loaded]
+
+    def proposals(self, index: int) -> list[tuple[str, ...] | None]:
+        """The symbols each strategy may signal on at step ``index`` (None: any of them)."""
+        if not self.plans:
+            return [None] * len(self.strategies)
+        return [None if plan is None else plan.at(index) for plan in self.plans]
+
+    def step(self, now: float, proposals: list[tuple[str, ...] | None] | None = None,
+             ) -> tuple[MarketTimeSet | None, list[ScanDone | None]]:
         for name in self.directory:
             if name != "broker":
                 self.system.tell(self.directory[name], MarketTime("", now))
         account = self.ask("broker", MarketTime(uuid.uuid4().hex, now), MarketTimeSet)
         key = f"{now:.3f}".rstrip("0").rstrip(".")  # a bar's close: its epoch second
-        done = [self.ask(name, ScanNow(uuid.uuid4().hex, key), ScanDone)
-                for name in self.strategies]
+        chosen = proposals or [None] * len(self.strategies)
+        done = [self.ask(name, ScanNow(uuid.uuid4().hex, key, symbols), ScanDone)
+                for name, symbols in zip(self.strategies, chosen, strict=True)]
         return account, done
 
     def stop(self) -> None:
@@ -334,14 +359,28 @@ def run_backtest(request: BacktestRequest, *, progress_stream: TextIO | None = N
         run.start()
         first = run.wait_ready(request.start)
         equity.append(EquityPoint(request.start, first.balance, first.equity))
+        if not request.every_bar:
+            run.plan(closes)
         meter = Progress(len(closes), progress_stream)
-        for now in closes:
+        busy = True  # a position or an order may be open: every bar is stepped
+        last = equity[-1]
+        for index, now in enumerate(closes):
             if stop["asked"]:
                 break
-            account, _ = run.step(now)
+            proposals = run.proposals(index)
             bars += 1
-            if account is not None and account.ok:
-                equity.append(EquityPoint(now, account.balance, account.equity))
+            if not busy and not any(p is None or p for p in proposals):
+                # Nothing open and no strategy can signal: the account cannot change.
+                equity.append(EquityPoint(now, last.balance, last.equity))
+            else:
+                # The first bar is scanned in full: the broker reads every symbol's spec
+                # there, as a run without the hook does, and keeps it (SpecCache).
+                account, done = run.step(now, proposals if index else None)
+                if account is not None and account.ok:
+                    last = EquityPoint(now, account.balance, account.equity)
+                    equity.append(last)
+                busy = (account is None or not account.ok or account.positions > 0
+                        or any(d is None or not d.ok or d.orders > 0 for d in done))
             meter.update(bars, now)
             if on_bar is not None:
                 on_bar(bars)

@@ -121,6 +121,8 @@ class _Cycle:
     reply_to: Any = None
     request_id: str = ""
     candidates: int = 0
+    only: tuple[str, ...] | None = None
+    """A backtest's ScanNow.symbols: scan these and the symbols held, no others."""
 
 
 class StrategyActor(EnsembleActor):
@@ -258,7 +260,7 @@ class StrategyActor(EnsembleActor):
                                        detail="the previous cycle is still at work"))
             return
         self._begin_cycle(_Cycle(self.cycles + 1, key=message.cycle_key, reply_to=sender,
-                                 request_id=message.request_id))
+                                 request_id=message.request_id, only=message.symbols))
 
     def _settle(self, cycle: _Cycle) -> None:
         """Tell the driver that asked for ``cycle`` once it is finished and every order it
@@ -289,6 +291,16 @@ class StrategyActor(EnsembleActor):
         assert self.loaded is not None
         history = max(self.loaded.strategy.history, self.settings.strategy.bars)
         symbols, timeframes = self._symbols(), self._timeframes()
+        if cycle.only is not None:
+            # Only these may signal (the strategy's candidate_bars); the symbols held still
+            # get their management. Nothing else can happen on the others at this bar.
+            held = ({p.symbol for p in snapshot.positions}
+                    | {o.symbol for o in snapshot.orders} | set(cycle.only))
+            symbols = tuple(symbol for symbol in symbols if symbol in held)
+            if not symbols:
+                cycle.finished = True
+                self._settle(cycle)
+                return
         self.ask_peer(
             "broker",
             lambda rid: MarketDataRequest(rid, symbols, timeframes, history),

@@ -43,6 +43,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from messages.books import PositionRecord
@@ -218,6 +219,21 @@ class Strategy:
     def scan(self, market: Market) -> Signal | NoSignal:
         """Look at one symbol; return a signal to open a position, or why not."""
         raise NotImplementedError(f"{type(self).__name__}.scan")
+
+    def candidate_bars(self, bars: Bars) -> npt.ArrayLike | None:
+        """Optional, for backtests only: where :meth:`scan` may return a :class:`Signal`.
+
+        ``bars`` are one symbol's closed bars of ``timeframes[0]`` over a whole backtest
+        (UTC, oldest first), with at least ``history`` bars before its first step. Answer a
+        boolean array of ``len(bars)``: True at ``i`` when :meth:`scan` might signal at a scan
+        whose last closed bar is ``bars[i]``. It may mark more bars than :meth:`scan` signals
+        at (``scan`` stays the authority at every bar it is called), never fewer: compute it
+        with a margin where floating-point sums differ from :meth:`scan`'s. A backtest then
+        scans a symbol only at its marked bars and while a position or order is open, and
+        skips a bar where nothing is marked or open (as Freqtrade's ``populate_entry_trend``
+        computes a whole dataframe at once). None (the default): unknown, every bar is
+        scanned. A live daemon never calls it."""
+        return None
 
     def manage(self, position: PositionRecord, market: Market) -> Hold | MoveStop | Exit | None:
         """Decide about one of this strategy's open positions (``market`` is its symbol's),

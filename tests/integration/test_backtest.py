@@ -75,6 +75,17 @@ def test_the_same_inputs_give_byte_identical_files(two_runs: tuple[Path, Path]) 
         .startswith(tuple(f'"{k}"' for k in MACHINE_KEYS))]
 
 
+def test_skipping_idle_bars_gives_the_same_files_as_every_bar(two_runs: tuple[Path, Path],
+                                                              tmp_path: Path) -> None:
+    """SmaCross's candidate_bars lets the run skip bars where nothing can happen; stepping
+    the actors at every bar (``--every-bar``) gives the same trades and summary."""
+    done = backtest(*BASE, "--every-bar", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    first = two_runs[0]
+    assert (first / "trades.csv").read_bytes() == (tmp_path / "trades.csv").read_bytes()
+    assert _summary_without_timing(first) == _summary_without_timing(tmp_path)
+
+
 def test_the_report_opens_in_chromium_without_console_errors(two_runs: tuple[Path, Path],
                                                             tmp_path: Path) -> None:
     if not CHROMIUM.exists():
