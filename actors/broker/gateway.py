@@ -352,10 +352,13 @@ class Gateway:
         on_close: Callable[[], None] | None = None,
         clock: Any = None,
         max_slippage_points: float | None = None,
+        inline: bool = False,
     ) -> None:
         """``max_slippage_points``: a market order with a reference price (``OrderIntent.price``)
         is guarded (:mod:`actors.broker.guards`); None keeps the older rule, a requote beyond
-        ``deviation_points``."""
+        ``deviation_points``. ``inline``: every call runs on the caller's thread, with no
+        timeout (a backtest's driven simulated terminal, which never waits for the wall clock:
+        the hand-off to the worker and back was most of a cheap call's cost)."""
         from actors.runtime.clock import WallClock
 
         self.backend = backend
@@ -366,6 +369,7 @@ class Gateway:
         self.price_retries = int(price_retries)
         self.max_slippage_points = max_slippage_points
         self._on_close = on_close
+        self.inline = bool(inline)
         self._worker = _Worker(f"mt5-gateway-{kind}")
         self._busy_lock = threading.Lock()
         self._wedged_calls = 0
@@ -386,6 +390,8 @@ class Gateway:
     def _run(self, name: str, job: Callable[[], _T], timeout: float | None = None) -> _T:
         if self._closed:
             raise GatewayError(name, -10004, "gateway closed")
+        if self.inline:
+            return job()
         limit = self.call_timeout if timeout is None else timeout
 
         def tracked() -> _T:
@@ -1273,6 +1279,8 @@ def open_gateway(
             on_close=module._sim.close,
             clock=clock,
             max_slippage_points=max_slippage_points,
+            # A backtest's terminal (driven) answers at once unless a call delay is injected.
+            inline=config.driven and not config.faults.call_delay_s,
         )
     elif broker == "mt5":
         try:

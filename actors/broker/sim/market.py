@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -355,6 +356,40 @@ class _LruCache(Generic[_K, _V]):
             self._items.popitem(last=False)
 
 
+class _SharedDays:
+    """The minutes (layer 2) and factor paths of one seed, universe and spread setting, with
+    the lock that guards them: shared by every market of this process built alike, as the
+    anchors are. A backtest's driver reads the history its strategies' ``candidate_bars``
+    need from a terminal of its own, and the broker's terminal then finds those days built.
+    It lives as long as a market uses it."""
+
+    def __init__(self, symbols: int) -> None:
+        self.lock = threading.RLock()
+        self.days: _LruCache[tuple[str, int], DayBars] = _LruCache(64 * max(symbols, 1))
+        self.factor_paths: _LruCache[tuple[str, int], tuple[np.ndarray, np.ndarray]] = (
+            _LruCache(256))
+
+
+_SHARED_DAYS: weakref.WeakValueDictionary[tuple[object, ...], _SharedDays] = (
+    weakref.WeakValueDictionary())
+_SHARED_DAYS_LOCK = threading.Lock()
+
+
+def _shared_days(seed: int, universe: Mapping[str, SymbolSpec],
+                 spread_points: int | None) -> _SharedDays:
+    try:
+        key: tuple[object, ...] = (seed, spread_points, frozenset(universe.items()))
+        hash(key)
+    except TypeError:  # an unhashable spec: a cache of its own
+        return _SharedDays(len(universe))
+    with _SHARED_DAYS_LOCK:
+        shared = _SHARED_DAYS.get(key)
+        if shared is None:
+            shared = _SharedDays(len(universe))
+            _SHARED_DAYS[key] = shared
+        return shared
+
+
 @dataclass(slots=True)
 class _Series:
     """Bars of one timeframe (up to D1) for whole server days ``first_day..last_day``."""
@@ -394,16 +429,19 @@ class SimulatedMarket:
         self._anchors = _anchor_table(
             self.seed, tuple(_factor_for(name, self.universe) for name in factor_names)
         )
-        self._factor_paths: _LruCache[tuple[str, int], tuple[np.ndarray, np.ndarray]] = _LruCache(
-            256
-        )
-        self._days: _LruCache[tuple[str, int], DayBars] = _LruCache(64 * max(len(universe), 1))
+        # Generated minutes are shared with the markets of this process built alike (they are
+        # pure functions of the seed, the universe and the spread); replayed ones are not.
+        shared = (_SharedDays(len(universe)) if replay is not None
+                  else _shared_days(self.seed, self.universe, spread_points))
+        self._shared = shared
+        self._factor_paths = shared.factor_paths
+        self._days = shared.days
         self._ticks: _LruCache[tuple[str, int], _TickBlock] = _LruCache(16 * max(len(universe), 1))
         self._heads: _LruCache[tuple[str, int], tuple[np.random.Generator, int]] = _LruCache(
             4 * max(len(universe), 1)
         )
         self._series: dict[tuple[str, int], _Series] = {}
-        self._lock = threading.RLock()
+        self._lock = shared.lock
 
     # ---- symbols and sessions -------------------------------------------------------------
 
