@@ -437,6 +437,8 @@ class SimulatedMarket:
         self._factor_paths = shared.factor_paths
         self._days = shared.days
         self._ticks: _LruCache[tuple[str, int], _TickBlock] = _LruCache(16 * max(len(universe), 1))
+        self._last_ticks: _LruCache[tuple[str, int], Quote] = _LruCache(
+            16 * max(len(universe), 1))
         self._heads: _LruCache[tuple[str, int], tuple[np.random.Generator, int]] = _LruCache(
             4 * max(len(universe), 1)
         )
@@ -564,17 +566,26 @@ class SimulatedMarket:
 
     # ---- layer 3 --------------------------------------------------------------------------
 
+    def _generator(self, key: tuple[str, int]) -> tuple[np.random.Generator, int]:
+        """The minute's generator after its first draw (kept by :meth:`_first_tick_ms`, else
+        made afresh), handed over to draw the rest."""
+        head = self._heads.pop(key)
+        return head if head is not None else self._tick_head(*key)
+
+    @staticmethod
+    def _ohlc(bars: DayBars, row: int) -> tuple[int, int, int, int]:
+        return (int(bars.open[row]), int(bars.high[row]), int(bars.low[row]),
+                int(bars.close[row]))
+
     def _tick_block(self, symbol: str, bars: DayBars, row: int) -> _TickBlock:
         minute_abs = bars.day * MINUTES_PER_DAY + int(bars.minute[row])
         key = (symbol, minute_abs)
         found = self._ticks.get(key)
         if found is not None:
             return found
-        head = self._heads.pop(key)
-        rng, first = head if head is not None else self._tick_head(symbol, minute_abs)
+        rng, first = self._generator(key)
         count = int(bars.ticks[row])
-        o, h, lo, cl = (int(bars.open[row]), int(bars.high[row]), int(bars.low[row]),
-                        int(bars.close[row]))  # fmt: skip
+        o, h, lo, cl = self._ohlc(bars, row)
         offsets = np.sort(rng.integers(first + 1, MS_PER_MINUTE, count - 1))
         times = minute_abs * MS_PER_MINUTE + np.concatenate([[first], offsets])
         # Key points: open first, close last, high and low somewhere in between.
@@ -597,6 +608,51 @@ class SimulatedMarket:
         block = _TickBlock(times, bid, ask, flags)
         self._ticks.put(key, block)
         return block
+
+    def _last_tick(self, symbol: str, bars: DayBars, row: int) -> Quote:
+        """The minute's last tick, as :meth:`_tick_block` would draw it, without building the
+        block: the same draws in the same order, but only the two last ticks' prices are
+        computed (a bar-by-bar clock asks for the quote at a minute boundary, where the last
+        tick of the minute before is current). The block drawn later, if any, starts from a
+        fresh generator of the same seed, so it is the same."""
+        minute_abs = bars.day * MINUTES_PER_DAY + int(bars.minute[row])
+        key = (symbol, minute_abs)
+        found = self._last_ticks.get(key)
+        if found is not None:
+            return found
+        block = self._ticks.get(key)
+        count = int(bars.ticks[row])
+        if block is not None or count < 4:
+            block = block if block is not None else self._tick_block(symbol, bars, row)
+            return Quote(int(block.time_msc[-1]), int(block.bid[-1]), int(block.ask[-1]),
+                         int(block.flags[-1]))
+        rng, first = self._generator(key)
+        o, h, lo, cl = self._ohlc(bars, row)
+        last_offset = int(rng.integers(first + 1, MS_PER_MINUTE, count - 1).max())
+        interior = rng.choice(np.arange(1, count - 1), size=2, replace=False)
+        key_index = np.array([0, *sorted(interior), count - 1])
+        high_first = interior[0] < interior[1]
+        key_value = np.array([o, h, lo, cl] if high_first else [o, lo, h, cl], dtype=np.float64)
+        noise = rng.standard_normal(count)
+        base_spread = int(bars.spread[row])
+        spread = rng.integers(0, base_spread // 2 + 2, count)
+        fixed = int(rng.integers(0, count))
+        before = count - 2
+        keys = key_index.tolist()
+        if before in keys:
+            bid_before = int(key_value[keys.index(before)])
+        else:
+            path = np.interp(np.array([before]), key_index, key_value)
+            bid_before = int(np.clip(np.rint(path + noise[before:before + 1]
+                                             * max((h - lo) / 6.0, 0.5)), lo, h)[0])
+        ask_before = bid_before + (base_spread if fixed == before
+                                   else base_spread + int(spread[before]))
+        ask_last = cl + (base_spread if fixed == count - 1 else base_spread + int(spread[-1]))
+        flags = ((c.TICK_FLAG_BID if cl != bid_before else 0)
+                 | (c.TICK_FLAG_ASK if ask_last != ask_before else 0))
+        quote = Quote(minute_abs * MS_PER_MINUTE + last_offset, cl, ask_last, flags)
+        self._last_ticks.put(key, quote)
+        return quote
 
     def _tick_head(self, symbol: str, minute_abs: int) -> tuple[np.random.Generator, int]:
         """The generator of a minute's ticks and its first draw, the first tick's offset."""
@@ -641,6 +697,10 @@ class SimulatedMarket:
                     if self._first_tick_ms(symbol, bars, row) > server_ms:
                         row -= 1
                         continue
+                    minute_end = (bars.day * MINUTES_PER_DAY + int(bars.minute[row]) + 1) \
+                        * MS_PER_MINUTE
+                    if server_ms >= minute_end - 1:
+                        return self._last_tick(symbol, bars, row)  # the whole minute is past
                     block = self._tick_block(symbol, bars, row)
                     index = int(np.searchsorted(block.time_msc, server_ms, side="right")) - 1
                     if index >= 0:

@@ -155,3 +155,31 @@ def test_replay_of_an_mt5_csv_export(make_terminal: TerminalFactory, tmp_path: P
         ).retcode
         == c.TRADE_RETCODE_DONE
     )
+
+
+def test_the_quote_at_a_minute_boundary_is_the_last_tick_of_the_drawn_block() -> None:
+    """A bar-by-bar clock asks for quotes at minute boundaries, where the last tick of the
+    minute before is current: the quote is computed without drawing that minute's whole tick
+    block, and is exactly the block's last tick (time, bid, ask and flags), whichever is
+    asked first."""
+    start_ms = int((WEDNESDAY_UTC + SERVER_OFFSET_S) * 1000) // 60_000 * 60_000
+    quick = SimulatedMarket(seed=5, universe=DEFAULT_UNIVERSE)
+    drawn = SimulatedMarket(seed=5, universe=DEFAULT_UNIVERSE)  # tick caches of its own
+    checked = 0
+    for symbol in ("EURUSD", "USDJPY", "XAUUSD", "BTCUSD", "US500"):
+        for minute in range(0, 600, 7):
+            at = start_ms + minute * 60_000
+            ticks = drawn.ticks_between(symbol, at - 60_000, at, at)
+            quote = quick.quote(symbol, at)
+            if not len(ticks):
+                continue
+            last = ticks[-1]
+            assert quote is not None
+            assert (quote.time_msc, quote.bid, quote.ask, quote.flags) == (
+                int(last["time_msc"]), round(float(last["bid"]) / quick.spec(symbol).point),
+                round(float(last["ask"]) / quick.spec(symbol).point), int(last["flags"]))
+            # The block drawn after the quote is the same block.
+            assert quick.ticks_between(symbol, at - 60_000, at, at).tobytes() == \
+                ticks.tobytes()
+            checked += 1
+    assert checked > 200
