@@ -101,11 +101,16 @@ def _marked_steps(strategy: Strategy, terminal: SimTerminal, symbol: str, timefr
                                > step_server_ms / 1000.0)
     with_tick, without = marked(newest - 1), marked(newest - 2)
     out = np.where(forming, without, with_tick)
+    calendar = timeframe in ("W1", "MN1")
     for k in np.flatnonzero(forming & (with_tick != without)):
-        seen = terminal.market.visible_bars(symbol, TIMEFRAMES[timeframe],
-                                            int(step_server_ms[k]), 1)
-        if len(seen) and int(seen["time"][-1]) == int(server_open[newest[k]]):
-            out[k] = with_tick[k]  # the forming bar has ticked: it is the one dropped
+        opened, at = int(server_open[newest[k]]), int(step_server_ms[k])
+        if calendar:
+            seen = terminal.market.visible_bars(symbol, TIMEFRAMES[timeframe], at, 1)
+            shows = bool(len(seen)) and int(seen["time"][-1]) == opened
+        else:
+            shows = terminal.market.has_partial_bar(symbol, opened // 60, at)
+        if shows:
+            out[k] = with_tick[k]  # the forming bar shows: it is the one dropped
     return out
 
 

@@ -832,6 +832,23 @@ class SimulatedMarket:
         row_out["spread"] = min(spreads)
         return row_out
 
+    def has_partial_bar(self, symbol: str, bar_start_minute_abs: int, server_ms: int) -> bool:
+        """Whether the bar (up to D1) opened at ``bar_start_minute_abs`` shows at ``server_ms``
+        (a complete minute, or a tick of the current one), as :meth:`_partial_bar` would find,
+        without building its row or drawing a tick block."""
+        with self._lock:
+            now_minute_abs = server_ms // MS_PER_MINUTE
+            day = bar_start_minute_abs // MINUTES_PER_DAY
+            bars = self.day_bars(symbol, day)
+            end_minute = min(now_minute_abs - day * MINUTES_PER_DAY, MINUTES_PER_DAY)
+            if bars.rows_before(end_minute) > bars.rows_before(
+                    bar_start_minute_abs - day * MINUTES_PER_DAY):
+                return True
+            if now_minute_abs // MINUTES_PER_DAY != day:
+                return False
+            row = bars.row_of(end_minute)
+            return row >= 0 and self._first_tick_ms(symbol, bars, row) <= server_ms
+
     def visible_bars(self, symbol: str, timeframe: int, server_ms: int, wanted: int) -> np.ndarray:
         """Bars that opened at or before ``server_ms`` (the last one unfinished), at least the
         last ``wanted`` of them when history allows. May return more rows than ``wanted``."""

@@ -13,7 +13,15 @@ from actors.broker.sim.market import SimulatedMarket
 from actors.broker.sim.module import build_module
 from actors.broker.sim.universe import DEFAULT_UNIVERSE
 from actors.runtime.clock import ManualClock
-from tests.unit.broker.conftest import DAY_S, SERVER_OFFSET_S, WEDNESDAY_UTC, TerminalFactory
+from tests.unit.broker.conftest import (
+    DAY_S,
+    SATURDAY_UTC,
+    SERVER_OFFSET_S,
+    WEDNESDAY_UTC,
+    TerminalFactory,
+)
+
+TIMEFRAMES = {1: c.TIMEFRAME_M1, 5: c.TIMEFRAME_M5, 60: c.TIMEFRAME_H1}
 
 NOW_MS = int((WEDNESDAY_UTC + SERVER_OFFSET_S) * 1000)
 
@@ -183,3 +191,19 @@ def test_the_quote_at_a_minute_boundary_is_the_last_tick_of_the_drawn_block() ->
                 ticks.tobytes()
             checked += 1
     assert checked > 200
+
+
+def test_has_partial_bar_says_whether_visible_bars_shows_the_forming_bar() -> None:
+    market = SimulatedMarket(seed=9, universe=DEFAULT_UNIVERSE)
+    start_ms = int((SATURDAY_UTC - DAY_S / 2 + SERVER_OFFSET_S) * 1000) // 60_000 * 60_000
+    answers = set()
+    for symbol in ("EURUSD", "BTCUSD", "US500"):
+        for step in range(0, 48 * 60, 13):
+            at = start_ms + step * 60_000 + (step % 3) * 100  # on and off minute boundaries
+            for minutes in (1, 5, 60):
+                opened = at // 60_000 // minutes * minutes
+                rows = market.visible_bars(symbol, TIMEFRAMES[minutes], at, 2)
+                shown = bool(len(rows)) and int(rows["time"][-1]) == opened * 60
+                assert market.has_partial_bar(symbol, opened, at) == shown, (symbol, at)
+                answers.add(shown)
+    assert answers == {True, False}
