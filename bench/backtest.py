@@ -9,7 +9,10 @@ The baseline, measured in the same run over the same bars (read from the same se
 is SmaCross's signal in one vectorised numpy pass, per CPU second: the fast and slow means by
 cumulative sums and every crossover at once. It is what the signal costs with nothing around
 it; the backtest also fetches the market data per bar, consults the RiskManager, sizes, fills,
-journals and reviews every trade.
+journals and reviews every trade. Each SmaCross case runs twice: with ``--every-bar`` (every
+actor steps at every bar, every symbol is scanned) and skipping (SmaCross's
+``candidate_bars`` proposes where it may signal; bars where nothing is proposed or open are
+skipped, and only the proposed and held symbols are scanned), which give the same trades.
 
     python -m bench.backtest [--quick]
 """
@@ -45,12 +48,13 @@ def _symbols(count: int) -> tuple[str, ...]:
 
 
 def _run(strategy: str | None, symbols: tuple[str, ...], hours: float,
-         root: Path) -> dict[str, Any]:
+         root: Path, every_bar: bool = False) -> dict[str, Any]:
     start = parse_day(START, "--from")
     request = BacktestRequest(strategies=(strategy,) if strategy else (), symbols=symbols,
                               timeframe="M5", start=start, end=start + hours * 3600,
-                              out=root / f"{strategy is not None}-{len(symbols)}-{hours}",
-                              seed=SEED)
+                              out=root / f"{strategy is not None}-{len(symbols)}-{hours}"
+                                         f"-{every_bar}",
+                              seed=SEED, every_bar=every_bar)
     cpu = time.process_time()
     with open(os.devnull, "w", encoding="utf-8") as quiet:
         result = run_backtest(request, progress_stream=quiet)
@@ -103,14 +107,18 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as folder:
         root = Path(folder)
-        cases = [("Confluence", None, 8, hours), ("SmaCross", SMA_SPEC, 1, hours),
-                 ("SmaCross", SMA_SPEC, 8, hours), ("SmaCross", SMA_SPEC, 40, hours),
-                 ("SmaCross", SMA_SPEC, 8, 2 * hours), ("SmaCross", SMA_SPEC, 8, 4 * hours)]
+        full, skip = "SmaCross, every bar", "SmaCross, skipping"
+        cases = [("Confluence", None, 8, hours, True)]
+        for count, length in ((1, hours), (8, hours), (40, hours), (8, 2 * hours),
+                              (8, 4 * hours), (40, 4 * hours)):
+            cases += [(full, SMA_SPEC, count, length, True),
+                      (skip, SMA_SPEC, count, length, False)]
+        cases.append((skip, SMA_SPEC, 40, 16 * hours, False))  # four days: skipping only
         if args.quick:
-            cases = cases[:3]
-        for name, spec, count, length in cases:
+            cases = cases[:5]
+        for name, spec, count, length, every_bar in cases:
             symbols = _symbols(count)
-            summary = _run(spec, symbols, length, root)
+            summary = _run(spec, symbols, length, root, every_bar)
             bars = summary["bars"]
             baseline = _numpy_rate(_closes(symbols, length), bars)
             cpu = summary["cpu_seconds"]
