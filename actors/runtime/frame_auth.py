@@ -31,7 +31,9 @@ sent it and to whom: the sending process's random 16-byte id, that process's fra
 The secret is created by the daemon at start (:func:`create_secret`, ``<data-dir>/actor_secret``,
 mode 0600) and installed before the ActorSystem starts, so the admin, the logger and every
 actor, all forked from there, inherit it in memory; each forked process draws a new sender id
-and starts with an empty replay memory (``os.register_at_fork``). A command that joins the
+and starts with an empty replay memory (``os.register_at_fork``). A process that Thespian
+spawns instead (Windows) gets the secret in its start arguments and installs it before its
+transport starts (:mod:`actors.runtime.spawn_setup`). A command that joins the
 running system (the benchmarks' producer and order client) reads it from the file and installs
 it first.
 """

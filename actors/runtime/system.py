@@ -26,6 +26,12 @@ from actors.runtime.instance import read_daemon_info
 from actors.runtime.lifeline import hold_lifeline
 from actors.runtime.logs import get_logger, thespian_log_config
 from actors.runtime.loopback import restrict_thespian_to
+from actors.runtime.spawn_setup import (
+    START_METHOD_ENV,
+    allow_admin_start,
+    prepare_spawned_children,
+    thespian_start_method,
+)
 from actors.runtime.thespian_timers import install as install_timer_fix
 
 __all__ = ["StaleAdminError", "join_actor_system", "port_is_listening", "replace_stale_admin",
@@ -105,17 +111,23 @@ def start_actor_system(admin_port: int, data_dir: Path, log_level: str) -> Any:
     """A new multiprocTCPBase system on ``admin_port``, on loopback only, every frame of it
     authenticated with a fresh secret of this daemon (``actors/runtime/frame_auth.py``)."""
     restrict_thespian_to(THESPIAN_HOST)
-    install(create_secret(data_dir))
+    secret = create_secret(data_dir)
+    install(secret)
     install_timer_fix()  # no actor sleeps past a timer that was almost due
+    # Forked processes inherit the three above; spawned ones (Windows) get them in their start
+    # arguments, before their transport starts (actors/runtime/spawn_setup.py).
+    prepare_spawned_children(THESPIAN_HOST, secret)
     hold_lifeline()  # every process forked from here can tell when the daemon is gone
     # Thespian's internal errors (unpickling failures…) go only to this file (DESIGN.md §10).
     os.environ["THESPLOG_FILE"] = str(data_dir / "thespian.log")
     os.environ.setdefault("THESPLOG_THRESHOLD", "WARNING")
-    return ActorSystem(
-        SYSTEM_BASE,
-        capabilities={"Admin Port": admin_port},
-        logDefs=thespian_log_config(log_level),
-    )
+    capabilities: dict[str, Any] = {"Admin Port": admin_port}
+    start_method = os.environ.get(START_METHOD_ENV)
+    if start_method:  # a test forcing Windows' spawn on Linux; unset, fork where there is one
+        capabilities["Process Startup Method"] = start_method
+    allow_admin_start(thespian_start_method(start_method))
+    return ActorSystem(SYSTEM_BASE, capabilities=capabilities,
+                       logDefs=thespian_log_config(log_level))
 
 
 def join_actor_system(admin_port: int) -> Any:
