@@ -38,7 +38,7 @@ import dataclasses
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +71,7 @@ from actors.broker.intents import (
     INTENT_PREFIX,
     Intent,
     IntentStatus,
+    close_all_order_id,
     close_order_id,
     intent_key,
 )
@@ -1072,63 +1073,89 @@ class MT5BrokerActor(EnsembleActor):
 
     @handles(PlaceOrder)
     def _on_place_order(self, order: PlaceOrder, sender: Any) -> None:
-        self._known_first(order.client_order_id, order.request_id, sender, lambda: self._carry_out(
-            self.desk.place(order, sender, self._conditions(), time.time())))
+        self._known_first([order.client_order_id], order.request_id, sender,
+                          lambda: self._carry_out(self.desk.place(
+                              order, sender, self._conditions(), time.time())))
 
     @handles(ClosePosition)
     def _on_close_position(self, message: ClosePosition, sender: Any) -> None:
-        self._known_first(close_order_id(message.op_id), message.request_id, sender,
+        self._known_first([close_order_id(message.op_id)], message.request_id, sender,
                           lambda: self._carry_out(self.desk.close(
                               message, sender, self._conditions(), time.time())))
 
-    def _known_first(self, client_order_id: str, request_id: str, sender: Any,
+    def _known_first(self, client_order_ids: Sequence[str], request_id: str, sender: Any,
                      decide: Callable[[], None]) -> None:
-        """Let the desk decide on a request once it holds the client order id's record, if
-        there is one: an intent not in memory (final ones are neither loaded at start nor
-        kept for long) is read from SharedState first, so that it is answered from its
-        record and never sent again. Unreadable: refused (fail closed)."""
-        if client_order_id in self.desk.ledger:
+        """Let the desk decide on a request once it holds the records of its client order
+        ids, where there are any: an intent not in memory (final ones are neither loaded at
+        start nor kept for long) is read from SharedState first, so that it is answered from
+        its record and never sent again. One unreadable: the request is refused (fail
+        closed), with nothing sent."""
+        missing = [coid for coid in dict.fromkeys(client_order_ids)
+                   if coid not in self.desk.ledger]
+        if not missing:
             decide()
             return
+        waiting = set(missing)
+        refused: list[bool] = []
 
-        def looked_up(outcome: Callable[[], None]) -> None:
+        def settled(client_order_id: str, error: str | None) -> None:
             self.lookups -= 1
-            outcome()
+            waiting.discard(client_order_id)
+            if error is not None and not refused:
+                refused.append(True)
+                self._carry_out(self.desk.unreadable(request_id, sender, client_order_id,
+                                                     error))
+            elif not waiting and not refused:
+                decide()
             self._resume_reads()
 
-        def on_reply(reply: StateReply) -> None:
-            looked_up(lambda: self._on_looked_up(reply, client_order_id, request_id, sender,
-                                                 decide))
+        for client_order_id in missing:
+            self.lookups += 1
+            # Bounded like a write-ahead: a decision that waited longer than that is stale.
+            self.ask_peer(
+                "shared_state",
+                lambda rid, coid=client_order_id: StateGet(request_id=rid, key=intent_key(coid)),
+                lambda reply, coid=client_order_id: settled(coid, self._load_looked_up(reply,
+                                                                                     coid)),
+                WRITE_AHEAD_DEADLINE_S,
+                lambda coid=client_order_id: settled(coid, "SharedState did not answer in time"),
+                resend=True)
 
-        self.lookups += 1
-        # Bounded like a write-ahead: a decision that waited longer than that is stale.
-        self.ask_peer("shared_state",
-                      lambda rid: StateGet(request_id=rid, key=intent_key(client_order_id)),
-                      on_reply, WRITE_AHEAD_DEADLINE_S, lambda: looked_up(
-                          lambda: self._carry_out(self.desk.unreadable(
-                              request_id, sender, client_order_id,
-                              "SharedState did not answer in time"))),
-                      resend=True)
-
-    def _on_looked_up(self, reply: StateReply, client_order_id: str, request_id: str,
-                      sender: Any, decide: Callable[[], None]) -> None:
+    def _load_looked_up(self, reply: StateReply, client_order_id: str) -> str | None:
+        """Put a looked-up record in the desk's ledger; why it cannot be trusted, if so."""
         if not reply.ok:
-            self._carry_out(self.desk.unreadable(request_id, sender, client_order_id,
-                                                 str(reply.error)))
-            return
+            return str(reply.error)
         if reply.found and client_order_id not in self.desk.ledger:
             broken = self.desk.ledger.load({intent_key(client_order_id): reply.value})
             if broken:
-                self._carry_out(self.desk.unreadable(request_id, sender, client_order_id,
-                                                     "unreadable record"))
-                return
+                return "unreadable record"
             if self.desk.ledger[client_order_id].unresolved:
                 self._schedule_resolve()
-        decide()
+        return None
 
     @handles(CloseAll)
     def _on_close_all(self, message: CloseAll, sender: Any) -> None:
         self._carry_out(self.desk.close_all(message, sender, self._conditions()))
+
+    def _books_read(self, effect: ReadBooks) -> list[Effect]:
+        """A close-all's books: the closes it would send are looked up first, like any other
+        order (``_known_first``), so that a close-all retried after its records left memory is
+        answered from them instead of closing again."""
+        positions, orders = self._read_books()
+        request = effect.lookup.request
+        magic = self.settings.broker.magic
+        coids = [close_all_order_id(request.op_id, position.ticket)
+                 for position in positions or () if position.magic == magic
+                 ] if isinstance(request, CloseAll) else []
+        if any(coid not in self.desk.ledger for coid in coids):
+            assert isinstance(request, CloseAll)
+            self._known_first(coids, request.request_id, effect.lookup.requester,
+                              lambda: self._carry_out(self.desk.books_read(
+                                  effect.lookup, positions, orders, self._conditions(),
+                                  time.time())))
+            return []
+        return self.desk.books_read(effect.lookup, positions, orders, self._conditions(),
+                                    time.time())
 
     @handles(ModifyPosition)
     def _on_modify(self, message: ModifyPosition, sender: Any) -> None:
@@ -1159,9 +1186,7 @@ class MT5BrokerActor(EnsembleActor):
             return self.desk.looked_up(effect.lookup, self._read_position(effect.lookup),
                                        self._conditions(), time.time())
         elif isinstance(effect, ReadBooks):
-            positions, orders = self._read_books()
-            return self.desk.books_read(effect.lookup, positions, orders, self._conditions(),
-                                        time.time())
+            return self._books_read(effect)
         elif isinstance(effect, CancelOrder):
             assert self.gateway is not None
             outcome = self.gateway.cancel_order(effect.ticket)

@@ -38,6 +38,7 @@ __all__ = [
     "Intent",
     "IntentLedger",
     "IntentStatus",
+    "close_all_order_id",
     "close_order_id",
     "intent_key",
     "report_status",
@@ -69,6 +70,12 @@ def close_order_id(op_id: str) -> str:
     """The client order id of a close, derived from its ``op_id`` so that a retried close maps
     to the same record. 25 characters: it must fit the MT5 comment (records.py)."""
     return "x" + hashlib.blake2b(op_id.encode(), digest_size=12).hexdigest()
+
+
+def close_all_order_id(op_id: str, ticket: int) -> str:
+    """The client order id of a close-all's close of position ``ticket``
+    (:meth:`~actors.broker.desk.OrderDesk.books_read` derives the same)."""
+    return close_order_id(f"{op_id}/{ticket}")
 
 
 def report_status(status: IntentStatus) -> str:

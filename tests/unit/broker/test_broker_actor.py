@@ -20,9 +20,10 @@ from thespian.actors import ActorExitRequest, ActorSystem
 from actors.app.settings import Settings, load_settings
 from actors.broker.deal_reader import CURSOR_KEY
 from actors.broker.gateway import open_gateway
-from actors.broker.intents import Intent, IntentStatus, intent_key
+from actors.broker.intents import Intent, IntentStatus, close_all_order_id, intent_key
 from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile
 from actors.runtime.clock import ManualClock
+from actors.shared_state.keys import POSITION_PREFIX
 from actors.shared_state.store import KeyValueStore
 from bench.order_client import terminal_books
 from messages.commands import JournalQuery, Publish, StateGet, StateGetAll, StateReply, StateSet
@@ -34,6 +35,7 @@ from messages.trading import (
     BrokerReady,
     BrokerSnapshot,
     BrokerSnapshotRequest,
+    CloseAll,
     ClosePosition,
     DealsObserved,
     MarketData,
@@ -611,5 +613,42 @@ def test_a_starting_broker_loads_only_live_records_and_answers_an_old_order_from
         assert harness.books("E7")["entries"] == 0 and harness.books("E8")["entries"] == 0
         fresh = harness.place("EFRESH")
         assert fresh.status == "done" and harness.books("EFRESH")["entries"] == 1
+    finally:
+        harness.stop_broker()
+
+
+def test_a_close_all_retried_after_its_records_left_memory_is_answered_from_them(
+    system: ActorSystem, tmp_path: Path,
+) -> None:
+    """A close-all's per-position closes are looked up in SharedState like any other order:
+    one whose record is older than the hour the broker keeps, of a position it does not
+    track (adopted again at start), is answered from that record and not sent again."""
+    settings = _settings(tmp_path)
+    harness = Harness(system, settings)
+    harness.start_broker()
+    opened = harness.place("E1")
+    assert opened.status == "done" and opened.ticket
+    harness.stop_broker()
+    coid = close_all_order_id("op-close-all", opened.ticket)
+    store = KeyValueStore(settings.data_path / "state.db")
+    try:  # the first close-all, long ago: its close of this position was rejected
+        store.set(intent_key(coid), Intent(
+            coid, "close", IntentStatus.REJECTED, "EURUSD", "SELL", None, "first", 1.0,
+            ticket=opened.ticket, op_id="op-close-all", purpose="flatten",
+            reason="market_closed").to_record())
+        store.delete(f"{POSITION_PREFIX}{opened.ticket}")
+        store._db.execute("UPDATE kv SET updated_at = '2020-01-01T00:00:00.000000Z' "
+                          "WHERE key = ?", (intent_key(coid),))
+    finally:
+        store.close()
+    with structlog.testing.capture_logs() as logs:
+        harness.start_broker()
+    try:
+        (loaded,) = [e for e in logs if e["event"] == "broker records loaded"]
+        assert loaded["tracked"] == 0  # the position is adopted after the records are read
+        retried = harness.from_risk(CloseAll("late", "op-close-all", "flatten"))
+        assert (retried.status, retried.reason) == ("rejected", f"{opened.ticket}: market_closed")
+        assert harness.books(coid)["entries"] == 0
+        assert harness.books("E1")["positions"] == 1  # still open: nothing was sent
     finally:
         harness.stop_broker()
