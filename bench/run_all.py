@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, float] = {
     "backtest": 600.0,
     "scan_cycle": 300.0,
     "frame_auth": 300.0,
+    "mt5linux_poll": 300.0,
 }
 
 

@@ -26,8 +26,9 @@
 ``MetaTrader5``) but returns local struct copies instead of proxies. The ``mt5linux`` package's
 own client (1.0.4-1.0.x) is used with ``use_mt5linux_package=True`` (``broker.mt5linux_client =
 "mt5linux"``); it is not the default because each field read of its results is a round trip:
-an account, positions, tick, symbol and 200-bar poll against the simulator over RPyC took
-96 ms with it and 6.6 ms with this client (14.6x, measured on 2 cores with mt5linux 1.0.11).
+an account, positions, tick, symbol and 200-bar poll against the simulator over RPyC took a
+median 132 ms with it and 8.5 ms with this client (15.5x, 2 cores, mt5linux 1.0.11:
+``python -m bench.mt5linux_poll``).
 A server that speaks rpyc 5 (mt5linux 0.2.x) gets :func:`rpyc_mismatch`'s advice.
 """
 
