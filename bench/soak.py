@@ -16,6 +16,21 @@ code as with the defaults (30 days, 500,000 events), which only take longer to r
 shorter run can shrink both (``--retention-days``, ``--journal-keep``) to reach them sooner.
 The summary ends with both databases' sizes every ``--table-every`` samples.
 
+Trading must go on throughout, or the records whose growth and pruning the soak watches stop
+being written. The simulated market at 120x loses fast, and with the seed's automatic stops a
+30-minute soak placed its last order in its first minutes: two losses in a row on a symbol
+deny it for the rest of the broker day, and the count is kept, so the next loss denies it again
+(``CONSECUTIVE_LOSSES`` was the denial of every later cycle), and the daily loss limit, the day
+stop and the kill switch follow. With those lifted, a pilot still stopped at minute 2: after 20
+closed trades the Kelly fraction of a losing record is at or below zero, and sizing denies
+every entry ``NO_EDGE`` for as long as those trades lie in its 30-day lookback (the whole
+hour). So the soak lifts all of them (the settings of the trading test that needs trading to
+go on, plus the payoff mandate and Kelly sizing), unless ``--keep-limits``; each minute it
+records the orders filled, the open positions, the mode, what blocks new entries and the most
+frequent denial codes, and keeps the daemon's log in ``<out>/daemon.log``. The market starts
+on a Monday at 00:00 UTC, so the hour's five market days end as the week does (a Tuesday start
+ran into the weekend's closed market for its last half hour).
+
     python -m bench.soak --minutes 60 --out /tmp/soak
     nice -n 10 python -m bench.soak --minutes 30 --retention-days 0.25 --journal-keep 5000
 
@@ -29,6 +44,7 @@ import asyncio
 import contextlib
 import csv
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -40,7 +56,44 @@ __all__ = ["main"]
 
 FIELDS = ["minute", "wall_s", "processes", "rss_total_mb", "rss_max_mb", "fds",
           "state_db_kb", "events_db_kb", "sim_db_kb", "restarts", "requests", "2xx", "4xx",
-          "5xx", "errors", "ws_events"]
+          "5xx", "errors", "ws_events", "filled", "positions", "mode", "blocked_by", "denials"]
+
+
+def _trading(daemon: Any) -> dict[str, Any]:
+    """Whether trading goes on: orders filled so far and the open positions (``/metrics``),
+    the mode and what blocks new entries (``/api/risk``), and the three most frequent denial
+    codes so far. A soak whose orders stop must say why, not only that they did."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    facts: dict[str, Any] = {"filled": -1, "positions": -1, "mode": "?", "blocked_by": "?",
+                             "denials": ""}
+    with contextlib.suppress(OSError, ValueError):
+        request = urllib.request.Request(f"{daemon.base_url}/metrics",
+                                         headers={"Authorization": f"Bearer {daemon.token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+        denials: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "ensemble_orders_total" and \
+                        sample.labels.get("result") == "filled":
+                    facts["filled"] = int(sample.value)
+                elif sample.name == "ensemble_open_positions":
+                    facts["positions"] = int(sample.value)
+                elif sample.name == "ensemble_risk_denials_total":
+                    denials[sample.labels.get("code", "?")] = sample.value
+        top = sorted(denials.items(), key=lambda item: -item[1])[:3]
+        facts["denials"] = " ".join(f"{code}={int(count)}" for code, count in top)
+    with contextlib.suppress(OSError, ValueError, AssertionError, KeyError):
+        risk = daemon.get("/api/risk")
+        facts["mode"] = risk["mode"]
+        facts["blocked_by"] = " ".join(risk["blocked_by"]) or "-"
+    return facts
+
+
+MONDAY = 1733097600.0  # 2024-12-02 00:00 UTC, the Monday before the tests' usual start
 
 
 def _proc_facts(pids: list[int]) -> tuple[int, float, float, int]:
@@ -165,8 +218,10 @@ def _size_table(rows: list[dict[str, Any]], every: int) -> list[str]:
     picked = [row for row in rows if int(row["minute"]) % every == 0]
     if rows and picked[-1] is not rows[-1]:
         picked.append(rows[-1])
-    lines = ["| minute | state.db KB | events.db KB |", "|---:|---:|---:|"]
-    lines += [f"| {row['minute']} | {row['state_db_kb']:,} | {row['events_db_kb']:,} |"
+    lines = ["| minute | state.db KB | events.db KB | RSS MB | orders filled | blocked by |",
+             "|---:|---:|---:|---:|---:|---|"]
+    lines += [f"| {row['minute']} | {row['state_db_kb']:,} | {row['events_db_kb']:,} | "
+              f"{row['rss_total_mb']} | {row['filled']} | {row['blocked_by']} |"
               for row in picked]
     return lines
 
@@ -190,6 +245,13 @@ def _summary(rows: list[dict[str, Any]], counts: _Counts, every: int = 5) -> str
                          f"half {early:+.1f}, second half {late:+.1f}")
         lines.append(f"actor restarts: {rows[0]['restarts']} at start, {last['restarts']} at "
                      "the end")
+    if rows:
+        active = [row["minute"] for row, before in zip(rows[1:], rows, strict=False)
+                  if int(row["filled"]) > int(before["filled"])]
+        lines.append(f"orders filled: {rows[-1]['filled']}; minutes with a fill: {len(active)} "
+                     f"of {len(rows) - 1}, the last at minute {active[-1] if active else '-'}; "
+                     f"at the end mode {rows[-1]['mode']}, blocked by {rows[-1]['blocked_by']}, "
+                     f"denials {rows[-1]['denials'] or '-'}")
     lines += _size_table(rows, every)
     return "\n".join(lines) + "\n"
 
@@ -208,18 +270,28 @@ def main(argv: list[str] | None = None) -> int:
                         help="state.prune_interval_s")
     parser.add_argument("--table-every", type=int, default=5,
                         help="samples between two rows of the size table")
+    parser.add_argument("--keep-limits", action="store_true",
+                        help="keep the seed's automatic stops (loss streak, day loss, kill "
+                             "switch, payoff mandate): trading then stops within minutes")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="one more daemon setting (repeatable)")
     args = parser.parse_args(argv)
 
-    from tests.support.daemon import FAST_MARKET, Daemon
+    from tests.integration.test_trading_e2e import LIMITS_LIFTED
+    from tests.support.daemon import Daemon
 
     args.out.mkdir(parents=True, exist_ok=True)
     counts = _Counts()
     stop = threading.Event()
     with tempfile.TemporaryDirectory(prefix="ensemble-soak-") as directory:
-        daemon = Daemon(Path(directory) / "data", *FAST_MARKET,
+        limits = () if args.keep_limits else (*LIMITS_LIFTED,
+                                              "risk.rules.payoff_min_trades=1000000",
+                                              "risk.sizing.kelly_min_trades=1000000")
+        daemon = Daemon(Path(directory) / "data", "sim.speed=120", f"sim.start={MONDAY:.1f}",
+                        *limits,
                         f"state.retention_days={args.retention_days:g}",
                         f"state.prune_interval_s={args.prune_interval:g}",
-                        f"broadcaster.journal_keep={args.journal_keep}")
+                        f"broadcaster.journal_keep={args.journal_keep}", *args.set)
         daemon.start()
         workers = [threading.Thread(target=_http_load, args=(daemon, counts, stop, args.pause),
                                     daemon=True),
@@ -238,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                         restarts = _restarts(daemon)
                     except (OSError, AssertionError, ValueError, KeyError):
                         restarts = -1
+                    trading = _trading(daemon)
                     with counts.lock:
                         row = {"minute": minute, "wall_s": round(time.monotonic() - started),
                                "processes": alive, "rss_total_mb": round(total, 1),
@@ -246,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
                                "events_db_kb": round(_db_kb(daemon.data_dir, "events.db")),
                                "sim_db_kb": round(_db_kb(daemon.data_dir, "sim.db")),
                                "restarts": restarts, "requests": counts.requests,
-                               **counts.by_class, "ws_events": counts.ws_events}
+                               **counts.by_class, "ws_events": counts.ws_events,
+                               **trading}
                     rows.append(row)
                     writer.writerow(row)
                     handle.flush()
@@ -263,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
                 if worker.is_alive():
                     worker.join(40)
             daemon.stop()
+            # The daemon's log outlives the temporary directory: why trading stopped, if it did.
+            with contextlib.suppress(OSError):
+                shutil.copyfile(daemon.log_path, args.out / "daemon.log")
         summary = _summary(rows, counts, args.table_every)
         (args.out / "summary.txt").write_text(summary)
         print(summary, end="")
