@@ -2,8 +2,12 @@
 
 With ``ENSEMBLE_TEST_PORTABLE=1`` every daemon of the run takes the portable implementations
 Windows uses (``ENSEMBLE_PORTABLE=1``: the instance lock, liveness, process-group cleanup and
-signals of ``actors/runtime/portable.py``); ``make test`` runs the integration suite a second
-time so.
+signals of ``actors/runtime/portable.py``): the whole suite so takes about 15 minutes here, too
+long for every run. Every run (``make test``) covers the portable path with the modules that
+exercise it, which set ``PORTABLE_TOO = True``: each of their tests runs twice, ``[linux]``
+and ``[portable]`` (liveness and the orphan rule, supervision and kills, the whole daemon
+killed). ``test_daemon_lifecycle.py`` has its own two-way fixture, and
+``test_spawn_start.py`` runs the daemon as on Windows (portable and spawned).
 """
 
 from __future__ import annotations
@@ -35,6 +39,29 @@ def _portable_when_asked() -> Iterator[None]:
     os.environ.pop(PORTABLE_ENV, None)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if getattr(metafunc.module, "PORTABLE_TOO", False) and "mechanisms" in metafunc.fixturenames:
+        metafunc.parametrize("mechanisms", ["linux", "portable"], indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def mechanisms(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Which implementation of the platform mechanisms this module's daemons (and this
+    process) use: ``portable`` in the second pass of a ``PORTABLE_TOO`` module, otherwise
+    what the run chose."""
+    if getattr(request, "param", None) != "portable":
+        yield "portable" if Daemon.extra_env.get(PORTABLE_ENV) else "linux"
+        return
+    before_env, before_extra = os.environ.get(PORTABLE_ENV), Daemon.extra_env.get(PORTABLE_ENV)
+    Daemon.extra_env[PORTABLE_ENV] = os.environ[PORTABLE_ENV] = "1"
+    yield "portable"
+    for mapping, value in ((os.environ, before_env), (Daemon.extra_env, before_extra)):
+        if value is None:
+            mapping.pop(PORTABLE_ENV, None)
+        else:
+            mapping[PORTABLE_ENV] = value
+
+
 @pytest.fixture
 def make_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     started: list[Daemon] = []
@@ -51,7 +78,7 @@ def make_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
 
 
 @pytest.fixture(scope="module")
-def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+def shared_daemon(tmp_path_factory: pytest.TempPathFactory, mechanisms: str) -> Iterator[Daemon]:
     """One daemon for the tests of a module that only read or add."""
     daemon = Daemon(tmp_path_factory.mktemp("shared") / "data").start()
     yield daemon

@@ -13,6 +13,8 @@ from pathlib import Path
 from actors.runtime.portable import PORTABLE_ENV
 from tests.support.daemon import REPO, Daemon
 
+PORTABLE_TOO = True  # every test here runs with the Linux and the portable mechanisms
+
 # Starts the daemon and then never waits for it: a SIGKILLed daemon stays a zombie.
 NEGLECTFUL_PARENT = """
 import subprocess, sys, time

@@ -1,7 +1,9 @@
-"""A daemon whose processes Thespian *spawns* (the only start method on Windows), forced on
-Linux: the admin, the logger and every actor are fresh interpreters that get the daemon's
-secret through their start arguments (``actors/runtime/spawn_setup.py``). It starts, is
-ready, trades on the simulator, and still drops a frame sealed with any other secret."""
+"""A daemon run as on Windows, on Linux: Thespian *spawns* its processes (the only start method
+there) and every platform mechanism takes its portable implementation (``ENSEMBLE_PORTABLE``:
+the SQLite lock, psutil liveness and tree kill, the stop request). The admin, the logger and
+every actor are fresh interpreters that get the daemon's secret through their start arguments
+(``actors/runtime/spawn_setup.py``). It starts, is ready, trades on the simulator, still drops
+a frame sealed with any other secret, and stops with no process left."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import socket
 from pathlib import Path
 
 from actors.runtime.frame_auth import AuthenticatedPickle
+from actors.runtime.portable import PORTABLE_ENV
 from actors.runtime.spawn_setup import START_METHOD_ENV
 from tests.integration.test_security_transport import REJECTED, _rejections, _Touch
 from tests.support.daemon import FAST_MARKET, Daemon, listening_sockets
@@ -30,7 +33,7 @@ def test_a_spawned_daemon_is_ready_trades_and_refuses_a_foreign_sealed_frame(
         tmp_path: Path) -> None:
     # Every spawned actor is a fresh interpreter importing the project: start-up takes longer.
     daemon = Daemon(tmp_path / "data", *FAST_MARKET, "runtime.start_timeout_s=180")
-    daemon.extra_env = {**Daemon.extra_env, START_METHOD_ENV: "spawn"}
+    daemon.extra_env = {**Daemon.extra_env, START_METHOD_ENV: "spawn", PORTABLE_ENV: "1"}
     try:
         daemon.start(wait=False)
         daemon.wait_ready(timeout=180)  # /api/health ok: every actor started, risk loaded, synced

@@ -15,6 +15,7 @@ from tests.support.daemon import Daemon
 from tests.support.ws import EventClient
 
 pytestmark = pytest.mark.integration
+PORTABLE_TOO = True  # every test here runs with the Linux and the portable mechanisms
 
 
 def _write_acknowledged(daemon: Daemon, prefix: str, count: int) -> dict[str, int]:
