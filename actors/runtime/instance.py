@@ -57,6 +57,13 @@ def admin_lock_path(admin_port: int) -> Path:
     return runtime_dir() / f"admin-{admin_port}.lock"
 
 
+def _portable_lock(path: Path) -> Path:
+    """The portable lock of ``path``: an SQLite file beside it, not ``path`` itself, which is
+    the Linux lock (flock, with the daemon's description inside). Ports and data directories
+    are reused, and a lock left by the one kind must not read as a broken lock of the other."""
+    return path.with_name(path.name + ".db")
+
+
 def _info_path(lock_path: Path) -> Path:
     return lock_path.with_name(lock_path.name + ".json")
 
@@ -78,7 +85,7 @@ def read_daemon_info(admin_port: int) -> DaemonInfo | None:
     """The description of the live daemon on ``admin_port``, or None if there is none."""
     path = admin_lock_path(admin_port)
     if portable.use_portable():
-        return _read_portable_info(path)
+        return _read_portable_info(_portable_lock(path))
     try:
         descriptor = open_private(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -150,7 +157,8 @@ class InstanceLock:
                 (self.data_path, "data directory"))
 
     def _acquire_portable(self) -> None:
-        for path, what in self._paths():
+        for linux_path, what in self._paths():
+            path = _portable_lock(linux_path)
             os.close(open_private(path))  # created 0600, a regular file of ours, not a link
             lock = portable.FileLock(path)
             if not lock.try_acquire():

@@ -154,3 +154,30 @@ def test_a_planted_file_where_the_portable_lock_goes_is_refused_untouched(tmp_pa
     fresh = FileLock(tmp_path / "fresh.lock")
     assert fresh.try_acquire() and FileLock.is_held(fresh.path)
     fresh.release()
+
+
+def test_a_lock_the_linux_path_left_does_not_stop_a_portable_daemon(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ports and data directories are reused: a Linux daemon's lock files (flock, JSON
+    inside) left behind must not read as broken portable locks (CI failed so when a port
+    first used by a Linux-path daemon came round to a portable one)."""
+    from actors.runtime.instance import DaemonInfo, InstanceLock, admin_lock_path, read_daemon_info
+
+    monkeypatch.setenv("ENSEMBLE_PORTABLE", "1")
+    port = 20_000 + os.getpid() % 10_000
+    left = [admin_lock_path(port), tmp_path / "daemon.lock"]
+    for path in left:
+        path.write_text('{"pid": 1, "admin_port": 1}', encoding="utf-8")
+    lock = InstanceLock(port, tmp_path)
+    try:
+        lock.acquire()
+        info = DaemonInfo(pid=os.getpid(), admin_port=port, data_dir=str(tmp_path),
+                          web_url="http://127.0.0.1:1", token_file="t", started_at="now")
+        lock.publish(info)
+        assert read_daemon_info(port) is not None
+        assert read_daemon_info(port).pid == os.getpid()
+    finally:
+        lock.release()
+        for path in left:
+            path.unlink(missing_ok=True)
+    assert read_daemon_info(port) is None
