@@ -11,7 +11,8 @@ import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, get_type_hints
+from enum import Enum
+from typing import Any, get_args, get_origin, get_type_hints
 
 import msgpack
 
@@ -39,8 +40,8 @@ class CodecError(ValueError):
 
 
 def _plain(value: Any) -> Any:
-    """A JSON- and msgpack-safe copy: tuples become lists, non-finite floats become None
-    (JSON has no NaN), and numpy scalars become Python numbers."""
+    """A JSON- and msgpack-safe copy: tuples become lists, records become dicts, non-finite
+    floats become None (JSON has no NaN), and numpy scalars become Python numbers."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, bool | int | str) or value is None:
@@ -49,6 +50,9 @@ def _plain(value: Any) -> Any:
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _plain(getattr(value, field.name))
+                for field in dataclasses.fields(value)}
     if hasattr(value, "item"):  # numpy scalar
         return _plain(value.item())
     raise CodecError(f"value {value!r} of type {type(value).__name__} cannot go on the wire")
@@ -78,40 +82,80 @@ def to_wires(events: Iterable[Event],
     return wires
 
 
-_TUPLE_FIELDS: dict[type[Event], frozenset[str]] = {}
+Decode = Callable[[Any, str], Any]
+_DECODERS: dict[type, dict[str, Decode]] = {}
 
 
-def _tuple_fields(cls: type[Event]) -> frozenset[str]:
-    cached = _TUPLE_FIELDS.get(cls)
-    if cached is None:
-        hints = get_type_hints(cls)
-        cached = frozenset(
-            name for name, hint in hints.items() if str(hint).startswith(("tuple", "typing.Tuple"))
+def _record(cls: type, wire: Any, where: str, tag: str = "") -> Any:
+    """``cls`` (an event or a record inside one) built from its wire dict; ``tag`` is the key
+    that names an event's type (records inside have none)."""
+    if not isinstance(wire, Mapping):
+        raise CodecError(f"{where}: expected an object, got {type(wire).__name__}")
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = set(wire) - known - {tag}
+    if unknown:
+        raise CodecError(f"{where}: unknown field(s) {sorted(unknown)}")
+    decoders = _decoders(cls)
+    kwargs = {
+        name: decoders[name](value, f"{where}.{name}") if name in decoders else value
+        for name, value in wire.items()
+        if name != tag
+    }
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as error:
+        raise CodecError(f"{where}: {error}") from None
+
+
+def _decoder(hint: Any) -> Decode | None:
+    """How to turn a wire value back into a field of type ``hint``; None keeps it as it is."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is tuple:
+        item = _decoder(args[0]) if len(args) == 2 and args[1] is Ellipsis else None
+        if item is None:
+            return lambda value, where: tuple(value) if isinstance(value, list) else value
+        return lambda value, where: tuple(
+            item(entry, f"{where}[{index}]") for index, entry in enumerate(_items(value, where))
         )
-        _TUPLE_FIELDS[cls] = cached
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return lambda value, where: _member(hint, value, where)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return lambda value, where: _record(hint, value, where)
+    return None
+
+
+def _items(value: Any, where: str) -> list[Any] | tuple[Any, ...]:
+    if not isinstance(value, list | tuple):
+        raise CodecError(f"{where}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _member(enum: type[Enum], value: Any, where: str) -> Enum:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in enum)
+        raise CodecError(f"{where}: {value!r} is not one of {allowed}") from None
+
+
+def _decoders(cls: type) -> dict[str, Decode]:
+    cached = _DECODERS.get(cls)
+    if cached is None:
+        decoders = {name: _decoder(hint) for name, hint in get_type_hints(cls).items()}
+        cached = {name: decode for name, decode in decoders.items() if decode is not None}
+        _DECODERS[cls] = cached
     return cached
 
 
 def from_wire(wire: Mapping[str, Any]) -> Event:
-    """The event a wire dict stands for; :class:`CodecError` names what is wrong."""
+    """The event a wire dict stands for, its records rebuilt; :class:`CodecError` names what
+    is wrong and where."""
     type_name = wire.get("type")
     cls = EVENT_TYPES.get(type_name) if isinstance(type_name, str) else None
     if cls is None:
         raise CodecError(f"unknown event type {type_name!r} (known: {', '.join(EVENT_TYPES)})")
-    known = {field.name for field in dataclasses.fields(cls)}
-    unknown = set(wire) - known - {"type"}
-    if unknown:
-        raise CodecError(f"{type_name}: unknown field(s) {sorted(unknown)}")
-    tuples = _tuple_fields(cls)
-    kwargs = {
-        name: tuple(value) if name in tuples and isinstance(value, list) else value
-        for name, value in wire.items()
-        if name != "type"
-    }
-    try:
-        return cls(**kwargs)
-    except TypeError as error:
-        raise CodecError(f"{type_name}: {error}") from None
+    event: Event = _record(cls, wire, str(type_name), tag="type")
+    return event
 
 
 def encode_json(wire: Mapping[str, Any]) -> str:

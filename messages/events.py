@@ -16,8 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from messages.market import Side
+
 __all__ = [
     "EVENT_TYPES",
+    "AccountRow",
     "AccountUpdate",
     "ActorRestarted",
     "BrokerStatus",
@@ -26,6 +29,7 @@ __all__ = [
     "Event",
     "OrderRejected",
     "PositionClosed",
+    "PositionRow",
     "PositionUpdate",
     "Quote",
     "ResearchResult",
@@ -96,20 +100,56 @@ class ScanSummary(Event):
     the ticks and bars (``timestamp`` is the strategy's own clock)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionRow:
+    """One open position as the dashboard shows it: the seed's fields (ticket, symbol, type,
+    direction, volume, entry_price, price_current, sl_price, tp_price, profit), plus the swap,
+    the ids of the order and decision that opened it and the strategy whose decision it was."""
+
+    ticket: int
+    symbol: str
+    type: int
+    direction: Side
+    volume: float
+    entry_price: float
+    price_current: float
+    sl_price: float
+    tp_price: float
+    profit: float
+    swap: float = 0.0
+    client_order_id: str = ""
+    decision_id: str = ""
+    strategy: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountRow:
+    """The account as the dashboard shows it: the seed's fields, ``day_pl`` being the realised
+    P&L of the broker's day plus the floating, and the margin fields."""
+
+    balance: float
+    equity: float
+    profit: float
+    currency: str
+    leverage: int
+    day_pl: float
+    margin: float = 0.0
+    margin_free: float = 0.0
+    margin_level: float = 0.0
+
+
 @event("POSITION_UPDATE")
 class PositionUpdate(Event):
-    """``positions`` has the seed's fields: ticket, symbol, type, direction, volume,
-    entry_price, price_current, sl_price, tp_price, profit."""
+    """Every open position of ours, sent when any of them changed."""
 
-    positions: tuple[dict[str, Any], ...]
+    positions: tuple[PositionRow, ...]
 
 
 @event("ACCOUNT_UPDATE")
 class AccountUpdate(Event):
-    """``account``: balance, equity, profit, currency, leverage, day_pl (realised today plus
-    floating, on the broker's day), plus margin fields."""
+    """The account, sent when it changed."""
 
-    account: dict[str, Any]
+    account: AccountRow
 
 
 @event("RESEARCH_START")

@@ -12,8 +12,9 @@ route answers (:data:`ERROR`: ``error`` and ``detail``, and sometimes more, such
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import MISSING, dataclass, field, fields
+from enum import Enum
+from typing import Any, Literal, get_type_hints
 
 __all__ = [
     "ERROR",
@@ -28,6 +29,7 @@ __all__ = [
     "nullable",
     "obj",
     "openapi_document",
+    "record_schema",
 ]
 
 Schema = dict[str, Any]
@@ -52,6 +54,27 @@ def obj(required: Iterable[str] = (), **properties: Schema) -> Schema:
     if required:
         schema["required"] = list(required)
     return schema
+
+
+def record_schema(record: type, *, complete: bool = True) -> Schema:
+    """The schema of a message record (a dataclass of plain fields) as it goes on the wire, so
+    the description cannot drift from the type. Fields without a default are required, unless
+    the answer may hold none of the record yet (``complete=False``)."""
+    hints = get_type_hints(record)
+    properties = {item.name: _plain_schema(hints[item.name]) for item in fields(record)}
+    required = [item.name for item in fields(record)
+                if complete and item.default is MISSING and item.default_factory is MISSING]
+    return obj(required, **properties)
+
+
+def _plain_schema(hint: Any) -> Schema:
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return {"enum": [member.value for member in hint]}
+    for python_type, schema in ((bool, {"type": "boolean"}), (int, INTEGER), (float, NUMBER),
+                                (str, STRING)):
+        if hint is python_type:
+            return dict(schema)
+    raise TypeError(f"no wire schema for a field of type {hint!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,19 @@ import asyncio
 
 from aiohttp import web
 
-from messages.events import EVENT_TYPES
-from web.api_spec import INTEGER, NUMBER, STRING, Answer, Operation, Param, array, json_answer, obj
+from messages.events import EVENT_TYPES, AccountRow, PositionRow
+from web.api_spec import (
+    INTEGER,
+    NUMBER,
+    STRING,
+    Answer,
+    Operation,
+    Param,
+    array,
+    json_answer,
+    obj,
+    record_schema,
+)
 from web.core import (
     CONTEXT,
     HUB,
@@ -118,12 +129,8 @@ _TYPE = "(?:" + "|".join(sorted(EVENT_TYPES)) + ")"
 TYPES_PARAM = Param("types", "comma-separated event types to keep (default: all); an unknown "
                     "type is a 400", {"type": "string",
                                       "pattern": f"^(?:{_TYPE}(?:,{_TYPE})*)?$"})
-_ACCOUNT = obj(balance=NUMBER, equity=NUMBER, profit=NUMBER, currency=STRING, leverage=NUMBER,
-               day_pl=NUMBER, margin=NUMBER, margin_free=NUMBER, margin_level=NUMBER)
-_POSITION = obj(("ticket", "symbol"), ticket=INTEGER, symbol=STRING, type=INTEGER,
-                direction={"enum": ["BUY", "SELL"]}, volume=NUMBER, entry_price=NUMBER,
-                price_current=NUMBER, sl_price=NUMBER, tp_price=NUMBER, profit=NUMBER,
-                swap=NUMBER)
+_ACCOUNT = record_schema(AccountRow, complete=False)  # {} until the broker's first poll
+_POSITION = record_schema(PositionRow)
 _EXECUTION = obj(("symbol", "direction"), symbol=STRING, direction=STRING, price=NUMBER,
                  lot=NUMBER, ticket=INTEGER, seq=INTEGER, timestamp=STRING)
 _SCAN = obj(symbols={"type": "object", "additionalProperties": STRING}, timestamp=STRING,

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from messages.books import AccountRecord, DealRecord, PositionRecord
+from messages.events import AccountRow, PositionRow
+from messages.market import Side
 from messages.trading import TradeClosed
 
 __all__ = [
@@ -56,8 +58,8 @@ def position_key(ticket: int) -> str:
     return f"{POSITION_PREFIX}{ticket}"
 
 
-def direction_of(position_type: int) -> str:
-    return "BUY" if position_type == _POSITION_TYPE_BUY else "SELL"
+def direction_of(position_type: int) -> Side:
+    return Side.BUY if position_type == _POSITION_TYPE_BUY else Side.SELL
 
 
 def server_day_start(server_now_s: float) -> int:
@@ -190,41 +192,40 @@ class PositionTracker:
 
 
 def position_row(position: PositionRecord, tracked: TrackedPosition | None,
-                 strategy: str = "") -> dict[str, Any]:
-    """A position with the seed's fields (plus swap, the ids that opened it and the strategy
-    whose decision it was)."""
-    return {
-        "ticket": position.ticket,
-        "symbol": position.symbol,
-        "type": position.type,
-        "direction": direction_of(position.type),
-        "volume": position.volume,
-        "entry_price": position.price_open,
-        "price_current": position.price_current,
-        "sl_price": position.sl,
-        "tp_price": position.tp,
-        "profit": round(position.profit, 2),
-        "swap": round(position.swap, 2),
-        "client_order_id": tracked.client_order_id if tracked else position.comment,
-        "decision_id": tracked.decision_id if tracked else "",
-        "strategy": strategy,
-    }
+                 strategy: str = "") -> PositionRow:
+    """The position as the dashboard shows it; ``strategy`` is whose decision it was."""
+    return PositionRow(
+        ticket=position.ticket,
+        symbol=position.symbol,
+        type=position.type,
+        direction=direction_of(position.type),
+        volume=position.volume,
+        entry_price=position.price_open,
+        price_current=position.price_current,
+        sl_price=position.sl,
+        tp_price=position.tp,
+        profit=round(position.profit, 2),
+        swap=round(position.swap, 2),
+        client_order_id=tracked.client_order_id if tracked else position.comment,
+        decision_id=tracked.decision_id if tracked else "",
+        strategy=strategy,
+    )
 
 
-def account_row(account: AccountRecord, day_pl: float) -> dict[str, Any]:
-    """The seed's account fields, with ``day_pl`` = realised P&L of the broker's day plus
-    floating, and the margin fields."""
-    return {
-        "balance": round(account.balance, 2),
-        "equity": round(account.equity, 2),
-        "profit": round(account.profit, 2),
-        "currency": account.currency,
-        "leverage": account.leverage,
-        "day_pl": round(day_pl, 2),
-        "margin": round(account.margin, 2),
-        "margin_free": round(account.margin_free, 2),
-        "margin_level": round(account.margin_level, 2),
-    }
+def account_row(account: AccountRecord, day_pl: float) -> AccountRow:
+    """The account as the dashboard shows it, ``day_pl`` being the realised P&L of the
+    broker's day plus the floating."""
+    return AccountRow(
+        balance=round(account.balance, 2),
+        equity=round(account.equity, 2),
+        profit=round(account.profit, 2),
+        currency=account.currency,
+        leverage=account.leverage,
+        day_pl=round(day_pl, 2),
+        margin=round(account.margin, 2),
+        margin_free=round(account.margin_free, 2),
+        margin_level=round(account.margin_level, 2),
+    )
 
 
 def day_realised(deals: Iterable[DealRecord], day_start_server_s: int) -> float:

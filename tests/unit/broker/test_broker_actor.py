@@ -515,7 +515,7 @@ def test_a_rewritten_comment_is_resolved_by_the_orders_shape_and_never_resent(
         def named() -> bool:
             updates = harness.events("POSITION_UPDATE")
             rows = updates[-1].positions if updates else ()
-            return bool(rows) and (rows[0]["client_order_id"], rows[0]["decision_id"]) == (
+            return bool(rows) and (rows[0].client_order_id, rows[0].decision_id) == (
                 "E40", "DEC40")
 
         harness.until(named, "the position shown under its order's ids")

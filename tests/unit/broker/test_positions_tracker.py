@@ -20,6 +20,8 @@ from actors.broker.positions_tracker import (
     tracked_from_deals,
 )
 from messages.books import AccountRecord, DealRecord, PositionRecord
+from messages.codec import to_wire
+from messages.events import AccountUpdate, PositionUpdate
 
 OFFSET_S = 7200.0
 OPENED_MSC = 1_700_050_000_000
@@ -103,13 +105,11 @@ def test_tracked_records_round_trip_and_broken_ones_are_named() -> None:
 def test_rows_carry_the_seed_fields() -> None:
     tracked = TrackedPosition.adopt(_position(), "E1", "D1")
     row = position_row(_position(type_=1), tracked, "SmaCross")
-    assert {key: row[key] for key in ("ticket", "symbol", "type", "direction", "volume",
-                                      "entry_price", "price_current", "sl_price", "tp_price",
-                                      "profit")} == {
+    assert to_wire(PositionUpdate(timestamp="t", positions=(row,)))["positions"] == [{
         "ticket": 10, "symbol": "EURUSD", "type": 1, "direction": "SELL", "volume": 0.2,
         "entry_price": 1.1, "price_current": 1.1, "sl_price": 1.095, "tp_price": 1.11,
-        "profit": 3.46}
-    assert (row["decision_id"], row["strategy"]) == ("D1", "SmaCross")  # whose it is
+        "profit": 3.46, "swap": row.swap, "client_order_id": "E1", "decision_id": "D1",
+        "strategy": "SmaCross"}]  # the seed's fields, and whose it is
 
 
 def test_the_account_row_has_day_pl_and_margin_fields() -> None:
@@ -123,9 +123,10 @@ def test_the_account_row_has_day_pl_and_margin_fields() -> None:
         company="c",
     )  # fmt: skip
     row = account_row(account, day_pl=25.0 + account.profit)
-    assert row == {"balance": 10000.0, "equity": 9987.66, "profit": -12.34, "currency": "USD",
-                   "leverage": 100, "day_pl": 12.66, "margin": 110.0, "margin_free": 9877.0,
-                   "margin_level": 9079.7}
+    assert to_wire(AccountUpdate(timestamp="t", account=row))["account"] == {
+        "balance": 10000.0, "equity": 9987.66, "profit": -12.34, "currency": "USD",
+        "leverage": 100, "day_pl": 12.66, "margin": 110.0, "margin_free": 9877.0,
+        "margin_level": 9079.7}
 
 
 def test_day_realised_counts_trading_deals_of_the_server_day_only() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any, get_type_hints
+from enum import Enum
+from typing import Any, get_args, get_origin, get_type_hints
 
 import pytest
 from hypothesis import given, settings
@@ -23,7 +24,8 @@ from messages.codec import (
     msgpack_frame,
     to_wire,
 )
-from messages.events import EVENT_TYPES, Event, PositionUpdate, ScanSummary
+from messages.events import EVENT_TYPES, Event, PositionRow, PositionUpdate, ScanSummary
+from messages.market import Side
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 json_scalar = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | finite | st.text()
@@ -37,10 +39,15 @@ json_value = st.recursive(
 def _strategy_for(hint: Any) -> st.SearchStrategy[Any]:
     text = str(hint)
     optional = "None" in text
-    if text.startswith("tuple"):
-        base: st.SearchStrategy[Any] = st.lists(
-            st.dictionaries(st.text(), json_value, max_size=4), max_size=4
-        ).map(tuple)
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is tuple and args and dataclasses.is_dataclass(args[0]):
+        base: st.SearchStrategy[Any] = st.lists(records_of(args[0]), max_size=4).map(tuple)
+    elif text.startswith("tuple"):
+        base = st.lists(st.dictionaries(st.text(), json_value, max_size=4), max_size=4).map(tuple)
+    elif isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        base = records_of(hint)
+    elif isinstance(hint, type) and issubclass(hint, Enum):
+        base = st.sampled_from(list(hint))
     elif text.startswith("dict[str, str]"):
         base = st.dictionaries(st.text(), st.text(), max_size=6)
     elif text.startswith("dict"):
@@ -54,6 +61,12 @@ def _strategy_for(hint: Any) -> st.SearchStrategy[Any]:
     else:
         base = st.text()
     return (st.none() | base) if optional else base
+
+
+def records_of(cls: type) -> st.SearchStrategy[Any]:
+    hints = get_type_hints(cls)
+    fields = {field.name: _strategy_for(hints[field.name]) for field in dataclasses.fields(cls)}
+    return st.builds(cls, **fields)
 
 
 def events_of(cls: type[Event]) -> st.SearchStrategy[Event]:
@@ -102,8 +115,35 @@ def test_wire_form_keeps_the_seed_field_names() -> None:
 
 
 def test_non_finite_numbers_become_null_because_json_has_no_nan() -> None:
-    event = PositionUpdate(timestamp="t", positions=({"profit": math.nan},))
-    assert decode_json(encode_json(to_wire(event)))["positions"] == [{"profit": None}]
+    event = ScanSummary(timestamp="t", symbols={}, count=0, candidates=0, duration_ms=math.nan)
+    assert decode_json(encode_json(to_wire(event)))["duration_ms"] is None
+
+
+def test_records_inside_an_event_travel_as_objects_and_come_back_typed() -> None:
+    row = PositionRow(ticket=7, symbol="EURUSD", type=1, direction=Side.SELL, volume=0.1,
+                      entry_price=1.1, price_current=1.09, sl_price=1.12, tp_price=1.05,
+                      profit=10.0, strategy="SmaCross")
+    wire = decode_json(encode_json(to_wire(PositionUpdate(timestamp="t", positions=(row,)))))
+    assert wire["positions"][0]["direction"] == "SELL"
+    assert wire["positions"][0]["strategy"] == "SmaCross"
+    back = from_wire(wire)
+    assert isinstance(back, PositionUpdate)
+    assert back.positions == (row,)
+    assert back.positions[0].direction is Side.SELL
+
+
+def test_a_bad_record_inside_an_event_is_named_by_its_path() -> None:
+    good = {"ticket": 7, "symbol": "EURUSD", "type": 1, "direction": "SELL", "volume": 0.1,
+            "entry_price": 1.1, "price_current": 1.09, "sl_price": 1.12, "tp_price": 1.05,
+            "profit": 10.0}
+    wrong_side = r"POSITION_UPDATE\.positions\[1\]\.direction: 'UP' is not one of 'BUY'"
+    with pytest.raises(CodecError, match=wrong_side):
+        from_wire({"type": "POSITION_UPDATE", "timestamp": "t",
+                   "positions": [good, {**good, "direction": "UP"}]})
+    with pytest.raises(CodecError, match=r"POSITION_UPDATE\.positions\[0\]: unknown field"):
+        from_wire({"type": "POSITION_UPDATE", "timestamp": "t", "positions": [{**good, "x": 1}]})
+    with pytest.raises(CodecError, match=r"ACCOUNT_UPDATE\.account: expected an object"):
+        from_wire({"type": "ACCOUNT_UPDATE", "timestamp": "t", "account": [1]})
 
 
 def test_unknown_type_and_unknown_fields_are_named_in_the_error() -> None:

@@ -3,11 +3,17 @@ described, and nothing is described that the app does not serve."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import pytest
 from aiohttp import web
 
+from messages.codec import to_wire
+from messages.events import PositionUpdate
+from tests.support.rows import position_row
 from tests.unit.web.conftest import WebFixture
-from web.api_spec import Operation, Param, json_answer, openapi_document
+from web.api_spec import Operation, Param, json_answer, openapi_document, record_schema
 
 
 def served_routes(app: web.Application) -> set[tuple[str, str]]:
@@ -67,3 +73,26 @@ def test_a_path_parameter_left_undescribed_or_an_operation_twice_is_refused() ->
     assert "/api/kv/{key}" in openapi_document([described], "0")["paths"]
     with pytest.raises(ValueError, match="twice"):
         openapi_document([described, described], "0")
+
+
+async def test_the_position_rows_described_are_the_rows_the_broker_sends(
+        web_app: WebFixture) -> None:
+    _, document = await web_app.call("GET", "/api/openapi.json", token=False)
+    schema = document["paths"]["/api/positions"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]["items"]
+    row = to_wire(PositionUpdate(timestamp="t", positions=(position_row(),)))["positions"][0]
+    assert set(schema["properties"]) == set(row)
+    assert {"ticket", "symbol", "direction", "volume", "sl_price", "tp_price"} <= set(
+        schema["required"])
+    assert "strategy" not in schema["required"]  # it has a default
+    assert schema["properties"]["direction"] == {"enum": ["BUY", "SELL"]}
+    assert schema["properties"]["ticket"] == {"type": "integer"}
+
+
+def test_a_record_field_with_no_wire_schema_is_refused_when_described() -> None:
+    @dataclass
+    class Odd:
+        when: datetime
+
+    with pytest.raises(TypeError, match="no wire schema"):
+        record_schema(Odd)

@@ -7,12 +7,13 @@ from actors.broadcaster.coalesce import coalesce as coalesce_wires
 from bench.producer import BenchTick
 from messages.codec import from_wire, to_wire
 from messages.events import AccountUpdate, Event, PositionUpdate, ScanSummary
+from tests.support.rows import account_row
 
 T = "2026-01-05T10:00:00Z"
 
 
 def _account(equity: float) -> AccountUpdate:
-    return AccountUpdate(timestamp=T, account={"equity": equity})
+    return AccountUpdate(timestamp=T, account=account_row(equity=equity))
 
 
 def _scan(strategy: str, count: int) -> ScanSummary:
@@ -46,7 +47,7 @@ def test_the_state_a_reader_ends_with_is_the_same_as_without_coalescing() -> Non
     kept = coalesce(events)
 
     def final(stream: list[Event]) -> tuple[float, list[int]]:
-        equity = [e.account["equity"] for e in stream if isinstance(e, AccountUpdate)][-1]
+        equity = [e.account.equity for e in stream if isinstance(e, AccountUpdate)][-1]
         return equity, [e.n for e in stream if isinstance(e, BenchTick)]
 
     assert final(kept) == final(events)

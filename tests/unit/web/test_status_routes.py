@@ -22,6 +22,7 @@ from messages.events import (
     ScanSummary,
     TradeExecution,
 )
+from tests.support.rows import account_row, position_row
 from tests.unit.web.conftest import WebFixture, node
 
 NOW = "2026-01-01T00:00:00Z"
@@ -86,9 +87,9 @@ def _value(family: Any, **labels: str) -> float:
 def _feed_one_of_everything(web_app: WebFixture) -> None:
     """Events that give every metric a value (12 events, seq 1 to 12)."""
     feed = web_app.feed.publish
-    feed(AccountUpdate(timestamp=NOW, account={"equity": 10_050.5, "balance": 10_000.0,
-                                               "margin_level": 812.5, "day_pl": -12.25}))
-    feed(PositionUpdate(timestamp=NOW, positions=({"ticket": 1}, {"ticket": 2})))
+    feed(AccountUpdate(timestamp=NOW, account=account_row(
+        equity=10_050.5, balance=10_000.0, margin_level=812.5, day_pl=-12.25)))
+    feed(PositionUpdate(timestamp=NOW, positions=(position_row(ticket=1), position_row(ticket=2))))
     feed(RiskStateChanged(timestamp=NOW, mode="PAUSED", kill_switch=False, reason="operator"))
     feed(BrokerStatus(timestamp=NOW, state="connected", kind="sim"))
     feed(TradeExecution(timestamp=NOW, symbol="XAUUSD", direction="BUY", price=1.0, lot=0.1,

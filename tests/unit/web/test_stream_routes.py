@@ -16,6 +16,7 @@ from actors.broadcaster.journal import Doorbell
 from actors.runtime import frame_auth
 from actors.runtime.frame_auth import AuthenticatedPickle
 from messages.events import AccountUpdate, ActorRestarted, PositionUpdate
+from tests.support.rows import account_row, position_row
 from tests.unit.web.conftest import WebFixture
 
 NOW = "2026-01-01T00:00:00Z"
@@ -40,20 +41,21 @@ async def frames(ws: aiohttp.ClientWebSocketResponse, until_seq: int) -> list[di
 
 async def test_state_and_its_parts_follow_the_published_events(web_app: WebFixture) -> None:
     web_app.feed.publish(
-        AccountUpdate(timestamp=NOW, account={"balance": 10_000.0, "equity": 10_010.0}),
-        PositionUpdate(timestamp=NOW, positions=({"ticket": 7, "symbol": "EURUSD"},)),
+        AccountUpdate(timestamp=NOW, account=account_row(equity=10_010.0)),
+        PositionUpdate(timestamp=NOW, positions=(position_row(ticket=7, symbol="GBPUSD"),)),
     )
     status, state = await web_app.call("GET", "/api/state")
     assert status == 200 and state["last_seq"] == 2
     assert [event["seq"] for event in state["events"]] == [1, 2]
     assert (await web_app.call("GET", "/api/account"))[1]["equity"] == 10_010.0
-    assert (await web_app.call("GET", "/api/positions"))[1] == [{"ticket": 7, "symbol": "EURUSD"}]
+    (position,) = (await web_app.call("GET", "/api/positions"))[1]
+    assert (position["ticket"], position["symbol"], position["direction"]) == (7, "GBPUSD", "BUY")
     assert (await web_app.call("GET", "/api/trades"))[1] == []
 
 
 async def test_events_page_by_seq_and_filter_by_type(web_app: WebFixture) -> None:
     web_app.feed.publish(*(restarted(n) for n in range(30)))
-    web_app.feed.publish(AccountUpdate(timestamp=NOW, account={"equity": 1.0}))
+    web_app.feed.publish(AccountUpdate(timestamp=NOW, account=account_row(equity=1.0)))
     status, page = await web_app.call("GET", "/api/events?since=10&limit=5")
     assert status == 200 and page["last_seq"] == 31
     assert [event["seq"] for event in page["events"]] == [11, 12, 13, 14, 15]
@@ -135,16 +137,17 @@ async def test_frames_written_at_the_flush_reach_every_client_whole_and_in_order
         await two.receive(timeout=5)  # its snapshot
         await _sent_directly(web_app, 2)
         # Small frames, one of 126..65535 bytes and one past 65535 (the three header forms).
-        big = {"equity": 1.0, "note": "x" * 70_000}
-        published = [AccountUpdate(timestamp=T, account={"equity": float(n)}) for n in range(3)]
+        big = account_row(equity=1.0, currency="x" * 70_000)
+        published = [AccountUpdate(timestamp=T, account=account_row(equity=float(n)))
+                     for n in range(3)]
         for event in published:
             web_app.feed.publish(event)
             await asyncio.sleep(0.02)  # a flush each
-        web_app.feed.publish(AccountUpdate(timestamp=T, account={"note": "y" * 500}))
+        web_app.feed.publish(AccountUpdate(timestamp=T, account=account_row(currency="y" * 500)))
         web_app.feed.publish(AccountUpdate(timestamp=T, account=big))
         received = await frames(one, 5)
         assert [event["seq"] for event in received] == [1, 2, 3, 4, 5]
-        assert received[-1]["account"] == big
+        assert received[-1]["account"]["currency"] == big.currency
         binary: list[dict[str, Any]] = []
         while len(binary) < 5:
             message = await two.receive(timeout=5)
@@ -160,7 +163,8 @@ async def test_compression_is_refused_so_every_client_can_be_sent_the_shared_fra
         assert ws.compress == 0
         await _live(ws)
         await _sent_directly(web_app, 1)
-        web_app.feed.publish(*(AccountUpdate(timestamp=T, account={"n": n}) for n in range(3)))
+        web_app.feed.publish(*(AccountUpdate(timestamp=T, account=account_row(equity=float(n)))
+                               for n in range(3)))
         assert [event["seq"] for event in await frames(ws, 3)] == [1, 2, 3]
 
 

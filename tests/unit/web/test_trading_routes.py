@@ -16,6 +16,7 @@ from messages.trading import (
     MarketData,
     MarketDataRequest,
 )
+from tests.support.rows import account_row
 from tests.unit.web.conftest import WebFixture
 from web.journal import TRADE_CSV_COLUMNS
 
@@ -113,8 +114,8 @@ async def test_bars_are_in_utc_seconds(web_app: WebFixture) -> None:
 
 
 async def test_equity_is_read_from_the_account_updates(web_app: WebFixture) -> None:
-    web_app.feed.publish(AccountUpdate(timestamp=NOW, account={"equity": 1.0, "balance": 1.0}),
-                         AccountUpdate(timestamp=NOW, account={"equity": 2.0, "balance": 1.0}))
+    web_app.feed.publish(AccountUpdate(timestamp=NOW, account=account_row(equity=1.0, balance=1.0)),
+                         AccountUpdate(timestamp=NOW, account=account_row(equity=2.0, balance=1.0)))
     status, points = await web_app.call("GET", "/api/equity")
     assert status == 200 and [(p["seq"], p["equity"]) for p in points] == [(1, 1.0), (2, 2.0)]
 
