@@ -18,10 +18,11 @@ from typing import Any, NamedTuple
 from actors.broker.sim import constants as c
 from actors.broker.sim.config import SimConfig
 from actors.broker.sim.faults import FaultInjector
-from actors.broker.sim.ledger import AccountState, Deal, Order, Position
+from actors.broker.sim.ledger import AccountState, Order, Position
 from actors.broker.sim.market import SimulatedMarket
 from actors.broker.sim.pricing import Pricing
 from actors.broker.sim.store import SimStore
+from messages.books import DealRecord
 
 __all__ = ["Books", "Venue", "group_matches", "select_history", "select_open"]
 
@@ -96,7 +97,7 @@ class Books:
         positions: Iterable[Position],
         orders: Iterable[Order],
         history_orders: list[Order],
-        deals: list[Deal],
+        deals: list[DealRecord],
         commission_per_lot: float,
     ) -> None:
         self.store = store
@@ -126,14 +127,20 @@ class Books:
     # ---- changes ----------------------------------------------------------------------------
 
     def balance_operation(self, amount: float, comment: str, now_ms: int) -> None:
-        deal = Deal(
-            self.next_deal_ticket(), 0, now_ms, c.DEAL_TYPE_BALANCE, c.DEAL_ENTRY_IN, 0, 0,
-            c.DEAL_REASON_CLIENT, 0.0, 0.0, 0.0, 0.0, round(amount, 2), 0.0, "", comment,
+        deal = self._deal(
+            order=0, now_ms=now_ms, type=c.DEAL_TYPE_BALANCE, entry=c.DEAL_ENTRY_IN, magic=0,
+            position_id=0, reason=c.DEAL_REASON_CLIENT, volume=0.0, price=0.0, commission=0.0,
+            swap=0.0, profit=round(amount, 2), symbol="", comment=comment,
         )  # fmt: skip
         self.account.balance = round(self.account.balance + amount, 2)
         self._file_deal(deal)
 
-    def _file_deal(self, deal: Deal) -> None:
+    def _deal(self, *, now_ms: int, **fields: Any) -> DealRecord:
+        """A new deal, numbered, at server time ``now_ms``."""
+        return DealRecord(ticket=self.next_deal_ticket(), time=now_ms // 1000, time_msc=now_ms,
+                          fee=0.0, external_id="", **fields)
+
+    def _file_deal(self, deal: DealRecord) -> None:
         self.deals.append(deal)
         self.store.add_deal(deal)
 
@@ -154,16 +161,17 @@ class Books:
         magic: int,
         comment: str,
         now_ms: int,
-    ) -> Deal:
+    ) -> DealRecord:
         position = Position(
             ticket=ticket, time_msc=now_ms, time_update_msc=now_ms, type=order_type, magic=magic,
             identifier=ticket, reason=c.POSITION_REASON_EXPERT, volume=volume, price_open=price,
             sl=sl, tp=tp, swap=0.0, symbol=symbol, comment=comment,
         )  # fmt: skip
         commission = self.commission(volume)
-        deal = Deal(
-            self.next_deal_ticket(), ticket, now_ms, order_type, c.DEAL_ENTRY_IN, magic, ticket,
-            c.DEAL_REASON_EXPERT, volume, price, commission, 0.0, 0.0, 0.0, symbol, comment,
+        deal = self._deal(
+            order=ticket, now_ms=now_ms, type=order_type, entry=c.DEAL_ENTRY_IN, magic=magic,
+            position_id=ticket, reason=c.DEAL_REASON_EXPERT, volume=volume, price=price,
+            commission=commission, swap=0.0, profit=0.0, symbol=symbol, comment=comment,
         )  # fmt: skip
         self.positions[ticket] = position
         self.scan_from[ticket] = now_ms
@@ -184,7 +192,7 @@ class Books:
         magic: int,
         now_ms: int,
         entry: int = c.DEAL_ENTRY_OUT,
-    ) -> Deal:
+    ) -> DealRecord:
         volume = min(volume, position.volume)
         share = volume / position.volume
         swap = round(position.swap * share, 2)
@@ -193,10 +201,11 @@ class Books:
         )
         commission = self.commission(volume)
         deal_type = c.DEAL_TYPE_SELL if position.type == c.POSITION_TYPE_BUY else c.DEAL_TYPE_BUY
-        deal = Deal(
-            self.next_deal_ticket(), order_ticket, now_ms, deal_type, entry, magic,
-            position.identifier, reason, volume, price, commission, swap, profit, 0.0,
-            position.symbol, comment,
+        deal = self._deal(
+            order=order_ticket, now_ms=now_ms, type=deal_type, entry=entry, magic=magic,
+            position_id=position.identifier, reason=reason, volume=volume, price=price,
+            commission=commission, swap=swap, profit=profit, symbol=position.symbol,
+            comment=comment,
         )  # fmt: skip
         self.account.balance = round(self.account.balance + profit + swap + commission, 2)
         remaining = round(position.volume - volume, 8)
@@ -262,7 +271,7 @@ class Books:
     def close_at_market(
         self, p: Position, *, price: float, order_reason: int, deal_reason: int, comment: str,
         now_ms: int,
-    ) -> Deal:  # fmt: skip
+    ) -> DealRecord:  # fmt: skip
         """Close a whole position on the server's initiative (SL, TP, stop-out): a filled
         closing order in the history and its exit deal."""
         is_buy = p.type == c.POSITION_TYPE_BUY

@@ -1,16 +1,18 @@
-"""The account's books inside the simulated terminal: positions, orders and deals.
+"""The account's state inside the simulated terminal: its open positions and orders.
 
 These are the terminal's own mutable records, one field per MT5 property (server times in
-milliseconds), from which the module builds the real struct types (``TradePosition``,
-``TradeOrder``, ``TradeDeal``) when asked. ``store.py`` persists them; ``books.py`` changes
-them.
+milliseconds), changed in place as a trade server changes its own (a partial close, a moved
+stop, a swap charge); the module builds the real struct types (``TradePosition``,
+``TradeOrder``) from them when asked. A deal never changes once filed, so the terminal files
+it as the one deal record every role uses (:class:`messages.books.DealRecord`). ``store.py``
+persists them; ``books.py`` changes them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AccountState", "Deal", "Order", "Position"]
+__all__ = ["AccountState", "Order", "Position"]
 
 
 @dataclass(slots=True)
@@ -72,27 +74,6 @@ class Order:
     tp: float
     price_current: float
     price_stoplimit: float
-    symbol: str
-    comment: str
-    external_id: str = ""
-
-
-@dataclass(slots=True)
-class Deal:
-    ticket: int
-    order: int
-    time_msc: int
-    type: int
-    entry: int
-    magic: int
-    position_id: int
-    reason: int
-    volume: float
-    price: float
-    commission: float
-    swap: float
-    profit: float
-    fee: float
     symbol: str
     comment: str
     external_id: str = ""

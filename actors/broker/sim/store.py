@@ -18,19 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actors.broker.sim.ledger import AccountState, Deal, Order, Position
+from actors.broker.sim.ledger import AccountState, Order, Position
+from messages.books import DealRecord
 
 __all__ = ["DB_FILENAME", "SimStore", "StoredBooks"]
 
 DB_FILENAME = "sim.db"
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT"}
 _TABLES: dict[str, type] = {
     "account": AccountState,
     "positions": Position,
     "orders": Order,
     "history_orders": Order,
-    "deals": Deal,
+    "deals": DealRecord,
 }
 
 
@@ -42,11 +43,21 @@ class StoredBooks:
     positions: list[Position]
     orders: list[Order]
     history_orders: list[Order]
-    deals: list[Deal]
+    deals: list[DealRecord]
 
 
 def _columns(record_type: type) -> list[tuple[str, str]]:
     return [(f.name, _SQL_TYPES[str(f.type)]) for f in dataclasses.fields(record_type)]
+
+
+def _names(record_type: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(record_type)]
+
+
+def _column_list(record_type: type) -> str:
+    """Columns by name (quoted: ``order`` is a keyword), so a column that a migration added at
+    the end still reads into its field."""
+    return ", ".join(f'"{name}"' for name in _names(record_type))
 
 
 class SimStore:
@@ -65,6 +76,7 @@ class SimStore:
 
     def _create_schema(self) -> None:
         with self.transaction():
+            self._add_deal_seconds()
             for table, record_type in _TABLES.items():
                 columns = _columns(record_type)
                 key = columns[0][0] if table != "account" else "login"
@@ -77,6 +89,15 @@ class SimStore:
             self._db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(_SCHEMA_VERSION),)
             )
+
+    def _add_deal_seconds(self) -> None:
+        """Schema 1 filed deals without ``time`` (seconds): add it, from ``time_msc``."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(deals)")}
+        if columns and "time" not in columns:
+            self._db.execute("ALTER TABLE deals ADD COLUMN time INTEGER")
+            self._db.execute("UPDATE deals SET time = time_msc / 1000")
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                             (str(_SCHEMA_VERSION),))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -102,9 +123,12 @@ class SimStore:
                 self._depth = 0
 
     def _upsert(self, table: str, record: Any) -> None:
-        values = dataclasses.astuple(record)
+        names = _names(type(record))
+        values = [getattr(record, name) for name in names]
         marks = ", ".join("?" * len(values))
-        self._db.execute(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", values)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO {table} ({_column_list(type(record))}) VALUES ({marks})",
+            values)
 
     def save_account(self, account: AccountState) -> None:
         with self.transaction():
@@ -126,14 +150,15 @@ class SimStore:
     def add_history_order(self, order: Order) -> None:
         self._upsert("history_orders", order)
 
-    def add_deal(self, deal: Deal) -> None:
+    def add_deal(self, deal: DealRecord) -> None:
         self._upsert("deals", deal)
 
     def load(self) -> StoredBooks:
         with self._lock:
 
             def rows(table: str, record_type: type, order_by: str) -> list[Any]:
-                cursor = self._db.execute(f"SELECT * FROM {table} ORDER BY {order_by}")
+                cursor = self._db.execute(
+                    f"SELECT {_column_list(record_type)} FROM {table} ORDER BY {order_by}")
                 return [record_type(*row) for row in cursor.fetchall()]
 
             accounts = rows("account", AccountState, "login")
@@ -142,7 +167,7 @@ class SimStore:
                 positions=rows("positions", Position, "ticket"),
                 orders=rows("orders", Order, "ticket"),
                 history_orders=rows("history_orders", Order, "ticket"),
-                deals=rows("deals", Deal, "ticket"),
+                deals=rows("deals", DealRecord, "ticket"),
             )
 
     def close(self) -> None:

@@ -9,9 +9,10 @@ filed. Field orders are the reference's (mt5_api.md §4).
 from __future__ import annotations
 
 from actors.broker.sim.checks import BUY_TYPES, price_of
-from actors.broker.sim.ledger import Deal, Order, Position
+from actors.broker.sim.ledger import Order, Position
 from actors.broker.sim.pricing import Pricing
-from actors.broker.sim.structs import TradeDeal, TradeOrder, TradePosition
+from actors.broker.sim.structs import TRADE_DEAL_FIELDS, TradeDeal, TradeOrder, TradePosition
+from messages.books import DealRecord
 
 __all__ = ["deal_struct", "order_struct", "position_struct"]
 
@@ -82,28 +83,6 @@ def order_struct(pricing: Pricing, o: Order, now_ms: int | None) -> TradeOrder:
     )
 
 
-def deal_struct(d: Deal) -> TradeDeal:
-    return TradeDeal(
-        (
-            d.ticket,
-            d.order,
-            d.time_msc // 1000,
-            d.time_msc,
-            d.type,
-            d.entry,
-            d.magic,
-            d.position_id,
-            d.reason,
-            d.volume,
-            d.price,
-            d.commission,
-            d.swap,
-            d.profit,
-            d.fee,
-            d.symbol,
-            d.comment,
-            d.external_id,
-        )
-    )
-
-
+def deal_struct(deal: DealRecord) -> TradeDeal:
+    """A deal as the module returns it (the record has every field of the struct)."""
+    return TradeDeal(tuple(getattr(deal, name) for name in TRADE_DEAL_FIELDS))

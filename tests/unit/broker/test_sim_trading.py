@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -441,6 +442,35 @@ def test_stop_out_closes_the_worst_position(make_terminal: TerminalFactory) -> N
 
 
 # ---- persistence ----------------------------------------------------------------------------
+
+
+def test_deals_filed_by_a_terminal_of_schema_1_are_read_with_their_seconds(
+        make_terminal: TerminalFactory, tmp_path: Any) -> None:
+    """sim.db of schema 1 had no ``time`` column in ``deals``: it is added once, on open."""
+    data_dir = tmp_path / "old"
+    first = make_terminal(data_dir=data_dir)
+    mt5 = build_module(first)
+    mt5.initialize()
+    opened = mt5.order_send(market_request(mt5, "EURUSD", c.ORDER_TYPE_BUY, 0.1))
+    deals = mt5.history_deals_get(ticket=opened.order)
+    first.close()
+    with sqlite3.connect(data_dir / "sim.db") as db:  # as schema 1 wrote it
+        kept = ", ".join(f'"{row[1]}"' for row in db.execute("PRAGMA table_info(deals)")
+                         if row[1] != "time")
+        db.execute(f"CREATE TABLE old_deals AS SELECT {kept} FROM deals")
+        db.execute("DROP TABLE deals")
+        db.execute("ALTER TABLE old_deals RENAME TO deals")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+    second = make_terminal(data_dir=data_dir)
+    mt5 = build_module(second)
+    mt5.initialize()
+    assert deals and mt5.history_deals_get(ticket=opened.order) == deals
+    assert deals[0].time == deals[0].time_msc // 1000
+    with sqlite3.connect(data_dir / "sim.db") as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+            "2",)
+    second.close()
 
 
 def test_account_survives_a_restart(make_terminal: TerminalFactory, tmp_path: Any) -> None:
