@@ -18,6 +18,7 @@ import numpy as np
 from messages.books import AccountRecord, DealRecord, OrderRecord, PositionRecord
 from messages.market import Side, SymbolSpecRecord, TickRecord
 from messages.orders import Outcome
+from messages.research import Action, Lesson, MarketFacts, Regime
 from messages.risk import OrderInput, PreScanInput
 
 __all__ = [
@@ -463,8 +464,8 @@ class ResearchRequest:
     request_id: str
     decision_id: str
     symbol: str
-    proposed: str  # the direction the scan proposes
-    facts: Any  # actors.strategy.signals.MarketFacts
+    proposed: Side  # the direction the scan proposes
+    facts: MarketFacts
     now: float = 0.0  # market time (UTC): lessons are dated in it
 
 
@@ -473,13 +474,13 @@ class ResearchReply:
     request_id: str
     decision_id: str
     symbol: str
-    action: str
+    action: Action
     confidence: float
     reason: str
     source: str
     tokens: int = 0
     latency_ms: float = 0.0
-    regime: str = ""
+    regime: Regime | None = None  # None when the strategy decided on its own
     fallback: str = ""  # why a configured model was not used (its kind first)
     cost: float = 0.0  # the model call's cost (researcher.llm's prices per million tokens)
 
@@ -494,7 +495,7 @@ class LessonsRequest:
 class LessonsReply:
     request_id: str
     symbol: str
-    lessons: tuple[dict[str, Any], ...]
+    lessons: tuple[Lesson, ...]
 
 
 # --- The simulated terminal's fault switches (paper trading tests) ---------------------------

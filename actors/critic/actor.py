@@ -14,13 +14,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from actors.critic.scoring import ClosedTrade, Review, lesson_to_dict, review_trade
+from actors.critic.scoring import ClosedTrade, Review, review_trade
 from actors.runtime.base import EnsembleActor, handles
 from actors.shared_state.keys import review_op_id
-from actors.strategy.indicators import Regime
 from messages.commands import JournalAppend, JournalQuery, StateCompareAndSet, StateReply
 from messages.events import CriticReview as CriticReviewEvent
 from messages.market import Side
+from messages.research import Regime
 from messages.trading import LessonsReply, TradeClosed
 
 __all__ = ["CriticActor"]
@@ -165,7 +165,7 @@ class CriticActor(EnsembleActor):
         )
         researcher = self.peer("researcher")
         if researcher is not None:
-            self.send(researcher, LessonsReply("", trade.symbol, (record["lesson"],)))
+            self.send(researcher, LessonsReply("", trade.symbol, (review.lesson,)))
 
 
 def _research_of(chain: StateReply) -> dict[str, Any]:
@@ -196,7 +196,7 @@ def _review_record(trade: TradeClosed, review: Review,
         "outcome": review.outcome.value,
         "r_multiple": review.r_multiple,
         "analysis": review.analysis,
-        "lesson": lesson_to_dict(review.lesson),
+        "lesson": review.lesson.to_record(),
         "confidence": research.get("confidence"),
         "action": research.get("action"),
         "strategy": research.get("strategy") or "",

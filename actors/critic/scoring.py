@@ -17,31 +17,18 @@ ever read, it changes the next decision's confidence (see ``actors.researcher.an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
 
 from actors.risk.rules import is_missing
-from actors.strategy.indicators import Regime
 from messages.market import Side
+from messages.research import Lesson, Regime, TradeOutcome
 
 __all__ = [
     "ClosedTrade",
     "CriticParams",
-    "Lesson",
     "Review",
-    "TradeOutcome",
-    "lesson_from_dict",
-    "lesson_to_dict",
     "review_trade",
 ]
-
-
-class TradeOutcome(StrEnum):
-    WIN = "WIN"
-    LOSS = "LOSS"
-    BREAKEVEN = "BREAKEVEN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +53,6 @@ class ClosedTrade:
     regime: Regime | None = None
     opened_at: float | None = None
     closed_at: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Lesson:
-    """What to remember from one trade, for the same symbol, regime and direction."""
-
-    ticket: int
-    symbol: str
-    regime: Regime | None
-    direction: Side
-    outcome: TradeOutcome
-    r_multiple: float | None
-    score: float
-    advice: str
-    created_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,35 +281,4 @@ def review_trade(
         target_reached=measures.target_reached,
         confidence_justified=justified,
         components=components,
-    )
-
-
-def lesson_to_dict(lesson: Lesson) -> dict[str, Any]:
-    return {
-        "ticket": lesson.ticket,
-        "symbol": lesson.symbol,
-        "regime": None if lesson.regime is None else lesson.regime.value,
-        "direction": lesson.direction.value,
-        "outcome": lesson.outcome.value,
-        "r_multiple": lesson.r_multiple,
-        "score": lesson.score,
-        "advice": lesson.advice,
-        "created_at": lesson.created_at,
-    }
-
-
-def lesson_from_dict(data: Mapping[str, Any]) -> Lesson:
-    regime = data.get("regime")
-    r_multiple = data.get("r_multiple")
-    created = data.get("created_at")
-    return Lesson(
-        ticket=int(data["ticket"]),
-        symbol=str(data["symbol"]),
-        regime=None if regime is None else Regime(regime),
-        direction=Side(data["direction"]),
-        outcome=TradeOutcome(data["outcome"]),
-        r_multiple=None if r_multiple is None else float(r_multiple),
-        score=float(data["score"]),
-        advice=str(data["advice"]),
-        created_at=None if created is None else float(created),
     )

@@ -8,14 +8,14 @@ pushed by the Critic after every review, so a restarted Researcher forgets nothi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from actors.critic.scoring import Lesson, lesson_from_dict
 from actors.researcher.analyst import analyse
 from actors.researcher.llm import LLMAnalyst
 from actors.runtime.base import EnsembleActor, handles
 from messages.commands import JournalQuery, StateReply
-from messages.market import Side
+from messages.research import Lesson
 from messages.trading import LessonsReply, ResearchReply, ResearchRequest
 
 __all__ = ["ResearcherActor"]
@@ -55,18 +55,22 @@ class ResearcherActor(EnsembleActor):
     def _on_reviews(self, reply: StateReply) -> None:
         if not reply.ok:
             return
-        self._remember(entry["record"].get("lesson") for entry in reply.value)
+        self._keep(lesson for entry in reply.value
+                   if (lesson := self._read_lesson(entry["record"].get("lesson"))) is not None)
         self._lessons_loaded = True
 
-    def _remember(self, lessons: Any) -> None:
-        for data in lessons:
-            if not data:
-                continue
-            try:
-                lesson = lesson_from_dict(data)
-            except (KeyError, ValueError, TypeError) as error:
-                self.log.warning("ignoring a malformed lesson", reason=str(error))
-                continue
+    def _read_lesson(self, data: Any) -> Lesson | None:
+        """A lesson from the journal; None (logged) for a missing or broken one."""
+        if not data:
+            return None
+        try:
+            return Lesson.from_record(data)
+        except (KeyError, ValueError, TypeError) as error:
+            self.log.warning("ignoring a malformed lesson", reason=str(error))
+            return None
+
+    def _keep(self, lessons: Iterable[Lesson]) -> None:
+        for lesson in lessons:
             self.lessons[lesson.ticket] = lesson
         if len(self.lessons) > LESSONS_KEPT:
             for ticket in sorted(self.lessons)[: len(self.lessons) - LESSONS_KEPT]:
@@ -74,16 +78,15 @@ class ResearcherActor(EnsembleActor):
 
     @handles(LessonsReply)
     def _on_lessons(self, message: LessonsReply, sender: Any) -> None:
-        self._remember(message.lessons)
+        self._keep(message.lessons)
 
     @handles(ResearchRequest)
     def _on_research(self, message: ResearchRequest, sender: Any) -> None:
-        proposed = Side(message.proposed) if message.proposed else None
         lessons = list(self.lessons.values())
         if self.model is not None:
-            result = self.model.decide(message.facts, lessons, message.now, proposed)
+            result = self.model.decide(message.facts, lessons, message.now, message.proposed)
         else:
-            result = analyse(message.facts, lessons, message.now, proposed,
+            result = analyse(message.facts, lessons, message.now, message.proposed,
                              self.settings.researcher.analyst)
         self.send(
             sender,
@@ -91,13 +94,13 @@ class ResearcherActor(EnsembleActor):
                 request_id=message.request_id,
                 decision_id=message.decision_id,
                 symbol=message.symbol,
-                action=result.action.value,
+                action=result.action,
                 confidence=float(result.confidence),
                 reason=result.reason,
                 source=result.source,
                 tokens=result.prompt_tokens + result.completion_tokens,
                 latency_ms=result.latency_ms,
-                regime=result.regime.value,
+                regime=result.regime,
                 fallback=result.fallback,
                 cost=result.cost,
             ),

@@ -18,15 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from actors.critic.scoring import Lesson, TradeOutcome
-from actors.strategy.indicators import Regime
-from actors.strategy.signals import MarketFacts
 from messages.market import Side
+from messages.research import Action, Lesson, MarketFacts, Regime, TradeOutcome
 
 __all__ = [
-    "Action",
     "Analysis",
     "AnalystParams",
     "Evidence",
@@ -37,16 +33,6 @@ __all__ = [
     "lesson_adjustment",
     "relevant_lessons",
 ]
-
-
-class Action(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-    HOLD = "HOLD"
-
-    @property
-    def direction(self) -> Side | None:
-        return None if self is Action.HOLD else Side(self.value)
 
 
 @dataclass(frozen=True, slots=True)

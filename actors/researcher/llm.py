@@ -39,7 +39,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from actors.critic.scoring import Lesson
 from actors.researcher.analyst import (
     Action,
     Analysis,
@@ -48,8 +47,8 @@ from actors.researcher.analyst import (
     finalise_decision,
     relevant_lessons,
 )
-from actors.strategy.signals import MarketFacts
 from messages.market import Side
+from messages.research import Lesson, MarketFacts
 
 __all__ = [
     "ANSWER_SCHEMA",

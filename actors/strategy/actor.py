@@ -453,7 +453,7 @@ class StrategyActor(EnsembleActor):
             return
         self.ask_peer(
             "researcher",
-            lambda rid: ResearchRequest(rid, decision_id, symbol, candidate.direction.value,
+            lambda rid: ResearchRequest(rid, decision_id, symbol, candidate.direction,
                                         candidate.facts, data.server_time),
             lambda reply: self._on_research(cycle, candidate, decision_id, market, reply),
             REPLY_TIMEOUT_S * 3,

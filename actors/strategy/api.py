@@ -116,7 +116,7 @@ class Signal:
     score: float = 0.0
     confidence: float | None = None
     facts: Any = None
-    """Indicator facts for the Researcher (``actors.strategy.signals.MarketFacts``)."""
+    """Indicator facts for the Researcher (``messages.research.MarketFacts``)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.side, Side):

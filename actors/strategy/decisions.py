@@ -16,6 +16,7 @@ from actors.strategy.signals import ScanResult, ScanStatus
 from messages.books import AccountRecord
 from messages.events import OrderRejected, TradeExecution
 from messages.market import Side
+from messages.research import Action
 from messages.risk import OrderInput, PreScanInput
 from messages.trading import (
     BrokerSnapshot,
@@ -73,7 +74,7 @@ def own_research(candidate: ScanResult, decision_id: str, strategy: str) -> Rese
     assert candidate.direction is not None
     confidence = (candidate.confidence if candidate.confidence is not None
                   else DEFAULT_OWN_CONFIDENCE)
-    return ResearchReply("", decision_id, candidate.symbol, candidate.direction.value,
+    return ResearchReply("", decision_id, candidate.symbol, Action(candidate.direction.value),
                          confidence, f"{strategy}: {candidate.reason}", "strategy")
 
 
@@ -107,7 +108,7 @@ def plan_order(candidate: ScanResult, research: ResearchReply, data: MarketData,
     fill."""
     direction = candidate.direction
     assert direction is not None
-    if research.action != direction.value:
+    if research.action.direction is not direction:
         return None
     if orders_so_far >= max_orders:
         return GiveUp("max orders per cycle reached")

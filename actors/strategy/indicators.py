@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from messages.market import Bars
+from messages.research import Regime
 
 __all__ = [
     "TIMEFRAME_SECONDS",
@@ -28,7 +28,6 @@ __all__ = [
     "BollingerBands",
     "DirectionalIndex",
     "Macd",
-    "Regime",
     "RegimeParams",
     "adx",
     "atr",
@@ -263,14 +262,6 @@ def last_finite(values: np.ndarray) -> float | None:
         return None
     value = float(values[-1])
     return value if math.isfinite(value) else None
-
-
-class Regime(StrEnum):
-    """The market condition the Researcher reasons about and the Critic files lessons under."""
-
-    TREND = "TREND"
-    RANGE = "RANGE"
-    VOLATILE = "VOLATILE"
 
 
 @dataclass(frozen=True, slots=True)

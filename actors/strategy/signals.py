@@ -27,7 +27,6 @@ import numpy as np
 
 from actors.risk.rules import AssetClass, SpreadLimits, Verdict, asset_class, evaluate_spread
 from actors.strategy.indicators import (
-    Regime,
     RegimeParams,
     adx,
     atr,
@@ -40,10 +39,10 @@ from actors.strategy.indicators import (
 )
 from actors.strategy.sessions import DEFAULT_SESSIONS, SessionSpec, is_trading_session
 from messages.market import Bars, Side
+from messages.research import MarketFacts
 from messages.risk import DenialCode
 
 __all__ = [
-    "MarketFacts",
     "ScanResult",
     "ScanStatus",
     "SignalParams",
@@ -116,28 +115,6 @@ class SymbolMarket:
     news_blackout: bool | None
     news_event: str = ""
     error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MarketFacts:
-    """Closed-bar indicator values the Researcher reasons from. ``trends`` maps a timeframe to
-    +1 (close above SMA50 by the band), −1 (below) or 0."""
-
-    symbol: str
-    close: float
-    atr: float
-    atr_mean: float
-    adx: float
-    plus_di: float
-    minus_di: float
-    rsi: float
-    bollinger_upper: float
-    bollinger_middle: float
-    bollinger_lower: float
-    trends: dict[str, int]
-    buy_score: int
-    sell_score: int
-    regime: Regime
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.critic.scoring import (
-    ClosedTrade,
-    TradeOutcome,
-    lesson_from_dict,
-    lesson_to_dict,
-    review_trade,
-)
-from actors.strategy.indicators import Regime
+from actors.critic.scoring import ClosedTrade, review_trade
 from messages.market import Side
+from messages.research import Lesson, Regime, TradeOutcome
 
 
 def trade(**overrides) -> ClosedTrade:
@@ -146,7 +140,7 @@ def test_missing_research_and_excursions_are_neutral_not_errors():
 def test_lesson_round_trips_through_json():
     lesson = review_trade(trade(), now=5_000.0).lesson
     assert lesson.created_at == 5_000.0
-    assert lesson_from_dict(json.loads(json.dumps(lesson_to_dict(lesson)))) == lesson
+    assert Lesson.from_record(json.loads(json.dumps(lesson.to_record()))) == lesson
 
 
 prices = st.floats(1.0, 5_000.0)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from actors.critic.scoring import Lesson, TradeOutcome
-from actors.strategy.indicators import Regime
-from actors.strategy.signals import MarketFacts
 from messages.market import Side
+from messages.research import Lesson, MarketFacts, Regime, TradeOutcome
 
 NOW = 1_720_000_000.0
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from actors.critic.scoring import TradeOutcome
-from actors.researcher.analyst import Action, AnalystParams, analyse, build_cases
-from actors.strategy.indicators import Regime
+from actors.researcher.analyst import AnalystParams, analyse, build_cases
 from messages.market import Side
+from messages.research import Action, Regime, TradeOutcome
 from tests.unit.researcher.builders import NOW, facts, lesson
 
 

@@ -13,8 +13,7 @@ import pytest
 from aiohttp import web
 
 from actors.app.settings import ConfigError, load_settings
-from actors.critic.scoring import TradeOutcome
-from actors.researcher.analyst import Action, analyse
+from actors.researcher.analyst import analyse
 from actors.researcher.llm import (
     ANSWER_SCHEMA,
     LLMAnalyst,
@@ -25,6 +24,7 @@ from actors.researcher.llm import (
     retry_after_seconds,
 )
 from messages.market import Side
+from messages.research import Action, TradeOutcome
 from tests.unit.researcher.builders import NOW, facts, lesson
 
 KEY_ENV = "TEST_LLM_KEY"

@@ -19,6 +19,7 @@ from actors.strategy.decisions import (
 from actors.strategy.signals import ScanResult, ScanStatus
 from messages.events import OrderRejected, TradeExecution
 from messages.market import Side, TickRecord
+from messages.research import Action
 from messages.risk import PreScanInput
 from messages.trading import BrokerSnapshot, MarketData, OrderReport, ResearchReply, TradingGate
 
@@ -40,7 +41,7 @@ def candidate(side: Side = Side.BUY, confidence: float | None = None,
 
 
 def research(action: str, confidence: float = 70.0) -> ResearchReply:
-    return ResearchReply("r", "d1", "EURUSD", action, confidence, "because", "rules")
+    return ResearchReply("r", "d1", "EURUSD", Action(action), confidence, "because", "rules")
 
 
 def data() -> MarketData:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from actors.risk.rules import Verdict
-from actors.strategy.indicators import TIMEFRAME_SECONDS, Regime
+from actors.strategy.indicators import TIMEFRAME_SECONDS
 from actors.strategy.signals import (
     ScanResult,
     ScanStatus,
@@ -22,6 +22,7 @@ from actors.strategy.signals import (
     with_risk_denial,
 )
 from messages.market import Bars, Side
+from messages.research import Regime
 from messages.risk import DenialCode
 
 # Wednesday 2024-07-03 09:50 UTC: London is open.

@@ -134,7 +134,7 @@ def test_a_losing_trade_lowers_the_confidence_of_the_next_similar_decision(syste
                     critic="actors.critic.actor.CriticActor")
     setup = facts()
     before = ask_for(system, actors["researcher"],
-                      ResearchRequest("r1", "d1", "XAUUSD", "BUY", setup, NOW), ResearchReply)
+                      ResearchRequest("r1", "d1", "XAUUSD", Side.BUY, setup, NOW), ResearchReply)
     assert before.action == "BUY"
     # What the Strategy journals for the decision: the research step with its regime.
     ask_for(system, actors["shared_state"], JournalAppend(
@@ -152,7 +152,7 @@ def test_a_losing_trade_lowers_the_confidence_of_the_next_similar_decision(syste
         reviews = _events(system, actors["broadcaster"], "CRITIC_REVIEW")
     assert len(reviews) == 1 and reviews[0].symbol == "XAUUSD" and reviews[0].score < 5
     after = ask_for(system, actors["researcher"],
-                     ResearchRequest("r2", "d2", "XAUUSD", "BUY", setup, NOW), ResearchReply)
+                     ResearchRequest("r2", "d2", "XAUUSD", Side.BUY, setup, NOW), ResearchReply)
     assert after.confidence < before.confidence
     assert "lesson" in after.reason.lower()
     # The same closed trade again (a broker restart) is not reviewed twice.
@@ -161,7 +161,7 @@ def test_a_losing_trade_lowers_the_confidence_of_the_next_similar_decision(syste
         exit_price=2348.0, sl=2348.0, tp=2354.0, profit=-20.0, opened_at=NOW - 600,
         closed_at=NOW - 60, decision_id="d1"))
     ask_for(system, actors["researcher"],
-             ResearchRequest("r3", "d3", "XAUUSD", "BUY", setup, NOW), ResearchReply)
+             ResearchRequest("r3", "d3", "XAUUSD", Side.BUY, setup, NOW), ResearchReply)
     assert len(_events(system, actors["broadcaster"], "CRITIC_REVIEW")) == 1
 
 
@@ -189,7 +189,7 @@ async def _ask_researcher(tmp_path: Path, aiohttp_server: Any, monkeypatch: Any,
             actors = _start(system, settings,
                             researcher="actors.researcher.actor.ResearcherActor")
             return ask_for(system, actors["researcher"],
-                           ResearchRequest("r1", "d1", "XAUUSD", "BUY", facts(), NOW),
+                           ResearchRequest("r1", "d1", "XAUUSD", Side.BUY, facts(), NOW),
                            ResearchReply)
         finally:
             system.shutdown()
