@@ -24,6 +24,7 @@ __all__ = [
     "AccountUpdate",
     "ActorRestarted",
     "BrokerStatus",
+    "CandidateRow",
     "ControlResult",
     "CriticReview",
     "Event",
@@ -152,10 +153,19 @@ class AccountUpdate(Event):
     account: AccountRow
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CandidateRow:
+    """The candidate that research starts on (the seed's RESEARCH_START ``data``)."""
+
+    direction: Side
+    score: float
+    reason: str
+
+
 @event("RESEARCH_START")
 class ResearchStart(Event):
     symbol: str
-    data: dict[str, Any]
+    data: CandidateRow
     decision_id: str | None = None
     strategy: str = ""
 

@@ -64,6 +64,7 @@ from messages.backtest import ScanDone, ScanNow
 from messages.books import PositionRecord
 from messages.commands import JournalAppend, StateDelete, StateGetAll, StateReply, StateSet
 from messages.events import (
+    CandidateRow,
     ResearchResult,
     ResearchStart,
     RiskDenials,
@@ -443,8 +444,8 @@ class StrategyActor(EnsembleActor):
         assert candidate.direction is not None
         self.publish([ResearchStart(
             timestamp=self.now_iso(), symbol=symbol, decision_id=decision_id,
-            data={"direction": candidate.direction.value, "score": candidate.score,
-                  "reason": candidate.reason}, strategy=self.strategy_name)])
+            data=CandidateRow(direction=candidate.direction, score=candidate.score,
+                              reason=candidate.reason), strategy=self.strategy_name)])
         data = cycle.data
         assert data is not None
         own = own_research(candidate, decision_id, self.strategy_name)
