@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AccountRecord", "DealRecord", "OrderRecord", "PositionRecord", "TerminalRecord"]
+__all__ = [
+    "DEAL_ENTRY_IN",
+    "DEAL_ENTRY_INOUT",
+    "DEAL_ENTRY_OUT",
+    "DEAL_ENTRY_OUT_BY",
+    "DEAL_TYPE_BUY",
+    "DEAL_TYPE_SELL",
+    "AccountRecord",
+    "DealRecord",
+    "OrderRecord",
+    "PositionRecord",
+    "TerminalRecord",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +143,13 @@ class OrderRecord:
     external_id: str
 
 
+DEAL_TYPE_BUY, DEAL_TYPE_SELL = 0, 1  # the trading deals; 2 and up are balance, credit, …
+DEAL_ENTRY_IN, DEAL_ENTRY_OUT, DEAL_ENTRY_INOUT, DEAL_ENTRY_OUT_BY = 0, 1, 2, 3
+
+
 @dataclass(frozen=True, slots=True)
 class DealRecord:
-    """One ``history_deals_get()`` item: all 18 fields."""
+    """One ``history_deals_get()`` item: all 18 fields, and what a role asks of a deal."""
 
     ticket: int
     order: int
@@ -153,3 +169,18 @@ class DealRecord:
     symbol: str
     comment: str
     external_id: str
+
+    @property
+    def is_trade(self) -> bool:
+        """A buy or a sell (not a deposit, credit or other balance operation)."""
+        return self.type in (DEAL_TYPE_BUY, DEAL_TYPE_SELL)
+
+    @property
+    def opens(self) -> bool:
+        """It opened (or added to) a position; every other entry closes some of one."""
+        return self.entry == DEAL_ENTRY_IN
+
+    @property
+    def net_profit(self) -> float:
+        """Its result in the account's currency: profit, commission, swap and fee."""
+        return self.profit + self.commission + self.swap + self.fee

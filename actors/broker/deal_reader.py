@@ -24,9 +24,7 @@ from messages.books import DealRecord
 
 __all__ = [
     "CURSOR_KEY",
-    "DEAL_ENTRY_EXITS",
     "OVERLAP_MS",
-    "TRADING_DEAL_TYPES",
     "DealCursor",
     "DealReader",
     "closed_positions",
@@ -34,8 +32,6 @@ __all__ = [
 
 CURSOR_KEY = "broker.deals.cursor"
 OVERLAP_MS = 10 * 60 * 1000
-TRADING_DEAL_TYPES = (0, 1)  # DEAL_TYPE_BUY, DEAL_TYPE_SELL (not balance, credit, ...)
-DEAL_ENTRY_EXITS = (1, 2, 3)  # DEAL_ENTRY_OUT, DEAL_ENTRY_INOUT, DEAL_ENTRY_OUT_BY
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +66,7 @@ class DealReader:
     def fresh(self, deals: Iterable[DealRecord]) -> list[DealRecord]:
         """Our trading deals among ``deals`` that were not seen before, oldest first; the cursor
         moves past them (persist :attr:`cursor` when this returns anything)."""
-        ours = [d for d in deals if d.magic == self.magic and d.type in TRADING_DEAL_TYPES]
+        ours = [d for d in deals if d.magic == self.magic and d.is_trade]
         cursor = self.cursor
         if cursor is None:
             new = ours
@@ -99,6 +95,6 @@ def closed_positions(fresh: Sequence[DealRecord], open_tickets: Iterable[int]) -
     still_open = set(open_tickets)
     closed: dict[int, int] = {}
     for deal in fresh:
-        if deal.entry in DEAL_ENTRY_EXITS and deal.position_id not in still_open:
+        if not deal.opens and deal.position_id not in still_open:
             closed[deal.position_id] = deal.time_msc
     return sorted(closed, key=lambda ticket: closed[ticket])

@@ -23,7 +23,6 @@ __all__ = ["OrderShape", "match_fate"]
 
 _ORDER_TYPE_BUY, _ORDER_TYPE_SELL = 0, 1
 _ORDER_STATE_STARTED, _ORDER_STATE_PLACED, _ORDER_STATE_FILLED = 0, 1, 4
-_DEAL_ENTRY_IN = 0
 _VOLUME_TOLERANCE = 1e-8
 
 
@@ -104,8 +103,7 @@ def match_fate(
                 and shape.in_window(position.time_msc) and position.ticket not in shape.taken
                 and position.identifier not in shape.taken
                 and position.identifier not in judged and position.comment not in shape.others):
-            own = [d for d in deals if d.position_id == position.ticket
-                   and d.entry == _DEAL_ENTRY_IN]
+            own = [d for d in deals if d.position_id == position.ticket and d.opens]
             fate = _filled(client_order_id, magic, position.identifier, position.ticket, own,
                            _ORDER_STATE_FILLED)
             return fate if own else OrderFate(
@@ -114,7 +112,7 @@ def match_fate(
                 order_state=_ORDER_STATE_FILLED)  # fmt: skip
     entries = sorted(
         (d for d in deals
-         if d.magic == magic and d.symbol == shape.symbol and d.entry == _DEAL_ENTRY_IN
+         if d.magic == magic and d.symbol == shape.symbol and d.opens
          and d.type == shape.order_type and shape.fits_volume(d.volume)
          and shape.in_window(d.time_msc) and d.order not in shape.taken
          and d.position_id not in shape.taken and d.order not in judged

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from messages.books import AccountRecord, DealRecord, PositionRecord
+from messages.books import DEAL_TYPE_BUY, AccountRecord, DealRecord, PositionRecord
 from messages.events import AccountRow, PositionRow
 from messages.market import Side
 from messages.trading import TradeClosed
@@ -49,8 +49,6 @@ POSITION_PREFIX = "broker.position."
 SECONDS_PER_DAY = 86_400
 
 _POSITION_TYPE_BUY = 0
-_DEAL_TYPE_BUY, _DEAL_TYPE_SELL = 0, 1
-_DEAL_ENTRY_IN, _DEAL_ENTRY_OUT, _DEAL_ENTRY_INOUT, _DEAL_ENTRY_OUT_BY = 0, 1, 2, 3
 _EXIT_REASONS = {4: "SL", 5: "TP", 6: "SO"}  # DEAL_REASON_SL, _TP, _SO
 
 
@@ -71,7 +69,7 @@ def server_day_start(server_now_s: float) -> int:
 class TrackedPosition:
     ticket: int
     symbol: str
-    direction: str
+    direction: Side
     volume: float
     entry_price: float
     sl: float
@@ -86,7 +84,7 @@ class TrackedPosition:
         """The same position with ``price`` folded into its extremes."""
         if not price > 0:
             return self
-        buy = self.direction == "BUY"
+        buy = self.direction is Side.BUY
         worst = min(self.worst_price, price) if buy else max(self.worst_price, price)
         best = max(self.best_price, price) if buy else min(self.best_price, price)
         if worst == self.worst_price and best == self.best_price:
@@ -99,7 +97,8 @@ class TrackedPosition:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> TrackedPosition:
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in record.items() if key in names})
+        fields = {key: value for key, value in record.items() if key in names}
+        return cls(**{**fields, "direction": Side(fields.get("direction"))})
 
     @classmethod
     def adopt(cls, position: PositionRecord, client_order_id: str = "",
@@ -233,8 +232,8 @@ def day_realised(deals: Iterable[DealRecord], day_start_server_s: int) -> float:
     broker's day. Balance operations (deposits) are not trading results."""
     total = 0.0
     for deal in deals:
-        if deal.type in (_DEAL_TYPE_BUY, _DEAL_TYPE_SELL) and deal.time >= day_start_server_s:
-            total += deal.profit + deal.commission + deal.swap + deal.fee
+        if deal.is_trade and deal.time >= day_start_server_s:
+            total += deal.net_profit
     return round(total, 2)
 
 
@@ -273,7 +272,7 @@ def tracked_from_deals(
     """A position that was never seen open (it opened and closed between two polls), rebuilt
     from its deals; ``identify(ticket, entry comment)`` gives its client order id, decision id
     and the stops it was opened with. None without an entry deal."""
-    entries = [d for d in deals if d.position_id == ticket and d.entry == _DEAL_ENTRY_IN]
+    entries = [d for d in deals if d.position_id == ticket and d.opens]
     if not entries:
         return None
     first = min(entries, key=lambda d: (d.time_msc, d.ticket))
@@ -281,7 +280,7 @@ def tracked_from_deals(
     price = _weighted_price(entries)
     return TrackedPosition(
         ticket=ticket, symbol=first.symbol,
-        direction="BUY" if first.type == _DEAL_TYPE_BUY else "SELL",
+        direction=Side.BUY if first.type == DEAL_TYPE_BUY else Side.SELL,
         volume=round(sum(d.volume for d in entries), 8), entry_price=price, sl=sl, tp=tp,
         opened_msc=first.time_msc, client_order_id=coid, decision_id=decision_id,
         worst_price=price, best_price=price,
@@ -312,9 +311,8 @@ def build_trade_closed(
     reason, else the purpose the broker recorded for its own close order
     (``purpose_of(comment)``), else ``client``."""
     mine = [d for d in deals if d.position_id == tracked.ticket]
-    entries = [d for d in mine if d.entry == _DEAL_ENTRY_IN]
-    exits = [d for d in mine if d.entry in (_DEAL_ENTRY_OUT, _DEAL_ENTRY_OUT_BY,
-                                            _DEAL_ENTRY_INOUT)]
+    entries = [d for d in mine if d.opens]
+    exits = [d for d in mine if not d.opens]
     if not exits:
         return None
     last_exit = max(exits, key=lambda d: (d.time_msc, d.ticket))

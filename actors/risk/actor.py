@@ -31,8 +31,6 @@ from actors.risk.rules import RiskParams, check_pre_scan, loss_stops_the_day
 from actors.risk.sizing import SizedOrder
 from actors.risk.standing import Standing, standing
 from actors.risk.state import (
-    BrokerDeal,
-    DealEntry,
     RiskState,
     TradingMode,
     apply_deal,
@@ -51,12 +49,11 @@ from actors.risk.state import (
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import iso_utc
 from actors.shared_state.keys import KILL_SWITCH
-from messages.books import DealRecord as BrokerDealRecord
 from messages.commands import StateGet, StateReply, StateSet
 from messages.events import ControlResult, RiskStateChanged
 from messages.orders import Outcome
 from messages.risk import DenialCode, PreScanInput
-from messages.server_time import OffsetHistory, server_day, server_time_to_utc
+from messages.server_time import server_time_to_utc
 from messages.trading import (
     Approval,
     BrokerProfile,
@@ -86,7 +83,6 @@ CLOSE_ALL_TIMEOUT_S = 60.0
 ORDER_TIMEOUT_S = 120.0
 APPROVAL_TTL_S = 30.0
 """How long the broker may take to act on an approval before it refuses it as expired."""
-_DEAL_ENTRIES = {0: DealEntry.IN, 1: DealEntry.OUT, 2: DealEntry.INOUT, 3: DealEntry.OUT_BY}
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,12 +327,12 @@ class RiskManagerActor(EnsembleActor):
         state = self.state
         was_latched = state.kill_switch_latched
         for deal in sorted(message.deals, key=lambda d: (d.time_msc, d.ticket)):
-            # Each deal with the offset in force at its own time, on its server's day.
-            converted = _broker_deal(deal, history, offset)
-            if converted is None:
+            if not deal.is_trade:  # balance and credit operations don't count
                 continue
-            self.market_now = max(self.market_now, converted.time)
-            state = apply_deal(state, converted, counters)
+            # Each deal with the offset in force at its own time, on its server's day.
+            utc_time = server_time_to_utc(deal.time_msc / 1000.0, history, offset)
+            self.market_now = max(self.market_now, utc_time)
+            state = apply_deal(state, deal, utc_time, counters)
         breach = kill_switch_breach(state, counters.kill_switch)
         if breach and not state.kill_switch_latched:
             state = latch_kill_switch(state, breach, self._now())
@@ -594,16 +590,3 @@ class RiskManagerActor(EnsembleActor):
                                        detail))
         self.publish([ControlResult(timestamp=self.now_iso(), command=message.command,
                                     ok=status == 200, mode=self.mode, detail=detail)])
-
-
-def _broker_deal(deal: BrokerDealRecord, history: OffsetHistory,
-                 offset_s: int) -> BrokerDeal | None:
-    entry = _DEAL_ENTRIES.get(deal.entry)
-    if entry is None or deal.type not in (0, 1):  # balance and credit operations don't count
-        return None
-    server_s = deal.time_msc / 1000.0
-    return BrokerDeal(ticket=deal.ticket, symbol=deal.symbol,
-                      time=server_time_to_utc(server_s, history, offset_s), entry=entry,
-                      profit=deal.profit, commission=deal.commission, swap=deal.swap,
-                      fee=deal.fee, day=server_day(server_s))
-

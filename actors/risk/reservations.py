@@ -26,7 +26,6 @@ from messages.risk import Exposure, OrderInput
 __all__ = ["Ledger", "Reservation", "approve_and_reserve", "ledger_from_dict", "ledger_to_dict"]
 
 DEFAULT_TTL_S = 600.0
-_DEAL_ENTRY_IN = 0
 _VOLUME_EPSILON = 1e-9
 
 
@@ -74,7 +73,7 @@ class Ledger:
         ledger = self
         for deal in deals:
             held = ledger.reservations.get(deal.comment)
-            if held is not None and not held.filled and deal.entry == _DEAL_ENTRY_IN:
+            if held is not None and not held.filled and deal.opens:
                 ledger = ledger.fill(deal.comment, deal.position_id, deal.volume or None,
                                      deal.price or None)
         return ledger
@@ -86,7 +85,7 @@ class Ledger:
         close keeps the reservation until the books show the rest."""
         closed: dict[int, float] = {}
         for deal in deals:
-            if deal.entry != _DEAL_ENTRY_IN:
+            if not deal.opens:
                 closed[deal.position_id] = closed.get(deal.position_id, 0.0) + deal.volume
         kept = {k: v for k, v in self.reservations.items()
                 if not (v.filled and v.exposure.ticket in closed

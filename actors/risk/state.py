@@ -5,31 +5,32 @@ realised P&L and trade count, the recent deals (for the kill switch, the payoff 
 Kelly sizing), consecutive losses and the last trade time per symbol, the latched kill switch,
 the trading mode and the pause flag. It is immutable; every function returns a new state. The
 RiskManager actor keeps the current one in SharedState (:func:`state_to_dict` /
-:func:`state_from_dict`) and, after a restart, rebuilds the counters from the broker's deal
-history (:func:`restore_from_history`), so nothing is "in memory only, lost on restart" as the
-seed's per-symbol interval and circuit breaker were.
+:func:`state_from_dict`), and the broker hands it every deal once, across restarts of either
+(its deal cursor), so nothing is "in memory only, lost on restart" as the seed's per-symbol
+interval and circuit breaker were.
 
 Times are real UTC epoch seconds. MT5 stamps deals in the broker's server time; the actor
-subtracts the server's UTC offset before handing deals over. The broker *day* is the server's
-calendar day, ``floor((utc + offset) / 86400)``, which is the day the seed should have used for
-its daily loss limit instead of the UTC day.
+turns a deal's stamp into UTC with the offset in force then. The broker *day* is the server's
+calendar day (a deal's: the day its server stamped), which is the day the seed should have used
+for its daily loss limit instead of the UTC day.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from messages.books import DealRecord
+from messages.server_time import server_day
+
 __all__ = [
     "STATE_FORMAT_VERSION",
-    "BrokerDeal",
     "CountedDeal",
     "CounterParams",
-    "DealEntry",
     "KillSwitchParams",
     "RiskState",
     "TradingMode",
@@ -41,7 +42,6 @@ __all__ = [
     "latch_kill_switch",
     "record_order_sent",
     "reset_kill_switch",
-    "restore_from_history",
     "roll_broker_day",
     "set_mode",
     "set_paused",
@@ -61,36 +61,6 @@ class TradingMode(StrEnum):
     ACTIVE = "ACTIVE"
     REDUCING = "REDUCING"
     HALTED = "HALTED"
-
-
-class DealEntry(StrEnum):
-    """MT5's DEAL_ENTRY_*: IN opens, OUT closes, INOUT reverses, OUT_BY closes by an opposite."""
-
-    IN = "in"
-    OUT = "out"
-    INOUT = "inout"
-    OUT_BY = "out_by"
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerDeal:
-    """One deal from the broker's history (``history_deals_get``), times in real UTC."""
-
-    ticket: int
-    symbol: str
-    time: float
-    entry: DealEntry
-    profit: float
-    commission: float = 0.0
-    swap: float = 0.0
-    fee: float = 0.0
-    day: int | None = None
-    """Its broker day, from its server time (``messages.server_time.server_day``); None: from
-    ``time`` and the current offset (:func:`broker_day`)."""
-
-    @property
-    def net_profit(self) -> float:
-        return self.profit + self.commission + self.swap + self.fee
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,20 +202,24 @@ def _insert_and_retain(
     return tuple(ordered[max(first_kept, len(ordered) - params.max_deals) :])
 
 
-def apply_deal(state: RiskState, deal: BrokerDeal, params: CounterParams) -> RiskState:
-    """Fold one broker deal into the counters. Applying the same ticket twice changes nothing,
-    so a handler that Thespian re-runs cannot count a loss twice. Apply deals in time order
-    (:func:`restore_from_history` sorts them): the loss streak follows arrival order."""
-    if any(known.ticket == deal.ticket for known in state.deals):
+def apply_deal(state: RiskState, deal: DealRecord, utc_time: float,
+               params: CounterParams) -> RiskState:
+    """Fold one of the broker's trading deals into the counters. ``utc_time`` is when it
+    happened (its server time with the offset then in force: ``messages.server_time``); its
+    broker day is the day its server stamped. Applying the same ticket twice changes nothing,
+    so a handler that Thespian re-runs cannot count a loss twice. Apply deals in time order:
+    the loss streak follows arrival order. A balance operation is not a trade: it changes
+    nothing."""
+    if not deal.is_trade or any(known.ticket == deal.ticket for known in state.deals):
         return state
-    if state.deals and deal.time < state.deals[-1].time - params.deal_retention_seconds:
+    if state.deals and utc_time < state.deals[-1].time - params.deal_retention_seconds:
         # Older than anything remembered: it can no longer matter, and counting its loss again
         # (its ticket is forgotten) would corrupt the loss streak.
         return state
-    closing = deal.entry is not DealEntry.IN
-    record = CountedDeal(deal.ticket, deal.symbol, deal.time, closing, deal.net_profit)
-    deal_day = broker_day(deal.time, params) if deal.day is None else deal.day
-    state = roll_broker_day(state, deal.time, params, deal_day)
+    closing = not deal.opens
+    record = CountedDeal(deal.ticket, deal.symbol, utc_time, closing, deal.net_profit)
+    deal_day = server_day(deal.time_msc / 1000.0)
+    state = roll_broker_day(state, utc_time, params, deal_day)
     day_pnl = state.day_realised_pnl
     if deal_day == state.broker_day:
         day_pnl += record.net_profit
@@ -256,11 +230,11 @@ def apply_deal(state: RiskState, deal: BrokerDeal, params: CounterParams) -> Ris
     if closing:
         if record.net_profit < 0.0:
             consecutive[deal.symbol] = consecutive.get(deal.symbol, 0) + 1
-            last_loss[deal.symbol] = max(deal.time, last_loss.get(deal.symbol, deal.time))
+            last_loss[deal.symbol] = max(utc_time, last_loss.get(deal.symbol, utc_time))
         elif record.net_profit > 0.0:
             consecutive[deal.symbol] = 0
     else:
-        last_trade[deal.symbol] = max(deal.time, last_trade.get(deal.symbol, deal.time))
+        last_trade[deal.symbol] = max(utc_time, last_trade.get(deal.symbol, utc_time))
     state = replace(
         state,
         day_realised_pnl=day_pnl,
@@ -272,7 +246,7 @@ def apply_deal(state: RiskState, deal: BrokerDeal, params: CounterParams) -> Ris
     if not state.kill_switch_latched:
         reason = kill_switch_breach(state, params.kill_switch)
         if reason is not None:
-            state = latch_kill_switch(state, reason, deal.time)
+            state = latch_kill_switch(state, reason, utc_time)
     return state
 
 
@@ -311,45 +285,6 @@ def set_mode(state: RiskState, mode: TradingMode) -> RiskState:
 
 def set_paused(state: RiskState, paused: bool) -> RiskState:
     return replace(state, paused=bool(paused))
-
-
-def restore_from_history(
-    deals: Iterable[BrokerDeal],
-    now: float,
-    params: CounterParams,
-    previous: RiskState | None = None,
-) -> RiskState:
-    """Rebuild the counters from the broker's deal history after a restart.
-
-    The history is the truth for P&L, losses and trade times. What it cannot show (the kill
-    switch latch and its reset, the mode, the pause, orders sent but never filled) comes from
-    ``previous``, the state last saved in SharedState.
-    """
-    previous = previous or RiskState()
-    state = RiskState(
-        kill_switch_latched=previous.kill_switch_latched,
-        kill_switch_reason=previous.kill_switch_reason,
-        kill_switch_time=previous.kill_switch_time,
-        kill_switch_reset_time=previous.kill_switch_reset_time,
-        mode=previous.mode,
-        paused=previous.paused,
-        last_trade_time=dict(previous.last_trade_time),
-    )
-    ordered = sorted(deals, key=lambda deal: (deal.time, deal.ticket))
-    horizon = now - params.deal_retention_seconds
-    for deal in ordered:
-        if deal.time >= horizon:
-            state = apply_deal(state, deal, params)
-    state = roll_broker_day(state, now, params)
-    today = broker_day(now, params)
-    opened_today = sum(
-        1
-        for deal in ordered
-        if deal.entry is DealEntry.IN
-        and (broker_day(deal.time, params) if deal.day is None else deal.day) == today
-    )
-    saved_today = previous.day_trade_count if previous.broker_day == today else 0
-    return replace(state, day_trade_count=max(opened_today, saved_today))
 
 
 # --- SharedState serialisation ---------------------------------------------------------------

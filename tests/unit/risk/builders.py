@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from actors.risk.state import BrokerDeal, CounterParams, DealEntry, RiskState, apply_deal
+from actors.risk.state import CounterParams, RiskState, apply_deal
+from messages.books import DEAL_ENTRY_IN, DEAL_ENTRY_OUT, DEAL_TYPE_SELL, DealRecord
 from messages.market import Bars, Side
 from messages.risk import Exposure, OrderInput, PreScanInput, SymbolTerms
 
@@ -87,13 +88,34 @@ def exposure(symbol: str = "EURUSD", direction: Side = Side.BUY, **kw: Any) -> E
     return Exposure(symbol=symbol, direction=direction, **fields)
 
 
-def closing(ticket: int, profit: float, time: float = NOW - 3600.0, symbol: str = "XAUUSD"):
-    return BrokerDeal(ticket, symbol, time, DealEntry.OUT, profit)
+def deal(ticket: int, symbol: str, time: float, profit: float, *, opens: bool = False,
+         commission: float = 0.0, swap: float = 0.0, deal_type: int = DEAL_TYPE_SELL,
+         offset_s: int = 0) -> DealRecord:
+    """A trading deal as the terminal reports it: at UTC ``time``, stamped by a server that
+    runs ``offset_s`` ahead of UTC."""
+    server_ms = round((time + offset_s) * 1000)
+    return DealRecord(
+        ticket=ticket, order=ticket, time=server_ms // 1000, time_msc=server_ms, type=deal_type,
+        entry=DEAL_ENTRY_IN if opens else DEAL_ENTRY_OUT, magic=1, position_id=ticket,
+        reason=0, volume=0.1, price=1.0, commission=commission, swap=swap, profit=profit,
+        fee=0.0, symbol=symbol, comment="", external_id="",
+    )  # fmt: skip
 
 
-def state_with(deals: list[BrokerDeal], params: CounterParams | None = None) -> RiskState:
+def closing(ticket: int, profit: float, time: float = NOW - 3600.0, symbol: str = "XAUUSD",
+            offset_s: int = 0) -> DealRecord:
+    return deal(ticket, symbol, time, profit, offset_s=offset_s)
+
+
+def fold(state: RiskState, record: DealRecord, params: CounterParams) -> RiskState:
+    """:func:`apply_deal` of a deal from a server at ``params``' UTC offset all along."""
+    utc_time = record.time_msc / 1000.0 - params.broker_utc_offset_seconds
+    return apply_deal(state, record, utc_time, params)
+
+
+def state_with(deals: list[DealRecord], params: CounterParams | None = None) -> RiskState:
     params = params or CounterParams()
     state = RiskState()
-    for deal in deals:
-        state = apply_deal(state, deal, params)
+    for record in deals:
+        state = fold(state, record, params)
     return state

@@ -15,17 +15,10 @@ from hypothesis import strategies as st
 
 from actors.risk.rules import RiskParams, money_at_sl
 from actors.risk.sizing import approve_order
-from actors.risk.state import (
-    BrokerDeal,
-    DealEntry,
-    RiskState,
-    apply_deal,
-    broker_day,
-    record_order_sent,
-)
+from actors.risk.state import RiskState, broker_day, record_order_sent
 from messages.market import Side
 from messages.risk import DenialCode, Exposure, SymbolTerms
-from tests.unit.risk.builders import EURUSD_SPEC, GOLD_SPEC, NOW, order, walk_bars
+from tests.unit.risk.builders import EURUSD_SPEC, GOLD_SPEC, NOW, deal, fold, order, walk_bars
 
 PARAMS = RiskParams()
 SYMBOLS: dict[str, tuple[SymbolTerms, float, float]] = {
@@ -189,9 +182,7 @@ def test_no_limit_is_ever_exceeded(actions, seed):
             price = position.stop + action[2] * (position.target - position.stop)
             pnl = position.pnl_at(price)
             ticket += 1
-            state = apply_deal(
-                state, BrokerDeal(ticket, position.symbol, now, DealEntry.OUT, pnl), counters
-            )
+            state = fold(state, deal(ticket, position.symbol, now, pnl), counters)
             balance += pnl
             day = broker_day(now, counters)
             closed_by_day[day] = closed_by_day.get(day, 0.0) + pnl
@@ -222,8 +213,7 @@ def test_a_tripped_kill_switch_denies_the_next_order_and_stays_latched(results):
     tripped = False
     for index, result in enumerate(results):
         now = NOW + index * 86_400.0  # a day apart: the daily limits stay out of the way
-        deal = BrokerDeal(index, "EURUSD", now, DealEntry.OUT, result)
-        state = apply_deal(state, deal, PARAMS.counters)
+        state = fold(state, deal(index, "EURUSD", now, result), PARAMS.counters)
         window = results[: index + 1][-15:]
         tripped = tripped or (len(window) >= 10 and sum(window) < -60.0)
         # Another symbol, so the per-symbol loss streak does not decide first.

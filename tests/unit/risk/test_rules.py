@@ -172,7 +172,7 @@ def test_daily_loss_resets_on_the_broker_day_not_the_utc_day():
     # A loss at 21:30 UTC on a GMT+3 server belongs to the next server day.
     params = RiskParams(counters=CounterParams(broker_utc_offset_seconds=3 * 3600))
     late = NOW + 9.5 * 3600  # 21:30 UTC
-    state = state_with([closing(1, -150.0, late)], params.counters)
+    state = state_with([closing(1, -150.0, late, offset_s=3 * 3600)], params.counters)
     next_morning = market(now=late + 3600)  # 22:30 UTC, same server day (01:30)
     assert denied(check_daily_loss(next_morning, state, params), DenialCode.DAILY_LOSS_LIMIT)
     server_next_day = market(now=NOW + 12.5 * 3600)  # 00:30 UTC = 03:30 server, still same day

@@ -12,9 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.broker.sim.server_clock import parse_server_time, us_dst_interval
-from actors.risk.state import BrokerDeal, CounterParams, DealEntry, RiskState, apply_deal
+from actors.risk.state import CounterParams, RiskState, apply_deal
 from messages.server_time import server_day, server_times_to_utc
 from messages.server_time import server_time_to_utc as deal_utc
+from tests.unit.risk.builders import deal
 
 HOUR = 3600
 NEW_YORK_CLOSE = parse_server_time("new-york-close")
@@ -76,13 +77,13 @@ def test_a_loss_before_the_switch_counts_on_its_server_day_when_read_after_it() 
     friday_late = _utc(2026, 3, 6, 21, 30, 0)
     monday = _utc(2026, 3, 9, 7, 0, 0)
     friday = server_day(_server(friday_late))
-    loss = BrokerDeal(1, "EURUSD", deal_utc(_server(friday_late), SPRING_HISTORY, 3 * HOUR),
-                      DealEntry.OUT, -40.0, day=friday)
-    state = apply_deal(RiskState(broker_day=friday), loss, params)
+    loss = deal(1, "EURUSD", _server(friday_late), -40.0)  # stamped by the server
+    state = apply_deal(RiskState(broker_day=friday), loss,
+                       deal_utc(_server(friday_late), SPRING_HISTORY, 3 * HOUR), params)
     assert state.broker_day == friday and state.day_realised_pnl == -40.0
     assert state.last_loss_time["EURUSD"] == friday_late
-    win = BrokerDeal(2, "EURUSD", monday, DealEntry.OUT, 25.0, day=server_day(_server(monday)))
-    state = apply_deal(state, win, params)
+    win = deal(2, "EURUSD", _server(monday), 25.0)
+    state = apply_deal(state, win, deal_utc(_server(monday), SPRING_HISTORY, 3 * HOUR), params)
     assert state.broker_day == server_day(_server(monday)) and state.day_realised_pnl == 25.0
 
 

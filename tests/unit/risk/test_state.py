@@ -7,25 +7,21 @@ import json
 import pytest
 
 from actors.risk.state import (
-    BrokerDeal,
     CounterParams,
-    DealEntry,
     RiskState,
     TradingMode,
-    apply_deal,
     broker_day,
     kill_switch_breach,
     latch_kill_switch,
     record_order_sent,
     reset_kill_switch,
-    restore_from_history,
     roll_broker_day,
     set_mode,
     set_paused,
     state_from_dict,
     state_to_dict,
 )
-from tests.unit.risk.builders import NOW, closing, state_with
+from tests.unit.risk.builders import NOW, closing, deal, fold, state_with
 
 DAY = 86_400.0
 PARAMS = CounterParams()
@@ -50,21 +46,21 @@ def test_a_new_broker_day_resets_the_day_counters_only():
 
 def test_deals_of_an_earlier_day_do_not_touch_today():
     state = state_with([closing(1, -10.0, NOW)])
-    state = apply_deal(state, closing(2, -50.0, NOW - DAY), PARAMS)
+    state = fold(state, closing(2, -50.0, NOW - DAY), PARAMS)
     assert state.day_realised_pnl == -10.0
     assert len(state.deals) == 2 and state.deals[0].ticket == 2
 
 
 def test_applying_a_deal_twice_counts_it_once():
-    deal = closing(7, -25.0)
-    once = state_with([deal])
-    twice = apply_deal(once, deal, PARAMS)
+    loss = closing(7, -25.0)
+    once = state_with([loss])
+    twice = fold(once, loss, PARAMS)
     assert twice == once
     assert twice.consecutive_losses["XAUUSD"] == 1
 
 
 def test_entry_commission_counts_in_the_day_and_sets_the_trade_time():
-    entry = BrokerDeal(3, "XAUUSD", NOW, DealEntry.IN, 0.0, commission=-3.5)
+    entry = deal(3, "XAUUSD", NOW, 0.0, opens=True, commission=-3.5)
     state = state_with([entry])
     assert state.day_realised_pnl == -3.5
     assert state.last_trade_time["XAUUSD"] == NOW
@@ -81,22 +77,22 @@ def test_consecutive_losses_count_per_symbol_and_a_win_clears_them():
     )
     assert state.consecutive_losses == {"XAUUSD": 2, "EURUSD": 1}
     assert state.last_loss_time["XAUUSD"] == NOW - 100
-    state = apply_deal(state, closing(4, 12.0, NOW), PARAMS)
+    state = fold(state, closing(4, 12.0, NOW), PARAMS)
     assert state.consecutive_losses["XAUUSD"] == 0
-    flat = apply_deal(state, closing(5, 0.0, NOW + 1, symbol="EURUSD"), PARAMS)
+    flat = fold(state, closing(5, 0.0, NOW + 1, symbol="EURUSD"), PARAMS)
     assert flat.consecutive_losses["EURUSD"] == 1
 
 
 def test_kill_switch_needs_ten_deals_and_latches_on_a_loss_over_sixty():
     nine = state_with([closing(i, -10.0, NOW + i) for i in range(9)])
     assert not nine.kill_switch_latched  # 90 lost, but only 9 deals
-    ten = apply_deal(nine, closing(9, -10.0, NOW + 9), PARAMS)
+    ten = fold(nine, closing(9, -10.0, NOW + 9), PARAMS)
     assert ten.kill_switch_latched
     assert "100.00" in ten.kill_switch_reason
     # It stays latched even after winners take the window back above the threshold.
     winners = ten
     for i in range(10, 25):
-        winners = apply_deal(winners, closing(i, 50.0, NOW + i), PARAMS)
+        winners = fold(winners, closing(i, 50.0, NOW + i), PARAMS)
     assert winners.kill_switch_latched
 
 
@@ -108,7 +104,7 @@ def test_kill_switch_window_is_the_last_fifteen_closing_deals():
     assert kill_switch_breach(state, PARAMS.kill_switch) is None
     # Ten more losses push the winners out of the 15-deal window: −12 × 15 = −180.
     for i in range(10):
-        state = apply_deal(state, closing(200 + i, -12.0, NOW + 200 + i), PARAMS)
+        state = fold(state, closing(200 + i, -12.0, NOW + 200 + i), PARAMS)
     assert state.kill_switch_latched
 
 
@@ -126,7 +122,7 @@ def test_reset_kill_switch_forgets_the_deals_that_tripped_it():
     # New losses after the reset count afresh.
     again = reset
     for i in range(10):
-        again = apply_deal(again, closing(500 + i, -10.0, NOW + 200 + i), PARAMS)
+        again = fold(again, closing(500 + i, -10.0, NOW + 200 + i), PARAMS)
     assert again.kill_switch_latched
 
 
@@ -144,44 +140,11 @@ def test_retention_forgets_old_deals_and_caps_the_count():
     params = CounterParams(deal_retention_seconds=10 * DAY, max_deals=5)
     state = RiskState()
     for i in range(8):
-        state = apply_deal(state, closing(i, 1.0, NOW + i), params)
+        state = fold(state, closing(i, 1.0, NOW + i), params)
     assert [deal.ticket for deal in state.deals] == [3, 4, 5, 6, 7]
-    old = apply_deal(RiskState(), closing(1, 1.0, NOW - 20 * DAY), params)
-    newer = apply_deal(old, closing(2, 1.0, NOW), params)
+    old = fold(RiskState(), closing(1, 1.0, NOW - 20 * DAY), params)
+    newer = fold(old, closing(2, 1.0, NOW), params)
     assert [deal.ticket for deal in newer.deals] == [2]
-
-
-def test_restore_from_history_rebuilds_counters_and_keeps_the_latch():
-    history = [
-        BrokerDeal(1, "XAUUSD", NOW - 2 * DAY, DealEntry.IN, 0.0),
-        BrokerDeal(2, "XAUUSD", NOW - 2 * DAY + 600, DealEntry.OUT, -30.0),
-        BrokerDeal(3, "XAUUSD", NOW - 1800, DealEntry.IN, 0.0, commission=-2.0),
-        BrokerDeal(4, "XAUUSD", NOW - 1200, DealEntry.OUT, -20.0, swap=-1.0),
-        BrokerDeal(5, "EURUSD", NOW - 600, DealEntry.IN, 0.0),
-    ]
-    saved = set_mode(latch_kill_switch(RiskState(), "operator", NOW - DAY), TradingMode.REDUCING)
-    state = restore_from_history(reversed(history), NOW, PARAMS, saved)
-    assert state.broker_day == broker_day(NOW, PARAMS)
-    assert state.day_realised_pnl == pytest.approx(-23.0)
-    assert state.day_trade_count == 2
-    assert state.consecutive_losses == {"XAUUSD": 2}
-    assert state.last_trade_time == {"XAUUSD": NOW - 1800, "EURUSD": NOW - 600}
-    assert state.kill_switch_latched and state.kill_switch_reason == "operator"
-    assert state.mode is TradingMode.REDUCING
-
-
-def test_restore_keeps_orders_sent_today_that_the_history_cannot_show():
-    saved = record_order_sent(
-        record_order_sent(RiskState(), "XAUUSD", NOW, PARAMS), "X", NOW, PARAMS
-    )
-    state = restore_from_history([], NOW + 60, PARAMS, saved)
-    assert state.day_trade_count == 2
-    assert state.last_trade_time["XAUUSD"] == NOW
-
-
-def test_restore_latches_the_kill_switch_from_history():
-    history = [closing(i, -10.0, NOW - 5000 + i) for i in range(12)]
-    assert restore_from_history(history, NOW, PARAMS).kill_switch_latched
 
 
 def test_dict_round_trip_is_plain_json():
@@ -205,3 +168,9 @@ def test_dict_round_trip_is_plain_json():
 def test_a_corrupted_record_is_refused_not_read_as_a_clean_state(corrupt):
     with pytest.raises(ValueError):
         state_from_dict(corrupt)
+
+
+def test_a_deposit_is_not_a_trade_and_changes_no_counter():
+    state = state_with([closing(1, -30.0)])
+    deposit = deal(2, "", NOW, 5_000.0, deal_type=2)  # DEAL_TYPE_BALANCE
+    assert fold(state, deposit, PARAMS) == state
