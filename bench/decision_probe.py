@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.runtime.base import EnsembleActor, handles
-from actors.strategy.market_inputs import bars_from_rates, order_input, pre_scan_input
+from actors.strategy.market_inputs import order_input, pre_scan_input
 from bench.order_client import ProbeResult
-from messages.market import Side
+from messages.market import Bars, Side
 from messages.trading import (
     BrokerSnapshot,
     BrokerSnapshotRequest,
@@ -129,7 +129,7 @@ class DecisionProbe(EnsembleActor):
         stop_loss = entry - side.sign * STOP_POINTS * spec.point
         take_profit = entry + side.sign * TARGET_POINTS * spec.point
         market = pre_scan_input(symbol, data.server_time, tick, spec, (), running.account)
-        m1 = {symbol: bars_from_rates(data.bars[symbol]["M1"], data.server_utc_offset_s)}
+        m1 = {symbol: Bars.from_rates(data.bars[symbol]["M1"], data.server_utc_offset_s)}
         order = order_input(market, side, entry, stop_loss, take_profit, m1, running.account,
                             80.0, 0.0)
         decision_id = uuid.uuid4().hex[:16]

@@ -14,6 +14,8 @@ from enum import StrEnum
 
 import numpy as np
 
+from messages.server_time import OffsetHistory, server_times_to_utc
+
 __all__ = ["Bars", "MarketSnapshot", "Side", "SymbolSpecRecord", "TickRecord"]
 
 
@@ -50,6 +52,19 @@ class Bars:
 
     def __len__(self) -> int:
         return len(self.close)
+
+    @classmethod
+    def from_rates(cls, rates: np.ndarray, utc_offset_s: float,
+                   offset_history: OffsetHistory = ()) -> Bars:
+        """A ``copy_rates_*`` array (server time) in UTC, each bar with the offset in force at
+        its own time when the broker measured more than one."""
+        return cls(
+            time=server_times_to_utc(rates["time"], offset_history, utc_offset_s),
+            open=np.asarray(rates["open"], dtype=float),
+            high=np.asarray(rates["high"], dtype=float),
+            low=np.asarray(rates["low"], dtype=float),
+            close=np.asarray(rates["close"], dtype=float),
+        )
 
     def tail(self, count: int) -> Bars:
         """The last ``count`` bars."""

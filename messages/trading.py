@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from messages.books import AccountRecord, DealRecord, OrderRecord, PositionRecord
-from messages.market import Side, SymbolSpecRecord, TickRecord
+from messages.market import Bars, Side, SymbolSpecRecord, TickRecord
 from messages.orders import Outcome
 from messages.research import Action, Lesson, MarketFacts, Regime
 from messages.risk import OrderInput, PreScanInput
@@ -88,6 +88,13 @@ class MarketData:
     unavailable: bool = False
     """The terminal could not be read at all (disconnected, a failed or hung call): ask again
     later. A symbol missing for its own reason (unknown, no data) leaves this False."""
+
+    def bars_of(self, symbol: str, timeframe: str) -> Bars | None:
+        """``symbol``'s ``timeframe`` as :class:`Bars` in UTC (None: not fetched)."""
+        rates = self.bars.get(symbol, {}).get(timeframe)
+        if rates is None:
+            return None
+        return Bars.from_rates(rates, self.server_utc_offset_s, self.server_offset_history)
 
 
 # --- MT5Broker: orders ----------------------------------------------------------------------

@@ -19,7 +19,6 @@ from aiohttp import web
 
 from actors.shared_state.keys import review_op_id
 from messages.commands import JournalQuery, StateReply
-from messages.server_time import server_times_to_utc
 from messages.trading import ControlCommand, ControlReply, MarketData, MarketDataRequest
 from web.api_spec import (
     INTEGER,
@@ -203,18 +202,17 @@ async def bars(request: web.Request) -> web.Response:
                                                     timeout_s=request.app[CONTEXT]
                                                     .request_timeout_s))
     assert isinstance(data, MarketData)
-    rates = data.bars.get(symbol, {}).get(timeframe)
-    if rates is None and data.unavailable:  # the terminal, not the symbol: ask again later
-        raise ClientError(503, "unavailable", data.errors.get(symbol) or "terminal unavailable")
-    if rates is None:
-        raise ClientError(404, "not_found", data.errors.get(symbol) or f"no bars for {symbol}")
     # The broker's measured clock, each bar with the offset of its own time (DST switches).
-    times = server_times_to_utc(rates["time"], data.server_offset_history,
-                                data.server_utc_offset_s)
+    bars = data.bars_of(symbol, timeframe)
+    if bars is None and data.unavailable:  # the terminal, not the symbol: ask again later
+        raise ClientError(503, "unavailable", data.errors.get(symbol) or "terminal unavailable")
+    if bars is None:
+        raise ClientError(404, "not_found", data.errors.get(symbol) or f"no bars for {symbol}")
     return json_response([
-        {"time": int(time), "open": float(row["open"]), "high": float(row["high"]),
-         "low": float(row["low"]), "close": float(row["close"])}
-        for time, row in zip(times, rates, strict=True)
+        {"time": int(time), "open": float(open_), "high": float(high), "low": float(low),
+         "close": float(close)}
+        for time, open_, high, low, close in zip(bars.time, bars.open, bars.high, bars.low,
+                                                 bars.close, strict=True)
     ])
 
 

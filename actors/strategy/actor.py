@@ -49,7 +49,6 @@ from actors.strategy.management import (
 )
 from actors.strategy.market_inputs import (
     exposures,
-    market_bars,
     momentum_view,
     position_view,
     pre_scan_input,
@@ -570,7 +569,7 @@ class StrategyActor(EnsembleActor):
             if own is not None:
                 decision = own_decision(own, view, trading_limits(spec), state, params)
             elif strategy.trade_management:
-                bars = market_bars(data, position.symbol, primary)
+                bars = data.bars_of(position.symbol, primary)
                 decision = manage_position(view, momentum_view(bars), trading_limits(spec),
                                            state, params)
             else:

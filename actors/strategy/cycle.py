@@ -25,7 +25,6 @@ from actors.strategy.api import (
     Strategy,
 )
 from actors.strategy.indicators import closed_bars
-from actors.strategy.market_inputs import bars_from_rates
 from actors.strategy.signals import ScanResult, ScanStatus, status_of_reason
 from messages.books import PositionRecord
 from messages.market import SymbolSpecRecord, TickRecord
@@ -57,7 +56,7 @@ class ClosedBars(Mapping[str, Bars]):
             if timeframe not in self._rates and self._misses is not None:
                 self._misses.add(timeframe)  # asked for, not fetched
             rates = self._rates[timeframe]
-            bars = closed_bars(bars_from_rates(rates, self._offset, self._history), self._now,
+            bars = closed_bars(Bars.from_rates(rates, self._offset, self._history), self._now,
                                timeframe)
             self._converted[timeframe] = bars
         return bars

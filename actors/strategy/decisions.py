@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.strategy.market_inputs import market_bars, order_input
+from actors.strategy.market_inputs import order_input
 from actors.strategy.signals import ScanResult, ScanStatus
 from messages.books import AccountRecord
 from messages.events import OrderRejected, TradeExecution
@@ -119,7 +119,7 @@ def plan_order(candidate: ScanResult, research: ResearchReply, data: MarketData,
     stop_loss = entry - direction.sign * candidate.sl_distance
     take_profit = entry + direction.sign * candidate.tp_distance
     m1 = {symbol: bars for symbol in data.bars
-          if (bars := market_bars(data, symbol, "M1")) is not None}
+          if (bars := data.bars_of(symbol, "M1")) is not None}
     order = order_input(market, direction, entry, stop_loss, take_profit, m1, account,
                         research.confidence, commission_per_lot)
     return OrderPlan(direction, entry, stop_loss, take_profit, research.confidence, order)

@@ -19,14 +19,10 @@ from actors.strategy.signals import SymbolMarket
 from messages.books import AccountRecord, OrderRecord, PositionRecord
 from messages.market import Bars, Side, SymbolSpecRecord, TickRecord
 from messages.risk import Exposure, OrderInput, PreScanInput, SymbolTerms
-from messages.server_time import OffsetHistory, server_times_to_utc
-from messages.trading import MarketData
 
 __all__ = [
     "MT5_TRADE_MODE_FULL",
-    "bars_from_rates",
     "exposures",
-    "market_bars",
     "momentum_view",
     "order_input",
     "position_direction",
@@ -39,27 +35,6 @@ __all__ = [
 
 MT5_TRADE_MODE_FULL = 4  # SYMBOL_TRADE_MODE_FULL
 _BUY_TYPES = frozenset({0, 2, 4, 6})  # ORDER_TYPE_BUY, BUY_LIMIT, BUY_STOP, BUY_STOP_LIMIT
-
-
-def bars_from_rates(rates: np.ndarray, utc_offset_s: float,
-                    offset_history: OffsetHistory = ()) -> Bars:
-    """A ``copy_rates_*`` array (server time) as :class:`Bars` in UTC, each bar with the offset
-    in force at its own time when the broker measured more than one."""
-    return Bars(
-        time=server_times_to_utc(rates["time"], offset_history, utc_offset_s),
-        open=np.asarray(rates["open"], dtype=float),
-        high=np.asarray(rates["high"], dtype=float),
-        low=np.asarray(rates["low"], dtype=float),
-        close=np.asarray(rates["close"], dtype=float),
-    )
-
-
-def market_bars(data: MarketData, symbol: str, timeframe: str) -> Bars | None:
-    """``symbol``'s ``timeframe`` in ``data`` as :class:`Bars` in UTC (None: not fetched)."""
-    rates = data.bars.get(symbol, {}).get(timeframe)
-    if rates is None:
-        return None
-    return bars_from_rates(rates, data.server_utc_offset_s, data.server_offset_history)
 
 
 def symbol_market(
@@ -77,7 +52,7 @@ def symbol_market(
         bid=None if tick is None else tick.bid,
         ask=None if tick is None else tick.ask,
         point=None if spec is None else spec.point,
-        bars={timeframe: bars_from_rates(array, utc_offset_s) for timeframe, array in
+        bars={timeframe: Bars.from_rates(array, utc_offset_s) for timeframe, array in
               rates.items()},
         news_blackout=False,
         error=error,

@@ -21,7 +21,6 @@ from actors.runtime.clock import ManualClock
 from actors.strategy.api import Bars, Market, Signal, Strategy
 from actors.strategy.confluence import Confluence
 from actors.strategy.indicators import closed_bars
-from actors.strategy.market_inputs import bars_from_rates
 
 SMA_FILE = Path(__file__).resolve().parents[3] / "examples" / "strategies" / "sma_cross.py"
 MONDAY = 1_704_700_800.0  # 2024-01-08 08:00 UTC
@@ -62,7 +61,7 @@ def test_the_hook_marks_every_bar_where_scan_signals_on_long_seeded_series() -> 
         strategy = SMA.SmaCross(params)
         for symbol in ("EURUSD", "USDJPY", "BTCUSD"):
             rates = market.visible_bars(symbol, c.TIMEFRAME_M5, server_ms, 2000)[:-1]
-            bars = bars_from_rates(rates, 7200)
+            bars = Bars.from_rates(rates, 7200)
             marks = np.asarray(strategy.candidate_bars(bars), dtype=bool)
             signals = _scan_signals(strategy, bars)
             assert marks.shape == (len(bars),)
@@ -112,7 +111,7 @@ def test_the_plan_proposes_every_symbol_the_strategy_signals_on_at_each_step(
             offset = terminal.server_time.offset_s(now)
             for symbol in symbols:
                 rates = terminal.rates_from_pos(symbol, c.TIMEFRAME_M5, 1, 300)
-                bars = closed_bars(bars_from_rates(rates, offset), now, "M5")
+                bars = closed_bars(Bars.from_rates(rates, offset), now, "M5")
                 market = Market(symbol, now, {"M5": bars}, None, None)
                 if isinstance(strategy.scan(market), Signal):
                     signalled += 1
