@@ -44,7 +44,10 @@ process, 45-160 ms on this machine, otherwise showed as latency of the system me
 The clients share the machine with the server; on 2 cores they compete for CPU with the daemon
 (or the baseline server). The line printed under each row gives the cores each process used
 while the events streamed, what the rest of the machine used ("other work"), and how late the
-clients' own loop woke from a 5 ms sleep (the share of latency that is the clients').
+clients' own loop woke from a 5 ms sleep (the share of latency that is the clients'). The
+next line places the run's p99 tail, on client 0: how many of the run's 100 ms spells its
+events above p99 fall in (a few: stalls; many: the steady path), the worst spells, and how much
+of their latency the clients' own loop lag while they were in flight could account for.
 
 ``--quotes N`` has live quotes of N symbols flow beside the stream (issue 12: 40): Ensemble's
 simulated terminal then serves N symbols (``sim.symbols``) of a weekday's market running 60x
@@ -68,6 +71,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import gc
 import json
@@ -126,6 +130,7 @@ class ClientStats:
     close_code: int | None = None
     quotes: int = 0
     quote_latencies: list[float] | None = None  # measured on one client only (parsing costs)
+    sent: list[float] | None = None  # each tick's sent_at, beside latencies (one client only)
     quote_span: tuple[float, float] | None = None  # first and last frame with quotes
 
     def take(self, events: list[dict[str, Any]] | tuple[dict[str, Any], ...],
@@ -153,6 +158,8 @@ class ClientStats:
             if self.first_sent_at is None:
                 self.first_sent_at = event["sent_at"]
             latencies.append(now - event["sent_at"])
+            if self.sent is not None:
+                self.sent.append(event["sent_at"])
         self.ticks = len(latencies)
         self.last_received = now
 
@@ -210,6 +217,7 @@ class RunResult:
     cpu: dict[str, float]  # seconds of CPU per second of streaming, by process
     client_lag: list[float]  # how late the clients' loop woke from a 5 ms sleep
     server_cpu_s: float = 0.0  # CPU seconds of the server's processes while events streamed
+    client_lag_at: list[float] = field(default_factory=list)  # wall time of each lag sample
 
     def complete(self) -> bool:
         return self.emitted == self.count and all(
@@ -326,13 +334,16 @@ class CpuMeter:
                    if self.names[pid] != CLIENT_PROCESS)
 
 
-async def _watch_lag(samples: list[float], period: float = 0.005) -> None:
-    """How late this process's loop wakes up: the share of latency that is the clients' own."""
+async def _watch_lag(samples: list[float], woke_at: list[float],
+                     period: float = 0.005) -> None:
+    """How late this process's loop wakes up (and when, wall time): the share of latency that
+    is the clients' own."""
     loop = asyncio.get_running_loop()
     while True:
         expected = loop.time() + period
         await asyncio.sleep(period)
         samples.append(loop.time() - expected)
+        woke_at.append(time.time())
 
 
 async def run_once(system: str, url: str, clients: int, count: int,
@@ -346,6 +357,7 @@ async def run_once(system: str, url: str, clients: int, count: int,
         )
         stats = [client_stats for _, client_stats in opened]
         stats[0].quote_latencies = []
+        stats[0].sent = []
         # The clients are the instrument: a full collection of this process (45-160 ms here,
         # more as the runs' latencies pile up) showed as latency of whichever system was
         # measured. Refcounting frees the frames; cycles wait for the end of the run.
@@ -353,7 +365,8 @@ async def run_once(system: str, url: str, clients: int, count: int,
         gc.disable()
         readers = [asyncio.create_task(_read(ws, s)) for ws, s in opened]
         lag: list[float] = []
-        watcher = asyncio.create_task(_watch_lag(lag))
+        lag_at: list[float] = []
+        watcher = asyncio.create_task(_watch_lag(lag, lag_at))
         meter = CpuMeter(processes)
         sampler = asyncio.create_task(
             meter.run(lambda: any(s.first_sent_at is not None for s in stats))
@@ -381,7 +394,8 @@ async def run_once(system: str, url: str, clients: int, count: int,
             for reader in readers:
                 reader.cancel()
             await asyncio.gather(*readers, watcher, sampler, return_exceptions=True)
-    return RunResult(system, clients, count, emitted, stats, wall, cpu, lag, server_cpu_s)
+    return RunResult(system, clients, count, emitted, stats, wall, cpu, lag, server_cpu_s,
+                     lag_at)
 
 
 # --- the two systems -----------------------------------------------------------------------
@@ -544,6 +558,38 @@ def _cpu_line(result: RunResult) -> str:
             f"p99 {percentile(lag, 0.99) * 1000:.1f} ms")
 
 
+def _tail_line(result: RunResult, spell_s: float = 0.1) -> str:
+    """Where the run's p99 tail lies, on client 0: how many of the run's ``spell_s`` spells its
+    slow events fall in (a few: stalls; most: the steady path), when the worst spells were, and
+    how much of their latency the clients' own loop lag could account for (the longest lag
+    sample while each was in flight, capped at its latency)."""
+    stats = result.stats[0] if result.stats else None
+    if stats is None or not stats.sent or not stats.latencies:
+        return "          tail: no events"
+    threshold = result.p(0.99)
+    slow = [(sent, latency) for sent, latency in zip(stats.sent, stats.latencies, strict=True)
+            if latency > threshold]
+    start = stats.sent[0]
+    spells = int((stats.sent[-1] - start) / spell_s) + 1
+    by_spell: dict[int, int] = {}
+    for sent, _ in slow:
+        by_spell[int((sent - start) / spell_s)] = by_spell.get(int((sent - start) / spell_s),
+                                                               0) + 1
+    worst = sorted(by_spell.items(), key=lambda item: -item[1])[:3]
+    times, lags = result.client_lag_at, result.client_lag
+    covered = 0.0
+    for sent, latency in slow:
+        first = bisect.bisect_left(times, sent)
+        last = bisect.bisect_right(times, sent + latency + 0.005)
+        covered += min(latency, max(lags[first:last], default=0.0))
+    total = sum(latency for _, latency in slow) or 1e-9
+    shown = ", ".join(f"+{index * spell_s:.1f} s ({n})" for index, n in worst)
+    return (f"          tail (client 0, above the run's p99 {threshold * 1000:.1f} ms): "
+            f"{len(slow)} events in {len(by_spell)} of {spells} spells of "
+            f"{spell_s * 1000:.0f} ms, worst at {shown or '-'}; the clients' loop lag "
+            f"covers {covered / total:.0%} of their latency")
+
+
 def _ratio_line(ours: RunResult, base: RunResult) -> str:
     p99 = ours.p(0.99) / base.p(0.99)
     throughput = ours.events_per_s() / max(base.events_per_s(), 1e-9)
@@ -650,6 +696,7 @@ async def run_benchmark(client_counts: list[int], rate: float, duration: float, 
                 row[name] = await runner(clients, count, rate)
                 print(_row(row[name]), flush=True)
                 print(_cpu_line(row[name]), flush=True)
+                print(_tail_line(row[name]), flush=True)
             for base in ("wellbuilt", "seed"):
                 if "ensemble" in row and base in row:
                     print(_ratio_line(row["ensemble"], row[base]), flush=True)

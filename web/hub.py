@@ -1,16 +1,16 @@
 """Fan-out of live events to WebSocket clients, with replay from the journal.
 
 Events arrive already encoded (JSON, once, by the Broadcaster); msgpack is encoded at most once
-per event, the first time a msgpack client needs it. Live events are flushed at most once per
-flush interval, on one timer shared by every client (the first after a quiet interval at the
-loop's next pass, those that follow within it together at its end). At the flush, one frame is
-built for each group of clients that asked for the same types and format, turned into its
-bytes on the wire once, and written straight to the socket of every client of the group that
-is caught up (nothing queued or being sent, little unsent in its socket). Any other client
-gets it queued: each client has its own bounded queue of frames and its own sender task, which
-sends what queued as soon as it can, merged into fewer, larger frames. A client whose queue
-overflows is closed with code 4000 ("resync") and reconnects with ``?since=``; it never slows
-the others (the seed's server awaited each client in turn).
+per event, the first time a msgpack client needs it. Live events are flushed on average at most
+once per flush interval, on one timer shared by every client (:class:`FlushPacer`: a token
+bucket of two flushes; while it has a token, at the loop's next pass, else when it will have
+one). At the flush, one frame is built for each group of clients that asked for the same types
+and format, turned into its bytes on the wire once, and written straight to the socket of every
+client of the group that is caught up (nothing queued or being sent, little unsent in its
+socket). Any other client gets it queued: each client has its own bounded queue of frames and
+its own sender task, which sends what queued as soon as it can, merged into fewer, larger
+frames. A client whose queue overflows is closed with code 4000 ("resync") and reconnects with
+``?since=``; it never slows the others (the seed's server awaited each client in turn).
 
 Live events come from the journal: the Broadcaster rings its doorbell after each transaction
 (:class:`~actors.broadcaster.journal.Doorbell`) and the hub reads the new rows on its loop,
@@ -63,8 +63,8 @@ from messages.events import StateSnapshot
 from messages.supervision import NodeStatus
 from web.metrics import Metrics
 
-__all__ = ["DIRECT_WRITE_LIMIT", "RESYNC_CLOSE_CODE", "Frame", "Hub", "LiveEvent", "Subscriber",
-           "build_frame", "websocket_frame"]
+__all__ = ["DIRECT_WRITE_LIMIT", "RESYNC_CLOSE_CODE", "FlushPacer", "Frame", "Hub", "LiveEvent",
+           "Subscriber", "build_frame", "websocket_frame"]
 
 RESYNC_CLOSE_CODE = 4000
 REPLAY_PAGE = 2000
@@ -140,6 +140,44 @@ def build_frame(events: Sequence[LiveEvent], binary: bool) -> str | bytes:
     if binary:
         return msgpack_frame([event.msgpack for event in events])
     return json_frame(event.text for event in events)
+
+
+class FlushPacer:
+    """When the next flush may go: on average at most one per interval, with a burst of
+    ``burst`` (a token bucket of flushes, filled at one per interval). A flush goes at once
+    while a whole token is left, else when one will be. A stream whose batches come about
+    one interval apart, with jitter, is flushed as each batch comes (a fixed spacing of one
+    interval would hold a batch that came early until the interval's end: up to a whole
+    interval of latency, for no fewer frames); one that comes faster is flushed once an
+    interval, as before, its batches merged. ``interval_s`` <= 0: no pacing."""
+
+    __slots__ = ("_at", "_credit", "burst", "interval_s")
+
+    def __init__(self, interval_s: float, burst: float = 2.0) -> None:
+        self.interval_s = interval_s
+        self.burst = burst
+        self._credit = burst
+        self._at: float | None = None  # when the credit was last brought up to date
+
+    def _refill(self, now: float) -> None:
+        if self._at is not None:
+            self._credit = min(self.burst,
+                               self._credit + max(0.0, now - self._at) / self.interval_s)
+        self._at = now
+
+    def delay(self, now: float) -> float:
+        """Seconds from ``now`` until a flush may go (0: at once)."""
+        if self.interval_s <= 0:
+            return 0.0
+        self._refill(now)
+        return 0.0 if self._credit >= 1.0 else (1.0 - self._credit) * self.interval_s
+
+    def flushed(self, now: float) -> None:
+        """A flush went at ``now``: it uses one token."""
+        if self.interval_s <= 0:
+            return
+        self._refill(now)
+        self._credit = max(0.0, self._credit - 1.0)
 
 
 @dataclass(eq=False)
@@ -282,7 +320,7 @@ class Hub:
         self._pending: list[LiveEvent] = []  # live events waiting for the next flush
         self._pending_quotes: dict[str, LiveEvent] = {}  # live quotes, latest per symbol
         self._flush_timer: asyncio.Handle | None = None
-        self._last_flush = float("-inf")  # loop time of the last flush
+        self._pacer = FlushPacer(flush_interval_s)  # on the loop's clock
         self._read_scheduled = False
         # Set by the Broadcaster's first SnapshotSync; until then the snapshot's seq is not
         # where the journal is, and a client resuming with ?since= would miss events.
@@ -461,12 +499,12 @@ class Hub:
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:
-        """At most one flush per flush interval: what comes after a quiet interval goes at the
-        loop's next pass (with whatever else arrives in this one), what follows it within the
-        interval at the interval's end."""
+        """On average at most one flush per flush interval (:class:`FlushPacer`): while the
+        pacer has a token, at the loop's next pass (with whatever else arrives in this one),
+        else when it will have one."""
         if self._flush_timer is None:
             loop = asyncio.get_running_loop()
-            wait = self._last_flush + self.flush_interval_s - loop.time()
+            wait = self._pacer.delay(loop.time())
             if wait > 0:
                 self._flush_timer = loop.call_later(wait, self._flush)
             else:
@@ -475,11 +513,11 @@ class Hub:
     def _flush(self) -> None:
         """Build each group's frames once and queue them for every client of the group."""
         self._flush_timer = None
-        self._last_flush = asyncio.get_running_loop().time()
         pending, self._pending = self._pending, []
         quotes, self._pending_quotes = list(self._pending_quotes.values()), {}
         if not pending and not quotes:
             return
+        self._pacer.flushed(asyncio.get_running_loop().time())
         groups: dict[tuple[bool, frozenset[str] | None], tuple[list[Frame], Frame | None]] = {}
         step = self.max_batch_events
         for subscriber in list(self.subscribers):

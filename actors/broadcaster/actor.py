@@ -182,6 +182,8 @@ class BroadcasterActor(EnsembleActor):
         thread)."""
         with self._lock:
             self._take_locked(published)
+            if self.journal is not None and self.journal.maintenance_due:
+                self.journal.maintain()  # after the ring: no event waits for a checkpoint
 
     def _take_locked(self, published: Sequence[dict[str, Any]]) -> None:
         assert self.journal is not None

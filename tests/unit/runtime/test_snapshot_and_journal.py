@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from actors.broadcaster.journal import Journal, JournalReader
+from actors.broadcaster.journal import CHECKPOINT_TRANSACTIONS, Journal, JournalReader
 from actors.broadcaster.snapshot import SNAPSHOT_TYPES, Snapshot
 
 
@@ -123,3 +123,29 @@ def test_a_journal_written_before_the_renames_reads_in_todays_vocabulary(tmp_pat
     Journal(path).append([(4, "SCAN_START", json.dumps({"type": "SCAN_START", "seq": 4,
                                                          "count": 1}))])  # opened again: once
     assert len(JournalReader(path).texts_after(0, 10)) == 4
+
+
+def test_appends_leave_the_checkpoint_to_maintain(tmp_path: Path) -> None:
+    """An append never checkpoints (its events would wait for the fsync): the write-ahead log
+    keeps the rows, which readers see, until ``maintain`` moves them into the file after
+    ``CHECKPOINT_TRANSACTIONS`` transactions; pruned rows' pages are given back there too."""
+    path = tmp_path / "events.db"
+    journal = Journal(path, keep=50)
+    start_size = path.stat().st_size
+    seq = 0
+    for _ in range(CHECKPOINT_TRANSACTIONS):
+        rows = [(seq + i, "SCAN_START", json.dumps(_event(seq + i, "SCAN_START", count=i)))
+                for i in range(1, 11)]
+        seq += 10
+        journal.append(rows)
+        assert path.stat().st_size == start_size  # nothing checkpointed inside an append
+    assert journal.maintenance_due
+    reader = JournalReader(path)
+    assert reader.last_seq() == seq
+    journal.maintain()
+    assert not journal.maintenance_due
+    assert path.stat().st_size > start_size  # the log's pages are in the file now
+    # Pruned every 1,000 rows to the last 50: what is left is the last 50.
+    assert [row[0] for row in reader.texts_after(0, 10_000)] == list(range(seq - 49, seq + 1))
+    reader.close()
+    journal.close()
