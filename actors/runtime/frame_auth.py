@@ -10,17 +10,27 @@ sends, ``loads`` for frames it receives and for the acknowledgement frames ``ack
 ``ackDataErrMsg`` it answers with), and builds a message frame in one method,
 ``TCPTransport.TCPTransport.serializer(intent)``. :func:`install` replaces both, so that a
 body is ``HMAC-SHA256(secret, header + pickle) + header + pickle``, where the header says who
-sent it and to whom: the sending process's random 16-byte id, that process's frame counter
-(8 bytes) and the port of the receiving socket (2 bytes).
+sent it, to whom and when: the sending process's random 16-byte id, that process's frame
+counter (8 bytes), the port of the receiving socket (2 bytes) and when the frame was built
+(``time.monotonic_ns()``, 8 bytes; the system-wide monotonic clock, the same in every process
+of the machine, and the transport is loopback only).
 
 * ``loads`` recomputes the tag and compares in constant time *before* unpickling. Then a frame
-  addressed to a port this process does not listen on, or whose (sender id, counter) it has
-  already accepted, or whose counter is below what it still remembers of that sender
-  (:class:`ReplayGuard`), is refused the same way: it reads as Thespian's own data-error
+  addressed to a port this process does not listen on, or built before this process began to
+  listen on that port, or whose (sender id, counter) it has already accepted, or whose counter
+  is below what it still remembers of that sender (:class:`ReplayGuard`), is refused the same
+  way: it reads as Thespian's own data-error
   control packet, which the transport already handles by dropping the frame (an incoming one
   is answered with a data-error ack and its socket closed; an awaited ack counts as a bad
-  packet). Nothing of it is unpickled. The first rejection in a process is logged at once
-  (with the reason); later ones are counted and logged at most once a minute.
+  packet). Nothing of it is unpickled. The time check is what makes replay memory per process
+  enough: a frame captured on its way to a process that has since gone can never be accepted by
+  a later process listening on the same port (a restarted actor), since it was built before
+  that process existed; a genuine frame is built only once its sender knows the receiver's
+  address, so after the receiver is listening. Thespian builds a frame once per transmit and
+  re-sends those same bytes on a retry to the same receiver, which still passes the time check
+  (and the replay guard, if the first copy never arrived). The first rejection in a process
+  is logged at once (with the reason); later ones are counted and logged at most once a
+  minute.
 * Thespian's two acknowledgement frames are built once, so they carry a header addressed to
   no one (port 0, counter 0); such a frame is accepted only if it unpickles to one of those two
   control packets. A replayed ack can only tell a sender that its frame arrived, and only to a
@@ -74,7 +84,7 @@ SECRET_BYTES = 32
 SENDER_BYTES = 16
 MAX_FRAME_BYTES = 64 * 1024 * 1024  # the largest message (100 symbols' bars) is about 6 MB
 _REPEAT_LOG_S = 60.0
-_HEADER = struct.Struct(">16sQH")  # sender id, counter, receiving port
+_HEADER = struct.Struct(">16sQHQ")  # sender id, counter, receiving port, built at (ns)
 _NOBODY = bytes(SENDER_BYTES)
 _CONTROL_PACKETS = (ackPacket, ackDataErrPacket)
 FORGED = "dropped a Thespian frame that failed authentication, unread"
@@ -176,7 +186,12 @@ class AuthenticatedPickle:
         self._sender = secrets.token_bytes(SENDER_BYTES)
         self._counter = itertools.count(1)
         self.guard = ReplayGuard()
-        self.local_ports: set[int] = set()
+        self.local_ports: dict[int, int] = {}  # port -> monotonic ns before it was bound
+
+    def listen(self, port: int, since_ns: int) -> None:
+        """This process listens on ``port`` since ``since_ns`` (``time.monotonic_ns()``
+        taken before the socket was bound): frames for it built earlier are refused."""
+        self.local_ports[port & 0xFFFF] = since_ns
 
     def tag(self, body: bytes | memoryview) -> bytes:
         return hmac.digest(self._key, body, "sha256")
@@ -187,12 +202,13 @@ class AuthenticatedPickle:
 
     def dumps(self, value: Any, *args: Any, **kwargs: Any) -> bytes:
         """A body addressed to no one: only Thespian's prebuilt acknowledgements are built so."""
-        return self._sealed(_HEADER.pack(_NOBODY, 0, 0), value, args, kwargs)
+        return self._sealed(_HEADER.pack(_NOBODY, 0, 0, 0), value, args, kwargs)
 
     def dumps_to(self, value: Any, port: int) -> bytes:
         """A body for the process listening on ``port``, with this process's next counter."""
-        return self._sealed(_HEADER.pack(self._sender, next(self._counter), port & 0xFFFF),
-                            value, (), {})
+        header = _HEADER.pack(self._sender, next(self._counter), port & 0xFFFF,
+                              time.monotonic_ns())
+        return self._sealed(header, value, (), {})
 
     def verified(self, data: bytes | memoryview) -> bool:
         view = memoryview(data)
@@ -204,7 +220,7 @@ class AuthenticatedPickle:
             self._forged.report(len(data))
             return ackDataErrPacket
         view = memoryview(data)
-        sender, counter, port = _HEADER.unpack_from(view, TAG_BYTES)
+        sender, counter, port, built_at = _HEADER.unpack_from(view, TAG_BYTES)
         body = view[TAG_BYTES + _HEADER.size:]
         if counter == 0:
             value = pickle.loads(body, *args, **kwargs)  # authentic: one of our own processes
@@ -212,9 +228,14 @@ class AuthenticatedPickle:
                 return value
             self._replayed.report(len(data), reason="a message frame addressed to no one")
             return ackDataErrPacket
-        if port not in self.local_ports:
+        listening_since = self.local_ports.get(port)
+        if listening_since is None:
             self._replayed.report(len(data), reason=f"addressed to port {port}, which this "
                                   "process does not listen on")
+            return ackDataErrPacket
+        if built_at < listening_since:
+            self._replayed.report(len(data), reason=f"built before this process listened on "
+                                  f"port {port}")
             return ackDataErrPacket
         if not self.guard.accept(sender, counter):
             self._replayed.report(len(data), reason="this sender's frame was already accepted",
@@ -268,9 +289,10 @@ def _serialize_intent(transport: Any, intent: Any) -> bytes:
 def _init_listening(transport: Any, *args: Any, **kwargs: Any) -> None:
     """``TCPTransport.TCPTransport.__init__``, which also records the port it listens on as
     one that frames may be addressed to in this process."""
+    since = time.monotonic_ns()
     _ORIGINAL_INIT(transport, *args, **kwargs)
     if _installed is not None:
-        _installed.local_ports.add(int(transport.socket.getsockname()[1]))
+        _installed.listen(int(transport.socket.getsockname()[1]), since)
 
 
 def _after_fork_in_child() -> None:

@@ -6,6 +6,7 @@ import os
 import pickle
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ PORT = 4242
 
 def _receiver() -> AuthenticatedPickle:
     auth = AuthenticatedPickle(SECRET)
-    auth.local_ports.add(PORT)
+    auth.listen(PORT, 0)
     return auth
 
 
@@ -62,6 +63,25 @@ def test_a_frame_is_accepted_once_then_refused_as_a_replay() -> None:
         assert receiver.loads(second) == ackDataErrPacket
     assert [(entry["event"], entry["reason"]) for entry in logs] == [
         (REPLAYED, "this sender's frame was already accepted")]  # logged once a minute
+
+
+def test_a_frame_captured_for_one_process_is_refused_by_the_next_on_its_port() -> None:
+    """Process A listens on PORT and accepts a frame; A goes, and process B (a restarted actor,
+    with an empty replay memory) listens on the same port: the captured frame is refused."""
+    process_a = AuthenticatedPickle(SECRET)
+    process_a.listen(PORT, time.monotonic_ns())
+    frame = AuthenticatedPickle(SECRET).dumps_to(("sender", "order"), PORT)
+    assert process_a.loads(frame) == ("sender", "order")
+    built_at = time.monotonic_ns()
+    while time.monotonic_ns() <= built_at:  # B starts after the frame was built
+        pass
+    process_b = AuthenticatedPickle(SECRET)
+    process_b.listen(PORT, time.monotonic_ns())
+    with structlog.testing.capture_logs() as logs:
+        assert process_b.loads(frame) == ackDataErrPacket
+    assert logs[0]["reason"] == f"built before this process listened on port {PORT}"
+    fresh = AuthenticatedPickle(SECRET).dumps_to(("sender", "order"), PORT)
+    assert process_b.loads(fresh) == ("sender", "order")  # what is sent to B still arrives
 
 
 def test_a_frame_for_another_process_is_refused() -> None:
