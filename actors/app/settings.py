@@ -31,6 +31,7 @@ from actors.risk.news import NewsParams
 from actors.risk.rules import RiskParams, SpreadLimits
 from actors.risk.sizing import SizingParams
 from actors.risk.state import CounterParams, KillSwitchParams
+from actors.runtime.config_section import Section
 from actors.runtime.distribution import default_data_dir
 from actors.strategy.indicators import RegimeParams
 from actors.strategy.management import ManagementParams
@@ -64,11 +65,7 @@ ENV_PREFIX = "ENSEMBLE_"
 ENV_SEPARATOR = "__"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-
-class RuntimeSettings(_Section):
+class RuntimeSettings(Section):
     admin_port: int = Field(1900, ge=1024, le=65535, description="Thespian's admin port")
     data_dir: str = Field(
         default_factory=default_data_dir, min_length=1,
@@ -90,7 +87,7 @@ HostName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:\[\]-]+$", ma
                                             to_lower=True)]
 
 
-class WebSettings(_Section):
+class WebSettings(Section):
     host: str = Field("127.0.0.1", min_length=1, description="the web front's bind address")
     port: int = Field(8000, ge=0, le=65535, description="the web front's port (0: any free)")
     allowed_origins: tuple[str, ...] = Field(
@@ -116,12 +113,12 @@ class WebSettings(_Section):
     )
 
 
-class LogSettings(_Section):
+class LogSettings(Section):
     format: Literal["console", "json"] = "console"
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class SupervisionSettings(_Section):
+class SupervisionSettings(Section):
     max_restarts: int = Field(5, ge=0, le=1000, description="restarts allowed in period_s")
     period_s: float = Field(30.0, gt=0, le=86_400, description="the intensity window")
     backoff_initial_s: float = Field(0.05, ge=0, le=60, description="delay of a 2nd restart")
@@ -130,7 +127,7 @@ class SupervisionSettings(_Section):
     stop_timeout_s: float = Field(3.0, gt=0, le=60, description="wait for a child to exit")
 
 
-class BroadcasterSettings(_Section):
+class BroadcasterSettings(Section):
     snapshot_events: int = Field(200, ge=1, le=100_000, description="events in the snapshot")
     snapshot_trades: int = Field(50, ge=1, le=10_000, description="recent trades in it")
     journal_keep: int = Field(
@@ -142,7 +139,7 @@ class BroadcasterSettings(_Section):
     )
 
 
-class StateSettings(_Section):
+class StateSettings(Section):
     retention_days: float = Field(
         30.0, gt=0, le=36_500,
         description="market days kept of decisions, final intents and report/review claims",
@@ -152,7 +149,7 @@ class StateSettings(_Section):
     )
 
 
-class BrokerSettings(_Section):
+class BrokerSettings(Section):
     kind: Literal["sim", "mt5", "mt5linux"] = Field(
         "sim", description="the simulated terminal, the MetaTrader5 module, or mt5linux"
     )
@@ -196,7 +193,7 @@ class BrokerSettings(_Section):
     )
 
 
-class StrategySettings(_Section):
+class StrategySettings(Section):
     scan_interval_s: float = Field(
         60.0, gt=0, le=86_400, description="market time between scans (a faster sim scans more)"
     )
@@ -224,7 +221,7 @@ class StrategySettings(_Section):
     regime: RegimeParams = RegimeParams()
 
 
-class RiskSettings(_Section):
+class RiskSettings(Section):
     """Defaults a newcomer can watch trade: at most 0.5 % of the balance at risk per trade,
     new entries stop at a 2 % daily loss (so one trade never spends more than a quarter of
     the day's budget), and a kill switch that a normal losing hour does not trip (5 % of the
@@ -239,16 +236,16 @@ class RiskSettings(_Section):
     news: NewsParams = NewsParams()
 
 
-class ResearcherSettings(_Section):
+class ResearcherSettings(Section):
     analyst: AnalystParams = AnalystParams()
     llm: LLMConfig | None = Field(None, description="an OpenAI-compatible model (optional)")
 
 
-class CriticSettings(_Section):
+class CriticSettings(Section):
     scoring: CriticParams = CriticParams()
 
 
-class Settings(_Section):
+class Settings(Section):
     """Everything the daemon and its actors are configured with."""
 
     runtime: RuntimeSettings = RuntimeSettings()

@@ -35,7 +35,7 @@ from actors.notify.channels import (
     WebhookTarget,
     quiet_http_logs,
 )
-from actors.notify.commands import CommandDesk, Control, Ignore, Query, Reply
+from actors.notify.commands import ChatReply, CommandDesk, Control, Ignore, Query
 from actors.notify.daily import DayWatch
 from actors.notify.notices import WATCHED_EVENTS, Notice, Notices
 from actors.notify.outbox import RetryPolicy
@@ -246,7 +246,7 @@ class NotifierActor(EnsembleActor):
             if action.report:
                 self.log.warning("Telegram command ignored (reported once per chat)",
                                  reason=action.reason)
-        elif isinstance(action, Reply):
+        elif isinstance(action, ChatReply):
             self._reply(action.chat_id, action.text)
         elif isinstance(action, Control):
             self._control(action)

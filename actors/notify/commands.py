@@ -14,8 +14,16 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-__all__ = ["COMMANDS", "CONFIRMED", "CommandDesk", "Control", "Ignore", "Query", "Reply",
-           "parse_command"]
+__all__ = [
+    "COMMANDS",
+    "CONFIRMED",
+    "ChatReply",
+    "CommandDesk",
+    "Control",
+    "Ignore",
+    "Query",
+    "parse_command",
+]
 
 # Command → the REST API's control name (``POST /api/control/{name}``).
 DIRECT = {"pause": "pause", "resume": "resume"}
@@ -38,7 +46,7 @@ class Ignore:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
+class ChatReply:
     chat_id: int
     text: str
 
@@ -56,7 +64,7 @@ class Control:
     op_id: str
 
 
-Action = Ignore | Reply | Query | Control
+ChatAction = Ignore | ChatReply | Query | Control
 
 
 def parse_command(text: str) -> tuple[str, list[str]] | None:
@@ -84,7 +92,7 @@ class CommandDesk:
         self._pending: dict[int, _Pending] = {}
         self._strangers: set[int] = set()
 
-    def handle(self, chat_id: int, update_id: int, text: str, now: float) -> Action:
+    def handle(self, chat_id: int, update_id: int, text: str, now: float) -> ChatAction:
         if chat_id not in self.allowed:
             first = chat_id not in self._strangers and len(self._strangers) < _STRANGERS_KEPT
             if first:
@@ -92,7 +100,7 @@ class CommandDesk:
             return Ignore(f"chat {chat_id} is not in notify.telegram.chat_ids", report=first)
         parsed = parse_command(text)
         if parsed is None:
-            return Reply(chat_id, HELP)
+            return ChatReply(chat_id, HELP)
         name, args = parsed
         pending = self._pending.pop(chat_id, None)
         if name == "confirm":
@@ -103,18 +111,18 @@ class CommandDesk:
             command = CONFIRMED[name]
             code = f"{self._rng.randrange(10_000):04d}"
             self._pending[chat_id] = _Pending(command, code, now + self.confirm_timeout_s)
-            return Reply(chat_id, f"⚠ This will {_WHAT[command]}. To go ahead, send /confirm "
+            return ChatReply(chat_id, f"⚠ This will {_WHAT[command]}. To go ahead, send /confirm "
                          f"{code} within {self.confirm_timeout_s:g} s; anything else cancels.")
         if name in QUERIES:
             return Query(chat_id, name)
-        return Reply(chat_id, HELP)
+        return ChatReply(chat_id, HELP)
 
     def _confirm(self, chat_id: int, update_id: int, pending: _Pending | None,
-                 args: list[str], now: float) -> Action:
+                 args: list[str], now: float) -> ChatAction:
         if pending is None:
-            return Reply(chat_id, "Nothing to confirm: send /killswitch or /closeall first.")
+            return ChatReply(chat_id, "Nothing to confirm: send /killswitch or /closeall first.")
         if now > pending.expires_at:
-            return Reply(chat_id, "That confirmation expired; nothing was done.")
+            return ChatReply(chat_id, "That confirmation expired; nothing was done.")
         if args[:1] != [pending.code]:
-            return Reply(chat_id, "That is not the code; nothing was done.")
+            return ChatReply(chat_id, "That is not the code; nothing was done.")
         return Control(chat_id, pending.command, f"telegram-{update_id}")

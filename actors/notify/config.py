@@ -15,17 +15,15 @@ from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from actors.runtime.config_section import Section
 
 __all__ = ["NotifySettings", "TelegramSettings", "WebhookSettings", "missing_secrets",
            "notify_enabled"]
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LOOPBACK_NAMES = {"localhost"}
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
 
 def _env_name(value: str) -> str:
@@ -56,7 +54,7 @@ def _http_url(value: str, what: str) -> str:
     return value.rstrip("/")
 
 
-class TelegramSettings(_Section):
+class TelegramSettings(Section):
     """A Telegram bot: it sends the notifications to every allowed chat and obeys commands
     from those chats only. Off while ``chat_ids`` is empty."""
 
@@ -89,7 +87,7 @@ class TelegramSettings(_Section):
         return bool(self.chat_ids)
 
 
-class WebhookSettings(_Section):
+class WebhookSettings(Section):
     """One JSON POST target: ``url`` (or ``url_env``, the variable holding it: Discord's and
     Slack's URLs are secrets) and the body's ``format``."""
 
@@ -121,7 +119,7 @@ class WebhookSettings(_Section):
         return _http_url(raw, f"the URL in {self.url_env}") if raw else None
 
 
-class NotifySettings(_Section):
+class NotifySettings(Section):
     """Notifications: Telegram and webhooks share one bounded send queue each, with retry."""
 
     telegram: TelegramSettings = TelegramSettings()

@@ -2,7 +2,7 @@
 
 The request asks for a strict JSON answer (``response_format`` of type ``json_schema``):
 action BUY / SELL / HOLD, confidence 0–100, a reason, and the bull and bear cases, validated
-by the pydantic model :class:`Answer`. It sends ``max_completion_tokens`` (current reasoning
+by the pydantic model :class:`ModelAnswer`. It sends ``max_completion_tokens`` (current reasoning
 models reject ``max_tokens`` with HTTP 400) and ``temperature`` only when configured; a model
 that answers 400 naming ``temperature`` is asked again without it, and never sent it again.
 HTTP 429 and 5xx are retried up to ``max_retries`` times with exponential backoff, waiting
@@ -52,11 +52,11 @@ from messages.research import Lesson, MarketFacts
 
 __all__ = [
     "ANSWER_SCHEMA",
-    "Answer",
     "LLMAnalyst",
     "LLMConfig",
     "LLMError",
     "LLMUsage",
+    "ModelAnswer",
     "build_messages",
     "parse_answer",
     "retry_after_seconds",
@@ -83,12 +83,12 @@ ANSWER_SCHEMA: dict[str, Any] = {
 _SYSTEM_PROMPT = (
     "You are the research desk of an automated trading system. Weigh a bull case against a "
     "bear case using only the facts given. Trend outweighs oscillators. Past lessons describe "
-    "what went wrong or right on similar trades; heed them. Answer BUY, SELL or HOLD with a "
+    "what went wrong or right on similar trades; heed them. ModelAnswer BUY, SELL or HOLD with a "
     "confidence from 0 to 100 and a short reason naming the facts that decided."
 )
 
 
-class Answer(BaseModel):
+class ModelAnswer(BaseModel):
     """The model's answer, as :data:`ANSWER_SCHEMA` asks for it. Strict: a confidence must be
     a finite number (not a string or a boolean), the cases lists of strings, and nothing else
     may be in the object."""
@@ -236,7 +236,7 @@ def _strip_fences(text: str) -> str:
     return stripped.strip()
 
 
-def parse_answer(content: str) -> Answer:
+def parse_answer(content: str) -> ModelAnswer:
     """The validated answer; raises LLMError("unparsable" | "schema")."""
     try:
         answer = json.loads(_strip_fences(content))
@@ -245,7 +245,7 @@ def parse_answer(content: str) -> Answer:
     if not isinstance(answer, dict):
         raise LLMError("schema", "the answer is not a JSON object")
     try:
-        return Answer.model_validate(answer)
+        return ModelAnswer.model_validate(answer)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in item['loc']) or 'answer'}: {item['msg']}"

@@ -1,7 +1,7 @@
 """Trade request validation: the terminal's and the server's rules as pure functions.
 
 Each check takes a symbol's :class:`~actors.broker.sim.universe.SymbolSpec`, the request's
-values and, where needed, the current :class:`~actors.broker.sim.market.Quote`, and raises
+values and, where needed, the current :class:`~actors.broker.sim.market.PointTick`, and raises
 :class:`~actors.broker.sim.errors.Reject` with the retcode a real server gives (reference
 mt5_api.md §7.4 for the rules and their retcodes, §7.6 for stops and freeze levels). They hold
 no state: the order planner (``planning.py``) calls them in the documented order.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from actors.broker.sim import constants as c
 from actors.broker.sim.errors import Reject
 from actors.broker.sim.ledger import Order, Position
-from actors.broker.sim.market import SECONDS_PER_DAY, Quote
+from actors.broker.sim.market import SECONDS_PER_DAY, PointTick
 from actors.broker.sim.universe import SymbolSpec
 
 __all__ = [
@@ -156,7 +156,7 @@ def check_stops(spec: SymbolSpec, is_buy: bool, reference: float, sl: float, tp:
             raise Reject(c.TRADE_RETCODE_INVALID_STOPS)
 
 
-def check_position_frozen(spec: SymbolSpec, p: Position, quote: Quote) -> None:
+def check_position_frozen(spec: SymbolSpec, p: Position, quote: PointTick) -> None:
     """A position whose SL or TP is within the freeze level of the quote cannot be changed."""
     if not spec.freeze_level:
         return
@@ -170,7 +170,7 @@ def check_position_frozen(spec: SymbolSpec, p: Position, quote: Quote) -> None:
         raise Reject(c.TRADE_RETCODE_FROZEN)
 
 
-def _distance_to_market(spec: SymbolSpec, order_type: int, price: float, quote: Quote) -> float:
+def _distance_to_market(spec: SymbolSpec, order_type: int, price: float, quote: PointTick) -> float:
     """How far a pending order's price is from the side of the quote it triggers on, positive
     when it is on the side where it may wait (reference §7.6's table)."""
     bid, ask = quote.bid * spec.point, quote.ask * spec.point
@@ -184,7 +184,7 @@ def _distance_to_market(spec: SymbolSpec, order_type: int, price: float, quote: 
     }[order_type]
 
 
-def check_order_frozen(spec: SymbolSpec, o: Order, quote: Quote) -> None:
+def check_order_frozen(spec: SymbolSpec, o: Order, quote: PointTick) -> None:
     """A pending order within the freeze level of the quote cannot be modified or removed."""
     if not spec.freeze_level:
         return
@@ -199,7 +199,7 @@ def validate_pending_prices(
     stoplimit: float,
     sl: float,
     tp: float,
-    quote: Quote,
+    quote: PointTick,
 ) -> None:
     """A pending order's price on the right side of the market by the stops level, its
     stop-limit price on the right side of its price, and its SL/TP valid from its entry."""

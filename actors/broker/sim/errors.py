@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from actors.broker.sim.market import Quote
+    from actors.broker.sim.market import PointTick
 
 __all__ = ["Reject", "TerminalError"]
 
@@ -28,7 +28,7 @@ class TerminalError(Exception):
 class Reject(Exception):
     """A refused trade request: its retcode, and the quote to report with a requote."""
 
-    def __init__(self, retcode: int, quote: Quote | None = None) -> None:
+    def __init__(self, retcode: int, quote: PointTick | None = None) -> None:
         super().__init__(retcode)
         self.retcode = retcode
         self.quote = quote

@@ -60,7 +60,7 @@ __all__ = [
     "TICKS_DTYPE",
     "DayBars",
     "MarketError",
-    "Quote",
+    "PointTick",
     "SimulatedMarket",
     "Touch",
     "server_day",
@@ -305,7 +305,7 @@ class DayBars:
 
 
 @dataclass(frozen=True, slots=True)
-class Quote:
+class PointTick:
     """One tick, prices in points."""
 
     time_msc: int
@@ -437,7 +437,7 @@ class SimulatedMarket:
         self._factor_paths = shared.factor_paths
         self._days = shared.days
         self._ticks: _LruCache[tuple[str, int], _TickBlock] = _LruCache(16 * max(len(universe), 1))
-        self._last_ticks: _LruCache[tuple[str, int], Quote] = _LruCache(
+        self._last_ticks: _LruCache[tuple[str, int], PointTick] = _LruCache(
             16 * max(len(universe), 1))
         self._heads: _LruCache[tuple[str, int], tuple[np.random.Generator, int]] = _LruCache(
             4 * max(len(universe), 1)
@@ -609,7 +609,7 @@ class SimulatedMarket:
         self._ticks.put(key, block)
         return block
 
-    def _last_tick(self, symbol: str, bars: DayBars, row: int) -> Quote:
+    def _last_tick(self, symbol: str, bars: DayBars, row: int) -> PointTick:
         """The minute's last tick, as :meth:`_tick_block` would draw it, without building the
         block: the same draws in the same order, but only the two last ticks' prices are
         computed (a bar-by-bar clock asks for the quote at a minute boundary, where the last
@@ -624,7 +624,7 @@ class SimulatedMarket:
         count = int(bars.ticks[row])
         if block is not None or count < 4:
             block = block if block is not None else self._tick_block(symbol, bars, row)
-            return Quote(int(block.time_msc[-1]), int(block.bid[-1]), int(block.ask[-1]),
+            return PointTick(int(block.time_msc[-1]), int(block.bid[-1]), int(block.ask[-1]),
                          int(block.flags[-1]))
         rng, first = self._generator(key)
         o, h, lo, cl = self._ohlc(bars, row)
@@ -650,7 +650,7 @@ class SimulatedMarket:
         ask_last = cl + (base_spread if fixed == count - 1 else base_spread + int(spread[-1]))
         flags = ((c.TICK_FLAG_BID if cl != bid_before else 0)
                  | (c.TICK_FLAG_ASK if ask_last != ask_before else 0))
-        quote = Quote(minute_abs * MS_PER_MINUTE + last_offset, cl, ask_last, flags)
+        quote = PointTick(minute_abs * MS_PER_MINUTE + last_offset, cl, ask_last, flags)
         self._last_ticks.put(key, quote)
         return quote
 
@@ -682,7 +682,7 @@ class SimulatedMarket:
 
     # ---- quotes ---------------------------------------------------------------------------
 
-    def quote(self, symbol: str, server_ms: int) -> Quote | None:
+    def quote(self, symbol: str, server_ms: int) -> PointTick | None:
         """The last tick at or before ``server_ms`` (looking back up to two weeks)."""
         with self._lock:
             minute_abs = server_ms // MS_PER_MINUTE
@@ -704,7 +704,7 @@ class SimulatedMarket:
                     block = self._tick_block(symbol, bars, row)
                     index = int(np.searchsorted(block.time_msc, server_ms, side="right")) - 1
                     if index >= 0:
-                        return Quote(
+                        return PointTick(
                             int(block.time_msc[index]),
                             int(block.bid[index]),
                             int(block.ask[index]),

@@ -37,7 +37,7 @@ from actors.broker.sim.checks import (
 )
 from actors.broker.sim.errors import Reject
 from actors.broker.sim.ledger import Order, Position
-from actors.broker.sim.market import Quote
+from actors.broker.sim.market import PointTick
 from actors.broker.sim.pricing import virtual_position
 from actors.broker.sim.structs import TRADE_REQUEST_FIELDS, OrderSendResult, TradeRequest
 from actors.broker.sim.universe import SymbolSpec
@@ -72,7 +72,7 @@ class RequestPlanner:
             return f"#{ticket}"
         return comment
 
-    def _execution_quote(self, spec: SymbolSpec, quote: Quote, now_ms: int) -> Quote:
+    def _execution_quote(self, spec: SymbolSpec, quote: PointTick, now_ms: int) -> PointTick:
         """The quote a market order fills at: ``sim.execution_delay_ms`` (with a seeded jitter
         of 0.5..1.5) after it arrived, so that fills slip when the market moves fast."""
         delay_ms = self.config.execution_delay_ms
@@ -128,7 +128,7 @@ class RequestPlanner:
         order: int = 0,
         volume: float = 0.0,
         price: float = 0.0,
-        quote: Quote | None = None,
+        quote: PointTick | None = None,
     ) -> OrderSendResult:
         bid = ask = 0.0
         if quote is not None:
@@ -150,7 +150,7 @@ class RequestPlanner:
             raise Reject(c.TRADE_RETCODE_INVALID)
         return spec
 
-    def _require_session(self, spec: SymbolSpec, now_ms: int) -> Quote:
+    def _require_session(self, spec: SymbolSpec, now_ms: int) -> PointTick:
         if spec.trade_mode == c.SYMBOL_TRADE_MODE_DISABLED:
             raise Reject(c.TRADE_RETCODE_TRADE_DISABLED)
         if not self.market.in_session(spec.name, now_ms):

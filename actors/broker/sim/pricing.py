@@ -15,7 +15,7 @@ from actors.broker.sim import constants as c
 from actors.broker.sim.checks import ORDER_MODE_FLAG, price_of
 from actors.broker.sim.errors import TerminalError
 from actors.broker.sim.ledger import AccountState, Position
-from actors.broker.sim.market import Quote, SimulatedMarket
+from actors.broker.sim.market import PointTick, SimulatedMarket
 from actors.broker.sim.universe import SymbolSpec
 
 __all__ = ["Figures", "Pricing", "virtual_position"]
@@ -145,13 +145,13 @@ class Pricing:
         raw = direction * (price_close - price_open) * spec.contract_size * volume
         return round(raw * self.rate(spec.currency_profit, now_ms, spec, price_close), 2)
 
-    def closing_price(self, position: Position, quote: Quote) -> float:
+    def closing_price(self, position: Position, quote: PointTick) -> float:
         """The price a position would close at now: the bid for a buy, the ask for a sell."""
         spec = self.market.universe[position.symbol]
         is_buy = position.type == c.POSITION_TYPE_BUY
         return price_of(spec, quote.bid if is_buy else quote.ask)
 
-    def position_profit(self, position: Position, quote: Quote | None, now_ms: int) -> float:
+    def position_profit(self, position: Position, quote: PointTick | None, now_ms: int) -> float:
         if quote is None:
             return 0.0
         return self.calc_profit(

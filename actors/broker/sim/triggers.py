@@ -19,7 +19,7 @@ from actors.broker.sim import constants as c
 from actors.broker.sim.books import Venue
 from actors.broker.sim.checks import BUY_TYPES, price_of
 from actors.broker.sim.ledger import Order, Position
-from actors.broker.sim.market import SECONDS_PER_DAY, Quote, Touch, weekday_of_day
+from actors.broker.sim.market import SECONDS_PER_DAY, PointTick, Touch, weekday_of_day
 from actors.broker.sim.pricing import virtual_position
 
 __all__ = ["DAY_MS", "Triggers"]
@@ -218,7 +218,7 @@ class Triggers:
             _, _, equity, margin, _, level = self.pricing.figures(books.positions.values(), now_ms)
             if not margin or level >= self.config.stop_out_level:
                 return
-            worst: tuple[float, Position, Quote] | None = None
+            worst: tuple[float, Position, PointTick] | None = None
             for p in books.positions.values():
                 quote = self.market.quote(p.symbol, now_ms)
                 if quote is None or not self.market.in_session(p.symbol, now_ms):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from actors.notify.commands import CommandDesk, Control, Ignore, Query, Reply, parse_command
+from actors.notify.commands import ChatReply, CommandDesk, Control, Ignore, Query, parse_command
 
 CHAT = 11
 
@@ -13,7 +13,7 @@ def _desk() -> CommandDesk:
     return CommandDesk((CHAT,), confirm_timeout_s=60, rng=random.Random(3))
 
 
-def _code(reply: Reply) -> str:
+def _code(reply: ChatReply) -> str:
     return reply.text.split("/confirm ")[1].split()[0]
 
 
@@ -49,7 +49,7 @@ def test_killswitch_and_closeall_need_the_code_in_time() -> None:
     for command, control in (("/killswitch", "kill-switch"), ("/closeall", "close-all")):
         desk = _desk()
         prompt = desk.handle(CHAT, 1, command, 0.0)
-        assert isinstance(prompt, Reply) and "/confirm" in prompt.text
+        assert isinstance(prompt, ChatReply) and "/confirm" in prompt.text
         assert desk.handle(CHAT, 2, f"/confirm {_code(prompt)}", 59.0) == Control(
             CHAT, control, "telegram-2")
         assert "Nothing to confirm" in desk.handle(CHAT, 3, f"/confirm {_code(prompt)}",
