@@ -38,8 +38,6 @@ TRADING_MARKET = (
     "risk.rules.max_daily_loss=1000000", "risk.rules.max_daily_loss_pct=0",
     "risk.rules.consecutive_loss_limit=1000",
 )
-# Endpoints the page uses that other issues are still adding: a 404 from them is expected.
-OPTIONAL_ENDPOINTS = re.compile(r"/api/(journal/|bars|equity|control/)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -125,16 +123,12 @@ def watch(browser_context: Any, daemon: Daemon) -> Iterator[Any]:
     def open_page() -> Watched:
         page = browser_context.new_page()
         watched = Watched(page, daemon.base_url)
-        watched.allow(r"^Failed to load resource: the server responded with a status of 404")
 
         def on_console(message: Any) -> None:
             if message.type != "error":
                 return
             url = (message.location or {}).get("url", "")
-            text = f"{message.text} [{url}]"
-            if "status of 404" in message.text and not OPTIONAL_ENDPOINTS.search(url):
-                text = f"UNEXPECTED 404 {text}"
-            watched.errors.append(text)
+            watched.errors.append(f"{message.text} [{url}]")
 
         page.on("console", on_console)
         page.on("pageerror", lambda error: watched.errors.append(f"page error: {error}"))

@@ -71,7 +71,10 @@ def test_every_panel_shows_live_data_and_follows_the_market(watch: Any, daemon: 
     shown = float(number.replace("−", "-").replace(",", "").replace("+", ""))
     assert shown == pytest.approx(realised, abs=0.006)
     # Positions: a trade opens, with its SL → TP bar, and its row moves with the market.
-    page.wait_for_selector("#positions-table tbody tr", timeout=TRADING_TIMEOUT * 1000)
+    # (a row is drawn before its cells are filled: wait for its side, not for the row)
+    wait_js(page, "() => /\\b(BUY|SELL)\\b/.test("
+            "document.querySelector('#positions-table tbody')?.innerText ?? '')",
+            timeout=TRADING_TIMEOUT)
     first = text(page, "#positions-table tbody")
     assert re.search(r"\b(BUY|SELL)\b", first)
     watched.screenshot("02-live-market")
