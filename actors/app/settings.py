@@ -19,7 +19,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from actors.broker.sim.config import SimConfig
 from actors.broker.sim.faults import FaultConfig
@@ -36,6 +43,7 @@ from actors.runtime.distribution import default_data_dir
 from actors.strategy.indicators import RegimeParams
 from actors.strategy.management import ManagementParams
 from actors.strategy.signals import SignalParams
+from messages.server_time import NEW_YORK_CLOSE, parse_server_time
 
 # The pure modules' parameter dataclasses are the single source of their defaults; pydantic
 # validates them in place, and this makes an unknown key an error there too.
@@ -191,6 +199,19 @@ class BrokerSettings(Section):
         "approval; false lets anyone place orders on a demo account, for testing the broker "
         "alone (never on a real one)"
     )
+    server_time: str = Field(
+        NEW_YORK_CLOSE, description="the trade server's clock rule (mt5, mt5linux; sim: "
+        "sim.server_time): 'new-york-close' (UTC+2, UTC+3 in US summer time, most FX brokers), "
+        "an IANA zone or '+HH:MM'; the offset is measured from ticks, the rule gives the DST "
+        "switches before the first measurement ('': none, the first offset measured stands)"
+    )
+
+    @field_validator("server_time")
+    @classmethod
+    def _a_clock_rule(cls, value: str) -> str:
+        if value.strip():
+            parse_server_time(value, "broker.server_time")
+        return value.strip()
 
 
 class StrategySettings(Section):

@@ -278,6 +278,7 @@ class MT5BrokerActor(EnsembleActor):
     def on_configure(self) -> None:
         self.backend = make_backend(self.settings)
         self.market_clock = self.backend.market_clock
+        self.server_clock.rule = self.backend.server_clock_rule()
         self.desk = OrderDesk(self.settings.broker.magic, decision_of=self._decision_of)
         self.deals = DealReader(self.settings.broker.magic)
         # Connecting can take long (initialize waits for the terminal): not inside Configure,
@@ -419,6 +420,13 @@ class MT5BrokerActor(EnsembleActor):
             return
         offset = self.server_offset_s
         self.log.info("server clock offset", offset_s=offset, before_s=before)
+        if before is None and self.server_clock.rule_shift_s:
+            rule = self.server_clock.rule
+            self.log.warning(
+                "the server's clock is not the declared rule's: its switches before now are "
+                "taken shifted by what was measured; set broker.server_time to the server's",
+                rule=rule.setting if rule is not None else None, offset_s=offset,
+                shift_s=self.server_clock.rule_shift_s)
         record = self.server_clock.record()
         self._state(lambda rid: StateSet(request_id=rid, key=SERVER_OFFSET_KEY, value=record),
                     _check_written)

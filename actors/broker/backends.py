@@ -22,6 +22,7 @@ from actors.broker.reconcile import trade_mode_name
 from actors.broker.sim_clock import MARKET_TIME_FILE, MarketTimeFile, resume_sim_clock
 from actors.runtime.clock import Clock, SimClock, WallClock
 from messages.books import AccountRecord
+from messages.server_time import ServerTime, parse_server_time
 from messages.trading import BrokerProfile
 
 __all__ = ["BrokerBackend", "Credentials", "SimBackend", "TerminalBackend", "make_backend"]
@@ -84,6 +85,12 @@ class BrokerBackend:
     def server_offset_hint(self, gateway: Gateway | None) -> int | None:
         """The server's UTC offset when the backend knows it without ticks (None: it does not)."""
         return None
+
+    def server_clock_rule(self) -> ServerTime | None:
+        """The server's declared clock rule, for the switches before the first measured offset
+        (``broker.server_time``; None: none declared)."""
+        setting = self.settings.broker.server_time
+        return parse_server_time(setting, "broker.server_time") if setting else None
 
     def save_market_time(self, force: bool = False) -> None:
         """Remember the market time across restarts (a no-op on live time)."""
@@ -170,6 +177,9 @@ class SimBackend(BrokerBackend):
         # The simulated terminal runs in this process: nothing sent before our own restart can
         # still execute, and a fate is read only after the send has returned (one thread).
         return 0.0
+
+    def server_clock_rule(self) -> ServerTime | None:
+        return parse_server_time(self.settings.sim.server_time)  # the simulated server's own
 
     def server_offset_hint(self, gateway: Gateway | None) -> int | None:
         terminal = self.fault_terminal(gateway)

@@ -18,6 +18,13 @@ poll that measured the old one and the first that measured the new one), so a de
 before a switch and read after it is converted with the offset of its own time
 (:mod:`messages.server_time`). The history travels in the profile and is saved with the
 offset; it keeps the last :data:`HISTORY_LENGTH` switches.
+
+Before its first measurement the broker has seen nothing, so its first entry is preceded by the
+switches of the server's declared clock rule (``broker.server_time``; the simulator's own
+``sim.server_time``) over the year before, shifted by whatever the measurement says the rule
+is off by (:func:`~messages.server_time.past_switches`): bars and deals older than the first
+measurement, from before a switch, are read with the offset of their own time. Without a rule
+(``broker.server_time = ""``) the first offset measured stands for everything before it.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from actors.broker.reconcile import estimate_server_offset
+from messages.server_time import ServerTime, past_switches
 
 __all__ = ["HISTORY_LENGTH", "ServerClock", "history_from_record"]
 
@@ -32,8 +40,12 @@ HISTORY_LENGTH = 8
 
 
 class ServerClock:
-    def __init__(self, offset_s: int | None = None) -> None:
+    def __init__(self, offset_s: int | None = None, rule: ServerTime | None = None) -> None:
         self.offset_s: int | None = offset_s
+        self.rule = rule
+        """The server's declared clock rule (None: none declared)."""
+        self.rule_shift_s = 0
+        """What the first measurement says the rule is off by (0: it agrees)."""
         """Server time − UTC in seconds; None until measured (or restored)."""
         self._candidate: int | None = None
         self._candidate_since = 0.0
@@ -76,7 +88,12 @@ class ServerClock:
         return False
 
     def _took_effect(self, after: float, by: float, offset: int) -> None:
-        self.history = (*self.history, (float(after), float(by), int(offset)))[-HISTORY_LENGTH:]
+        entry = (float(after), float(by), int(offset))
+        before: tuple[tuple[float, float, int], ...] = self.history
+        if not before and self.rule is not None:  # the first: the rule tells what went before
+            self.rule_shift_s = int(offset) - self.rule.offset_s(by)
+            before = past_switches(self.rule, entry)
+        self.history = (*before, entry)[-HISTORY_LENGTH:]
 
     def restore(self, offset_s: int, history: tuple[tuple[float, float, int], ...]) -> None:
         """Take a saved offset (and when each took effect) until a tick can tell."""

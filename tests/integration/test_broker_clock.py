@@ -51,20 +51,22 @@ def test_fridays_bars_keep_their_utc_times_after_the_dst_switch_the_broker_saw(
     daemon = Daemon(tmp_path / "data", *settings, f"sim.start={SPRING_SWITCH_2024 - 600}",
                     "sim.speed=30", "broker.poll_interval_s=0.5")
 
-    def offset_and_bars() -> tuple[int, int, list[int]]:
+    def offset_and_bars() -> tuple[int, float, list[int]]:
         broker = daemon.get("/api/broker")
         bars = daemon.get("/api/bars?symbol=EURUSD&timeframe=M5&count=3")
-        return (broker["server_utc_offset_s"], len(broker["server_offset_history"]),
+        # The newest entry of the history: the offset the broker measured last, and by when.
+        history = broker["server_offset_history"]
+        return (broker["server_utc_offset_s"], history[-1][1] if history else 0.0,
                 [bar["time"] for bar in bars])
 
     try:
         daemon.start()
-        _, _, before = daemon.wait_until(
+        _, first_by, before = daemon.wait_until(
             lambda: (seen := offset_and_bars())[0] == 2 * 3600 and seen, 60, "UTC+2 measured")
         assert FRIDAY_CLOSE_UTC - 3600 < before[-1] < FRIDAY_CLOSE_UTC, before
         _, _, after = daemon.wait_until(
-            lambda: (seen := offset_and_bars())[:2] == (3 * 3600, 2) and seen, 90,
-            "the switch to UTC+3 measured")
+            lambda: ((seen := offset_and_bars())[0] == 3 * 3600 and seen[1] > first_by
+                     and seen), 90, "the switch to UTC+3 measured")
         assert after == before
     finally:
         daemon.stop()

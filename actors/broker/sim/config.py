@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from actors.broker.sim import constants as c
 from actors.broker.sim.faults import FaultConfig
-from actors.broker.sim.server_clock import NEW_YORK_CLOSE, parse_server_time
 from actors.broker.sim.universe import DEFAULT_ACTIVE_SYMBOLS, DEFAULT_UNIVERSE
+from messages.server_time import NEW_YORK_CLOSE, parse_server_time
 
 __all__ = ["COMMENT_REWRITES", "EXECUTION_MODES", "SimConfig"]
 

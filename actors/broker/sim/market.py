@@ -53,6 +53,7 @@ from actors.broker.sim.universe import (
 
 if TYPE_CHECKING:
     from actors.broker.sim.replay import ReplayBook
+    from messages.server_time import ServerTime
 
 __all__ = [
     "ANCHOR_FIRST_DAY",
@@ -375,10 +376,11 @@ _SHARED_DAYS: weakref.WeakValueDictionary[tuple[object, ...], _SharedDays] = (
 _SHARED_DAYS_LOCK = threading.Lock()
 
 
-def _shared_days(seed: int, universe: Mapping[str, SymbolSpec],
-                 spread_points: int | None) -> _SharedDays:
+def _shared_days(seed: int, universe: Mapping[str, SymbolSpec], spread_points: int | None,
+                 server_time: ServerTime | None) -> _SharedDays:
     try:
-        key: tuple[object, ...] = (seed, spread_points, frozenset(universe.items()))
+        key: tuple[object, ...] = (seed, spread_points, frozenset(universe.items()),
+                                   server_time.setting if server_time is not None else None)
         hash(key)
     except TypeError:  # an unhashable spec: a cache of its own
         return _SharedDays(len(universe))
@@ -417,9 +419,13 @@ class SimulatedMarket:
         max_bars: int = 100_000,
         replay: ReplayBook | None = None,
         spread_points: int | None = None,
+        server_time: ServerTime | None = None,
     ) -> None:
         self.seed = int(seed)
         self.spread_points = spread_points
+        self.server_time = server_time
+        """The server's clock rule: the hour a spring switch skips has no minutes (None: every
+        server minute exists, a clock without switches)."""
         self.universe = dict(universe)
         self.history_bars = int(history_bars)
         self.max_bars = int(max_bars)
@@ -432,7 +438,7 @@ class SimulatedMarket:
         # Generated minutes are shared with the markets of this process built alike (they are
         # pure functions of the seed, the universe and the spread); replayed ones are not.
         shared = (_SharedDays(len(universe)) if replay is not None
-                  else _shared_days(self.seed, self.universe, spread_points))
+                  else _shared_days(self.seed, self.universe, spread_points, server_time))
         self._shared = shared
         self._factor_paths = shared.factor_paths
         self._days = shared.days
@@ -460,8 +466,8 @@ class SimulatedMarket:
         day, minute = divmod(minute_abs, MINUTES_PER_DAY)
         if not spec.is_open(weekday_of_day(day), minute):
             return False
-        if self.is_replayed(symbol):
-            return self.day_bars(symbol, day).row_of(minute) >= 0
+        if self.is_replayed(symbol) or self.server_time is not None:
+            return self.day_bars(symbol, day).row_of(minute) >= 0  # a gap, a skipped hour
         return True
 
     # ---- layer 2 --------------------------------------------------------------------------
@@ -552,6 +558,11 @@ class SimulatedMarket:
             ),
         ).astype(np.int64)
         mask = spec.open_minutes(weekday)
+        if self.server_time is not None:
+            first_s = day * SECONDS_PER_DAY
+            for lo, hi in self.server_time.skipped(first_s, first_s + SECONDS_PER_DAY):
+                mask = mask.copy()
+                mask[(lo - first_s) // 60:-(-(hi - first_s) // 60)] = False
         minutes = np.flatnonzero(mask).astype(np.int32)
         return DayBars(
             day,

@@ -45,7 +45,6 @@ from actors.broker.sim.ledger import AccountState
 from actors.broker.sim.market import MarketError, SimulatedMarket
 from actors.broker.sim.planning import RequestPlanner
 from actors.broker.sim.pricing import Pricing
-from actors.broker.sim.server_clock import parse_server_time
 from actors.broker.sim.store import SimStore
 from actors.broker.sim.structs import (
     SYMBOL_INFO_FIELDS,
@@ -65,6 +64,7 @@ from actors.broker.sim.triggers import DAY_MS, Triggers
 from actors.broker.sim.universe import DEFAULT_UNIVERSE, SymbolSpec
 from actors.broker.sim.views import deal_struct, order_struct, position_struct
 from actors.runtime.clock import Clock
+from messages.server_time import parse_server_time
 
 __all__ = [
     "TERMINAL_BUILD",
@@ -162,6 +162,7 @@ class SimTerminal:
             max_bars=config.max_bars,
             replay=replay,
             spread_points=config.spread_points,
+            server_time=self.server_time,
         )
         self.pricing = Pricing(self.market, account)
         self.pricing.check_currency(config.symbols, specs)

@@ -4,6 +4,7 @@ following a DST switch within two polls and holding its value while the market i
 from __future__ import annotations
 
 from actors.broker.server_clock import ServerClock, history_from_record
+from messages.server_time import parse_server_time, server_time_to_utc
 
 UTC_NOW = 1_700_000_000.0
 HOUR = 3600
@@ -65,3 +66,21 @@ def test_an_offset_given_without_history_is_kept_as_the_one_before_a_switch() ->
     assert not clock.observe([UTC_NOW + 3 * HOUR], UTC_NOW)
     assert clock.observe([UTC_NOW + 1 + 3 * HOUR], UTC_NOW + 1)
     assert [offset for _after, _by, offset in clock.history] == [2 * HOUR, 3 * HOUR]
+
+
+def test_a_declared_rule_gives_the_switches_before_the_first_measurement() -> None:
+    """First measured in July at UTC+3 on a New York close server: a deal stamped in February
+    is read at UTC+2, as the server stamped it, not at the July offset; a rule that is off
+    by an hour (the server is at UTC+4) is shifted to what was measured, and reported."""
+    july = 1_783_000_000.0  # 2026-07-02
+    february = 1_771_000_000.0  # 2026-02-13, winter
+    clock = ServerClock(rule=parse_server_time("new-york-close"))
+    assert clock.observe([july + 3 * HOUR - 10], july) and clock.rule_shift_s == 0
+    assert server_time_to_utc(february + 2 * HOUR, clock.history, 3 * HOUR) == february
+    assert history_from_record(clock.record()) == clock.history  # saved as it is
+    off = ServerClock(rule=parse_server_time("new-york-close"))
+    assert off.observe([july + 4 * HOUR - 10], july) and off.rule_shift_s == HOUR
+    assert server_time_to_utc(february + 3 * HOUR, off.history, 4 * HOUR) == february
+    without = ServerClock()
+    assert without.observe([july + 3 * HOUR - 10], july)
+    assert server_time_to_utc(february + 2 * HOUR, without.history, 3 * HOUR) == february - HOUR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -164,3 +165,26 @@ def test_in_the_repeated_november_hour_a_new_position_still_meets_its_take_profi
     exit_ = mt5.history_deals_get(position=opened.order)[-1]
     assert exit_.reason == c.DEAL_REASON_TP
     assert NOVEMBER_SWITCH + 600 + 2 * HOUR <= exit_.time <= NOVEMBER_SWITCH + 1200 + 2 * HOUR
+
+
+def test_the_hour_the_spring_switch_skips_has_no_bars_and_the_rest_are_dense(
+    make_terminal: TerminalFactory, clock: ManualClock
+) -> None:
+    """A real server's history has nothing stamped in the hour its clock jumps over: Bitcoin's
+    M5 bars on the switch Sunday go from 08:55 straight to 10:00 server time, and seen in UTC
+    (with the offset of each bar's own time) they are evenly spaced, with no phantom hour."""
+    mt5 = _module(make_terminal, clock, MARCH_SWITCH + 2 * HOUR)
+    bars = mt5.copy_rates_from_pos("BTCUSD", c.TIMEFRAME_M5, 0, 60)
+    times = [int(t) for t in bars["time"]]
+    skipped_lo, skipped_hi = MARCH_SWITCH + 2 * HOUR, MARCH_SWITCH + 3 * HOUR
+    assert not [t for t in times if skipped_lo <= t < skipped_hi]
+    assert skipped_lo - 300 in times and skipped_hi in times
+    config = SimConfig()
+    utc = [utc_of_server(config, t) for t in times]
+    assert {b - a for a, b in itertools.pairwise(utc)} == {300}
+    hourly = mt5.copy_rates_from_pos("BTCUSD", c.TIMEFRAME_H1, 0, 6)
+    assert skipped_lo not in [int(t) for t in hourly["time"]]
+    # The autumn switch skips nothing: its hour shows twice on the server's clock.
+    autumn = _module(make_terminal, clock, NOVEMBER_SWITCH + 2 * HOUR)
+    hours = [int(t) for t in autumn.copy_rates_from_pos("BTCUSD", c.TIMEFRAME_H1, 0, 8)["time"]]
+    assert hours == list(range(hours[0], hours[0] + 8 * HOUR, HOUR))

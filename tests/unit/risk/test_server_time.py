@@ -8,12 +8,18 @@ from __future__ import annotations
 import calendar
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.broker.sim.server_clock import parse_server_time, us_dst_interval
 from actors.risk.state import CounterParams, RiskState, apply_deal
-from messages.server_time import server_day, server_times_to_utc
+from messages.server_time import (
+    parse_server_time,
+    past_switches,
+    server_day,
+    server_times_to_utc,
+    us_dst_interval,
+)
 from messages.server_time import server_time_to_utc as deal_utc
 from tests.unit.risk.builders import deal
 
@@ -119,3 +125,42 @@ def _one_by_one(server_s: float, history: tuple, current: int) -> float:
         if starts < server_s - offset < ends:
             fits.append(server_s - offset)
     return max(fits) if fits else max(server_s - offset for _a, _b, offset in history)
+
+
+def test_each_rule_names_its_switches_to_the_second() -> None:
+    year = (SPRING - 86_400 * 60, FALL + 86_400 * 60)
+    assert NEW_YORK_CLOSE.switches(*year) == [(SPRING, 2 * HOUR, 3 * HOUR),
+                                              (FALL, 3 * HOUR, 2 * HOUR)]
+    athens = parse_server_time("Europe/Athens")  # EU dates: last Sundays, 01:00 UTC
+    assert athens.switches(*year) == [(_utc(2026, 3, 29, 1, 0, 0), 2 * HOUR, 3 * HOUR),
+                                      (_utc(2026, 10, 25, 1, 0, 0), 3 * HOUR, 2 * HOUR)]
+    assert parse_server_time("+02:00").switches(*year) == []
+    # The spring switch skips an hour of server time; the autumn one skips none.
+    assert NEW_YORK_CLOSE.skipped(SPRING - 86_400, SPRING + 86_400) == [
+        (SPRING + 2 * HOUR, SPRING + 3 * HOUR)]
+    assert NEW_YORK_CLOSE.skipped(FALL - 86_400, FALL + 86_400) == []
+
+
+def test_a_bad_rule_is_named_by_its_key() -> None:
+    with pytest.raises(ValueError, match=r"broker\.server_time must be 'new-york-close'.*'Mars'"):
+        parse_server_time("Mars", "broker.server_time")
+
+
+def test_before_the_first_measurement_the_rules_switches_shifted_to_what_was_measured() -> None:
+    """A broker first measured on Monday after the spring switch: bars and deals from before
+    it are read with the rule's winter offset, not the summer one measured; a broker at
+    UTC+3/+4 on New York's dates (the rule plus an hour) gets the rule's switches plus an hour."""
+    monday = _utc(2026, 3, 9, 7, 0, 0)
+    for measured in (3 * HOUR, 4 * HOUR):
+        first = (monday, monday, measured)
+        history = (*past_switches(NEW_YORK_CLOSE, first), first)
+        shift = measured - 3 * HOUR
+        friday_late = _utc(2026, 3, 6, 21, 30, 0)
+        for utc in (friday_late, SPRING - 10, SPRING + 10, _utc(2025, 11, 2, 3, 0, 0),
+                    _utc(2025, 7, 1, 12, 0, 0), monday - 60):
+            stamped = utc + NEW_YORK_CLOSE.offset_s(utc) + shift
+            assert deal_utc(stamped, history, measured) == utc
+        # Without the rule, everything before the measurement took the summer offset.
+        naive = friday_late + 2 * HOUR + shift
+        assert deal_utc(naive, (first,), measured) == friday_late - HOUR
+    assert past_switches(parse_server_time("+02:00"), (monday, monday, 2 * HOUR)) == ()
