@@ -192,8 +192,11 @@ def test_a_trade_is_marked_on_the_chart(watch: Any, daemon: Daemon) -> None:
     page = open_dashboard(watched, daemon)
     page.click("#tab-closed")
     page.wait_for_selector("#closed-table tbody tr", timeout=TRADING_TIMEOUT * 1000)
-    symbol = page.get_attribute("#closed-table tbody tr", "data-symbol")
-    page.click("#closed-table tbody tr")
+    # The newest trade is the first row, and another may close between two steps here: click
+    # the very row whose symbol was read.
+    row = page.query_selector("#closed-table tbody tr.trade-main")
+    key, symbol = row.get_attribute("data-key"), row.get_attribute("data-symbol")
+    page.click(f'#closed-table tbody tr[data-key="{key}"]')
     chart = "document.getElementById('chart-candles').dataset"
     wait_js(page, f"() => {chart}.symbol === '{symbol}' && Number({chart}.bars) > 0")
     wait_js(page, f"() => Number({chart}.markers) >= 2")  # its entry and its exit

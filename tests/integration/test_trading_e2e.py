@@ -93,8 +93,15 @@ async def test_killing_trading_roles_mid_run_loses_nothing_and_sends_nothing_twi
     assert max(reviews.values()) == 1, f"a trade was reviewed twice: {reviews}"
     closed = {e["ticket"] for e in client.of_type("POSITION_CLOSED")}
     assert closed <= set(reviews), "a closed trade was never reviewed"
-    # The risk counters kept every closing deal across the RiskManager's restart.
-    state = daemon.get("/api/kv/risk.state")["value"]
-    counted = {ticket for ticket, _, _, closing, _ in state["deals"] if closing}
-    assert len(counted) >= len(closed)
+    # The risk counters kept every closing deal across the RiskManager's restart. They reach
+    # SharedState on their own path (broker → RiskManager → SharedState), not the review's:
+    # wait for them rather than read them once.
+
+    def closing_deals() -> set[int]:
+        state = daemon.get("/api/kv/risk.state")["value"]
+        return {ticket for ticket, _, _, closing, _ in state["deals"] if closing}
+
+    daemon.wait_until(lambda: len(closing_deals()) >= len(closed), timeout=60,
+                      what=f"a counted closing deal for each of the {len(closed)} closed "
+                           f"positions {sorted(closed)}")
     await client.close()
