@@ -23,12 +23,10 @@ from typing import Any
 from actors.risk.news import CalendarError, NewsEvent, blackout, read_calendar, scheduled_events
 from actors.risk.reservations import (
     Ledger,
-    approve_and_reserve,
     ledger_from_dict,
     ledger_to_dict,
 )
 from actors.risk.rules import RiskParams, check_pre_scan, loss_stops_the_day
-from actors.risk.sizing import SizedOrder
 from actors.risk.standing import Standing, standing
 from actors.risk.state import (
     RiskState,
@@ -38,7 +36,6 @@ from actors.risk.state import (
     kill_switch_breach,
     kill_switch_on,
     latch_kill_switch,
-    record_order_sent,
     reset_kill_switch,
     roll_broker_day,
     set_paused,
@@ -46,12 +43,20 @@ from actors.risk.state import (
     state_to_dict,
     stop_the_day,
 )
+from actors.risk.submission import (
+    OnItsWay,
+    Refuse,
+    Reserve,
+    client_order_id,
+    order_reported,
+    reservation_written,
+    submit,
+)
 from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import iso_utc
 from actors.shared_state.keys import KILL_SWITCH
 from messages.commands import StateGet, StateReply, StateSet
 from messages.events import ControlResult, RiskStateChanged
-from messages.orders import Outcome
 from messages.risk import DenialCode, PreScanInput
 from messages.server_time import server_time_to_utc
 from messages.trading import (
@@ -425,37 +430,23 @@ class RiskManagerActor(EnsembleActor):
 
     @handles(SubmitOrder)
     def _on_submit(self, message: SubmitOrder, sender: Any) -> None:
-        """Check, size and reserve; answer the strategy; send the order with its approval."""
-        client_order_id = f"E{message.decision_id}"
-        if client_order_id in self.ledger:
-            # A retried submission: the order is already on its way (the broker would answer
-            # a second send from its record anyway).
-            held = self.ledger.reservations[client_order_id]
-            self.send(sender, OrderApproval(message.request_id, message.decision_id, True,
-                                            volume=held.exposure.volume or 0.0,
-                                            risk_money=held.risk_money))
-            return
-        why = self._unjudgeable()
-        if why is not None or self.state is None:
-            self._deny(sender, message, DenialCode.MISSING_INPUT.value, str(why))
-            return
+        """Check, size and reserve; answer the strategy; send the order with its approval
+        (the steps and their order: :mod:`actors.risk.submission`)."""
         if message.order.market.now:  # the market time the order was decided at
             self.market_now = max(self.market_now, message.order.market.now)
-        rules = self.rules
-        wall = time.time()
-        self.state = roll_broker_day(self.state, self._now(), rules.counters)
-        approval, self.ledger = approve_and_reserve(message.order, client_order_id, self.ledger,
-                                                    self.state, rules,
-                                                    self.settings.risk.sizing, wall)
-        if not approval.allowed:
-            denial = approval.denial
-            self._deny(sender, message,
-                       str(denial.code) if denial else DenialCode.VOLUME_BELOW_MIN.value,
-                       denial.message if denial else "no volume fits the risk limits")
-            return
-        # Write-ahead: the reservation is saved before the order may go, so a RiskManager
-        # restarted meanwhile still counts it.
-        self._save_ledger(lambda saved: self._send_approved(sender, message, approval, saved))
+        coid = client_order_id(message.decision_id)
+        self.ledger, self.state, step = submit(
+            message.order, coid, self.ledger, self.state, self._unjudgeable(), self.rules,
+            self.settings.risk.sizing, self._now(), time.time())
+        if isinstance(step, OnItsWay):
+            # A retried submission: the order is already on its way (the broker would answer
+            # a second send from its record anyway).
+            self.send(sender, OrderApproval(message.request_id, message.decision_id, True,
+                                            volume=step.volume, risk_money=step.risk_money))
+        elif isinstance(step, Refuse):
+            self._deny(sender, message, step)
+        else:
+            self._save_ledger(lambda saved: self._send_approved(sender, message, step, saved))
 
     def _save_ledger(self, then: Callable[[bool], None] | None = None) -> None:
         snapshot = ledger_to_dict(self.ledger)
@@ -464,54 +455,47 @@ class RiskManagerActor(EnsembleActor):
                       lambda reply: then(reply.ok) if then else None, STATE_TIMEOUT_S,
                       lambda: then(False) if then else None)
 
-    def _send_approved(self, sender: Any, message: SubmitOrder, approval: SizedOrder,
+    def _send_approved(self, sender: Any, message: SubmitOrder, reserved: Reserve,
                        saved: bool) -> None:
-        client_order_id = f"E{message.decision_id}"
-        if not saved:
-            self.ledger = self.ledger.release(client_order_id)
-            self._deny(sender, message, DenialCode.MISSING_INPUT.value,
-                       "the reservation could not be saved (SharedState unavailable)")
+        coid = client_order_id(message.decision_id)
+        self.ledger, refusal = reservation_written(self.ledger, coid, saved)
+        if refusal is not None:
+            self._deny(sender, message, refusal)
             return
         wall, sent_at = time.time(), time.monotonic()
-        risk_money = approval.sizing.risk_money if approval.sizing else 0.0
+        volume, risk_money = reserved.sized.volume, reserved.risk_money
         self.send(sender, OrderApproval(message.request_id, message.decision_id, True,
-                                        volume=approval.volume, risk_money=risk_money))
-        approved = Approval(client_order_id, message.decision_id, message.strategy,
-                            message.symbol, message.side, approval.volume, risk_money,
-                            expires_at=wall + APPROVAL_TTL_S)
+                                        volume=volume, risk_money=risk_money))
+        approved = Approval(coid, message.decision_id, message.strategy, message.symbol,
+                            message.side, volume, risk_money, expires_at=wall + APPROVAL_TTL_S)
         self.ask_peer(
             "broker",
-            lambda rid: PlaceOrder(rid, client_order_id, message.decision_id, message.symbol,
-                                   message.side, approval.volume, message.sl, message.tp,
+            lambda rid: PlaceOrder(rid, coid, message.decision_id, message.symbol,
+                                   message.side, volume, message.sl, message.tp,
                                    approval=approved, reference_price=message.entry,
                                    strategy=message.strategy),
             lambda report: self._on_order_report(sender, message, report, sent_at),
             ORDER_TIMEOUT_S,
             lambda: self.log.warning("no order report yet; the reservation stays until it "
-                                     "expires", client_order_id=client_order_id),
+                                     "expires", client_order_id=coid),
             final=lambda report: report.final)
 
-    def _deny(self, sender: Any, message: SubmitOrder, code: str, why: str) -> None:
+    def _deny(self, sender: Any, message: SubmitOrder, refusal: Refuse) -> None:
         self.send(sender, OrderApproval(message.request_id, message.decision_id, False,
-                                        code=code, message=why))
+                                        code=refusal.code, message=refusal.why))
 
     def _on_order_report(self, requester: Any, message: SubmitOrder, report: OrderReport,
                          sent_at: float) -> None:
         """The broker's report on an order sent for ``requester`` (at monotonic ``sent_at``):
         books it, then passes it on under the requester's own request id, with its latency."""
-        client_order_id = f"E{message.decision_id}"
-        if report.status == Outcome.DONE.value:
-            self.ledger = self.ledger.fill(client_order_id, report.ticket, report.volume,
-                                           report.price)
-            # Counted on the fill: an approval that never became a trade starts no interval.
-            assert self.state is not None
-            self.state = record_order_sent(self.state, message.symbol, self._now(),
-                                           self.rules.counters)
+        assert self.state is not None
+        booked = order_reported(self.ledger, self.state, client_order_id(message.decision_id),
+                                message.symbol, report, self._now(), self.rules)
+        self.ledger, self.state = booked.ledger, booked.state
+        if booked.state_changed:
             self._persist()
             self._review_standing()
-        elif report.final:
-            self.ledger = self.ledger.release(client_order_id)
-        if report.final:
+        if booked.ledger_changed:
             self._save_ledger()
         self.send(requester, replace(report, request_id=message.request_id,
                                      latency_s=round(time.monotonic() - sent_at, 6)))

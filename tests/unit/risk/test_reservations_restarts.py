@@ -2,15 +2,15 @@
 stale books and restarts in any order never let the day's budget be exceeded, and every order on
 its way is counted exactly once in what the next approval sees.
 
-The machine follows the RiskManager actor's own order of messages (``actors/risk/actor.py``),
-with the real ledger, sizing and rules and the ledger's SharedState form
-(``ledger_to_dict``/``ledger_from_dict``, through JSON). A restart can come between any two
-messages leaving the actor: writes it had sent still land (SharedState is alive and takes them
-in order), but a reply it was waiting for reaches nobody, and neither does a report the broker
-sends to its old address. ``WRITE_AHEAD`` is the actor's rule: the reservation is written to
-SharedState, and the order goes only once that write is acknowledged. (Sending first and writing
-after lets hypothesis find a restart between the two that forgets an order on its way, and the
-budget is then exceeded.)
+The machine drives the RiskManager's own submission steps (:mod:`actors.risk.submission`:
+``submit``, ``reservation_written``, ``order_reported``, the code the actor runs), with the real
+ledger, sizing and rules and the ledger's SharedState form (``ledger_to_dict``/
+``ledger_from_dict``, through JSON); it plays the messages around them. A restart can come
+between any two messages leaving the actor: writes it had sent still land (SharedState is alive
+and takes them in order), but a reply it was waiting for reaches nobody, and neither does a
+report the broker sends to its old address. A write SharedState fails is answered as failed.
+(The steps' write-ahead is what holds the budget: sending first and writing after lets
+hypothesis find a restart between the two that forgets an order on its way.)
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from actors.risk.reservations import Ledger, approve_and_reserve, ledger_from_dict, ledger_to_dict
+from actors.risk.reservations import Ledger, ledger_from_dict, ledger_to_dict
 from actors.risk.state import RiskState, broker_day
+from actors.risk.submission import Reserve, order_reported, reservation_written, submit
 from messages.books import DealRecord
+from messages.orders import Outcome
 from messages.risk import Exposure
+from messages.trading import OrderReport
 from tests.unit.risk.builders import order, walk_bars
 from tests.unit.risk.test_reservations import LIMIT, METALS, RULES, SIZING
-
-WRITE_AHEAD = True
 
 
 def _opening_deal(coid: str, ticket: int, volume: float) -> DealRecord:
@@ -46,13 +47,13 @@ class RiskManagerRestarts(RuleBasedStateMachine):
         self.store: dict = {}  # SharedState's risk.reservations
         self.writes: list[dict] = []  # sent to SharedState, not yet taken
         self.acks: list[tuple[int, str | None]] = []  # (generation, order waiting for it)
-        self.unsaved: list[str] = []  # without write-ahead: sent, its write not yet sent
         self.generation = 0
         self.count = 0
         self.realised_loss = 0.0  # the day's, from the deals (saved with the risk state)
         self.risk_of: dict[str, float] = {}  # order → its risk at the stop
         self.sent_by: dict[str, int] = {}  # order at the broker → the generation that sent it
         self.tickets: dict[str, int] = {}  # filled orders: their positions
+        self.filled_volume: dict[str, float] = {}
         self.books: tuple[Exposure, ...] = ()  # the snapshot a strategy last built
 
     # --- the RiskManager's messages ----------------------------------------------------------
@@ -73,30 +74,41 @@ class RiskManagerRestarts(RuleBasedStateMachine):
                           m1_bars={s: walk_bars(self.count, start=2350.0) for s in METALS})
         state = RiskState(broker_day=broker_day(candidate.market.now or 0.0, RULES.counters),
                           day_realised_pnl=-self.realised_loss)
-        approval, self.memory = approve_and_reserve(candidate, coid, self.memory, state, RULES,
-                                                    SIZING, 0.0)
-        if not approval.allowed:
+        self.memory, _state, step = submit(candidate, coid, self.memory, state, None, RULES,
+                                           SIZING, candidate.market.now or 0.0, 0.0)
+        if not isinstance(step, Reserve):
             return
-        self.risk_of[coid] = approval.sizing.risk_money
-        if WRITE_AHEAD:
-            self._write(then=coid)  # the order goes when this write is acknowledged
-        else:
-            self._send(coid)
-            self.unsaved.append(coid)
+        self.risk_of[coid] = step.risk_money
+        self._write(then=coid)  # Reserve: the order goes when this write is acknowledged
 
-    @precondition(lambda self: bool(self.unsaved))
-    @rule()
-    def write_after_send(self) -> None:
-        self.unsaved.pop(0)
-        self._write()
+    def _acknowledged(self, saved: bool) -> None:
+        generation, then = self.acks.pop(0)
+        if then is None or generation != self.generation:
+            return  # a plain write, or its reply reaches nobody
+        self.memory, refusal = reservation_written(self.memory, then, saved)
+        if refusal is None:
+            self._send(then)
 
     @precondition(lambda self: bool(self.writes))
     @rule()
     def shared_state_takes_a_write(self) -> None:
         self.store = self.writes.pop(0)
-        generation, then = self.acks.pop(0)
-        if then is not None and generation == self.generation:
-            self._send(then)
+        self._acknowledged(saved=True)
+
+    @precondition(lambda self: bool(self.writes))
+    @rule()
+    def shared_state_fails_a_write(self) -> None:
+        self.writes.pop(0)  # the store keeps what it had
+        self._acknowledged(saved=False)
+
+    def _report(self, coid: str, status: Outcome, ticket: int | None = None,
+                volume: float = 0.0) -> None:
+        """The order's final report reaches the RiskManager that sent it."""
+        report = OrderReport("r", status.value, "", coid, ticket=ticket, volume=volume)
+        booked = order_reported(self.memory, RiskState(), coid, "", report, 0.0, RULES)
+        self.memory = booked.ledger
+        if booked.ledger_changed:
+            self._write()
 
     @rule()
     def restart(self) -> None:
@@ -104,9 +116,12 @@ class RiskManagerRestarts(RuleBasedStateMachine):
         while self.writes:  # sent before the death: taken before the new one's read
             self.store = self.writes.pop(0)
         self.acks.clear()  # their replies reach nobody
-        self.unsaved.clear()  # never sent
         self.generation += 1
         self.memory = ledger_from_dict(json.loads(json.dumps(self.store)))
+        # The broker sends the new one the recent deals (MT5Broker.on_peers): a fill whose
+        # write SharedState failed is known again.
+        self.memory = self.memory.filled_by([_opening_deal(c, t, self.filled_volume[c])
+                                             for c, t in self.tickets.items()])
 
     # --- the broker and the books --------------------------------------------------------
 
@@ -120,10 +135,11 @@ class RiskManagerRestarts(RuleBasedStateMachine):
         ticket = 1000 + int(coid[1:])
         self.tickets[coid] = ticket
         volume = self.memory.reservations[coid].exposure.volume if coid in self.memory else 0.1
+        self.filled_volume[coid] = volume or 0.1
         if self.sent_by[coid] == self.generation:  # its report reaches the sender only
-            self.memory = self.memory.fill(coid, ticket)
+            self._report(coid, Outcome.DONE, ticket, self.filled_volume[coid])
         # The broker's next poll reports the opening deal to whoever is the RiskManager now.
-        self.memory = self.memory.filled_by([_opening_deal(coid, ticket, volume or 0.1)])
+        self.memory = self.memory.filled_by([_opening_deal(coid, ticket, self.filled_volume[coid])])
         self._write()
 
     @precondition(lambda self: bool(self._on_the_way()))
@@ -131,8 +147,7 @@ class RiskManagerRestarts(RuleBasedStateMachine):
     def refuse(self, pick: int) -> None:
         coid = self._on_the_way()[pick % len(self._on_the_way())]
         if self.sent_by.pop(coid) == self.generation:
-            self.memory = self.memory.release(coid)
-            self._write()
+            self._report(coid, Outcome.REJECTED)
         # A refusal sent to a restarted one's old address is lost: the reservation stays
         # until it expires (more held back, never less).
 
