@@ -215,6 +215,32 @@ def test_a_trade_is_marked_on_the_chart(watch: Any, daemon: Daemon) -> None:
     watched.screenshot("05-chart-trade", full_page=False)
 
 
+def test_a_symbol_without_bars_says_why_and_the_chart_asks_again(watch: Any,
+                                                                   daemon: Daemon) -> None:
+    watched: Watched = watch()
+    watched.allow(r"status of 404")  # the browser logs the refused /api/bars itself
+    page = watched.page
+    # The chart remembers its symbol per browser: one the broker does not know.
+    page.add_init_script("localStorage.setItem('ensemble.chart', "
+                         "JSON.stringify({symbol: 'NOSUCH', timeframe: 'M5'}))")
+    open_dashboard(watched, daemon)
+    wait_text(page, "#chart-candles-note", "Candles for NOSUCH:")
+    note = text(page, "#chart-candles-note")
+    assert "Not found" in note, f"the terminal's reason is shown, got {note!r}"  # (-4) from MT5
+
+    def asked() -> int:
+        return sum("/api/bars?symbol=NOSUCH" in url for url in watched.api_requests())
+
+    # A 404 means "no bars for it now", not "no such endpoint": the next market event asks again.
+    deadline = time.monotonic() + 30
+    while asked() < 2:
+        assert time.monotonic() < deadline, "the chart never asked for NOSUCH's bars again"
+        page.wait_for_timeout(100)
+    page.select_option("#chart-symbol", "EURUSD")
+    chart = "document.getElementById('chart-candles').dataset"
+    wait_js(page, f"() => {chart}.symbol === 'EURUSD' && Number({chart}.bars) > 0")
+
+
 def test_controls_need_the_token_confirm_and_show_their_result(watch: Any,
                                                                daemon: Daemon) -> None:
     watched: Watched = watch()

@@ -1,6 +1,6 @@
 // REST calls to the daemon with the bearer token. A call never throws: it resolves to
-// {ok, status, data, error}, and `missing` is true for a 404 (an endpoint not built yet), which
-// the panels show as "not available yet" instead of failing.
+// {ok, status, data, error}, `error` being the daemon's own words when it gave any (a 404 names
+// what it does not know, such as a symbol without bars, so a panel shows it and asks again later).
 
 export class Api {
   /** @param {() => string|null} getToken  @param {() => void} onUnauthorized */
@@ -21,7 +21,7 @@ export class Api {
         cache: 'no-store', credentials: 'omit',
       });
     } catch (error) {
-      return { ok: false, status: 0, data: null, missing: false, error: 'the daemon cannot be reached' };
+      return { ok: false, status: 0, data: null, error: 'the daemon cannot be reached' };
     }
     let data = null;
     try {
@@ -34,7 +34,6 @@ export class Api {
       ok: response.ok,
       status: response.status,
       data,
-      missing: response.status === 404 && (data?.error === 'not_found' || data === null),
       error: response.ok ? null : describeError(response.status, data),
     };
     if (response.status === 401 && this.onUnauthorized) this.onUnauthorized();
@@ -78,7 +77,6 @@ export class Api {
 function describeError(status, data) {
   const detail = data && (data.detail || data.error);
   if (status === 401) return 'the token was refused';
-  if (status === 404) return 'not available yet';
   if (status === 503) return detail || 'the daemon is busy starting a service';
   return detail ? String(detail) : `HTTP ${status}`;
 }

@@ -93,7 +93,7 @@ export class ChartPanel {
   select(symbol, byUser = false) {
     if (!symbol) return;
     if (byUser) this.userChoseSymbol = true;
-    if (symbol === this.symbol && this.barsState !== 'idle') return;
+    if (symbol === this.symbol && this.barsState === 'ok') return;
     this.symbol = symbol;
     this.bars = [];
     this.candles?.setData([]);
@@ -131,7 +131,7 @@ export class ChartPanel {
   /** Fetch candles now (force) or, after an event, if the last fetch is old enough. */
   async loadBars(force = false) {
     if (!this.chart || !this.symbol) return;
-    if (!force && (this.barsState === 'missing' || performance.now() - this.lastFetch < MIN_REFRESH_MS)) return;
+    if (!force && performance.now() - this.lastFetch < MIN_REFRESH_MS) return;
     if (this.fetching) {
       this.pending = true;
       return;
@@ -152,12 +152,11 @@ export class ChartPanel {
       setTimeout(() => this.loadBars(false), MIN_REFRESH_MS);
     }
     if (!result.ok) {
-      this.barsState = result.missing ? 'missing' : 'error';
+      // Often passing (the broker has no bars for the symbol yet): the next event asks again.
+      this.barsState = 'error';
       this.bars = [];
       this.candles.setData([]);
-      this.showNote(this.candleNote, result.missing
-        ? 'Candles not available yet: this daemon has no GET /api/bars.'
-        : `Candles for ${symbol}: ${result.error}`);
+      this.showNote(this.candleNote, `Candles for ${symbol}: ${result.error}`);
       this.candleBox.dataset.bars = '0';
       return;
     }
@@ -205,9 +204,8 @@ export class ChartPanel {
     this.renderLegend();
   }
 
-  /** After a connection starts: candles again, even if they were missing before. */
+  /** After a connection starts: candles again. */
   reconnected() {
-    if (this.barsState === 'missing') this.barsState = 'idle';
     this.loadBars(true);
   }
 
@@ -339,7 +337,7 @@ export class ChartPanel {
   async loadEquity(store) {
     if (!this.chart) return;
     const result = await this.api.get('/api/equity');
-    this.equityState = result.ok ? 'ok' : (result.missing ? 'missing' : 'error');
+    this.equityState = result.ok ? 'ok' : 'error';
     if (result.ok) {
       const points = listOf(result.data, 'points')
         .map((p) => ({ time: toEpochSeconds(p.time ?? p.timestamp), equity: Number(p.equity) }))
@@ -366,8 +364,8 @@ export class ChartPanel {
     setText(this.equityLast, last ? `${num(last.value, 2)} ${store.account.currency || ''}` : '');
     let note = '';
     if (data.length < 2) {
-      note = this.equityState === 'missing'
-        ? 'Equity history not available yet (no GET /api/equity): the curve grows from live account updates.'
+      note = this.equityState === 'error'
+        ? 'Equity history could not be read: the curve grows from live account updates.'
         : 'Waiting for account updates.';
     }
     this.showNote(this.equityNote, note);

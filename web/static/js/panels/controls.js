@@ -83,8 +83,6 @@ export class Controls {
       this.onResult(body);
     } else if (answer.status === 409) {
       text = `${command}: does not apply — ${body.detail || body.error || 'conflict'}`;
-    } else if (answer.missing) {
-      text = `${command}: not available yet (this daemon has no POST /api/control/${command})`;
     } else {
       text = `${command}: failed — ${answer.error}`;
     }

@@ -13,9 +13,7 @@ export async function openDecision(api, decisionId) {
   dialog.showModal();
   const result = await api.get(`/api/journal/decisions/${encodeURIComponent(decisionId)}`);
   if (!result.ok) {
-    chain.replaceChildren(h('li', { class: 'notice' }, result.missing
-      ? 'Not available yet: this daemon has no GET /api/journal/decisions/{id}, or it does not know this decision.'
-      : `The decision could not be read: ${result.error}`));
+    chain.replaceChildren(h('li', { class: 'notice' }, `The decision could not be read: ${result.error}`));
     return;
   }
   const steps = listOf(result.data, 'steps').length ? listOf(result.data, 'steps') : listOf(result.data, 'chain');

@@ -3,7 +3,7 @@
 // POSITION_CLOSED and CRITIC_REVIEW events, and the day's stats (/api/journal/daily) with the
 // calibration of research confidence (/api/journal/calibration) as a reliability chart.
 // The REST parts are fetched when a connection starts and again when a trade closes or is
-// reviewed, never on a timer; a 404 shows "not available yet".
+// reviewed, never on a timer; a failed read says why in its tab.
 
 import { byId, h, keepFocus, setText } from '../dom.js';
 import { clockTime, dateTime, lots, num, price, signed, toEpochSeconds, tone } from '../format.js';
@@ -193,7 +193,7 @@ export class JournalPanel {
     if (!daily) {
       parts.push(h('div', { class: 'empty' }, 'Loading…'));
     } else if (!daily.ok) {
-      parts.push(h('div', { class: 'notice', dataset: { missing: String(daily.missing) } }, `Day stats: ${daily.error} (GET /api/journal/daily).`));
+      parts.push(h('div', { class: 'notice' }, `Day stats: ${daily.error} (GET /api/journal/daily).`));
     } else {
       const d = daily.data || {};
       const total = Number(d.total ?? 0);
