@@ -27,8 +27,8 @@ from actors.runtime import portable
 from actors.runtime.lifeline import process_command, process_start_ticks
 from actors.runtime.private import open_private, runtime_dir
 
-__all__ = ["AlreadyRunning", "DaemonInfo", "InstanceLock", "admin_lock_path", "read_daemon_info",
-           "why_not_the_daemon"]
+__all__ = ["AlreadyRunning", "DaemonInfo", "InstanceLock", "admin_lock_path", "portable_lock_path",
+           "read_daemon_info", "why_not_the_daemon"]
 
 _ENTRY_NAMES = ("run_system.py", "ensemble", "ensemble.cli", "__main__.py")
 
@@ -57,7 +57,7 @@ def admin_lock_path(admin_port: int) -> Path:
     return runtime_dir() / f"admin-{admin_port}.lock"
 
 
-def _portable_lock(path: Path) -> Path:
+def portable_lock_path(path: Path) -> Path:
     """The portable lock of ``path``: an SQLite file beside it, not ``path`` itself, which is
     the Linux lock (flock, with the daemon's description inside). Ports and data directories
     are reused, and a lock left by the one kind must not read as a broken lock of the other."""
@@ -85,7 +85,7 @@ def read_daemon_info(admin_port: int) -> DaemonInfo | None:
     """The description of the live daemon on ``admin_port``, or None if there is none."""
     path = admin_lock_path(admin_port)
     if portable.use_portable():
-        return _read_portable_info(_portable_lock(path))
+        return _read_portable_info(portable_lock_path(path))
     try:
         descriptor = open_private(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -158,7 +158,7 @@ class InstanceLock:
 
     def _acquire_portable(self) -> None:
         for linux_path, what in self._paths():
-            path = _portable_lock(linux_path)
+            path = portable_lock_path(linux_path)
             os.close(open_private(path))  # created 0600, a regular file of ours, not a link
             lock = portable.FileLock(path)
             if not lock.try_acquire():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.runtime.instance import portable_lock_path
 from actors.runtime.lifeline import process_start_ticks
 from actors.runtime.portable import PORTABLE_ENV
 from tests.support.daemon import REPO, Daemon
@@ -32,6 +33,11 @@ def _isolated(daemon: Daemon, tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _lock_file(path: Path) -> Path:
+    """The file the daemon locks for the Linux lock ``path``, under the mechanisms in use."""
+    return portable_lock_path(path) if Daemon.extra_env.get(PORTABLE_ENV) else path
+
+
 def _run(daemon: Daemon, command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(daemon.command(command), cwd=REPO, capture_output=True, text=True,
                           timeout=60, env=env)
@@ -42,7 +48,7 @@ def test_a_fresh_data_directory_and_every_file_in_it_are_private(make_daemon) ->
     daemon.wait_until(lambda: (daemon.data_dir / "sim.db").exists(), what="sim.db")
     names = {path.name for path in daemon.data_dir.iterdir()}
     assert {"state.db", "events.db", "sim.db", "api_token", "actor_secret",
-            "daemon.lock"} <= names
+            _lock_file(daemon.data_dir / "daemon.lock").name} <= names
     assert stat.S_IMODE(os.stat(daemon.data_dir).st_mode) == 0o700
     modes = {str(path.relative_to(daemon.data_dir)): stat.S_IMODE(os.lstat(path).st_mode)
              for path in daemon.data_dir.rglob("*")}
@@ -104,10 +110,10 @@ def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(tmp_path: Pat
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
     if which == "admin":
-        lock = runtime / f"admin-{daemon.admin_port}.lock"
+        lock = _lock_file(runtime / f"admin-{daemon.admin_port}.lock")
     else:
         daemon.data_dir.mkdir(mode=0o700)
-        lock = daemon.data_dir / "daemon.lock"
+        lock = _lock_file(daemon.data_dir / "daemon.lock")
     lock.symlink_to(victim)
     result = _run(daemon, "run", env)
     assert result.returncode == 2
