@@ -48,9 +48,16 @@ chromium-check:
 run: $(RUN_STAMP)
 	$(PY) run_system.py $(ARGS)
 
+# The integration suite runs twice: once as on Linux, then with the portable mechanisms Windows
+# uses forced (tests/integration/conftest.py). `make test PORTABLE_PASS=0` leaves the second out.
+PORTABLE_PASS ?= 1
+
 test: $(STAMP) chromium-check
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+ifneq ($(PORTABLE_PASS),0)
+	ENSEMBLE_TEST_PORTABLE=1 $(PY) -m pytest tests/integration $(PYTEST_ARGS)
+endif
 
 # ensemble.example.toml is generated from the settings models (a unit test checks it).
 example-config: $(RUN_STAMP)

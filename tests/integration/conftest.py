@@ -2,12 +2,13 @@
 
 With ``ENSEMBLE_TEST_PORTABLE=1`` every daemon of the run takes the portable implementations
 Windows uses (``ENSEMBLE_PORTABLE=1``: the instance lock, liveness, process-group cleanup and
-signals of ``actors/runtime/portable.py``): the whole suite so takes about 15 minutes here, too
-long for every run. Every run (``make test``) covers the portable path with the modules that
-exercise it, which set ``PORTABLE_TOO = True``: each of their tests runs twice, ``[linux]``
-and ``[portable]`` (liveness and the orphan rule, supervision and kills, the whole daemon
-killed). ``test_daemon_lifecycle.py`` has its own two-way fixture, and
-``test_spawn_start.py`` runs the daemon as on Windows (portable and spawned).
+signals of ``actors/runtime/portable.py``), and so does this process. ``make test`` runs the
+integration suite twice, the second time so. In the first pass, the modules that exercise the
+mechanisms most set ``PORTABLE_TOO = True``: each of their tests runs ``[linux]`` and
+``[portable]`` (liveness and the orphan rule, supervision and kills, the whole daemon
+killed); ``test_daemon_lifecycle.py`` has its own two-way fixture, and ``test_spawn_start.py``
+runs the daemon as on Windows (portable and spawned). The second pass leaves the ``[linux]``
+cases out.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def _portable_when_asked() -> Iterator[None]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if getattr(metafunc.module, "PORTABLE_TOO", False) and "mechanisms" in metafunc.fixturenames:
         metafunc.parametrize("mechanisms", ["linux", "portable"], indirect=True, scope="module")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In the portable pass, a test's ``[linux]`` case is left out: it is the Linux pass's."""
+    if os.environ.get("ENSEMBLE_TEST_PORTABLE") != "1":
+        return
+    linux = [item for item in items if getattr(item, "callspec", None)
+             and item.callspec.params.get("mechanisms") == "linux"]
+    if linux:
+        config.hook.pytest_deselected(items=linux)
+        items[:] = [item for item in items if item not in linux]
 
 
 @pytest.fixture(scope="module", autouse=True)
