@@ -191,7 +191,12 @@ def _utc(value: datetime | float | int) -> datetime:
     return datetime.fromtimestamp(float(value), tz=UTC)
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _SCALARS:  # most fields: no attribute to look up
+        return value
     if hasattr(value, "_asdict"):
         return _struct_dict(value)
     return value

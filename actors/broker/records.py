@@ -16,6 +16,20 @@ _CASTS: dict[str, Any] = {"int": int, "float": float, "str": str, "bool": bool}
 _RecordT = TypeVar("_RecordT")
 
 
+def _casts(record_type: type) -> tuple[tuple[str, Any], ...]:
+    """Each field's name and cast (None: kept as given), read once per record type: a poll
+    converts every struct it reads, and ``dataclasses.fields`` is most of that cost."""
+    found = _FIELD_CASTS.get(record_type)
+    if found is None:
+        found = tuple((field.name, _CASTS.get(str(field.type)))
+                      for field in dataclasses.fields(record_type))
+        _FIELD_CASTS[record_type] = found
+    return found
+
+
+_FIELD_CASTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
 def record_from_mapping(record_type: type[_RecordT], values: Mapping[str, Any]) -> _RecordT:
     """Build ``record_type`` from a struct's ``_asdict()``, casting each field to its type.
 
@@ -23,10 +37,9 @@ def record_from_mapping(record_type: type[_RecordT], values: Mapping[str, Any]) 
     build that adds fields does not break the adapter.
     """
     kwargs: dict[str, Any] = {}
-    for field in dataclasses.fields(record_type):  # type: ignore[arg-type]
-        if field.name not in values:
+    for name, cast in _casts(record_type):
+        if name not in values:
             continue
-        cast = _CASTS.get(str(field.type))
-        value = values[field.name]
-        kwargs[field.name] = cast(value) if cast is not None else value
+        value = values[name]
+        kwargs[name] = cast(value) if cast is not None else value
     return record_type(**kwargs)
