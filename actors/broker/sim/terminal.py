@@ -122,6 +122,7 @@ class SimTerminal:
         self.data_dir = Path(data_dir)
         self.lock = threading.RLock()
         self.server_time = parse_server_time(config.server_time)
+        self._now_memo = (-1, 0)  # (UTC ms, server ms) of the last now_ms()
         specs = dict(universe if universe is not None else DEFAULT_UNIVERSE)
         replay = ReplayBook.load(config.replay_csv, specs) if config.replay_csv else None
         if replay is not None:
@@ -131,6 +132,9 @@ class SimTerminal:
         if unknown:
             raise ValueError(f"unknown symbols: {', '.join(unknown)}")
         self.store = SimStore(self.data_dir)
+        # terminal_info's paths: resolved once (a poll reads terminal_info every time, and
+        # resolving walks the file system).
+        self._data_path = str(self.data_dir.resolve())
         saved = self.store.load()
         now_ms = self.now_ms()
         if saved.account is None:
@@ -191,7 +195,11 @@ class SimTerminal:
     def now_ms(self) -> int:
         """Server time now, in milliseconds: UTC plus the offset in force now."""
         utc_ms = int(self.clock.now() * 1000)
-        return utc_ms + self.server_time.offset_s(utc_ms / 1000) * 1000
+        at, server_ms = self._now_memo
+        if at != utc_ms:  # a driven clock stands still through a poll's many calls
+            server_ms = utc_ms + self.server_time.offset_s(utc_ms / 1000) * 1000
+            self._now_memo = (utc_ms, server_ms)
+        return server_ms
 
     @property
     def fault_config(self) -> FaultConfig:
@@ -474,7 +482,7 @@ class SimTerminal:
 
     def terminal_info(self) -> TerminalInfo:
         faults = self.faults.config
-        path = str(self.data_dir.resolve())
+        path = self._data_path
         return TerminalInfo(
             (
                 False,
