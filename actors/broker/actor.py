@@ -1404,6 +1404,11 @@ class MT5BrokerActor(EnsembleActor):
         return self.market_clock.now() + self.server_offset_s
 
     def _save_market_time(self, force: bool = False) -> None:
+        if self.driven and not force:
+            # A backtest's clock moves only when its driver says, and a driven terminal's
+            # clock never resumes from the file: it is written once, when the broker stops,
+            # not every quarter second of wall time through the run.
+            return
         if self.backend is not None:
             try:
                 self.backend.save_market_time(force=force)

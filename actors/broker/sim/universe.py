@@ -80,6 +80,10 @@ ENERGY_SESSIONS = _sessions(
 CRYPTO_SESSIONS = _sessions(tuple(((0, MINUTES_PER_DAY),) for _ in range(7)))
 
 
+_POINTS = {digits: round(10.0**-digits, digits) for digits in range(16)}
+"""A point by its digits: read for every price the terminal converts."""
+
+
 @dataclass(frozen=True, slots=True)
 class SymbolSpec:
     """One instrument's contract specification, as the broker configures it."""
@@ -123,7 +127,8 @@ class SymbolSpec:
 
     @property
     def point(self) -> float:
-        return round(10.0**-self.digits, self.digits)
+        found = _POINTS.get(self.digits)
+        return found if found is not None else round(10.0**-self.digits, self.digits)
 
     @property
     def tick_size(self) -> float:

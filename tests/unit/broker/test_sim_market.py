@@ -232,3 +232,18 @@ def test_seeded_generators_match_over_many_seeds() -> None:
         words = (seed, crc, layer % 5, index)
         assert _seeded(*words).bit_generator.state == \
             np.random.default_rng(list(words)).bit_generator.state
+
+
+def test_day_rows_are_found_as_searchsorted_finds_them() -> None:
+    """DayBars looks rows up by bisecting a plain copy of its minutes: the same answers as
+    np.searchsorted on the array, on full days, a weekend's and an empty one."""
+    market = SimulatedMarket(seed=3, universe=DEFAULT_UNIVERSE)
+    day = int(WEDNESDAY_UTC // DAY_S)
+    for symbol, offset in (("EURUSD", 0), ("EURUSD", 3), ("US500", 0), ("BTCUSD", 4)):
+        bars = market.day_bars(symbol, day + offset)
+        for minute in (-1, *range(0, 1441, 7), 1439, 1440, 2000):
+            assert bars.rows_before(minute) == int(np.searchsorted(bars.minute, minute))
+            hit = bars.minute == minute
+            assert bars.row_of(minute) == (int(np.flatnonzero(hit)[0]) if hit.any() else -1)
+    empty = market.day_bars("EURUSD", 0)  # before the first simulated day
+    assert (empty.rows_before(5), empty.row_of(5)) == (0, -1)
