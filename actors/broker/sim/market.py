@@ -44,6 +44,14 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import numpy as np
 
 from actors.broker.sim import constants as c
+from actors.broker.sim.seeding import (
+    WORD,
+    MinuteSeeds,
+    Restarter,
+    first_below,
+    pcg64_start,
+    seeded,
+)
 from actors.broker.sim.universe import (
     CURRENCY_BETAS,
     CURRENCY_IDIOSYNCRATIC_VOL,
@@ -141,23 +149,6 @@ def _crc(text: str) -> int:
     return zlib.crc32(text.encode())
 
 
-_WORD = 0xFFFF_FFFF
-
-
-def _seeded(*words: int) -> np.random.Generator:
-    """``np.random.default_rng(list(words))``: the same generator, made in about 60% of the
-    time (a quote makes two, a backtest thousands).
-
-    SeedSequence coerces a list to its uint32 words one int at a time, most of the cost of a
-    small seed; an int in 0..2**32-1 is exactly one word, so such words are handed over as
-    one uint32 array, which it takes as is (same entropy, same state: a unit test compares
-    them). Other ints (a seed above 2**32) take the list path."""
-    if all(0 <= word <= _WORD for word in words):
-        return np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-            np.array(words, dtype=np.uint32))))
-    return np.random.default_rng(list(words))
-
-
 # --------------------------------------------------------------------------------------------
 # Layer 1: factors and their daily anchors
 
@@ -244,7 +235,7 @@ class _AnchorTable:
                 block = block_start // _ANCHOR_BLOCK_DAYS
                 draws = np.stack(
                     [
-                        _seeded(self._seed, _crc(f.name), 1, block).standard_normal(
+                        seeded(self._seed, _crc(f.name), 1, block).standard_normal(
                             (_ANCHOR_BLOCK_DAYS, 3)
                         )
                         for f in self.factors
@@ -331,6 +322,12 @@ class DayBars:
     def empty(day: int) -> DayBars:
         ints = np.zeros(0, dtype=np.int64)
         return DayBars(day, ints.astype(np.int32), ints, ints, ints, ints, ints, ints)
+
+
+_Head = tuple[int, "tuple[int, int, int] | np.random.Generator"]
+"""A minute's first tick offset, and where its generator stands after drawing it: PCG64's
+(state, increment, kept 32 bits) for a :class:`~actors.broker.sim.seeding.Restarter`, or the
+generator itself (numpy's path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,9 +470,12 @@ class SimulatedMarket:
         self._ticks: _LruCache[tuple[str, int], _TickBlock] = _LruCache(16 * max(len(universe), 1))
         self._last_ticks: _LruCache[tuple[str, int], PointTick] = _LruCache(
             16 * max(len(universe), 1))
-        self._heads: _LruCache[tuple[str, int], tuple[np.random.Generator, int]] = _LruCache(
-            4 * max(len(universe), 1)
-        )
+        self._heads: _LruCache[tuple[str, int], _Head] = _LruCache(4 * max(len(universe), 1))
+        # A minute's generator without numpy's cost of making one (seeding.py): the hash of
+        # (seed, symbol, 4) is done once per symbol; a seed above 2**32 takes numpy's path.
+        self._minute_seeds = ({name: MinuteSeeds(self.seed, _crc(name), 4)
+                               for name in self.universe} if 0 <= self.seed <= WORD else {})
+        self._restarter = Restarter()
         self._series: dict[tuple[str, int], _Series] = {}
         self._lock = shared.lock
 
@@ -537,7 +537,7 @@ class SimulatedMarket:
         else:
             profile = activity_profile(factor.category)
             weights = profile / profile.sum()
-        rng = _seeded(self.seed, _crc(name), 2, day)
+        rng = seeded(self.seed, _crc(name), 2, day)
         shocks = rng.standard_normal(MINUTES_PER_DAY)
         hourly = rng.standard_normal(24)
         variance = sigma * sigma * weights
@@ -568,7 +568,7 @@ class SimulatedMarket:
         points = np.rint(prices / point).astype(np.int64)
         np.maximum(points, 1, out=points)
         opens, closes = points[:-1], points[1:]
-        rng = _seeded(self.seed, _crc(symbol), 3, day)
+        rng = seeded(self.seed, _crc(symbol), 3, day)
         minute_std_points = prices[1:] * np.sqrt(variance) / point * _RANGE_SCALE
         up = np.floor(np.abs(rng.standard_normal(MINUTES_PER_DAY)) * minute_std_points)
         down = np.floor(np.abs(rng.standard_normal(MINUTES_PER_DAY)) * minute_std_points)
@@ -607,9 +607,13 @@ class SimulatedMarket:
 
     def _generator(self, key: tuple[str, int]) -> tuple[np.random.Generator, int]:
         """The minute's generator after its first draw (kept by :meth:`_first_tick_ms`, else
-        made afresh), handed over to draw the rest."""
+        made afresh), handed over to draw the rest: valid until the next one is asked for
+        (the market's one :class:`~actors.broker.sim.seeding.Restarter`, under its lock)."""
         head = self._heads.pop(key)
-        return head if head is not None else self._tick_head(*key)
+        first, start = head if head is not None else self._tick_head(*key)
+        if isinstance(start, np.random.Generator):
+            return start, first
+        return self._restarter.generator(*start), first
 
     @staticmethod
     def _ohlc(bars: DayBars, row: int) -> tuple[int, int, int, int]:
@@ -699,10 +703,20 @@ class SimulatedMarket:
         self._last_ticks.put(key, quote)
         return quote
 
-    def _tick_head(self, symbol: str, minute_abs: int) -> tuple[np.random.Generator, int]:
-        """The generator of a minute's ticks and its first draw, the first tick's offset."""
-        rng = _seeded(self.seed, _crc(symbol), 4, minute_abs)
-        return rng, int(rng.integers(0, 300))
+    def _tick_head(self, symbol: str, minute_abs: int) -> _Head:
+        """The first draw of a minute's ticks (the first tick's offset), and where that
+        minute's generator stands after it: numpy's ``default_rng([seed, crc, 4, minute])``
+        and its ``integers(0, 300)``, computed as numpy would (``seeding.py``) or, for a
+        seed or minute beyond one seed word or a draw Lemire's method rejects, by numpy."""
+        seeds = self._minute_seeds.get(symbol)
+        if seeds is not None and 0 <= minute_abs <= WORD:
+            state, inc = pcg64_start(seeds.words(minute_abs))
+            drawn = first_below(state, inc, 300)
+            if drawn is not None:
+                first, after, kept = drawn
+                return first, (after, inc, kept)
+        rng = seeded(self.seed, _crc(symbol), 4, minute_abs)
+        return int(rng.integers(0, 300)), rng
 
     def _first_tick_ms(self, symbol: str, bars: DayBars, row: int) -> int:
         """When the minute's first tick comes, without drawing the rest of its ticks.
@@ -719,7 +733,7 @@ class SimulatedMarket:
         if head is None:
             head = self._tick_head(symbol, minute_abs)
             self._heads.put(key, head)
-        return minute_abs * MS_PER_MINUTE + head[1]
+        return minute_abs * MS_PER_MINUTE + head[0]
 
     @staticmethod
     def max_tick_spread(base_spread: int) -> int:

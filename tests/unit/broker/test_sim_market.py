@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from actors.broker.sim import constants as c
-from actors.broker.sim.market import SimulatedMarket, _seeded
+from actors.broker.sim.market import SimulatedMarket
 from actors.broker.sim.module import build_module
 from actors.broker.sim.universe import DEFAULT_UNIVERSE
 from actors.runtime.clock import ManualClock
@@ -207,31 +207,6 @@ def test_has_partial_bar_says_whether_visible_bars_shows_the_forming_bar() -> No
                 assert market.has_partial_bar(symbol, opened, at) == shown, (symbol, at)
                 answers.add(shown)
     assert answers == {True, False}
-
-
-@pytest.mark.parametrize("words", [
-    (0, 0, 4, 0), (7, 0xFFFF_FFFF, 4, 28_401_234), (2**32 - 1, 123, 1, 0), (1, 2, 3, 4),
-    (2**32, 5, 3, 19_000), (2**40 + 3, 0, 2, 1),  # a seed of more than one word: numpy's path
-])
-def test_seeded_generators_are_numpys_default_rng(words: tuple[int, ...]) -> None:
-    """The market's generators, made from a uint32 array, are ``default_rng(list)``'s: the same
-    state and the same draws of every kind the market makes."""
-    ours, numpys = _seeded(*words), np.random.default_rng(list(words))
-    assert ours.bit_generator.state == numpys.bit_generator.state
-    assert ours.integers(0, 300) == numpys.integers(0, 300)
-    assert (ours.integers(5, 60_000, 40) == numpys.integers(5, 60_000, 40)).all()
-    assert (ours.choice(np.arange(1, 30), 2, replace=False)
-            == numpys.choice(np.arange(1, 30), 2, replace=False)).all()
-    assert (ours.standard_normal(9) == numpys.standard_normal(9)).all()
-    assert (ours.poisson(3.0, 9) == numpys.poisson(3.0, 9)).all()
-
-
-def test_seeded_generators_match_over_many_seeds() -> None:
-    rng = np.random.default_rng(11)
-    for seed, crc, layer, index in rng.integers(0, 2**32, (500, 4)).tolist():
-        words = (seed, crc, layer % 5, index)
-        assert _seeded(*words).bit_generator.state == \
-            np.random.default_rng(list(words)).bit_generator.state
 
 
 def test_day_rows_are_found_as_searchsorted_finds_them() -> None:
