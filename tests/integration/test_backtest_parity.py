@@ -32,6 +32,11 @@ What differs, and why:
 - **Books between polls.** The live broker's snapshot is its last poll (every 0.1 s here, 12
   market seconds); the backtest polls at every step. A position closed between a poll and a scan
   is seen a little later live.
+- **A live scan's time is when its data arrived.** The broker stamps the market data with its
+  clock once every symbol is read: under load that is tens of milliseconds of wall time, several
+  market seconds at 120x, after the bars were read. A scan stamped just after a bar's close may
+  have read the bars from before it (seen twice in CI, 4.6 and 8.6 market seconds after the
+  close), so such scans' reasons are not compared; their candidates and every trade still are.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ SETTINGS = (
 LIVE = (*FAST_MARKET, f"strategy.plugins=['{SMA}']", f"strategy.symbols={list(SYMBOLS)}",
         "broker.poll_interval_s=0.1")
 WANTED_FILLS = 3
+BAR_S = 300  # M5
+READ_LAG_S = 60.0  # market seconds (0.5 s of wall time at 120x) a scan's data may predate it
 TYPES = "SCAN_SUMMARY,TRADE_EXECUTION,ORDER_REJECTED,RESEARCH_RESULT"
 
 
@@ -234,12 +241,16 @@ def test_a_backtest_of_the_live_scans_makes_the_live_trades(tmp_path: Path) -> N
     seen = _backtest_scans(data_dir)
     live_scans = {scan["market_time"]: scan["symbols"] for scan in window}
     assert set(seen) <= set(live_scans)
+    compared = 0
     for at, symbols in live_scans.items():
         scanned = seen.get(at, {})
-        assert {symbol: symbols[symbol] for symbol in scanned} == scanned, at
+        if _epoch(at) % BAR_S >= READ_LAG_S:  # not just after a bar's close
+            assert {symbol: symbols[symbol] for symbol in scanned} == scanned, at
+            compared += bool(scanned)
         assert {symbol for symbol, reason in symbols.items()
                 if reason.startswith("CANDIDATE")} <= set(scanned), at
     assert any(len(scanned) < len(SYMBOLS) for scanned in seen.values())
+    assert compared >= 2, (compared, len(seen))  # about 1 in 5 is just after a close
 
     # The same trades: symbol, side, volume and decision.
     keys = {f"{at:.3f}".rstrip("0").rstrip("."): at for at in times.values()}

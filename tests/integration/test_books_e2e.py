@@ -17,6 +17,7 @@ pytestmark = pytest.mark.integration
 MAGIC = 234000  # broker.magic's default
 BALANCE = 10_000.0  # sim.balance's default
 DAY_LIMIT = 0.02 * BALANCE  # risk.rules.max_daily_loss_pct's default
+MAX_RISK = 0.005  # risk.rules.max_risk_pct's default: of the balance (or equity, if lower)
 
 
 def _closed_in_terminal(data_dir) -> set[int]:
@@ -26,6 +27,20 @@ def _closed_in_terminal(data_dir) -> set[int]:
                           (MAGIC,)).fetchall()
         still_open = {row[0] for row in db.execute("SELECT ticket FROM positions")}
     return {int(row[0]) for row in rows} - still_open
+
+
+def _peak_balance(data_dir) -> float:
+    """The highest the balance was in the run (every deal, the opening deposit first): a trade
+    is sized on the balance of its moment (or the equity, if lower), which grows with the
+    trades won before it."""
+    with sqlite3.connect(f"file:{data_dir / 'sim.db'}?mode=ro", uri=True) as db:
+        changes = [row[0] for row in db.execute(
+            "SELECT profit + commission + swap + fee FROM deals ORDER BY time_msc, ticket")]
+    balance = peak = 0.0
+    for change in changes:
+        balance += change
+        peak = max(peak, balance)
+    return peak
 
 
 def test_the_books_match_the_terminal_and_the_limits_hold(make_daemon) -> None:
@@ -41,9 +56,10 @@ def test_the_books_match_the_terminal_and_the_limits_hold(make_daemon) -> None:
     journaled = [t["ticket"] for t in trades]
     assert len(journaled) == len(set(journaled)), "a trade is in the journal twice"
     assert set(journaled) == _closed_in_terminal(daemon.data_dir)
+    most_at_risk = MAX_RISK * _peak_balance(daemon.data_dir)
     for trade in trades:
         assert trade["strategy"] == "Confluence"  # whose decision it was, from the broker
-        assert 0 < trade["planned_risk"] <= DAY_LIMIT / 4 + 0.01, trade
+        assert 0 < trade["planned_risk"] <= most_at_risk + 0.01, (trade, most_at_risk)
         assert trade["loss_beyond_stop"] >= 0
     by_day: dict[str, list[dict]] = defaultdict(list)
     for trade in trades:
