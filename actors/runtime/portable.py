@@ -126,11 +126,16 @@ def process_identity(pid: int) -> float | None:
         return None
 
 
+# On Linux psutil derives a start time from the boot time, which /proc/stat can give a second
+# apart between two reads: the same process then, not a new one with the same pid.
+_SAME_START_S = 1.5
+
+
 def process_alive(pid: int, identity: float | None = None) -> bool:
     """Whether ``pid`` runs (not a zombie) and, given its identity, is still that process."""
     try:
         process = psutil.Process(pid)
-        if identity is not None and process.create_time() != identity:
+        if identity is not None and abs(process.create_time() - identity) > _SAME_START_S:
             return False
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
