@@ -10,7 +10,7 @@ import socket
 import aiohttp
 import pytest
 
-from tests.support.daemon import Daemon
+from tests.support.daemon import WEEKDAY_MARKET_START, Daemon
 from tests.support.ws import EventClient
 
 pytestmark = pytest.mark.integration
@@ -55,8 +55,9 @@ async def test_snapshot_first_then_live_events_in_order(shared_daemon: Daemon, s
     await client.close()
 
 
-async def test_quotes_go_live_but_never_into_the_journal(shared_daemon: Daemon,
-                                                         session) -> None:
+async def test_quotes_go_live_but_never_into_the_journal(make_daemon, session) -> None:
+    # A weekday's market: at the wall clock's own time it is closed at weekends (no quotes).
+    shared_daemon = make_daemon(f"sim.start={WEEKDAY_MARKET_START}")
     client = await EventClient(session, _url(shared_daemon)).connect()
     await client.wait_for(lambda: len({q["symbol"] for q in client.of_type("QUOTE")}) >= 2)
     quote = client.of_type("QUOTE")[0]
