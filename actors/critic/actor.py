@@ -47,7 +47,8 @@ class CriticActor(EnsembleActor):
         self.instance = uuid.uuid4().hex  # whose claim a claim is
 
     def on_configure(self) -> None:
-        self.after(1.0, _CatchUp())
+        if not self.market_driven:  # a backtest restarts no actor: no TradeClosed is lost
+            self.after(1.0, _CatchUp())
 
     @handles(_CatchUp)
     def _on_catch_up(self, message: _CatchUp, sender: Any) -> None:

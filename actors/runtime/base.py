@@ -18,6 +18,14 @@ run its side effects again (DESIGN.md §10). The supervisor starts a clean repla
 
 Liveness: every actor checks, on a timer, that its parent process and its daemon are alive,
 and exits at once when either is gone, so no actor outlives the daemon.
+
+Driven by a backtest (:attr:`EnsembleActor.market_driven`: its settings say so, or a
+:class:`~messages.backtest.MarketTime` has set its clock), an actor keeps no wall-clock timer
+of its own pending: simpleSystemBase scans every pending timer at every message it delivers,
+and a timer would make what happens depend on how fast the machine runs. Its requests'
+deadlines are checked at each MarketTime instead, and, in the driver's own process (as
+:mod:`actors.backtest.driver` runs every actor), it has no liveness check: it cannot outlive
+that process.
 """
 
 from __future__ import annotations
@@ -60,13 +68,20 @@ from messages.commands import Publish, WirePublish
 from messages.events import Event
 from messages.supervision import ChildCrashed, Configure, Peers, Started
 
-__all__ = ["EnsembleActor", "handles"]
+__all__ = ["EnsembleActor", "driven_by_market", "handles"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _UNPUBLISHED_LIMIT = 10_000
 _LANE_FLUSH_S = 0.001  # how soon a lane's unsent bytes are tried again
 _LANE_DRAIN_S = 1.0  # how long a stopping actor waits for its lane to take what it queued
+
+
+def driven_by_market(settings: Any) -> bool:
+    """Whether ``settings`` are a backtest's: a driven simulated terminal, whose market time
+    moves only when the driver says (``sim.driven``)."""
+    broker, sim = getattr(settings, "broker", None), getattr(settings, "sim", None)
+    return getattr(broker, "kind", None) == "sim" and bool(getattr(sim, "driven", False))
 
 
 def handles(*message_types: type) -> Callable[[F], F]:
@@ -132,6 +147,9 @@ class EnsembleActor(Actor):
         self._unpublished: deque[Event] = deque(maxlen=_UNPUBLISHED_LIMIT)
         self._requests = OutstandingRequests()
         self._sweep_at: float | None = None
+        self.market_driven = False
+        """A backtest's: the driver's MarketTime moves this actor's clock; no wall-clock timer
+        of its own is to stay pending."""
         self._published_at = float("-inf")  # monotonic time of the last Publish sent
         self._publish_due = False
         self._lane: LaneSender | None = None  # to the Broadcaster, in a process of its own
@@ -203,6 +221,8 @@ class EnsembleActor(Actor):
         return self._requests.waiting_on(tag)
 
     def _arm_sweep(self) -> None:
+        if self.market_driven:
+            return  # swept at every MarketTime (set_market_time)
         due = self._requests.next_deadline()
         if due is None:
             return
@@ -350,6 +370,10 @@ class EnsembleActor(Actor):
             self.clock.set(now)
         else:
             self.clock = ManualClock(now)
+        self.market_driven = True
+        # The deadlines are still wall-clock ones: checked here, at every step of the driver,
+        # rather than by a timer that every message delivered would have to scan past.
+        self._sweep_replies()
 
     def _handler_for(self, message: Any) -> Callable[[Any, Any], None] | None:
         for klass in type(message).__mro__:
@@ -365,6 +389,7 @@ class EnsembleActor(Actor):
         self.daemon_pid = message.daemon_pid
         self.incarnation = message.incarnation
         self.peers.update(message.peers)
+        self.market_driven = self.market_driven or driven_by_market(message.settings)
         if message.daemon_pid != os.getpid():  # a process of its own, not an in-process test
             arm_parent_death_signal()
             if self._parent_watch.gone():
@@ -387,6 +412,8 @@ class EnsembleActor(Actor):
         self._schedule_liveness()
 
     def _schedule_liveness(self) -> None:
+        if self.market_driven and self.daemon_pid == os.getpid():
+            return  # a backtest's, in the driver's own process: nothing to outlive
         interval = getattr(getattr(self.settings, "runtime", None), "liveness_interval_s", 1.0)
         self.wakeupAfter(interval, payload=_LivenessCheck())
 

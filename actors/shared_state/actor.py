@@ -10,7 +10,8 @@ commits (``KeyValueStore(durable=False)``). Every ``state.prune_interval_s`` (th
 5 s after start, or sooner with a shorter interval) it prunes what is older than
 ``state.retention_days`` of market time and no longer needed
 (``actors/shared_state/retention.py``); market time is the broker's clock as its
-:class:`~messages.trading.BrokerReady` tells it, and nothing is pruned before that.
+:class:`~messages.trading.BrokerReady` tells it, and nothing is pruned before that. A
+backtest's store is not pruned: its report reads the whole run from it.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ class SharedStateActor(EnsembleActor):
             durable=not backtest,
         )
         self.log.info("state store open", path=str(self.store.path), durable=not backtest)
-        self.after(min(FIRST_PRUNE_AFTER_S, self.settings.state.prune_interval_s), _Prune())
+        if not backtest:
+            # A backtest's store is read whole for its report; pruning on the wall clock would
+            # drop the old decisions of a long run, more of them the slower it ran.
+            self.after(min(FIRST_PRUNE_AFTER_S, self.settings.state.prune_interval_s), _Prune())
 
     def on_stop(self) -> None:
         if self.store is not None:

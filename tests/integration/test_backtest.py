@@ -179,3 +179,23 @@ def test_downloaded_bars_are_replayed(tmp_path: Path) -> None:
     assert replayed.returncode == 0, replayed.stderr[-3000:]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["bars"] == 144 and summary["final_equity"] > 0
+
+
+
+def test_a_run_longer_than_the_retention_keeps_every_trade_and_decision(tmp_path: Path) -> None:
+    """The live daemon prunes the journal of what is older than ``state.retention_days`` of
+    market time, on a wall-clock timer; a backtest's report reads the whole run, so nothing of
+    it is pruned, however long the run takes."""
+    args = ["--strategy", SMA, "--symbols", "EURUSD,GBPUSD", "--from", "2024-01-08",
+            "--to", "2024-01-19", "--seed", "7", "--set", "strategy.params.SmaCross.fast=3",
+            "--set", "strategy.params.SmaCross.slow=8"]
+    kept = backtest(*args, "--out", str(tmp_path / "kept"))
+    pruning = backtest(*args, "--set", "state.retention_days=1",
+                       "--set", "state.prune_interval_s=0.01", "--out", str(tmp_path / "pruning"))
+    assert kept.returncode == 0 and pruning.returncode == 0, pruning.stderr[-3000:]
+    rows = list(csv.DictReader((tmp_path / "pruning" / "trades.csv").open()))
+    assert len(rows) > 2 and rows[0]["exit_time"][:10] < rows[-1]["exit_time"][:10]
+    assert [row["strategy"] for row in rows] == ["SmaCross"] * len(rows)
+    assert "no journal entries" not in (tmp_path / "pruning" / "report.html").read_text()
+    assert ((tmp_path / "pruning" / "trades.csv").read_bytes()
+            == (tmp_path / "kept" / "trades.csv").read_bytes())
