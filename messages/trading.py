@@ -210,6 +210,10 @@ class OrderReport:
     symbol: str = ""
     side: str = ""
     closed: tuple[int, ...] = ()  # close-all: the tickets closed
+    retry_later: bool = False
+    """Close-all: every position it left open was refused for a reason that passes within
+    seconds (frozen near its stop, locked, too many requests), so the same close-all, asked
+    again in a moment, may close them."""
     latency_s: float | None = None
     """Seconds from the RiskManager's approval (its PlaceOrder going out) to this report, set
     by the RiskManager when it forwards an opening order's report."""

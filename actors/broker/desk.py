@@ -53,7 +53,7 @@ from actors.broker.intents import (
     close_order_id,
     report_status,
 )
-from actors.broker.retcodes import CONNECTION_ERROR_CODES
+from actors.broker.retcodes import CONNECTION_ERROR_CODES, PASSING_RETCODES
 from messages.books import OrderRecord, PositionRecord
 from messages.market import Side
 from messages.orders import OrderFate, OrderIntent, OrderOutcome, Outcome, RefusalCode
@@ -619,14 +619,16 @@ class OrderDesk:
         closed = tuple(i.ticket for i in intents
                        if i.status is IntentStatus.DONE and i.ticket is not None)
         failed = [i for i in intents if i.status in (IntentStatus.REJECTED, IntentStatus.REFUSED)]
+        retry_later = False
         if any(not i.final for i in intents):
             status, reason = "unknown", "some closes have an unknown outcome"
         elif failed:
             status = "rejected"
             reason = "; ".join(f"{i.ticket}: {i.reason}" for i in failed)
+            retry_later = all(i.retcode in PASSING_RETCODES for i in failed)
         else:
             status, reason = "done", f"closed {len(closed)} position(s)"
-        return OrderReport(job.request_id, status, reason, closed=closed)
+        return OrderReport(job.request_id, status, reason, closed=closed, retry_later=retry_later)
 
 
 def approval_refusal(order: PlaceOrder, sender: Any, risk: Any, now: float) -> RefusalCode | None:

@@ -33,6 +33,7 @@ from messages.orders import Outcome
 
 __all__ = [
     "CONNECTION_ERROR_CODES",
+    "PASSING_RETCODES",
     "RETCODES",
     "Classification",
     "Outcome",
@@ -156,6 +157,12 @@ RETCODES: dict[int, tuple[str, Outcome, str, str]] = {
 
 CONNECTION_ERROR_CODES = frozenset({-10000, -10001, -10002, -10003, -10004, -10005, -6})
 """``last_error()`` codes after which the terminal must be reconnected (reference §3)."""
+
+PASSING_RETCODES = frozenset({10024, 10028, 10029})
+"""``WAIT`` retcodes whose cause passes within seconds: too many requests, a request locked for
+processing, and a position frozen because the price is within the freeze level of its stop or
+target (the price moves away, or the stop is hit and the position closes). A closed market
+(10018) passes only at the next session."""
 
 _CALL_FAILURE_REASONS = {
     -1: "call_failed",

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from actors.risk.close_all import RETRY_AFTER_S, CloseAllTries
 from actors.risk.news import CalendarError, NewsEvent, blackout, read_calendar, scheduled_events
 from actors.risk.reservations import (
     Ledger,
@@ -98,6 +99,13 @@ class _Reload:
 @dataclass(frozen=True, slots=True)
 class _ReadCalendar:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class _CloseAllAgain:
+    command: ControlCommand
+    sender: Any
+    tries: CloseAllTries
 
 
 class RiskManagerActor(EnsembleActor):
@@ -554,19 +562,30 @@ class RiskManagerActor(EnsembleActor):
             sender, message, 200,
             f"{command} done" if saved else f"{command} done (not saved: SharedState down)"))
 
-    def _close_all(self, message: ControlCommand, sender: Any) -> None:
-        def done(report: OrderReport) -> None:
-            status = 200 if report.status == "done" else 409
-            self._reply(sender, message, status,
-                        f"closed {len(report.closed)} position(s)" if status == 200 else
-                        f"close-all {report.status}: {report.reason}")
+    def _close_all(self, message: ControlCommand, sender: Any,
+                   tries: CloseAllTries | None = None) -> None:
+        """Close every position of ours. Refusals that pass within seconds (a position frozen
+        near its stop) are tried again before the operator is answered (``close_all.py``)."""
+        tries = tries or CloseAllTries(message.op_id)
 
+        def done(report: OrderReport) -> None:
+            so_far = tries.answered(report)
+            if so_far.again(report):
+                self.log.info("close-all tried again", reason=report.reason, tries=so_far.tries)
+                self.after(RETRY_AFTER_S, _CloseAllAgain(message, sender, so_far))
+                return
+            self._reply(sender, message, *so_far.answer(report))
+
+        op_id = tries.next_op_id
         self.ask_peer(
-            "broker",
-            lambda rid: CloseAll(request_id=rid, op_id=message.op_id, reason="operator"),
+            "broker", lambda rid: CloseAll(request_id=rid, op_id=op_id, reason="operator"),
             done, CLOSE_ALL_TIMEOUT_S,
             lambda: self._reply(sender, message, 409, "the broker is not available"),
         )
+
+    @handles(_CloseAllAgain)
+    def _on_close_all_again(self, message: _CloseAllAgain, sender: Any) -> None:
+        self._close_all(message.command, message.sender, message.tries)
 
     def _reply(self, sender: Any, message: ControlCommand, status: int, detail: str) -> None:
         kill_switch = bool(self.state and self.state.kill_switch_latched)

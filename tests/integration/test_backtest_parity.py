@@ -145,8 +145,9 @@ def _epoch(text: str) -> float:
 
 def _close_all(daemon: Daemon, timeout: float = 30.0) -> None:
     """Close-all, as an operator presses it: a position whose stop or target is within the
-    freeze level of the price cannot be closed (TRADE_RETCODE_FROZEN, as at a real broker),
-    so a refusal for that alone is pressed again; any other refusal fails the test."""
+    freeze level of the price cannot be closed (TRADE_RETCODE_FROZEN, as at a real broker).
+    The daemon tries such a position again for about 2 s before it answers; a position still
+    frozen then is pressed again, and any other refusal fails the test."""
     deadline = time.monotonic() + timeout
     while True:
         status, body = daemon.request("POST", "/api/control/close-all", {"reason": "parity"})

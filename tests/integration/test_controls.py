@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 
+from actors.broker.intents import close_all_order_id
+from actors.risk.close_all import TRIES
+from tests.integration.test_broker import BROKER_SETTINGS, order_id, place, set_faults, wait_broker
 from tests.support.daemon import Daemon
 from tests.support.ws import EventClient
 
@@ -84,3 +90,32 @@ def test_the_journal_answers_before_any_trade(shared_daemon: Daemon) -> None:
     status, body = shared_daemon.request("GET", "/api/journal/decisions/nope")
     assert status == 404 and "no decision" in body["detail"]
     assert shared_daemon.request("GET", "/api/journal/daily?day=yesterday")[0] == 400
+
+
+def test_close_all_tries_a_frozen_position_again_and_answers_once(make_daemon) -> None:
+    """A position whose price is within the freeze level of its stop cannot be closed at a
+    real broker (10029) until the price moves away or the stop is hit; close-all asks again
+    for a moment before it answers, and says how many tries it took."""
+    daemon = make_daemon(*BROKER_SETTINGS)
+    wait_broker(daemon)
+    _ready(daemon)
+    tickets = [place(daemon, order_id("Z"))[-1]["ticket"] for _ in range(2)]
+    set_faults(daemon, positions_frozen=True)
+    status, body = daemon.request("POST", "/api/control/close-all", {"op_id": "stays"})
+    assert status == 409, body
+    assert body["detail"] == ("close-all rejected: " + "; ".join(f"{t}: frozen" for t in tickets)
+                              + f" (closed 0 position(s) in {TRIES} tries)")
+    assert len(daemon.get("/api/positions")) == 2
+
+    answer: dict[str, Any] = {}
+    pressed = threading.Thread(target=lambda: answer.update(reply=daemon.request(
+        "POST", "/api/control/close-all", {"op_id": "thaws"})))
+    pressed.start()
+    first_try = f"/api/kv/broker.intent.{close_all_order_id('thaws', tickets[0])}"
+    daemon.wait_until(lambda: (r := daemon.request("GET", first_try))[0] == 200
+                      and r[1]["value"]["status"] == "rejected", what="the first try refused")
+    set_faults(daemon, positions_frozen=False)  # the price moved away from the stops
+    pressed.join(timeout=30)
+    status, body = answer["reply"]
+    assert status == 200 and body["detail"].startswith("closed 2 position(s) in "), body
+    daemon.wait_until(lambda: daemon.get("/api/positions") == [], what="no position left")

@@ -24,6 +24,9 @@ what is allowed, whether they come from the configuration or from ``set``.
 - ``timeout_after_execution``: trade requests execute (the position exists) but the caller
   gets ``None`` and ``(-10005, 'IPC timeout')`` — the ambiguous outcome a broker adapter must
   resolve by reading the terminal, never by resending.
+- ``positions_frozen``: every position counts as within the freeze level of the price (its
+  stop or target a few points away): closing it or changing its stops gets 10029, as a real
+  server answers until the price moves away or the stop is hit.
 - ``position_history_timeouts``: the next that many history reads of one position
   (``history_deals_get(position=…)``, ``history_orders_get(position=…)``) fail with
   ``(-10005, 'IPC timeout')``, counting down to 0 (0..1000): one call failing in the middle of a
@@ -65,6 +68,7 @@ class FaultConfig:
     no_money: bool = False
     trade_server_down: bool = False
     timeout_after_execution: bool = False
+    positions_frozen: bool = False
     position_history_timeouts: int = 0
 
     def __post_init__(self) -> None:

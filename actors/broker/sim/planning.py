@@ -160,6 +160,11 @@ class RequestPlanner:
             raise Reject(c.TRADE_RETCODE_PRICE_OFF)
         return quote
 
+    def _check_frozen(self, spec: SymbolSpec, position: Position, quote: PointTick) -> None:
+        if self.faults.config.positions_frozen:
+            raise Reject(c.TRADE_RETCODE_FROZEN)
+        check_position_frozen(spec, position, quote)
+
     def _margin_now(self, now_ms: int) -> float:
         return self.pricing.margin(self.books.positions.values(), now_ms)
 
@@ -227,7 +232,7 @@ class RequestPlanner:
             self._check_volume_limit(spec, is_buy, volume)
         check_filling(spec, r["type_filling"], False, order_type)
         if position is not None:
-            check_position_frozen(spec, position, quote)
+            self._check_frozen(spec, position, quote)
         market_price = price_of(spec, quote.ask if is_buy else quote.bid)
         if opening:
             # SL/TP of a new buy are measured from the bid it will close at, of a sell from
@@ -408,7 +413,7 @@ class RequestPlanner:
         quote = self._require_session(spec, now_ms)
         if r["sl"] == position.sl and r["tp"] == position.tp:
             raise Reject(c.TRADE_RETCODE_NO_CHANGES)
-        check_position_frozen(spec, position, quote)
+        self._check_frozen(spec, position, quote)
         is_buy = position.type == c.POSITION_TYPE_BUY
         reference = price_of(spec, quote.bid if is_buy else quote.ask)
         check_stops(spec, is_buy, reference, r["sl"], r["tp"])

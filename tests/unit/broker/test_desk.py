@@ -31,7 +31,14 @@ from actors.broker.intents import IntentStatus
 from messages.books import OrderRecord, PositionRecord
 from messages.market import Side
 from messages.orders import FateStatus, OrderFate, OrderOutcome, Outcome
-from messages.trading import Approval, CloseAll, ClosePosition, ModifyPosition, PlaceOrder
+from messages.trading import (
+    Approval,
+    CloseAll,
+    ClosePosition,
+    ModifyPosition,
+    OrderReport,
+    PlaceOrder,
+)
 
 MAGIC = 234000
 NOW = 1_700_000_000.0
@@ -201,6 +208,32 @@ def test_close_all_cancels_our_pending_orders_and_closes_only_our_positions() ->
     assert [e.intent.ticket for e in _of(effects, WriteAhead)] == [7]
     nothing = desk.books_read(read.lookup, (), (), READY, NOW)
     assert _only(nothing, Reply).report.reason == "nothing_to_close"
+
+
+def _close_all(desk: OrderDesk, outcomes: dict[int, OrderOutcome]) -> OrderReport:
+    """A close-all of our positions ``outcomes`` names, each close answered so."""
+    read = _only(desk.close_all(CloseAll("a", "op-all", "operator"), ME, READY), ReadBooks)
+    effects = desk.books_read(read.lookup, tuple(_position(t) for t in outcomes), (), READY, NOW)
+    for ahead in _of(effects, WriteAhead):
+        effects = desk.written(ahead.job_id, ahead.intent.client_order_id, True, None, READY, NOW)
+    while not _of(effects, Reply):
+        send = _only(effects, Send)
+        coid = send.intent.client_order_id
+        outcome = dataclasses.replace(outcomes[send.intent.ticket], client_order_id=coid)
+        effects = desk.sent(send.job_id, coid, outcome, READY, NOW)
+    return _only(effects, Reply).report
+
+
+def test_a_close_all_refused_only_for_a_passing_reason_says_it_may_be_retried() -> None:
+    done = _outcome(Outcome.DONE, volume=0.1)
+    frozen = OrderOutcome(Outcome.WAIT, "frozen", "", sent=True, retcode=10029)
+    no_money = OrderOutcome(Outcome.REJECTED, "no_money", "", sent=True, retcode=10019)
+    report = _close_all(OrderDesk(MAGIC), {7: done, 8: frozen})
+    assert (report.status, report.reason, report.closed) == ("rejected", "8: frozen", (7,))
+    assert report.retry_later
+    mixed = _close_all(OrderDesk(MAGIC), {7: no_money, 8: frozen})
+    assert mixed.status == "rejected" and not mixed.retry_later
+    assert not _close_all(OrderDesk(MAGIC), {7: done}).retry_later
 
 
 def test_a_retried_modify_gets_the_first_answer() -> None:

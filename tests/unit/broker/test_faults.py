@@ -62,6 +62,25 @@ def test_trade_faults(mt5: Any, switch: dict, retcode: int) -> None:
     assert mt5.order_send(market_request(mt5, "EURUSD", 0, 0.1)).retcode == 10009
 
 
+def test_frozen_positions_can_be_neither_closed_nor_changed_until_the_switch_is_off(
+        mt5: Any) -> None:
+    opened = mt5.order_send(market_request(mt5, "EURUSD", c.ORDER_TYPE_BUY, 0.1))
+    assert opened.retcode == c.TRADE_RETCODE_DONE
+    (position,) = mt5.positions_get()
+    mt5._sim.set_faults(positions_frozen=True)
+    close = market_request(mt5, "EURUSD", c.ORDER_TYPE_SELL, 0.1, position=position.ticket)
+    assert mt5.order_send(close).retcode == c.TRADE_RETCODE_FROZEN
+    stops = {"action": c.TRADE_ACTION_SLTP, "position": position.ticket, "symbol": "EURUSD",
+             "sl": round(position.price_open - 0.01, 5), "tp": 0.0}
+    assert mt5.order_send(stops).retcode == c.TRADE_RETCODE_FROZEN
+    assert mt5.positions_total() == 1
+    # Opening is not refused: the switch freezes the positions there are.
+    assert mt5.order_send(market_request(mt5, "EURUSD", c.ORDER_TYPE_BUY, 0.1)).retcode == 10009
+    mt5._sim.set_faults(positions_frozen=False)
+    assert mt5.order_send(close).retcode == c.TRADE_RETCODE_DONE
+    assert mt5.positions_total() == 1
+
+
 def test_requote_rate_is_seeded(make_terminal: TerminalFactory, tmp_path: Any) -> None:
     outcomes = []
     for run in range(2):
