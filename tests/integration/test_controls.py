@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 import pytest
 
-from actors.broker.intents import close_all_order_id
 from actors.risk.close_all import TRIES
 from tests.integration.test_broker import BROKER_SETTINGS, order_id, place, set_faults, wait_broker
 from tests.support.daemon import Daemon
@@ -92,6 +88,7 @@ def test_the_journal_answers_before_any_trade(shared_daemon: Daemon) -> None:
     assert shared_daemon.request("GET", "/api/journal/daily?day=yesterday")[0] == 400
 
 
+
 def test_close_all_tries_a_frozen_position_again_and_answers_once(make_daemon) -> None:
     """A position whose price is within the freeze level of its stop cannot be closed at a
     real broker (10029) until the price moves away or the stop is hit; close-all asks again
@@ -100,22 +97,16 @@ def test_close_all_tries_a_frozen_position_again_and_answers_once(make_daemon) -
     wait_broker(daemon)
     _ready(daemon)
     tickets = [place(daemon, order_id("Z"))[-1]["ticket"] for _ in range(2)]
-    set_faults(daemon, positions_frozen=True)
-    status, body = daemon.request("POST", "/api/control/close-all", {"op_id": "stays"})
+    set_faults(daemon, frozen_position_requests=1000)  # frozen throughout
+    status, body = _control(daemon, "close-all")
     assert status == 409, body
     assert body["detail"] == ("close-all rejected: " + "; ".join(f"{t}: frozen" for t in tickets)
                               + f" (closed 0 position(s) in {TRIES} tries)")
+    left = daemon.get("/api/sim/faults")["faults"]["frozen_position_requests"]
+    assert left == 1000 - 2 * TRIES  # two closes a try, each sent once
     assert len(daemon.get("/api/positions")) == 2
 
-    answer: dict[str, Any] = {}
-    pressed = threading.Thread(target=lambda: answer.update(reply=daemon.request(
-        "POST", "/api/control/close-all", {"op_id": "thaws"})))
-    pressed.start()
-    first_try = f"/api/kv/broker.intent.{close_all_order_id('thaws', tickets[0])}"
-    daemon.wait_until(lambda: (r := daemon.request("GET", first_try))[0] == 200
-                      and r[1]["value"]["status"] == "rejected", what="the first try refused")
-    set_faults(daemon, positions_frozen=False)  # the price moved away from the stops
-    pressed.join(timeout=30)
-    status, body = answer["reply"]
-    assert status == 200 and body["detail"].startswith("closed 2 position(s) in "), body
+    set_faults(daemon, frozen_position_requests=2)  # the first try's two closes only
+    status, body = _control(daemon, "close-all")
+    assert (status, body["detail"]) == (200, "closed 2 position(s) in 2 tries"), body
     daemon.wait_until(lambda: daemon.get("/api/positions") == [], what="no position left")

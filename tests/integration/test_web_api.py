@@ -340,7 +340,7 @@ def send_fuzzed(daemon: Daemon, request: FuzzRequest) -> tuple[int, bytes]:
 NO_FAULTS = {"disconnect": False, "ipc_timeout": False, "call_delay_s": 0.0,
              "requote_rate": 0.0, "price_off_rate": 0.0, "algo_trading_off": False,
              "no_money": False, "trade_server_down": False, "timeout_after_execution": False,
-             "positions_frozen": False, "position_history_timeouts": 0}
+             "position_history_timeouts": 0, "frozen_position_requests": 0}
 
 
 def restore_the_terminal(daemon: Daemon) -> None:

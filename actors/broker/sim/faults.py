@@ -24,9 +24,10 @@ what is allowed, whether they come from the configuration or from ``set``.
 - ``timeout_after_execution``: trade requests execute (the position exists) but the caller
   gets ``None`` and ``(-10005, 'IPC timeout')`` — the ambiguous outcome a broker adapter must
   resolve by reading the terminal, never by resending.
-- ``positions_frozen``: every position counts as within the freeze level of the price (its
-  stop or target a few points away): closing it or changing its stops gets 10029, as a real
-  server answers until the price moves away or the stop is hit.
+- ``frozen_position_requests``: the next that many closes or stop changes of a position get
+  10029, as a real server answers while the price is within the freeze level of the
+  position's stop or target, until the price moves away or the stop is hit; counting down to
+  0 (0..1000).
 - ``position_history_timeouts``: the next that many history reads of one position
   (``history_deals_get(position=…)``, ``history_orders_get(position=…)``) fail with
   ``(-10005, 'IPC timeout')``, counting down to 0 (0..1000): one call failing in the middle of a
@@ -52,6 +53,7 @@ FAULT_RANGES: dict[str, tuple[float, float, str]] = {  # switch: (low, high, uni
     "requote_rate": (0.0, 1.0, ""),
     "price_off_rate": (0.0, 1.0, ""),
     "position_history_timeouts": (0, 1000, " calls"),
+    "frozen_position_requests": (0, 1000, " requests"),
 }
 
 
@@ -68,8 +70,8 @@ class FaultConfig:
     no_money: bool = False
     trade_server_down: bool = False
     timeout_after_execution: bool = False
-    positions_frozen: bool = False
     position_history_timeouts: int = 0
+    frozen_position_requests: int = 0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

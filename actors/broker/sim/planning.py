@@ -161,7 +161,7 @@ class RequestPlanner:
         return quote
 
     def _check_frozen(self, spec: SymbolSpec, position: Position, quote: PointTick) -> None:
-        if self.faults.config.positions_frozen:
+        if self.faults.take("frozen_position_requests"):
             raise Reject(c.TRADE_RETCODE_FROZEN)
         check_position_frozen(spec, position, quote)
 

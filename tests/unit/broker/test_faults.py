@@ -62,21 +62,20 @@ def test_trade_faults(mt5: Any, switch: dict, retcode: int) -> None:
     assert mt5.order_send(market_request(mt5, "EURUSD", 0, 0.1)).retcode == 10009
 
 
-def test_frozen_positions_can_be_neither_closed_nor_changed_until_the_switch_is_off(
+def test_the_next_closes_and_stop_changes_of_a_position_are_refused_as_frozen(
         mt5: Any) -> None:
     opened = mt5.order_send(market_request(mt5, "EURUSD", c.ORDER_TYPE_BUY, 0.1))
     assert opened.retcode == c.TRADE_RETCODE_DONE
     (position,) = mt5.positions_get()
-    mt5._sim.set_faults(positions_frozen=True)
+    mt5._sim.set_faults(frozen_position_requests=2)
     close = market_request(mt5, "EURUSD", c.ORDER_TYPE_SELL, 0.1, position=position.ticket)
     assert mt5.order_send(close).retcode == c.TRADE_RETCODE_FROZEN
+    # Opening is not refused, nor counted: the switch freezes the positions there are.
+    assert mt5.order_send(market_request(mt5, "EURUSD", c.ORDER_TYPE_BUY, 0.1)).retcode == 10009
     stops = {"action": c.TRADE_ACTION_SLTP, "position": position.ticket, "symbol": "EURUSD",
              "sl": round(position.price_open - 0.01, 5), "tp": 0.0}
     assert mt5.order_send(stops).retcode == c.TRADE_RETCODE_FROZEN
-    assert mt5.positions_total() == 1
-    # Opening is not refused: the switch freezes the positions there are.
-    assert mt5.order_send(market_request(mt5, "EURUSD", c.ORDER_TYPE_BUY, 0.1)).retcode == 10009
-    mt5._sim.set_faults(positions_frozen=False)
+    assert mt5.positions_total() == 2 and mt5._sim.fault_config.frozen_position_requests == 0
     assert mt5.order_send(close).retcode == c.TRADE_RETCODE_DONE
     assert mt5.positions_total() == 1
 
