@@ -37,6 +37,7 @@ from actors.risk.state import (
     kill_switch_breach,
     kill_switch_on,
     latch_kill_switch,
+    next_broker_day_at,
     reset_kill_switch,
     roll_broker_day,
     set_paused,
@@ -102,6 +103,11 @@ class _ReadCalendar:
 
 
 @dataclass(frozen=True, slots=True)
+class _NewBrokerDay:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class _CloseAllAgain:
     command: ControlCommand
     sender: Any
@@ -124,11 +130,13 @@ class RiskManagerActor(EnsembleActor):
         self.news_error: str | None = "the calendar has not been read yet"
         self._news_day: tuple[int, list[NewsEvent]] | None = None
         self.standing: Standing = Standing((), None)
+        self._day_watched: int | None = None  # the broker day the standing was last reviewed in
 
     # --- loading and persisting -------------------------------------------------------------
 
     def on_configure(self) -> None:
         self._load()
+        self._watch_broker_day()
         if self.settings.risk.news.enabled:
             self._read_calendar()
 
@@ -312,6 +320,37 @@ class RiskManagerActor(EnsembleActor):
                 reason=f"blocked: {words}" if words else "nothing blocks new entries",
                 blocked_by=self.standing.blocked_by)])
             self._send_gate(changed_only=False)
+
+    def set_market_time(self, now: float) -> None:
+        super().set_market_time(now)
+        self._watch_broker_day()
+
+    @handles(_NewBrokerDay)
+    def _on_new_broker_day(self, message: _NewBrokerDay, sender: Any) -> None:
+        self._watch_broker_day()
+
+    def _watch_broker_day(self) -> None:
+        """A day stop, the daily loss limit and the day's trade count end with the broker day,
+        and nothing else may ask for a review then (a blocked strategy sends no candidate):
+        review the standing when the day turns. A backtest's market time says when
+        (:meth:`set_market_time`); a live daemon wakes at the next day's start."""
+        if self.state is None or self.profile is None:
+            if not self.market_driven:
+                self.after(1.0, _NewBrokerDay())  # once the counters and the clock are known
+            return
+        counters = self.rules.counters
+        now = self._now()
+        day = broker_day(now, counters)
+        if day != self._day_watched:
+            self._day_watched = day
+            self.state = roll_broker_day(self.state, now, counters)
+            self._review_standing()
+        if not self.market_driven:
+            market_s = next_broker_day_at(now, counters) - now
+            # Market seconds run at the simulator's speed; wake again at most a minute later
+            # in case the broker's clock or offset changes meanwhile.
+            self.after(min(60.0, market_s / max(self.profile.speed, 1e-9) + 0.01),
+                       _NewBrokerDay())
 
     def _send_gate(self, changed_only: bool, reason: str = "") -> None:
         state = self.state

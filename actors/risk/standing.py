@@ -7,7 +7,7 @@ count): a symbol's spread or a correlation is a reason for one candidate, not fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from actors.risk.reservations import Ledger
@@ -70,7 +70,9 @@ def standing(state: RiskState, rules: RiskParams, ledger: Ledger,
     """The account-wide blocks and the day's figures as of ``now`` (UTC), judged on the latest
     account the RiskManager has seen (``market``: None before the first scan)."""
     balance = market.balance if market is not None else None
-    probe = market if market is not None else PreScanInput(
+    # The rules at ``now``, not at that account's time: a day stop ends with its broker day
+    # even when no scan has come since (a blocked strategy sends none).
+    probe = replace(market, now=now) if market is not None else PreScanInput(
         symbol="", now=now, bid=None, ask=None, spec=None, exposures=None, floating_pnl=None,
         news_blackout=None)
     blocked: list[str] = []

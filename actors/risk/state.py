@@ -134,6 +134,11 @@ def broker_day(now: float, params: CounterParams) -> int:
     return math.floor((now + params.broker_utc_offset_seconds) / _SECONDS_PER_DAY)
 
 
+def next_broker_day_at(now: float, params: CounterParams) -> float:
+    """The UTC instant at which the broker day after ``now``'s begins."""
+    return (broker_day(now, params) + 1) * _SECONDS_PER_DAY - params.broker_utc_offset_seconds
+
+
 def roll_broker_day(state: RiskState, now: float, params: CounterParams,
                     day: int | None = None) -> RiskState:
     """Start a new broker day when ``now`` (or the broker day ``day``, when given) is past the

@@ -7,8 +7,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +201,31 @@ def test_a_run_longer_than_the_retention_keeps_every_trade_and_decision(tmp_path
     assert "no journal entries" not in (tmp_path / "pruning" / "report.html").read_text()
     assert ((tmp_path / "pruning" / "trades.csv").read_bytes()
             == (tmp_path / "kept" / "trades.csv").read_bytes())
+
+
+def test_a_stopped_day_ends_with_its_broker_day(tmp_path: Path) -> None:
+    """With any loss beyond a stop stopping the day, each stop blocks new entries until the
+    server's next day (22:00 UTC at UTC+2 in January), then trading resumes: a blocked strategy
+    sends no candidate, so only the day's turn can lift it."""
+    out = tmp_path / "stops"
+    done = backtest("--strategy", SMA, "--symbols", "EURUSD,GBPUSD", "--from", "2024-01-08",
+                    "--to", "2024-01-11", "--seed", "7", "--set", "strategy.params.SmaCross.fast=3",
+                    "--set", "strategy.params.SmaCross.slow=8",
+                    "--set", "risk.rules.day_stop_beyond_stop_r=0.0001", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    with sqlite3.connect(out / "data" / "events.db") as db:
+        states = [json.loads(body) for (body,) in
+                  db.execute("SELECT body FROM events WHERE type = 'RISK_STATE' ORDER BY seq")]
+    changes = [(datetime.fromisoformat(s["timestamp"]), tuple(s["blocked_by"])) for s in states]
+    stops = [at for at, blocked in changes if blocked == ("DAY_STOPPED",)]
+    assert len(stops) >= 2, changes
+    entries = [datetime.fromisoformat(row["entry_time"])
+               for row in csv.DictReader((out / "trades.csv").open())]
+    for number, stop in enumerate(stops):
+        lifted = next(at for at, blocked in changes if at > stop and blocked == ())
+        day_ends = (stop + timedelta(hours=2)).replace(hour=0, minute=0, second=0,
+                                                       microsecond=0) + timedelta(hours=22)
+        assert lifted >= day_ends, (stop, lifted)
+        assert not [entry for entry in entries if stop < entry < lifted]
+        if number < len(stops) - 1:  # the last may be lifted too near the run's end
+            assert [entry for entry in entries if entry >= lifted], (stop, lifted)

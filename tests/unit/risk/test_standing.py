@@ -79,3 +79,6 @@ def test_a_loss_well_beyond_its_stop_stops_the_rest_of_its_broker_day() -> None:
     tomorrow = NOW + 86_400
     assert standing(state, RULES, Ledger(), replace(_account(), now=tomorrow),
                     tomorrow).blocked_by == ()
+    # The latest account is still today's when no scan has come since (a blocked strategy
+    # sends none): tomorrow is judged as tomorrow all the same.
+    assert standing(state, RULES, Ledger(), _account(), tomorrow).blocked_by == ()
