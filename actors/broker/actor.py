@@ -38,7 +38,7 @@ import dataclasses
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -394,7 +394,7 @@ class MT5BrokerActor(EnsembleActor):
         except GatewayError as error:
             self.log.warning("reading the symbols failed", reason=str(error))
             return
-        self._learn_server_offset(ticks.values())
+        self._learn_server_offset(ticks)
 
     def _clock_symbol(self) -> tuple[str, ...]:
         """One symbol a poll, in turn: its tick measures the server's clock (a closed market's
@@ -409,13 +409,13 @@ class MT5BrokerActor(EnsembleActor):
         """Server time − UTC: the one broker clock (0 until measured)."""
         return self.server_clock.offset_s or 0
 
-    def _learn_server_offset(self, ticks: Iterable[TickRecord]) -> None:
+    def _learn_server_offset(self, ticks: Mapping[str, TickRecord]) -> None:
         """Measure the server's clock from the ticks just read; a change goes out at once in
         the profile (BROKER_STATUS, BrokerReady) and is remembered in SharedState."""
         assert self.backend is not None
         before = self.server_clock.offset_s
         hint = self.backend.server_offset_hint(self.gateway)
-        if not self.server_clock.observe([tick.time for tick in ticks],
+        if not self.server_clock.observe({symbol: tick.time for symbol, tick in ticks.items()},
                                          self.market_clock.now(), hint):
             return
         offset = self.server_offset_s
@@ -878,7 +878,7 @@ class MT5BrokerActor(EnsembleActor):
         except GatewayError as error:
             self._gateway_failed(error)
             return
-        self._learn_server_offset(ticks.values())
+        self._learn_server_offset(ticks)
         verdict = self._verdict(account, terminal)
         if verdict.state == "refused":
             self._connection_failed(verdict.detail, None, refused=True)
@@ -1321,7 +1321,7 @@ class MT5BrokerActor(EnsembleActor):
         if any(code in CONNECTION_ERROR_CODES for code in data.error_codes.values()):
             self._poll_soon()
         if data.ticks:
-            self._learn_server_offset(data.ticks.values())
+            self._learn_server_offset(data.ticks)
         self._save_market_time()
 
     @handles(BrokerSnapshotRequest)

@@ -7,11 +7,14 @@ the offset from the freshest tick it reads against UTC now
 and :class:`ServerClock` keeps the value every other role uses (it travels in the broker's
 :class:`~messages.trading.BrokerProfile`).
 
-A first measurement is taken at once. A different one replaces it only when the next poll
-measures the same again, so one odd tick cannot move every role's clock by hours; a DST switch
-is followed within two polls. While the market is closed (no fresh tick) nothing is measured and
-the value stays; a backend that knows its server's clock (the simulated terminal) gives a hint
-that is used when no tick can tell.
+A first measurement is taken at once. After it, a tick measures only when it is proven fresh:
+its symbol's tick time changed since that symbol's read at most :data:`FRESH_WITHIN_S` before,
+so the tick came after that read. A stale tick (a closed market, a metal's daily break) would
+measure an offset too low by however long the market has been quiet, a whole quarter hour
+every fifteen minutes. A different offset replaces the one in force only when the next fresh
+measurement says the same again, so one odd tick cannot move every role's clock by hours; a DST
+switch is followed within two fresh ticks. While nothing is fresh the value stays; a backend
+that knows its server's clock (the simulated terminal) gives a hint that is used then.
 
 It also remembers when each offset took effect (:attr:`ServerClock.history`: between the last
 poll that measured the old one and the first that measured the new one), so a deal stamped
@@ -29,14 +32,17 @@ measurement, from before a switch, are read with the offset of their own time. W
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 from actors.broker.reconcile import estimate_server_offset
 from messages.server_time import ServerTime, past_switches
 
-__all__ = ["HISTORY_LENGTH", "ServerClock", "history_from_record"]
+__all__ = ["FRESH_WITHIN_S", "HISTORY_LENGTH", "ServerClock", "history_from_record"]
 
 HISTORY_LENGTH = 8
+FRESH_WITHIN_S = 120.0
+"""A tick that was not there at its symbol's read this many seconds before is at most this old,
+within :func:`~actors.broker.reconcile.estimate_server_offset`'s tolerance."""
 
 
 class ServerClock:
@@ -50,6 +56,8 @@ class ServerClock:
         self._candidate: int | None = None
         self._candidate_since = 0.0
         self._last_agreed = 0.0
+        self._reads: dict[str, tuple[float, float]] = {}
+        """Each symbol's last tick time read and when (UTC) it was read."""
         self.history: tuple[tuple[float, float, int], ...] = ()
         """``(after, by, offset)``, oldest first: ``offset`` took effect in ``(after, by]``
         (UTC seconds)."""
@@ -58,11 +66,22 @@ class ServerClock:
     def known(self) -> bool:
         return self.offset_s is not None
 
-    def observe(self, tick_times: Iterable[float], utc_now: float,
+    def observe(self, tick_times: Mapping[str, float], utc_now: float,
                 hint: int | None = None) -> bool:
-        """Fold in the times (server clock, seconds) of the ticks just read; True when the
-        offset changed."""
-        freshest = max((t for t in tick_times if t > 0), default=0.0)
+        """Fold in the times (server clock, seconds) of the ticks just read, by symbol; True
+        when the offset changed."""
+        proven = []
+        for symbol, tick_time in tick_times.items():
+            if tick_time <= 0:
+                continue
+            before = self._reads.get(symbol)
+            self._reads[symbol] = (tick_time, utc_now)
+            if (before is not None and tick_time != before[0]
+                    and utc_now - before[1] <= FRESH_WITHIN_S):
+                proven.append(tick_time)
+        if self.offset_s is None:  # nothing to keep yet: the freshest tick is the best guess
+            proven = [t for t in tick_times.values() if t > 0]
+        freshest = max(proven, default=0.0)
         measured = estimate_server_offset(freshest, utc_now) if freshest else None
         if measured is None:
             measured = hint
