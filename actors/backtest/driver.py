@@ -43,7 +43,7 @@ from actors.app.settings import Settings, load_settings
 from actors.backtest.bars_csv import check_data_dir
 from actors.backtest.candidates import CandidatePlan, plan_candidates
 from actors.backtest.report_files import write_report, write_summary, write_trades
-from actors.backtest.results import EquityPoint, TradeRow, summarise
+from actors.backtest.results import EquityPoint, TradeRow, refusals, summarise
 from actors.runtime.private import prepare_data_dir
 from actors.shared_state.actor import STATE_FILE
 from actors.shared_state.store import KeyValueStore
@@ -283,13 +283,26 @@ class _Run:
             self.system.tell(self.directory[name], ActorExitRequest())
 
 
-def _journal(data_dir: Path) -> tuple[list[TradeRow], dict[str, list[dict[str, Any]]],
-                                      dict[int, dict[str, Any]]]:
+@dataclass
+class _Journal:
+    """What the run's journal holds for its files."""
+
+    trades: list[TradeRow]
+    chains: dict[str, list[dict[str, Any]]]
+    """Each traded decision's entries, oldest first."""
+    reviews: dict[int, dict[str, Any]]
+    """The Critic's review of each ticket."""
+    refused: list[dict[str, Any]]
+    """Why candidates did not trade (:func:`~actors.backtest.results.refusals`)."""
+
+
+def _journal(data_dir: Path) -> _Journal:
     store = KeyValueStore(data_dir / STATE_FILE)
     try:
-        trades = store.journal_query(kind="trade", limit=10_000)
+        trades = list(store.journal_entries("trade"))
         reviews = {int(e["record"].get("ticket", 0)): e["record"]
-                   for e in store.journal_query(kind="review", limit=10_000)}
+                   for e in store.journal_entries("review")}
+        refused = refusals(e["record"] for e in store.journal_entries("decision"))
         chains: dict[str, list[dict[str, Any]]] = {}
         rows = []
         for entry in trades:
@@ -314,7 +327,7 @@ def _journal(data_dir: Path) -> tuple[list[TradeRow], dict[str, list[dict[str, A
     finally:
         store.close()
     rows.sort(key=lambda row: (row.exit_time, row.entry_time, row.ticket))
-    return rows, chains, reviews
+    return _Journal(rows, chains, reviews, refused)
 
 
 def _fresh_data_dir(out: Path) -> Path:
@@ -390,9 +403,10 @@ def run_backtest(request: BacktestRequest, *, progress_stream: TextIO | None = N
         if threading_main():
             signal.signal(signal.SIGINT, previous)
     seconds = time.monotonic() - began
-    trades, chains, reviews = _journal(data_dir)
+    journal = _journal(data_dir)
+    trades = journal.trades
     summary = summarise(trades, equity, bars=bars, symbols=len(request.symbols),
-                        seconds=seconds, balance=request.balance)
+                        seconds=seconds, balance=request.balance, refused=journal.refused)
     summary["interrupted"] = stop["asked"]
     summary["period"] = {"from": request.start, "to": request.end,
                          "timeframe": request.timeframe, "symbols": list(request.symbols),
@@ -401,7 +415,8 @@ def run_backtest(request: BacktestRequest, *, progress_stream: TextIO | None = N
     write_summary(request.out / "summary.json", summary)
     title = (f"Backtest {', '.join(request.strategies) or 'Confluence'} on "
              f"{', '.join(request.symbols)} {request.timeframe}")
-    write_report(request.out / "report.html", summary, trades, equity, chains, reviews, title)
+    write_report(request.out / "report.html", summary, trades, equity, journal.chains,
+                 journal.reviews, title)
     return BacktestResult(summary, request.out, interrupted=stop["asked"])
 
 

@@ -177,6 +177,10 @@ def render_report(summary: Mapping[str, Any], trades: Sequence[TradeRow],
         _table(["confidence", "trades", "wins", "win rate"],
                [[_esc(c["band"]), _num(c["trades"]), _num(c["wins"]), _num(c["win_rate"], 3)]
                 for c in summary.get("calibration", [])]),
+        "<h2>Why candidates did not trade</h2>",
+        _table(["step", "code", "times", "the first time"],
+               [[_esc(r["step"]), _esc(r["code"]), _num(r["count"], 0), _esc(r["first"])]
+                for r in summary.get("refusals", [])], left=2),
         f"<h2>Trades ({len(trades)})</h2>",
         _table(["strategy", "symbol", "side", "volume", "entry", "entry price", "exit",
                 "exit price", "exit reason", "net", "decision chain and review"], trade_rows,

@@ -24,6 +24,7 @@ __all__ = [
     "drawdown_curve",
     "group_stats",
     "monthly_returns",
+    "refusals",
     "summarise",
     "trade_stats",
 ]
@@ -165,8 +166,34 @@ def calibration(trades: Sequence[TradeRow]) -> list[dict[str, Any]]:
     return rows
 
 
+def refusals(decisions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Why candidates did not become trades, from the decision journal's records: each
+    refusing step (a pre-scan or approval rule, an abandoned candidate, an order the broker
+    did not fill) with its code, how often, and the first time's words; most frequent first."""
+    tally: dict[tuple[str, str], list[Any]] = {}
+    for record in decisions:
+        step = str(record.get("step", ""))
+        if step in ("pre_scan", "approval"):
+            if record.get("allowed", record.get("approved", True)):
+                continue
+            code, words = str(record.get("code") or "refused"), str(record.get("message", ""))
+        elif step == "abandoned":
+            code, words = "ABANDONED", str(record.get("reason", ""))
+        elif step == "order_done" and record.get("status") != "done":
+            code, words = f"ORDER_{str(record.get('status', '')).upper()}", str(
+                record.get("reason", ""))
+        else:
+            continue
+        found = tally.setdefault((step, code), [0, f"{record.get('symbol', '')}: {words}"])
+        found[0] += 1
+    ranked = sorted(tally.items(), key=lambda item: (-item[1][0], item[0]))
+    return [{"step": step, "code": code, "count": count, "first": first}
+            for (step, code), (count, first) in ranked]
+
+
 def summarise(trades: Sequence[TradeRow], equity: Sequence[EquityPoint], *, bars: int,
-              symbols: int, seconds: float, balance: float) -> dict[str, Any]:
+              symbols: int, seconds: float, balance: float,
+              refused: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The figures of ``summary.json``. Only ``seconds`` and ``bars_per_second`` depend on
     the machine; ``bars_per_second`` counts symbol-bars (bars × symbols ÷ seconds)."""
     drawdowns = drawdown_curve(equity)
@@ -191,5 +218,6 @@ def summarise(trades: Sequence[TradeRow], equity: Sequence[EquityPoint], *, bars
         "per_strategy": group_stats(trades, "strategy"),
         "monthly_returns_pct": monthly_returns(equity),
         "calibration": calibration(trades),
+        "refusals": list(refused),
     }
     return summary

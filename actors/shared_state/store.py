@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,6 +99,12 @@ def _check_key(key: Any) -> str:
         raise StoreError(f"key must be a non-empty string of at most {MAX_KEY_LENGTH} "
                          f"characters, got {key!r}")
     return key
+
+
+def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
+    entry_id, kind, key, decision_id, at, record = row
+    return {"id": entry_id, "kind": kind, "key": key, "decision_id": decision_id, "at": at,
+            "record": json.loads(record)}
 
 
 def _dump(value: Any) -> str:
@@ -250,11 +256,21 @@ class KeyValueStore:
             f"{' AND '.join(clauses)} ORDER BY id {order} LIMIT ?",
             (*params, limit),
         )
-        return [
-            {"id": entry_id, "kind": entry_kind, "key": entry_key, "decision_id": decision,
-             "at": at, "record": json.loads(record)}
-            for entry_id, entry_kind, entry_key, decision, at, record in rows
-        ]
+        return [_entry(row) for row in rows]
+
+    def journal_entries(self, kind: str, batch: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every entry of ``kind``, oldest first, however many (read ``batch`` at a time):
+        for a backtest's files, where :meth:`journal_query`'s page limit would lose some."""
+        after = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT id, kind, key, decision_id, at, record FROM journal "
+                "WHERE kind = ? AND id > ? ORDER BY id ASC LIMIT ?", (kind, after, batch),
+            ).fetchall()
+            yield from (_entry(row) for row in rows)
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
 
     # --- retention ----------------------------------------------------------------------------
 

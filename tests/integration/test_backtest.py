@@ -57,6 +57,7 @@ def test_the_files_and_their_keys(two_runs: tuple[Path, Path]) -> None:
                 "bars", "seconds", "bars_per_second"):
         assert key in summary
     assert summary["bars"] == 18 * 12 and summary["trades"] > 0
+    assert all(set(r) == {"step", "code", "count", "first"} for r in summary["refusals"])
     rows = list(csv.DictReader((out / "trades.csv").open()))
     assert tuple(rows[0]) == TRADE_COLUMNS and len(rows) == summary["trades"]
     assert {row["strategy"] for row in rows} == {"SmaCross"}

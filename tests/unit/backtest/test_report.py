@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from actors.backtest.report_files import render_report, write_summary, write_trades
-from actors.backtest.results import TRADE_COLUMNS, EquityPoint, TradeRow, summarise
+from actors.backtest.results import TRADE_COLUMNS, EquityPoint, TradeRow, refusals, summarise
 
 JAN = 1_704_067_200.0  # 2024-01-01 00:00 UTC
 DAY = 86_400.0
@@ -74,3 +74,36 @@ def test_the_report_is_one_offline_page_with_chains_and_reviews() -> None:
     assert "<script" not in page and "src=" not in page
     assert "research: confidence=70, reason=&lt;b&gt;cross&lt;/b&gt;" in page
     assert "score 8: clean win" in page and "2024-02" in page
+
+
+def test_why_candidates_did_not_trade_is_counted_by_step_and_code() -> None:
+    decisions = [
+        {"step": "candidate", "symbol": "EURUSD"},
+        {"step": "pre_scan", "symbol": "EURUSD", "allowed": True, "code": ""},
+        {"step": "pre_scan", "symbol": "GBPAUD", "allowed": False, "code": "SPREAD_TOO_WIDE",
+         "message": "spread 36 points > 30 (forex)"},
+        {"step": "approval", "symbol": "AUDUSD", "approved": False, "code": "NO_EDGE",
+         "message": "Kelly fraction -0.100 over 21 trades: no edge"},
+        {"step": "approval", "symbol": "EURUSD", "approved": False, "code": "NO_EDGE",
+         "message": "Kelly fraction -0.2 over 22 trades: no edge"},
+        {"step": "approval", "symbol": "EURUSD", "approved": True, "code": ""},
+        {"step": "abandoned", "symbol": "USDJPY", "reason": "max orders per cycle reached"},
+        {"step": "order_done", "symbol": "EURUSD", "status": "done", "reason": "done"},
+        {"step": "order_done", "symbol": "XAUUSD", "status": "rejected",
+         "reason": "10018 market closed"},
+    ]
+    assert refusals(decisions) == [
+        {"step": "approval", "code": "NO_EDGE", "count": 2,
+         "first": "AUDUSD: Kelly fraction -0.100 over 21 trades: no edge"},
+        {"step": "abandoned", "code": "ABANDONED", "count": 1,
+         "first": "USDJPY: max orders per cycle reached"},
+        {"step": "order_done", "code": "ORDER_REJECTED", "count": 1,
+         "first": "XAUUSD: 10018 market closed"},
+        {"step": "pre_scan", "code": "SPREAD_TOO_WIDE", "count": 1,
+         "first": "GBPAUD: spread 36 points > 30 (forex)"},
+    ]
+    summary = summarise(TRADES, EQUITY, bars=10, symbols=1, seconds=1, balance=10_000,
+                        refused=refusals(decisions))
+    page = render_report(summary, TRADES, EQUITY, {}, {}, "Backtest")
+    assert "Why candidates did not trade" in page and "SPREAD_TOO_WIDE" in page
+    assert "GBPAUD: spread 36 points &gt; 30 (forex)" in page

@@ -131,3 +131,17 @@ def test_journal_appends_once_per_op_id_and_answers_by_kind_key_and_decision(
     assert store.journal_query(after_id=first, limit=1)[0]["kind"] == "trade"
     with pytest.raises(StoreError, match="journal record must be an object"):
         store.journal_append("op-d", "trade", "X", [1])  # type: ignore[arg-type]
+
+
+def test_every_entry_of_a_kind_is_read_however_many_oldest_first(store: KeyValueStore) -> None:
+    """A long backtest's trades: journal_query answers one page of at most 10,000, the
+    backtest's files need them all."""
+    for ticket in range(10_050):
+        store.journal_append(f"op-{ticket}", "trade", "EURUSD", {"ticket": ticket})
+        if ticket % 1000 == 0:
+            store.journal_append(f"review-{ticket}", "review", "EURUSD", {"ticket": ticket})
+    assert len(store.journal_query(kind="trade", limit=20_000)) == 10_000
+    tickets = [entry["record"]["ticket"] for entry in store.journal_entries("trade", batch=999)]
+    assert tickets == list(range(10_050))
+    assert len(list(store.journal_entries("review"))) == 11
+    assert list(store.journal_entries("nothing")) == []
