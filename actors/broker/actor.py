@@ -971,11 +971,14 @@ class MT5BrokerActor(EnsembleActor):
 
         def identify(ticket: int, comment: str) -> tuple[str, str, float, float]:
             intent = self.desk.ledger.opened_position(ticket, comment)
-            if intent is not None and (intent.sl or intent.tp):
-                return intent.client_order_id, intent.decision_id, intent.sl, intent.tp
             coid, decision = (intent.client_order_id, intent.decision_id) if intent else (
                 comment, "")
-            return coid, decision, opening.sl if opening else 0.0, opening.tp if opening else 0.0
+            # The stops the server took (on its tick grid), else the ones the intent asked for.
+            if opening is not None and (opening.sl or opening.tp):
+                return coid, decision, opening.sl, opening.tp
+            if intent is not None:
+                return coid, decision, intent.sl, intent.tp
+            return coid, decision, 0.0, 0.0
 
         tracked = tracked_from_deals(ticket, deals, identify)
         if tracked is None:

@@ -62,6 +62,10 @@ def test_the_files_and_their_keys(two_runs: tuple[Path, Path]) -> None:
     assert tuple(rows[0]) == TRADE_COLUMNS and len(rows) == summary["trades"]
     assert {row["strategy"] for row in rows} == {"SmaCross"}
     assert all(row["decision_id"] for row in rows)
+    # The stops as the server took them, on the 5-digit grid, also for a position that opened
+    # and closed between two polls (rebuilt from its deals and orders).
+    assert all(abs(float(row[k]) * 1e5 - round(float(row[k]) * 1e5)) < 1e-6
+               for row in rows for k in ("sl", "tp"))
     assert round(sum(float(r["profit"]) + float(r["commission"]) + float(r["swap"])
                      for r in rows), 2) == summary["net_profit"]
     # The journal of the run is a data directory the dashboard can open.
