@@ -7,7 +7,9 @@ the offset from the freshest tick it reads against UTC now
 and :class:`ServerClock` keeps the value every other role uses (it travels in the broker's
 :class:`~messages.trading.BrokerProfile`).
 
-A first measurement is taken at once. After it, a tick measures only when it is proven fresh:
+A first measurement is taken at once, unless the server's declared clock rule (or the
+backend's hint) disagrees with it and the tick is not proven fresh. After it, a tick measures
+only when it is proven fresh:
 its symbol's tick time changed since that symbol's read at most :data:`FRESH_WITHIN_S` before,
 so the tick came after that read. A stale tick (a closed market, a metal's daily break) would
 measure an offset too low by however long the market has been quiet, a whole quarter hour
@@ -79,10 +81,10 @@ class ServerClock:
             if (before is not None and tick_time != before[0]
                     and utc_now - before[1] <= FRESH_WITHIN_S):
                 proven.append(tick_time)
-        if self.offset_s is None:  # nothing to keep yet: the freshest tick is the best guess
-            proven = [t for t in tick_times.values() if t > 0]
         freshest = max(proven, default=0.0)
         measured = estimate_server_offset(freshest, utc_now) if freshest else None
+        if measured is None and self.offset_s is None:
+            measured = self._first_guess(tick_times, utc_now, hint)
         if measured is None:
             measured = hint
         if measured is None:
@@ -105,6 +107,20 @@ class ServerClock:
             return True
         self._candidate, self._candidate_since = measured, utc_now
         return False
+
+    def _first_guess(self, tick_times: Mapping[str, float], utc_now: float,
+                     hint: int | None) -> int | None:
+        """Before any offset is known and with no tick proven fresh: the freshest tick's
+        measurement, unless the server's declared rule or the backend's hint says otherwise.
+        Then a stale tick may be lying, and the first fresh one (a poll or a scan later, while
+        the market is open) decides."""
+        freshest = max((t for t in tick_times.values() if t > 0), default=0.0)
+        measured = estimate_server_offset(freshest, utc_now) if freshest else None
+        expected = hint if hint is not None else (
+            self.rule.offset_s(utc_now) if self.rule is not None else None)
+        if measured is not None and expected is not None and measured != expected:
+            return None
+        return measured
 
     def _took_effect(self, after: float, by: float, offset: int) -> None:
         entry = (float(after), float(by), int(offset))

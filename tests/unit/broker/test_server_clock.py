@@ -104,8 +104,27 @@ def test_a_declared_rule_gives_the_switches_before_the_first_measurement() -> No
     assert server_time_to_utc(february + 2 * HOUR, clock.history, 3 * HOUR) == february
     assert history_from_record(clock.record()) == clock.history  # saved as it is
     off = ServerClock(rule=parse_server_time("new-york-close"))
-    assert off.observe({"EURUSD": july + 4 * HOUR - 10}, july) and off.rule_shift_s == HOUR
+    # The first tick disagrees with the rule and could be a stale one: a fresh one decides.
+    assert not off.observe({"EURUSD": july + 4 * HOUR - 10}, july) and not off.known
+    assert off.observe({"EURUSD": july + 1 + 4 * HOUR - 5}, july + 1)
+    assert off.rule_shift_s == HOUR
     assert server_time_to_utc(february + 3 * HOUR, off.history, 4 * HOUR) == february
     without = ServerClock()
     assert without.observe({"EURUSD": july + 3 * HOUR - 10}, july)
     assert server_time_to_utc(february + 2 * HOUR, without.history, 3 * HOUR) == february - HOUR
+
+
+def test_a_stale_first_tick_that_contradicts_the_rule_waits_for_a_fresh_one() -> None:
+    """Started on a Friday at 22:14 UTC, a quarter hour after the close: EURUSD's last tick
+    would measure UTC+1:45 against the declared UTC+2. Without a rule it is the best guess;
+    with one it waits, and a tick after the reopening measures UTC+2."""
+    friday = 1_704_492_840.0  # 2024-01-05 22:14 UTC
+    close = friday - 14 * 60 - 2 + 2 * HOUR  # the last tick, 21:59:58 UTC in server time
+    ruled = ServerClock(rule=parse_server_time("new-york-close"))
+    assert not ruled.observe({"EURUSD": close}, friday) and not ruled.known
+    assert not ruled.observe({"EURUSD": close}, friday + 1) and not ruled.known
+    sunday = friday + 48 * HOUR - 14 * 60 + 30  # 22:00:30 UTC, two days later
+    assert ruled.observe({"EURUSD": sunday - 20 + 2 * HOUR}, sunday)  # agrees with the rule
+    assert ruled.offset_s == 2 * HOUR and ruled.rule_shift_s == 0
+    unruled = ServerClock()
+    assert unruled.observe({"EURUSD": close}, friday) and unruled.offset_s == 2 * HOUR - 900
