@@ -37,9 +37,12 @@ EXIT_NOT_RUNNING = 3
 
 
 def _parser(prog: str | None = None) -> argparse.ArgumentParser:
+    name = prog or "ensemble"
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Ensemble: an actor-model trading system for MetaTrader 5.",
+        epilog=f"Backtests and history have options of their own: '{name} backtest --help', "
+               f"'{name} data download --help'.",
     )
     parser.add_argument("--version", action="version", version=f"ensemble {version()}")
     parser.add_argument("command", nargs="?", default="run", choices=("run", "status", "stop"))

@@ -34,6 +34,18 @@ def test_every_entry_point_prints_the_version(command: list[str]) -> None:
     assert (done.returncode, done.stdout.strip()) == (0, f"ensemble {version()}")
 
 
+def test_the_help_names_every_command_and_the_backtest_s_own_help() -> None:
+    run = [sys.executable, str(REPO / "run_system.py")]
+    main = subprocess.run([*run, "--help"], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, check=True).stdout
+    main = " ".join(main.split())  # argparse wraps to the terminal's width
+    assert "{run,status,stop}" in main and "run_system.py backtest --help" in main
+    assert "data download --help" in main
+    backtest = subprocess.run([*run, "backtest", "--help"], cwd=REPO, capture_output=True,
+                              text=True, timeout=60, check=True).stdout
+    assert "--symbols" in backtest and "--sweep" in backtest
+
+
 def test_in_a_checkout_data_goes_to_its_var_directory(tmp_path: Path) -> None:
     assert checkout_root() == REPO and Settings().runtime.data_dir == str(REPO / "var")
     (tmp_path / ".git").mkdir()
