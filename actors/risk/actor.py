@@ -341,10 +341,10 @@ class RiskManagerActor(EnsembleActor):
         counters = self.rules.counters
         now = self._now()
         day = broker_day(now, counters)
-        if day != self._day_watched:
-            self._day_watched = day
+        if self._day_watched is not None and day != self._day_watched:
             self.state = roll_broker_day(self.state, now, counters)
             self._review_standing()
+        self._day_watched = day  # the first review waits for the first account (a pre-scan)
         if not self.market_driven:
             market_s = next_broker_day_at(now, counters) - now
             # Market seconds run at the simulator's speed; wake again at most a minute later
