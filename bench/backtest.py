@@ -114,6 +114,7 @@ def main() -> None:
             cases += [(full, SMA_SPEC, count, length, True),
                       (skip, SMA_SPEC, count, length, False)]
         cases.append((skip, SMA_SPEC, 40, 16 * hours, False))  # four days: skipping only
+        cases.append((skip, SMA_SPEC, 40, 64 * hours, False))  # sixteen days
         if args.quick:
             cases = cases[:5]
         for name, spec, count, length, every_bar in cases:
