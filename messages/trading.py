@@ -316,6 +316,12 @@ class DealsObserved:
     (with our magic), so risk counters follow what really happened."""
 
     deals: tuple[DealRecord, ...]
+    floating_pnl: float | None = None
+    """The account's equity − balance in the poll that read these deals (None: not read with
+    them), so the day's P&L never counts a closed position's loss twice: once realised, once
+    still floating in an account seen before it closed."""
+    open_tickets: tuple[int, ...] | None = None
+    """Our positions still open in that poll."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -926,7 +926,11 @@ class MT5BrokerActor(EnsembleActor):
             self.recent_deals.popitem(last=False)
         risk = self.peer("risk")
         if risk is not None:
-            self.send(risk, DealsObserved(tuple(fresh)))  # it counts each ticket once
+            account = self.account
+            self.send(risk, DealsObserved(  # it counts each ticket once
+                tuple(fresh),
+                floating_pnl=None if account is None else account.equity - account.balance,
+                open_tickets=tuple(sorted(open_tickets))))
         unreported = [ticket for ticket in closed_positions(fresh, open_tickets)
                       if ticket not in self.tracker and ticket not in self.tracker.reporting
                       and not self._report_unseen(ticket)]  # seen open: reported when gone

@@ -28,7 +28,7 @@ from actors.risk.reservations import (
     ledger_to_dict,
 )
 from actors.risk.rules import RiskParams, check_pre_scan, loss_stops_the_day
-from actors.risk.standing import Standing, standing
+from actors.risk.standing import Standing, account_after_deals, standing
 from actors.risk.state import (
     RiskState,
     TradingMode,
@@ -396,6 +396,8 @@ class RiskManagerActor(EnsembleActor):
         if settled is not self.ledger:
             self.ledger = settled
             self._save_ledger()
+        self.last_market = account_after_deals(self.last_market, message.floating_pnl,
+                                               message.open_tickets)
         if state.kill_switch_latched and not was_latched:
             self.log.error("kill switch tripped", reason=state.kill_switch_reason)
             self._announce(f"kill switch: {state.kill_switch_reason}")

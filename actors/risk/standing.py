@@ -26,7 +26,7 @@ from actors.risk.state import RiskState, broker_day
 from messages.risk import PreScanInput
 from messages.trading import RiskDay
 
-__all__ = ["ACCOUNT_RULES", "Standing", "standing"]
+__all__ = ["ACCOUNT_RULES", "Standing", "account_after_deals", "standing"]
 
 ACCOUNT_RULES = (check_trading_mode, check_kill_switch, check_daily_loss, check_day_stopped,
                  check_daily_trade_count)
@@ -63,6 +63,20 @@ class Standing:
 
 def _words(codes: tuple[str, ...]) -> str:
     return ", ".join(_WORDS.get(code, code.lower()) for code in codes)
+
+
+def account_after_deals(market: PreScanInput | None, floating_pnl: float | None,
+                        open_tickets: tuple[int, ...] | None) -> PreScanInput | None:
+    """The latest account as the poll that read new deals saw it: its floating P&L, and
+    without the positions those deals closed (their loss is realised now, and counted
+    there)."""
+    if market is None or floating_pnl is None:
+        return market
+    exposures = market.exposures
+    if exposures is not None and open_tickets is not None:
+        still_open = set(open_tickets)
+        exposures = tuple(e for e in exposures if e.ticket is None or e.ticket in still_open)
+    return replace(market, floating_pnl=floating_pnl, exposures=exposures)
 
 
 def standing(state: RiskState, rules: RiskParams, ledger: Ledger,

@@ -8,7 +8,7 @@ from dataclasses import replace
 from actors.app.settings import load_settings
 from actors.risk.reservations import Ledger, Reservation
 from actors.risk.rules import loss_stops_the_day
-from actors.risk.standing import standing
+from actors.risk.standing import account_after_deals, standing
 from actors.risk.state import (
     RiskState,
     broker_day,
@@ -82,3 +82,21 @@ def test_a_loss_well_beyond_its_stop_stops_the_rest_of_its_broker_day() -> None:
     # The latest account is still today's when no scan has come since (a blocked strategy
     # sends none): tomorrow is judged as tomorrow all the same.
     assert standing(state, RULES, Ledger(), _account(), tomorrow).blocked_by == ()
+
+
+def test_a_closed_position_s_loss_is_counted_once_not_also_as_still_floating() -> None:
+    """The last scan saw a position 120 under water; then its stop closed it for −130. With
+    the scan's account the day would count −130 realised plus −120 floating and block at the
+    200 limit; the poll that read the closing deal says nothing floats any more."""
+    seen = market(balance=10_000.0, floating_pnl=-120.0,
+                  exposures=(exposure(ticket=7), exposure(ticket=8, symbol="GBPUSD")))
+    state = replace(roll_broker_day(RiskState(), NOW, RULES.counters), day_realised_pnl=-130.0)
+    assert standing(state, RULES, Ledger(), seen, NOW).blocked_by == ("DAILY_LOSS_LIMIT",)
+    polled = account_after_deals(seen, floating_pnl=-10.0, open_tickets=(8,))
+    assert polled is not None and polled.floating_pnl == -10.0
+    assert [e.ticket for e in polled.exposures or ()] == [8]
+    now = standing(state, RULES, Ledger(), polled, NOW)
+    assert now.blocked_by == () and now.day.realised == -130.0
+    # Deals sent again to a new RiskManager carry no account: the one it has stays.
+    assert account_after_deals(seen, None, None) is seen
+    assert account_after_deals(None, -10.0, (8,)) is None
