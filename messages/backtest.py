@@ -56,3 +56,8 @@ class ScanDone:
     orders: int = 0
     ok: bool = True
     detail: str = ""
+    gated: int = 0
+    """Candidates stopped before the RiskManager because new entries were blocked."""
+    gated_code: str = ""
+    """Why (``actors.strategy.decisions.Blocked.code``), and in words:"""
+    gated_words: str = ""

@@ -296,13 +296,13 @@ class _Journal:
     """Why candidates did not trade (:func:`~actors.backtest.results.refusals`)."""
 
 
-def _journal(data_dir: Path) -> _Journal:
+def _journal(data_dir: Path, gated: list[tuple[str, str, int]]) -> _Journal:
     store = KeyValueStore(data_dir / STATE_FILE)
     try:
         trades = list(store.journal_entries("trade"))
         reviews = {int(e["record"].get("ticket", 0)): e["record"]
                    for e in store.journal_entries("review")}
-        refused = refusals(e["record"] for e in store.journal_entries("decision"))
+        refused = refusals((e["record"] for e in store.journal_entries("decision")), gated)
         chains: dict[str, list[dict[str, Any]]] = {}
         rows = []
         for entry in trades:
@@ -362,6 +362,7 @@ def run_backtest(request: BacktestRequest, *, progress_stream: TextIO | None = N
         stop["asked"] = True
 
     equity: list[EquityPoint] = []
+    gated: list[tuple[str, str, int]] = []  # candidates stopped by a blocked gate, per cycle
     bars = 0
     began = time.monotonic()
     system = ActorSystem("simpleSystemBase", transientUnique=True)
@@ -394,6 +395,8 @@ def run_backtest(request: BacktestRequest, *, progress_stream: TextIO | None = N
                     equity.append(last)
                 busy = (account is None or not account.ok or account.positions > 0
                         or any(d is None or not d.ok or d.orders > 0 for d in done))
+                gated += [(d.gated_code, d.gated_words, d.gated) for d in done
+                          if d is not None and d.gated]
             meter.update(bars, now)
             if on_bar is not None:
                 on_bar(bars)
@@ -403,7 +406,7 @@ def run_backtest(request: BacktestRequest, *, progress_stream: TextIO | None = N
         if threading_main():
             signal.signal(signal.SIGINT, previous)
     seconds = time.monotonic() - began
-    journal = _journal(data_dir)
+    journal = _journal(data_dir, gated)
     trades = journal.trades
     summary = summarise(trades, equity, bars=bars, symbols=len(request.symbols),
                         seconds=seconds, balance=request.balance, refused=journal.refused)

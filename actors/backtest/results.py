@@ -166,11 +166,17 @@ def calibration(trades: Sequence[TradeRow]) -> list[dict[str, Any]]:
     return rows
 
 
-def refusals(decisions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def refusals(decisions: Iterable[dict[str, Any]],
+             gated: Iterable[tuple[str, str, int]] = ()) -> list[dict[str, Any]]:
     """Why candidates did not become trades, from the decision journal's records: each
     refusing step (a pre-scan or approval rule, an abandoned candidate, an order the broker
-    did not fill) with its code, how often, and the first time's words; most frequent first."""
+    did not fill) with its code, how often, and the first time's words; most frequent first.
+    ``gated`` adds the candidates stopped before the RiskManager while new entries were
+    blocked (step ``gate``), as ``(code, words, count)`` per cycle, in order."""
     tally: dict[tuple[str, str], list[Any]] = {}
+    for code, words, count in gated:
+        if count:
+            tally.setdefault(("gate", code), [0, words])[0] += count
     for record in decisions:
         step = str(record.get("step", ""))
         if step in ("pre_scan", "approval"):

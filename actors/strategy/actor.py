@@ -27,6 +27,7 @@ from actors.runtime.base import EnsembleActor, handles
 from actors.runtime.clock import iso_utc
 from actors.strategy.cycle import manage_one, scan_one
 from actors.strategy.decisions import (
+    Blocked,
     GiveUp,
     OrderPlan,
     SubmittedOrder,
@@ -123,6 +124,9 @@ class _Cycle:
     candidates: int = 0
     only: tuple[str, ...] | None = None
     """A backtest's ScanNow.symbols: scan these and the symbols held, no others."""
+    blocked: Blocked | None = None
+    gated: int = 0
+    """How many candidates ``blocked`` stopped before they reached the RiskManager."""
 
 
 class StrategyActor(EnsembleActor):
@@ -270,8 +274,11 @@ class StrategyActor(EnsembleActor):
         if self.waiting_on(cycle):
             return  # an order it submitted has no final report yet
         reply_to, cycle.reply_to = cycle.reply_to, None
-        self.send(reply_to, ScanDone(cycle.request_id, self.strategy_name, cycle.candidates,
-                                     cycle.orders))
+        blocked = cycle.blocked
+        self.send(reply_to, ScanDone(
+            cycle.request_id, self.strategy_name, cycle.candidates, cycle.orders,
+            gated=cycle.gated, gated_code=blocked.code if blocked else "",
+            gated_words=blocked.words if blocked else ""))
 
     def _decision_id(self, cycle: _Cycle, symbol: str) -> str:
         if not cycle.key:
@@ -327,7 +334,9 @@ class StrategyActor(EnsembleActor):
         results = [self._scan(data, snapshot, symbol) for symbol in symbols]
         blocked = blocked_reason(snapshot, self.gate)
         if blocked is not None:
-            results = [mark_blocked(result, blocked) for result in results]
+            cycle.gated = sum(result.is_candidate for result in results)
+            cycle.blocked = blocked
+            results = [mark_blocked(result, blocked.words) for result in results]
         summary = scan_summary(results)
         candidates = [result for result in results if result.is_candidate]
         self.publish([

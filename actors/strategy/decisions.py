@@ -28,6 +28,7 @@ from messages.trading import (
 
 __all__ = [
     "DEFAULT_OWN_CONFIDENCE",
+    "Blocked",
     "GiveUp",
     "OrderPlan",
     "SubmittedOrder",
@@ -42,18 +43,30 @@ DEFAULT_OWN_CONFIDENCE = 60.0
 """The confidence of a signal whose strategy gives the Researcher nothing to reason from."""
 
 
-def blocked_reason(snapshot: BrokerSnapshot, gate: TradingGate) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """Why no new entry may be taken this cycle."""
+
+    code: str
+    """For counting: BROKER_DISCONNECTED, BROKER_NOT_RECONCILED, KILL_SWITCH, MODE_<mode>, or
+    the RiskManager's blocking codes joined by '+' (e.g. DAY_STOPPED)."""
+    words: str
+    """What a user reads."""
+
+
+def blocked_reason(snapshot: BrokerSnapshot, gate: TradingGate) -> Blocked | None:
     """Why no new entry may be taken this cycle, or None when trading is allowed."""
     if not snapshot.connected:
-        return "broker disconnected"
+        return Blocked("BROKER_DISCONNECTED", "broker disconnected")
     if not snapshot.reconciled:
-        return "broker not reconciled yet"
+        return Blocked("BROKER_NOT_RECONCILED", "broker not reconciled yet")
     if gate.kill_switch:
-        return f"kill switch latched ({gate.reason})"
+        return Blocked("KILL_SWITCH", f"kill switch latched ({gate.reason})")
     if gate.mode != "ACTIVE":
-        return f"trading {gate.mode.lower()}"
+        return Blocked(f"MODE_{gate.mode}", f"trading {gate.mode.lower()}")
     if gate.blocked_by:
-        return f"new entries blocked ({gate.blocked or ', '.join(gate.blocked_by)})"
+        return Blocked("+".join(gate.blocked_by),
+                       f"new entries blocked ({gate.blocked or ', '.join(gate.blocked_by)})")
     return None
 
 

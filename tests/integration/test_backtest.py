@@ -235,6 +235,11 @@ def test_a_stopped_day_ends_with_its_broker_day(tmp_path: Path) -> None:
         assert not [entry for entry in entries if stop < entry < lifted]
         if number < len(stops) - 1:  # the last may be lifted too near the run's end
             assert [entry for entry in entries if entry >= lifted], (stop, lifted)
+    # The candidates the stopped days kept from the RiskManager are counted in the report.
+    refused = json.loads((out / "summary.json").read_text())["refusals"]
+    gated = [r for r in refused if (r["step"], r["code"]) == ("gate", "DAY_STOPPED")]
+    assert gated and gated[0]["count"] > 0 and "day stopped" in gated[0]["first"]
+    assert "new entries blocked (day stopped" in (out / "report.html").read_text()
 
 
 def test_the_daily_loss_limit_blocks_on_the_day_s_real_loss(tmp_path: Path) -> None:

@@ -102,6 +102,12 @@ def test_why_candidates_did_not_trade_is_counted_by_step_and_code() -> None:
         {"step": "pre_scan", "code": "SPREAD_TOO_WIDE", "count": 1,
          "first": "GBPAUD: spread 36 points > 30 (forex)"},
     ]
+    gated = [("DAY_STOPPED", "new entries blocked (day stopped (loss beyond a stop))", 2),
+             ("DAY_STOPPED", "new entries blocked (day stopped (loss beyond a stop))", 1),
+             ("MODE_PAUSED", "trading paused", 0)]
+    assert refusals([], gated) == [
+        {"step": "gate", "code": "DAY_STOPPED", "count": 3,
+         "first": "new entries blocked (day stopped (loss beyond a stop))"}]
     summary = summarise(TRADES, EQUITY, bars=10, symbols=1, seconds=1, balance=10_000,
                         refused=refusals(decisions))
     page = render_report(summary, TRADES, EQUITY, {}, {}, "Backtest")

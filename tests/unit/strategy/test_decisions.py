@@ -50,16 +50,22 @@ def data() -> MarketData:
 
 @pytest.mark.parametrize(("broker", "gate", "expected"), [
     (snapshot(), ACTIVE, None),
-    (snapshot(connected=False), ACTIVE, "broker disconnected"),
-    (snapshot(reconciled=False), ACTIVE, "broker not reconciled yet"),
-    (snapshot(), TradingGate("ACTIVE", True, "5 losses"), "kill switch latched (5 losses)"),
-    (snapshot(), TradingGate("PAUSED", False, "operator"), "trading paused"),
+    (snapshot(connected=False), ACTIVE, ("BROKER_DISCONNECTED", "broker disconnected")),
+    (snapshot(reconciled=False), ACTIVE,
+     ("BROKER_NOT_RECONCILED", "broker not reconciled yet")),
+    (snapshot(), TradingGate("ACTIVE", True, "5 losses"),
+     ("KILL_SWITCH", "kill switch latched (5 losses)")),
+    (snapshot(), TradingGate("PAUSED", False, "operator"), ("MODE_PAUSED", "trading paused")),
     (snapshot(), TradingGate("ACTIVE", False, "", ("DAILY_LOSS",), "daily loss limit"),
-     "new entries blocked (daily loss limit)"),
+     ("DAILY_LOSS", "new entries blocked (daily loss limit)")),
+    (snapshot(), TradingGate("ACTIVE", False, "", ("DAY_STOPPED", "DAILY_TRADE_LIMIT")),
+     ("DAY_STOPPED+DAILY_TRADE_LIMIT",
+      "new entries blocked (DAY_STOPPED, DAILY_TRADE_LIMIT)")),
 ])
 def test_new_entries_are_blocked_with_the_reason_a_user_reads(
-        broker: BrokerSnapshot, gate: TradingGate, expected: str | None) -> None:
-    assert blocked_reason(broker, gate) == expected
+        broker: BrokerSnapshot, gate: TradingGate, expected: tuple[str, str] | None) -> None:
+    blocked = blocked_reason(broker, gate)
+    assert (None if blocked is None else (blocked.code, blocked.words)) == expected
 
 
 def test_a_blocked_candidate_is_shown_as_risk_block_and_other_results_are_left_alone() -> None:
