@@ -35,7 +35,10 @@ async def _watch(session, daemon: Daemon) -> EventClient:
 async def test_a_user_watches_every_step_of_a_trade(make_daemon, session) -> None:
     daemon = make_daemon(*FAST_MARKET)
     client = await _watch(session, daemon)
-    await client.wait_for(lambda: _seen(client) >= SEED_EVENTS, timeout=240)
+    await client.wait_for(lambda: _seen(client) >= SEED_EVENTS, timeout=240,
+                          what=lambda: f"never seen {sorted(SEED_EVENTS - _seen(client))}; "
+                                       f"risk {daemon.get('/api/risk')}; "
+                                       f"the daemon's log ends {daemon.log()[-4000:]}")
 
     for summary in client.of_type("SCAN_SUMMARY"):
         reasons = list(summary["symbols"].values())

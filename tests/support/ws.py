@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -44,14 +45,17 @@ class EventClient:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [event for event in self.events if event["type"] == kind]
 
-    async def wait_for(self, predicate: Any, timeout: float = 20.0) -> None:
+    async def wait_for(self, predicate: Any, timeout: float = 20.0,
+                       what: Callable[[], str] | None = None) -> None:
+        """Until ``predicate()``; on a timeout, ``what()`` says what was still missing."""
         deadline = asyncio.get_running_loop().time() + timeout
         while not predicate():
             if asyncio.get_running_loop().time() > deadline:
                 seqs = [event["seq"] for event in self.events if "seq" in event]
                 gaps = sum(1 for a, b in itertools.pairwise(seqs) if b != a + 1)
+                missing = f"; {what()}" if what is not None else ""
                 raise AssertionError(f"timed out; {len(self.events)} events received, "
-                                     f"{gaps} gap(s) in seq, still connected")
+                                     f"{gaps} gap(s) in seq, still connected{missing}")
             if self._reader is not None and self._reader.done():
                 raise AssertionError(f"connection closed ({self.close_code}); "
                                      f"{len(self.events)} events received")
