@@ -130,7 +130,7 @@ class RiskManagerActor(EnsembleActor):
         self.news_error: str | None = "the calendar has not been read yet"
         self._news_day: tuple[int, list[NewsEvent]] | None = None
         self.standing: Standing = Standing((), None)
-        self._day_watched: int | None = None  # the broker day the standing was last reviewed in
+        self._day_watched: int | None = None  # the broker day _watch_broker_day last saw
 
     # --- loading and persisting -------------------------------------------------------------
 
