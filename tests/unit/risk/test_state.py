@@ -13,6 +13,7 @@ from actors.risk.state import (
     broker_day,
     kill_switch_breach,
     latch_kill_switch,
+    next_broker_day_at,
     record_order_sent,
     reset_kill_switch,
     roll_broker_day,
@@ -32,6 +33,14 @@ def test_broker_day_uses_the_server_offset():
     late = 1_720_045_800.0  # 2024-07-03 22:30 UTC
     assert broker_day(late, CounterParams()) == 19907
     assert broker_day(late, CounterParams(broker_utc_offset_seconds=7200)) == 19908
+
+
+def test_the_next_broker_day_begins_at_the_server_s_midnight():
+    utc2 = CounterParams(broker_utc_offset_seconds=7200)
+    assert next_broker_day_at(NOW, utc2) == 1_720_044_000.0  # 2024-07-03 22:00 UTC
+    assert broker_day(next_broker_day_at(NOW, utc2), utc2) == broker_day(NOW, utc2) + 1
+    assert broker_day(next_broker_day_at(NOW, utc2) - 1, utc2) == broker_day(NOW, utc2)
+    assert next_broker_day_at(NOW, CounterParams()) == 1_720_051_200.0  # UTC midnight
 
 
 def test_a_new_broker_day_resets_the_day_counters_only():
