@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from datetime import UTC, datetime
 
 import pytest
 
@@ -46,3 +47,31 @@ async def test_the_risk_standing_is_served_and_follows_a_pause(make_daemon, sess
     assert "blocked by PAUSED" in shown.stdout
     assert re.search(r"broker day: realised -?[\d.]+, open risk [\d.]+, reserved [\d.]+, "
                      r"loss limit [\d.]+, remaining [\d.]+", shown.stdout), shown.stdout
+
+
+async def test_a_stopped_day_lifts_at_the_servers_midnight_with_nobody_asking(
+        make_daemon, session) -> None:
+    """Any loss beyond a stop stops the day; the market starts at 19:00 UTC, three hours
+    before the server's midnight (UTC+2), at 360x. A blocked strategy sends no candidate and
+    nobody asks GET /api/risk until it is over: the RiskManager's own wake at the day's start
+    lifts the block, and trading goes on."""
+    evening = datetime(2024, 12, 3, 19, 0, tzinfo=UTC).timestamp()
+    daemon = make_daemon("sim.speed=360", f"sim.start={evening}",
+                         "risk.rules.day_stop_beyond_stop_r=0.0001")
+    client = await EventClient(session, f"{daemon.ws_url}?token={daemon.token}").connect()
+
+    def states() -> list[tuple[str, ...]]:
+        return [tuple(e.get("blocked_by", ())) for e in client.of_type("RISK_STATE")]
+
+    def lifted() -> bool:
+        seen = states()
+        stopped = next((i for i, b in enumerate(seen) if "DAY_STOPPED" in b), None)
+        return stopped is not None and any(b == () for b in seen[stopped + 1:])
+
+    await client.wait_for(lambda: any("DAY_STOPPED" in b for b in states()), timeout=120,
+                          what=lambda: f"no day stop; RISK_STATE {states()}")
+    await client.wait_for(lifted, timeout=120, what=lambda: f"still stopped: {states()}")
+    risk = daemon.get("/api/risk")
+    assert risk["day"]["broker_day"] == "2024-12-04", risk  # the day after the stopped one
+    assert "DAY_STOPPED" not in risk["blocked_by"]
+    await client.close()
