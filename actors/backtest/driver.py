@@ -64,9 +64,12 @@ ROLES = (
     ("critic", "actors.critic.actor.CriticActor"),
 )
 READY_TIMEOUT_S = 60.0
-IDLE_S = 0.001
-"""simpleSystemBase's ask and listen deliver every pending message and return at the reply or
-when nothing is left; a longer timeout would also sleep until the actors' next timers."""
+IDLE_S = None
+"""No timeout: simpleSystemBase's ask and listen then deliver every pending message and return
+at the reply or when nothing is left, never sleeping for a timer. With a timeout they first
+check that it has not expired, and deliver nothing when it has: a 1 ms one, once the process
+was descheduled for that long under load, lost the reply of a step (or of an actor's start)
+to the next one."""
 
 
 class BacktestError(ValueError):
