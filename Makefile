@@ -50,25 +50,13 @@ run: $(RUN_STAMP)
 
 # The integration suite runs twice: once as on Linux, then with the portable mechanisms Windows
 # uses forced (tests/integration/conftest.py). `make test PORTABLE_PASS=0` leaves the second out.
-# The second pass runs beside the first (most of a test's time is its daemons' processes and
-# their market clock, so two passes share two cores well); its report follows the first's.
 PORTABLE_PASS ?= 1
 
 test: $(STAMP) chromium-check
 	$(VENV)/bin/ruff check .
-ifeq ($(PORTABLE_PASS),0)
 	$(PY) -m pytest $(PYTEST_ARGS)
-else
-	@portable=$$(mktemp -d); \
-	ENSEMBLE_TEST_PORTABLE=1 $(PY) -m pytest tests/integration -p no:cacheprovider \
-		$(PYTEST_ARGS) --basetemp="$$portable/tmp" > "$$portable/report.txt" 2>&1 & \
-	second=$$!; \
-	$(PY) -m pytest $(PYTEST_ARGS); first_rc=$$?; \
-	wait $$second; second_rc=$$?; \
-	echo; echo "=== the portable pass: ENSEMBLE_TEST_PORTABLE=1 pytest tests/integration ==="; \
-	cat "$$portable/report.txt"; rm -rf "$$portable"; \
-	echo "first pass: exit $$first_rc; portable pass: exit $$second_rc"; \
-	test $$first_rc -eq 0 && test $$second_rc -eq 0
+ifneq ($(PORTABLE_PASS),0)
+	ENSEMBLE_TEST_PORTABLE=1 $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 endif
 
 # ensemble.example.toml is generated from the settings models (a unit test checks it).
