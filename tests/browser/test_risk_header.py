@@ -26,7 +26,11 @@ def test_the_header_says_what_blocks_trading(watch: Any, daemon: Daemon) -> None
     page = open_dashboard(watch(), daemon)
     daemon.wait_until(lambda: "DAILY_TRADE_LIMIT" in daemon.get("/api/risk")["blocked_by"],
                       timeout=60, what="the daily trade limit in blocked_by")
-    wait_js(page, "() => document.getElementById('mode').dataset.blocked === 'true'", timeout=60)
+    # Until the first scan shows it the account, the RiskManager may already say "waiting for
+    # the account" (blocked too): wait for the header to name the limit itself.
+    wait_js(page, "() => document.getElementById('mode').dataset.blocked === 'true' && "
+                  "document.getElementById('mode').innerText.includes('daily trade limit')",
+            timeout=60)
     text = page.evaluate("document.getElementById('mode').innerText")
     assert text.startswith("BLOCKED") and "daily trade limit" in text, text
     assert "MODE ACTIVE" not in text
