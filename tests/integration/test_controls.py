@@ -76,16 +76,19 @@ def test_the_kill_switch_latches_survives_a_restart_and_is_reset_only_by_the_ope
     assert second.get("/api/kv/risk.kill_switch")["value"]["latched"] is False
 
 
-def test_the_journal_answers_before_any_trade(shared_daemon: Daemon) -> None:
-    assert shared_daemon.get("/api/journal/trades") == []
-    daily = shared_daemon.get("/api/journal/daily")
+def test_the_journal_answers_before_any_trade(make_daemon) -> None:
+    # A daemon of its own that takes no trade: the module's shared one trades whenever the
+    # wall-clock market is open, and may have closed one by the time this runs.
+    daemon = make_daemon("risk.rules.max_daily_trades=0")
+    assert daemon.get("/api/journal/trades") == []
+    daily = daemon.get("/api/journal/daily")
     assert daily["total"] == 0 and daily["win_rate"] is None
-    calibration = shared_daemon.get("/api/journal/calibration")
+    calibration = daemon.get("/api/journal/calibration")
     assert calibration["count"] == 0 and calibration["brier"] is None
     assert len(calibration["bins"]) == 10
-    status, body = shared_daemon.request("GET", "/api/journal/decisions/nope")
+    status, body = daemon.request("GET", "/api/journal/decisions/nope")
     assert status == 404 and "no decision" in body["detail"]
-    assert shared_daemon.request("GET", "/api/journal/daily?day=yesterday")[0] == 400
+    assert daemon.request("GET", "/api/journal/daily?day=yesterday")[0] == 400
 
 
 
