@@ -34,7 +34,7 @@ measurement, from before a switch, are read with the offset of their own time. W
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from actors.broker.reconcile import estimate_server_offset
 from messages.server_time import ServerTime, past_switches
@@ -81,8 +81,7 @@ class ServerClock:
             if (before is not None and tick_time != before[0]
                     and utc_now - before[1] <= FRESH_WITHIN_S):
                 proven.append(tick_time)
-        freshest = max(proven, default=0.0)
-        measured = estimate_server_offset(freshest, utc_now) if freshest else None
+        measured = _measured_offset(proven, utc_now)
         if measured is None and self.offset_s is None:
             measured = self._first_guess(tick_times, utc_now, hint)
         if measured is None:
@@ -114,8 +113,7 @@ class ServerClock:
         measurement, unless the server's declared rule or the backend's hint says otherwise.
         Then a stale tick may be lying, and the first fresh one (a poll or a scan later, while
         the market is open) decides."""
-        freshest = max((t for t in tick_times.values() if t > 0), default=0.0)
-        measured = estimate_server_offset(freshest, utc_now) if freshest else None
+        measured = _measured_offset(tick_times.values(), utc_now)
         expected = hint if hint is not None else (
             self.rule.offset_s(utc_now) if self.rule is not None else None)
         if measured is not None and expected is not None and measured != expected:
@@ -141,6 +139,12 @@ class ServerClock:
 
     def to_utc(self, server_time_s: float) -> float:
         return server_time_s - (self.offset_s or 0)
+
+
+def _measured_offset(tick_times: Iterable[float], utc_now: float) -> int | None:
+    """The offset the freshest of ``tick_times`` (server seconds; 0: none) measures."""
+    freshest = max((t for t in tick_times if t > 0), default=0.0)
+    return estimate_server_offset(freshest, utc_now) if freshest else None
 
 
 def history_from_record(saved: object) -> tuple[tuple[float, float, int], ...]:
