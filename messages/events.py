@@ -265,7 +265,11 @@ class RiskStateChanged(Event):
     mode: str
     kill_switch: bool
     reason: str
+    """What changed it (an operator's command, a restart, a review)."""
     blocked_by: tuple[str, ...] = ()
+    blocked_words: str = ""
+    """``blocked_by`` for a person ("daily loss limit, day stopped ..."): what the
+    dashboard's header names, whatever the reason."""
 
 
 @event("BROKER_STATUS")

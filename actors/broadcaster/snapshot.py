@@ -80,7 +80,8 @@ class Snapshot:
             del self.recent_trades[self.max_trades :]
         elif kind == "RISK_STATE":
             self.risk = {key: wire.get(key)
-                         for key in ("mode", "kill_switch", "reason", "blocked_by", "seq")}
+                         for key in ("mode", "kill_switch", "reason", "blocked_by",
+                                     "blocked_words", "seq")}
         elif kind == "BROKER_STATUS":
             self.broker = {key: value for key, value in wire.items() if key != "type"}
 

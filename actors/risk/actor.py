@@ -300,7 +300,8 @@ class RiskManagerActor(EnsembleActor):
         self._review_standing(announce=False)
         self.publish([RiskStateChanged(timestamp=self.now_iso(), mode=self.mode,
                                        kill_switch=bool(state and state.kill_switch_latched),
-                                       reason=reason, blocked_by=self.standing.blocked_by)])
+                                       reason=reason, blocked_by=self.standing.blocked_by,
+                                       blocked_words=self.standing.words)])
         self._send_gate(changed_only=False, reason=reason)
 
     def _review_standing(self, announce: bool = True) -> None:
@@ -318,7 +319,7 @@ class RiskManagerActor(EnsembleActor):
                 timestamp=self.now_iso(), mode=self.mode,
                 kill_switch=bool(self.state.kill_switch_latched),
                 reason=f"blocked: {words}" if words else "nothing blocks new entries",
-                blocked_by=self.standing.blocked_by)])
+                blocked_by=self.standing.blocked_by, blocked_words=words)])
             self._send_gate(changed_only=False)
 
     def set_market_time(self, now: float) -> None:

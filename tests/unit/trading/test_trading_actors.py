@@ -127,6 +127,20 @@ def test_losing_deals_trip_the_kill_switch_which_halts_broker_and_strategy(syste
     assert changes[-1].kill_switch and "kill switch" in changes[-1].reason
 
 
+def test_every_risk_state_names_what_blocks_whatever_announced_it(system, tmp_path) -> None:
+    """The dashboard's header shows ``blocked_words``: before the first account it said
+    "BLOCKED · risk state restored", the announcement's reason, instead of what blocks."""
+    actors = _start(system, _settings(tmp_path), risk="actors.risk.actor.RiskManagerActor")
+    system.tell(actors["risk"], BrokerReady(True, True, BrokerProfile(
+        kind="sim", connected=True, server_utc_offset_s=7200)))
+    _wait_loaded(system, actors["risk"])
+    ask_for(system, actors["risk"], ControlCommand("p", "pause", "p1"), ControlReply)
+    paused = _events(system, actors["broadcaster"], "RISK_STATE")[-1]
+    assert paused.reason == "pause by operator"
+    assert paused.blocked_by == ("PAUSED", "MISSING_INPUT")
+    assert paused.blocked_words == "paused, waiting for the account"
+
+
 def test_a_losing_trade_lowers_the_confidence_of_the_next_similar_decision(system,
                                                                            tmp_path) -> None:
     actors = _start(system, _settings(tmp_path),

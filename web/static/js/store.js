@@ -294,7 +294,7 @@ const HANDLERS = {
   RISK_STATE(store, event, seq) {
     if (!store.guard('risk', seq)) return;
     store.risk = { mode: event.mode, kill_switch: event.kill_switch, reason: event.reason,
-      blocked_by: event.blocked_by || [], seq };
+      blocked_by: event.blocked_by || [], blocked_words: event.blocked_words || '', seq };
     store.mark('header');
   },
   CONTROL_RESULT(store, event, seq) {

@@ -51,9 +51,10 @@ export class Header {
     const mode = store.risk.mode ? String(store.risk.mode).toUpperCase() : '';
     setData(this.mode, 'mode', mode);
     const blocked = (store.risk.blocked_by || []).length > 0 && mode === 'ACTIVE';
-    // "BLOCKED · daily loss limit" rather than an ACTIVE that trades nothing.
-    setText(this.mode, blocked ? `BLOCKED · ${(store.risk.reason || '').replace(/^blocked: /, '')}`
-      : (mode ? `MODE ${mode}` : 'MODE —'));
+    // "BLOCKED · daily loss limit" rather than an ACTIVE that trades nothing: what blocks,
+    // not what announced it ("risk state restored" while it waits for the first account).
+    const why = store.risk.blocked_words || (store.risk.reason || '').replace(/^blocked: /, '');
+    setText(this.mode, blocked ? `BLOCKED · ${why}` : (mode ? `MODE ${mode}` : 'MODE —'));
     this.mode.dataset.blocked = blocked ? 'true' : 'false';
     this.mode.title = store.risk.reason ? `Trading mode: ${store.risk.reason}` : 'Trading mode';
     this.kill.hidden = !store.risk.kill_switch;
