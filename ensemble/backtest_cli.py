@@ -94,7 +94,10 @@ def backtest(argv: list[str], prog: str | None = None) -> int:
     out = result.out.resolve()
     print(f"report: {out / 'report.html'}\ntrades: {out / 'trades.csv'}\n"
           f"summary: {out / 'summary.json'}\n"
-          f"journal: run_system.py run --data-dir {out / 'data'} (then open the dashboard)")
+          f"journal: run_system.py run --data-dir {out / 'data'} (then open the dashboard; new "
+          f"entries are paused there until you resume)")
+    for problem in result.problems:
+        print(f"warning: {problem}", file=sys.stderr)
     return 130 if result.interrupted else 0
 
 

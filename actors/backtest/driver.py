@@ -51,6 +51,7 @@ from actors.strategy.indicators import TIMEFRAME_SECONDS
 from actors.strategy.loader import LoadedStrategy, load_strategies, strategy_child_name
 from messages.backtest import MarketTime, MarketTimeSet, ScanDone, ScanNow
 from messages.supervision import Configure, Peers, Started
+from messages.trading import ControlCommand, ControlReply
 
 __all__ = ["BacktestError", "BacktestRequest", "BacktestResult", "Progress", "parse_day",
            "run_backtest"]
@@ -64,6 +65,7 @@ ROLES = (
     ("critic", "actors.critic.actor.CriticActor"),
 )
 READY_TIMEOUT_S = 60.0
+PAUSED_BY = "the backtest, at its end"
 IDLE_S = None
 """No timeout: simpleSystemBase's ask and listen then deliver every pending message and return
 at the reply or when nothing is left, never sleeping for a timer. With a timeout they first
@@ -281,6 +283,18 @@ class _Run:
                 for name, symbols in zip(self.strategies, chosen, strict=True)]
         return account, done
 
+    def pause_new_entries(self) -> str | None:
+        """Pause new entries through the RiskManager, as an operator would, so that a daemon
+        opened on the run's journal (``run --data-dir OUT/data``) does not trade on into it
+        before its user resumes. None when done, otherwise why not."""
+        reply = self.ask("risk", ControlCommand(uuid.uuid4().hex, "pause", "backtest-end",
+                                                reason=PAUSED_BY), ControlReply)
+        if reply is None or reply.status != 200:
+            why = reply.detail if reply is not None else "no answer"
+            return (f"new entries were not paused at the end ({why}): a daemon opened on the "
+                    "journal will trade on")
+        return None
+
     def stop(self) -> None:
         for name in reversed(list(self.directory)):
             self.system.tell(self.directory[name], ActorExitRequest())
@@ -365,6 +379,7 @@ def run_backtest(request: BacktestRequest, *, progress_stream: TextIO | None = N
         stop["asked"] = True
 
     equity: list[EquityPoint] = []
+    problems: list[str] = []
     gated: list[tuple[str, str, int]] = []  # candidates stopped by a blocked gate, per cycle
     bars = 0
     began = time.monotonic()
@@ -403,6 +418,9 @@ def run_backtest(request: BacktestRequest, *, progress_stream: TextIO | None = N
             meter.update(bars, now)
             if on_bar is not None:
                 on_bar(bars)
+        problem = run.pause_new_entries()
+        if problem is not None:
+            problems.append(problem)
         run.stop()
     finally:
         system.shutdown()
@@ -423,7 +441,7 @@ def run_backtest(request: BacktestRequest, *, progress_stream: TextIO | None = N
              f"{', '.join(request.symbols)} {request.timeframe}")
     write_report(request.out / "report.html", summary, trades, equity, journal.chains,
                  journal.reviews, title)
-    return BacktestResult(summary, request.out, interrupted=stop["asked"])
+    return BacktestResult(summary, request.out, interrupted=stop["asked"], problems=problems)
 
 
 def threading_main() -> bool:

@@ -598,7 +598,7 @@ class RiskManagerActor(EnsembleActor):
         else:
             self._reply(sender, message, 409, f"unknown command {command!r}")
             return
-        self._announce(f"{command} by operator")
+        self._announce(f"{command} by {message.reason}")
         # Acknowledged once it is durable: a latched kill switch must survive a crash.
         self._persist(lambda saved: self._reply(
             sender, message, 200,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from actors.backtest.results import TRADE_COLUMNS
 from actors.broker.sim.universe import DEFAULT_UNIVERSE
-from tests.support.daemon import REPO
+from tests.support.daemon import REPO, Daemon
 
 SMA = str(REPO / "examples" / "strategies" / "sma_cross.py") + ":SmaCross"
 # Monday 2024-01-08, 18 hours of M5 bars on two symbols; a quick SMA so that it trades.
@@ -121,6 +122,28 @@ def test_the_report_opens_in_chromium_without_console_errors(two_runs: tuple[Pat
     summary = json.loads((out / "summary.json").read_text())
     assert trades == summary["trades"] and svgs == 2
     assert "candidate:" in chain and "approval:" in chain
+
+
+def test_the_run_opens_in_the_dashboards_journal_with_new_entries_paused(
+        two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    """``run --data-dir OUT/data`` serves the backtest's trades, with their Critic reviews
+    and decision chains, to the dashboard; and it takes no new entry into that journal until
+    its user resumes (the backtest paused them at its end, as an operator would)."""
+    data = tmp_path / "data"
+    shutil.copytree(two_runs[0] / "data", data)  # the other tests read the run's own
+    rows = list(csv.DictReader((two_runs[0] / "trades.csv").open()))
+    daemon = Daemon(data).start()
+    try:
+        risk = daemon.get("/api/risk")
+        assert risk["mode"] == "PAUSED" and "PAUSED" in risk["blocked_by"], risk
+        journal = {t["decision_id"]: t for t in daemon.get("/api/journal/trades?limit=1000")}
+        assert {r["decision_id"] for r in rows} <= set(journal)
+        assert all(journal[r["decision_id"]]["review"] for r in rows)
+        chain = daemon.get(f"/api/journal/decisions/{rows[0]['decision_id']}")["steps"]
+        assert {e["record"].get("step") for e in chain} >= {"candidate", "pre_scan", "approval",
+                                                            "order_done"}
+    finally:
+        daemon.stop()
 
 
 def _export(path: Path, bars: int, bad_line: str | None = None) -> None:
