@@ -46,6 +46,10 @@ def _receiver() -> AuthenticatedPickle:
     return auth
 
 
+def _one_bit_off(tag: bytes) -> bytes:
+    return tag[:-1] + bytes([tag[-1] ^ 1])
+
+
 def test_a_tagged_body_reads_back() -> None:
     auth = _receiver()
     message = ("sender", {"symbol": "EURUSD", "volume": 0.1})
@@ -121,7 +125,7 @@ def test_the_guard_forgets_the_oldest_counters_and_refuses_below_them() -> None:
 @pytest.mark.parametrize("forge", [
     lambda body, auth: body,                                     # no tag at all
     lambda body, auth: AuthenticatedPickle(b"x" * 32).dumps(None)[:32] + body,  # another key
-    lambda body, auth: auth.tag(body)[:-1] + b"\0" + body,       # one byte off
+    lambda body, auth: _one_bit_off(auth.tag(body)) + body,      # one bit off
     lambda body, auth: auth.tag(body[:-1]) + body,               # tag of other bytes
     lambda body, auth: auth.tag(body)[:16],                      # truncated
 ])
