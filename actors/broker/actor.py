@@ -264,6 +264,9 @@ class MT5BrokerActor(EnsembleActor):
         self.lookups = 0
         self.deferred_reads: deque[tuple[MarketDataRequest, Any, float]] = deque()
         self.deferred_read_due = False
+        # closed trades to report, one at a time (_send_reports)
+        self.unsent_reports: deque[TradeClosed] = deque()
+        self.report_in_flight = False
         self.driven = False  # a backtest's driver moves the clock and asks for every poll
 
     def _listeners(self, roles: tuple[str, ...]) -> list[str]:
@@ -785,7 +788,9 @@ class MT5BrokerActor(EnsembleActor):
         return self.lookups > 0 or self.desk.awaiting_write_ahead
 
     def _resume_reads(self) -> None:
-        """Once no order waits, serve the market data requests held meanwhile, one a turn."""
+        """Once no order waits, send the held reports and serve the market data requests
+        held meanwhile, one a turn."""
+        self._send_reports()
         if self.deferred_reads and not self._order_waiting and not self.deferred_read_due:
             self.deferred_read_due = True
             self.after(YIELD_S, _DeferredReadDue())
@@ -1038,6 +1043,19 @@ class MT5BrokerActor(EnsembleActor):
                 self._forget_position(tracked.ticket)
             return
         self.tracker.reporting.add(tracked.ticket)
+        self.unsent_reports.append(trade)
+        self._send_reports()
+
+    def _send_reports(self) -> None:
+        """One closed trade's report at a time, and none while an order is on its way out.
+        An order's look-up and write-ahead wait in SharedState's one mailbox behind whatever
+        the broker sent there before them: a poll that found six closed trades sent eight
+        requests for each at once, and the next order waited 50-200 ms behind them (README,
+        Broker). The next report goes when this one's claim is answered."""
+        if self.report_in_flight or not self.unsent_reports or self._order_waiting:
+            return
+        trade = self.unsent_reports.popleft()
+        self.report_in_flight = True
         record = dataclasses.asdict(trade)
         self._state(lambda rid: JournalAppend(
             request_id=rid, op_id=f"trade-{trade.ticket}", kind="trade", key=trade.symbol,
@@ -1050,6 +1068,7 @@ class MT5BrokerActor(EnsembleActor):
         ), lambda reply: self._on_report_claimed(trade, reply))  # fmt: skip
 
     def _on_report_claimed(self, trade: TradeClosed, reply: StateReply) -> None:
+        self.report_in_flight = False
         if reply.error is not None:
             raise RuntimeError(f"cannot record the report of trade {trade.ticket}: {reply.error}")
         if reply.ok:  # the first claim: nobody has reported this trade before
@@ -1066,6 +1085,7 @@ class MT5BrokerActor(EnsembleActor):
             self.log.info("trade closed", ticket=trade.ticket, symbol=trade.symbol,
                           profit=trade.profit, exit_reason=trade.exit_reason)
         self._forget_position(trade.ticket)
+        self._send_reports()
 
     def _forget_position(self, ticket: int) -> None:
         self.tracker.forget(ticket)
